@@ -1,0 +1,172 @@
+// Package datastore defines the server's persistent state — registration
+// entries, attested agents, join tokens and trust bundles — behind the Store
+// interface. Implementations live in sub-packages (sqlite; postgres later) and
+// must all pass the shared semantics tests in datastore/storetest.
+package datastore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/svidkit/svidkit/pkg/selector"
+)
+
+// Errors returned by every Store implementation. Callers test them with
+// errors.Is; implementations wrap them with context.
+var (
+	// ErrNotFound reports that the requested record does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists reports a create that collides with an existing record
+	// (same entry ID, or same SPIFFE ID + parent ID + selectors).
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrExpired reports a join token used after its expiry.
+	ErrExpired = errors.New("expired")
+	// ErrConflict reports an update whose expected revision is stale.
+	ErrConflict = errors.New("conflict")
+)
+
+// Entry is a registration entry: the workload (or node group) described by
+// Selectors, running under ParentID, is issued SPIFFEID.
+type Entry struct {
+	// ID is assigned by the store when empty on create (a random UUID).
+	ID       string
+	SPIFFEID string
+	ParentID string
+	// Selectors are kept sorted and de-duplicated.
+	Selectors     selector.Set
+	X509SVIDTTL   int32 // seconds; 0 means the server default
+	JWTSVIDTTL    int32 // seconds; 0 means the server default
+	DNSNames      []string
+	Hint          string
+	Admin         bool
+	Downstream    bool
+	FederatesWith []string // trust domain names
+	// ExpiresAt is the entry's own expiry (Unix seconds); 0 means never.
+	ExpiresAt int64
+	// RevisionNumber starts at 0 and grows by one on every update.
+	RevisionNumber int64
+	// CreatedAt is Unix seconds, set by the store on create.
+	CreatedAt int64
+}
+
+// EntryFilter narrows ListEntries. Zero fields do not filter.
+type EntryFilter struct {
+	SPIFFEID string
+	ParentID string
+	// Selectors with SelectorMatch select entries by their selectors.
+	Selectors     selector.Set
+	SelectorMatch SelectorMatch
+	Hint          string
+	// Downstream filters on the downstream flag when non-nil.
+	Downstream *bool
+	// ByFederatesWith selects entries that federate with any of these.
+	FederatesWith []string
+}
+
+// SelectorMatch says how EntryFilter.Selectors compare with an entry's
+// selectors; the names follow SPIRE's types.SelectorMatch.
+type SelectorMatch int
+
+const (
+	// MatchExact selects entries whose selectors equal the filter's.
+	MatchExact SelectorMatch = iota
+	// MatchSubset selects entries whose selectors are a subset of the filter's.
+	MatchSubset
+	// MatchSuperset selects entries whose selectors include all of the filter's.
+	MatchSuperset
+	// MatchAny selects entries that share at least one selector with the filter.
+	MatchAny
+)
+
+// Agent is an attested node.
+type Agent struct {
+	// SPIFFEID is the agent's ID, e.g. spiffe://td/spire/agent/join_token/<t>.
+	SPIFFEID string
+	// AttestationType is the node attestor that admitted it ("join_token").
+	AttestationType string
+	// Selectors are the node selectors produced by attestation.
+	Selectors selector.Set
+	// SerialNumber is the serial of the agent's current SVID (decimal).
+	SerialNumber string
+	// NewSerialNumber is the serial of an SVID issued by RenewAgent that the
+	// agent has not used yet; it becomes SerialNumber on first use.
+	NewSerialNumber string
+	// ExpiresAt is the expiry of the current agent SVID.
+	ExpiresAt time.Time
+	Banned    bool
+	// CanReattest says the agent may re-attest (not true for join tokens).
+	CanReattest bool
+	// CreatedAt and UpdatedAt are set by the store.
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// JoinToken is a single-use attestation secret.
+type JoinToken struct {
+	Token     string
+	ExpiresAt time.Time
+}
+
+// Bundle is a trust domain's bundle in the SPIFFE bundle JSON (JWKS) form.
+type Bundle struct {
+	TrustDomain string
+	// Data is the SPIFFE bundle document (spiffebundle.Bundle.Marshal).
+	Data []byte
+}
+
+// Store is the server's persistent state. Every method is safe for
+// concurrent use. Implementations wrap the package's sentinel errors.
+type Store interface {
+	// CreateEntry stores e, assigning ID when empty and CreatedAt, and returns
+	// the stored entry. Creating an entry with the same SPIFFE ID, parent ID
+	// and selectors as an existing one fails with ErrAlreadyExists.
+	CreateEntry(ctx context.Context, e *Entry) (*Entry, error)
+	// UpdateEntry replaces the entry with e.ID, increments its revision and
+	// returns the stored entry; ErrNotFound if absent.
+	UpdateEntry(ctx context.Context, e *Entry) (*Entry, error)
+	// DeleteEntry removes and returns the entry; ErrNotFound if absent.
+	DeleteEntry(ctx context.Context, id string) (*Entry, error)
+	// GetEntry returns one entry; ErrNotFound if absent.
+	GetEntry(ctx context.Context, id string) (*Entry, error)
+	// ListEntries returns the entries matching f, ordered by ID.
+	ListEntries(ctx context.Context, f EntryFilter) ([]*Entry, error)
+	// CountEntries returns the number of entries.
+	CountEntries(ctx context.Context) (int, error)
+	// EntriesRevision returns a counter that changes whenever any entry is
+	// created, updated or deleted, by this or another server process sharing
+	// the database. Callers use it to cheaply detect change.
+	EntriesRevision(ctx context.Context) (int64, error)
+
+	// CreateAgent stores a new agent; ErrAlreadyExists if the ID is taken.
+	CreateAgent(ctx context.Context, a *Agent) (*Agent, error)
+	// UpdateAgent replaces the stored agent with a.SPIFFEID; ErrNotFound if absent.
+	UpdateAgent(ctx context.Context, a *Agent) (*Agent, error)
+	// GetAgent returns one agent; ErrNotFound if absent.
+	GetAgent(ctx context.Context, spiffeID string) (*Agent, error)
+	// ListAgents returns every agent ordered by SPIFFE ID.
+	ListAgents(ctx context.Context) ([]*Agent, error)
+	// DeleteAgent removes an agent; ErrNotFound if absent.
+	DeleteAgent(ctx context.Context, spiffeID string) error
+
+	// CreateJoinToken stores a token; ErrAlreadyExists if it is taken.
+	CreateJoinToken(ctx context.Context, t *JoinToken) error
+	// ConsumeJoinToken atomically deletes the token and returns it. A token
+	// that does not exist (or was already used) gives ErrNotFound; one whose
+	// ExpiresAt is before now is deleted and gives ErrExpired.
+	ConsumeJoinToken(ctx context.Context, token string, now time.Time) (*JoinToken, error)
+	// PruneJoinTokens deletes tokens that expired before the given time.
+	PruneJoinTokens(ctx context.Context, before time.Time) error
+
+	// SetBundle creates or replaces a trust domain's bundle.
+	SetBundle(ctx context.Context, b *Bundle) error
+	// GetBundle returns a trust domain's bundle; ErrNotFound if absent.
+	GetBundle(ctx context.Context, trustDomain string) (*Bundle, error)
+	// ListBundles returns every stored bundle ordered by trust domain.
+	ListBundles(ctx context.Context) ([]*Bundle, error)
+	// DeleteBundle removes a bundle; ErrNotFound if absent.
+	DeleteBundle(ctx context.Context, trustDomain string) error
+
+	// Close releases the database.
+	Close() error
+}
