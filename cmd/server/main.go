@@ -1,0 +1,31 @@
+// Command svidkit-server is the svidkit SPIFFE server: CA, registration
+// entries, node attestation and SPIRE-compatible APIs. Its sub-commands and
+// flags are spire-server's.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/svidkit/svidkit/pkg/cliargs"
+	"github.com/svidkit/svidkit/pkg/config"
+	"github.com/svidkit/svidkit/pkg/logging"
+	"github.com/svidkit/svidkit/pkg/servercli"
+	"github.com/svidkit/svidkit/pkg/serverd"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	root := servercli.New(servercli.Options{Run: run, Version: version})
+	os.Exit(cliargs.Execute(context.Background(), root, os.Args[1:]))
+}
+
+func run(ctx context.Context, cfg *config.Server) error {
+	log, err := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		return err
+	}
+	return serverd.Run(ctx, cfg, serverd.Options{Log: log})
+}

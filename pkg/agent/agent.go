@@ -1,0 +1,173 @@
+// Package agent is the svidkit node agent core: it attests the node to the
+// server (join token), keeps its own X.509-SVID renewed, syncs the entries the
+// node is authorized for, mints and rotates their X.509-SVIDs and feeds them,
+// with the trust bundles, to the cache that serves the Workload API.
+//
+// Everything networked happens in one loop owned by Run; the cache is the
+// only state shared with Workload API callers.
+package agent
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"google.golang.org/grpc"
+
+	"github.com/svidkit/svidkit/pkg/agent/cache"
+	"github.com/svidkit/svidkit/pkg/agent/svidstore"
+	"github.com/svidkit/svidkit/pkg/workloadapi"
+)
+
+// Key store kinds for Config.KeyStore.
+const (
+	// KeyStoreDisk keeps the agent key (with its SVID) under DataDir, so a
+	// restarted agent reuses its identity.
+	KeyStoreDisk = "disk"
+	// KeyStoreMemory keeps the agent key in memory only; a restarted agent
+	// attests again.
+	KeyStoreMemory = "memory"
+)
+
+// DefaultSyncInterval is how often the agent syncs entries when
+// Config.SyncInterval is zero.
+const DefaultSyncInterval = 200 * time.Millisecond
+
+// Clock tells the time; SVID expiry and rotation decisions use it, so tests
+// can drive them.
+type Clock interface {
+	Now() time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// Config configures an Agent.
+type Config struct {
+	// TrustDomain is the trust domain the agent joins. Required.
+	TrustDomain spiffeid.TrustDomain
+	// ServerAddress is the server's host:port. Required.
+	ServerAddress string
+	// TrustBundle authenticates the server on first contact. A bundle
+	// stored in DataDir by an earlier run takes precedence. It may be empty
+	// only with InsecureBootstrap.
+	TrustBundle []*x509.Certificate
+	// InsecureBootstrap skips verifying the server during attestation when
+	// no bundle is known; later calls verify against the server's bundle.
+	InsecureBootstrap bool
+	// JoinToken attests the node when no valid stored identity exists.
+	JoinToken string
+	// DataDir holds the agent's identity and bundle. Required.
+	DataDir string
+	// KeyStore is KeyStoreDisk (default) or KeyStoreMemory.
+	KeyStore string
+	// SyncInterval is the period of entry syncs; DefaultSyncInterval if zero.
+	SyncInterval time.Duration
+	// Clock defaults to the system clock.
+	Clock Clock
+	// Log defaults to slog.Default().
+	Log *slog.Logger
+	// Registerer receives the agent's metrics; nil disables them.
+	Registerer prometheus.Registerer
+}
+
+// Agent is a running node agent. Create it with New and start it with Run.
+type Agent struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *svidstore.Store
+	cache   *cache.Cache
+	metrics *metrics
+	// serverID is the SPIFFE ID every server of the trust domain presents.
+	serverID spiffeid.ID
+
+	attested chan struct{}
+	ready    atomic.Bool
+
+	// svid is the agent's current identity, read by every TLS handshake.
+	svid atomic.Pointer[svidstore.Identity]
+	// trust verifies the server; replaced when the bundle changes.
+	trust atomic.Pointer[x509bundle.Bundle]
+	// conn is the mTLS connection to the server; swapped after renewal.
+	conn atomic.Pointer[grpc.ClientConn]
+
+	// Owned by the Run loop.
+	lastBundleFetch time.Time
+	federated       map[spiffeid.TrustDomain]*spiffebundle.Bundle
+}
+
+// New validates cfg, fills defaults and prepares the data directory. It does
+// not contact the server; Run does.
+func New(cfg Config) (*Agent, error) {
+	if cfg.TrustDomain.IsZero() {
+		return nil, errors.New("agent: trust domain is required")
+	}
+	if _, _, err := net.SplitHostPort(cfg.ServerAddress); err != nil {
+		return nil, fmt.Errorf("agent: server address %q: want host:port: %w", cfg.ServerAddress, err)
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("agent: data directory is required")
+	}
+	switch cfg.KeyStore {
+	case "":
+		cfg.KeyStore = KeyStoreDisk
+	case KeyStoreDisk, KeyStoreMemory:
+	default:
+		return nil, fmt.Errorf("agent: key store %q: want %q or %q", cfg.KeyStore, KeyStoreDisk, KeyStoreMemory)
+	}
+	if cfg.SyncInterval < 0 {
+		return nil, fmt.Errorf("agent: sync interval %v must not be negative", cfg.SyncInterval)
+	}
+	if cfg.SyncInterval == 0 {
+		cfg.SyncInterval = DefaultSyncInterval
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	serverID, err := spiffeid.FromSegments(cfg.TrustDomain, "spire", "server")
+	if err != nil {
+		return nil, fmt.Errorf("agent: server ID: %w", err)
+	}
+	store, err := svidstore.New(svidstore.Config{Dir: cfg.DataDir, KeyInMemory: cfg.KeyStore == KeyStoreMemory})
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a := &Agent{
+		cfg:      cfg,
+		log:      cfg.Log,
+		store:    store,
+		metrics:  m,
+		serverID: serverID,
+		attested: make(chan struct{}),
+	}
+	a.cache = cache.New(cache.Config{Clock: cfg.Clock, Log: cfg.Log, JWTMinter: jwtMinter{a: a}})
+	return a, nil
+}
+
+// Manager returns the SVID cache the Workload API serves from. It is usable
+// before Run; subscribers get identities once the agent has synced.
+func (a *Agent) Manager() workloadapi.Manager { return a.cache }
+
+// Attested is closed once the agent holds a valid identity, loaded from
+// DataDir or obtained by attestation.
+func (a *Agent) Attested() <-chan struct{} { return a.attested }
+
+// Ready reports whether the agent is attested and has completed its first
+// sync of entries and SVIDs.
+func (a *Agent) Ready() bool { return a.ready.Load() }

@@ -1,0 +1,467 @@
+package agent_test
+
+import (
+	"context"
+	"crypto/x509"
+	"log/slog"
+	"math/big"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+
+	"github.com/svidkit/svidkit/pkg/agent"
+	"github.com/svidkit/svidkit/pkg/selector"
+	"github.com/svidkit/svidkit/pkg/workloadapi"
+)
+
+const waitTimeout = 5 * time.Second
+
+// harness is one agent under test against a fake server.
+type harness struct {
+	t     *testing.T
+	clk   *fakeClock
+	srv   *fakeServer
+	agent *agent.Agent
+	done  chan error
+	stop  context.CancelFunc
+}
+
+func newClock() *fakeClock { return &fakeClock{now: time.Now()} }
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// config returns an agent config pointing at srv with its CA as bootstrap
+// bundle.
+func config(t *testing.T, srv *fakeServer, clk *fakeClock, dataDir, token string) agent.Config {
+	return agent.Config{
+		TrustDomain:   td,
+		ServerAddress: srv.addr,
+		TrustBundle:   []*x509.Certificate{srv.ca},
+		JoinToken:     token,
+		DataDir:       dataDir,
+		SyncInterval:  20 * time.Millisecond,
+		Clock:         clk,
+		Log:           testLogger(t),
+		Registerer:    prometheus.NewRegistry(),
+	}
+}
+
+// start runs an agent with cfg until the test ends or stop is called.
+func start(t *testing.T, srv *fakeServer, clk *fakeClock, cfg agent.Config) *harness {
+	t.Helper()
+	a, err := agent.New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &harness{t: t, clk: clk, srv: srv, agent: a, done: make(chan error, 1), stop: cancel}
+	go func() { h.done <- a.Run(ctx) }()
+	t.Cleanup(func() { h.shutdown() })
+	return h
+}
+
+// shutdown cancels Run and waits for it, failing on a non-nil result.
+func (h *harness) shutdown() {
+	h.t.Helper()
+	h.stop()
+	select {
+	case err, ok := <-h.done:
+		if ok && err != nil {
+			h.t.Errorf("Run returned %v after cancel, want nil", err)
+		}
+		if ok {
+			close(h.done)
+		}
+	case <-time.After(waitTimeout):
+		h.t.Error("Run did not return after cancel")
+	}
+}
+
+func (h *harness) waitAttested() {
+	h.t.Helper()
+	select {
+	case <-h.agent.Attested():
+	case err := <-h.done:
+		h.t.Fatalf("Run ended before attestation: %v", err)
+	case <-time.After(waitTimeout):
+		h.t.Fatal("agent not attested in time")
+	}
+}
+
+func (h *harness) subscribe(sels ...string) workloadapi.Subscription {
+	h.t.Helper()
+	var ss []selector.Selector
+	for _, s := range sels {
+		v, err := selector.Parse(s)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		ss = append(ss, v)
+	}
+	sub, err := h.agent.Manager().Subscribe(context.Background(), selector.NewSet(ss...))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(sub.Finish)
+	return sub
+}
+
+// waitUpdate returns the first update satisfying cond.
+func waitUpdate(t *testing.T, sub workloadapi.Subscription, what string, cond func(*workloadapi.Update) bool) *workloadapi.Update {
+	t.Helper()
+	deadline := time.After(waitTimeout)
+	for {
+		select {
+		case u, ok := <-sub.Updates():
+			if !ok {
+				t.Fatalf("waiting for %s: subscription closed", what)
+			}
+			if cond(u) {
+				return u
+			}
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// eventually waits until cond holds, checking on a short tick.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(waitTimeout)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func entryIDs(u *workloadapi.Update) []string {
+	var out []string
+	for _, id := range u.Identities {
+		out = append(out, id.EntryID)
+	}
+	return out
+}
+
+// hasIDs reports whether an update holds exactly the given entries, in any
+// order (ordering by creation time is tested in the cache package; here
+// entries may be created in different seconds).
+func hasIDs(want ...string) func(*workloadapi.Update) bool {
+	want = slices.Sorted(slices.Values(want))
+	return func(u *workloadapi.Update) bool {
+		return slices.Equal(slices.Sorted(slices.Values(entryIDs(u))), want)
+	}
+}
+
+func serialOf(u *workloadapi.Update, entryID string) *big.Int {
+	for _, id := range u.Identities {
+		if id.EntryID == entryID {
+			return id.Chain[0].SerialNumber
+		}
+	}
+	return nil
+}
+
+func TestAttestSyncMint(t *testing.T) {
+	clk := newClock()
+	srv := newFakeServer(t, clk, fakeServerConfig{})
+	srv.addToken("token", false)
+	srv.setEntry("web", "/web", "unix:uid:1000")
+	h := start(t, srv, clk, config(t, srv, clk, t.TempDir(), "token"))
+	h.waitAttested()
+
+	sub := h.subscribe("unix:uid:1000", "unix:gid:1000")
+	u := waitUpdate(t, sub, "web identity", hasIDs("web"))
+	if u.Bundle == nil || len(u.Bundle.JWTAuthorities()) != 1 {
+		t.Fatalf("update bundle = %v, want the server bundle with its JWT key", u.Bundle)
+	}
+	id, _, err := x509svid.Verify(u.Identities[0].Chain, u.Bundle.X509Bundle())
+	if err != nil || id.Path() != "/web" {
+		t.Fatalf("SVID verify: id %v, err %v", id, err)
+	}
+	eventually(t, "ready", h.agent.Ready)
+
+	t.Run("new entry is served", func(t *testing.T) {
+		start := time.Now()
+		srv.setEntry("db", "/db", "unix:gid:1000")
+		waitUpdate(t, sub, "db identity", hasIDs("db", "web"))
+		t.Logf("new entry servable after %v", time.Since(start))
+	})
+	t.Run("deleted entry is dropped", func(t *testing.T) {
+		srv.deleteEntry("web")
+		waitUpdate(t, sub, "web dropped", hasIDs("db"))
+	})
+	t.Run("updated entry moves", func(t *testing.T) {
+		srv.setEntry("db", "/db", "unix:gid:2000")
+		waitUpdate(t, sub, "db moved away", hasIDs())
+	})
+	t.Run("JWT-SVIDs", func(t *testing.T) {
+		m := h.agent.Manager()
+		wl := selector.NewSet(selector.Selector{Type: "unix", Value: "gid:2000"})
+		got, err := m.FetchJWTSVIDs(context.Background(), wl, []string{"aud"}, spiffeid.ID{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].SPIFFEID.Path() != "/db" || !strings.HasPrefix(got[0].Token, "jwt-db-") {
+			t.Fatalf("JWT-SVIDs = %+v", got)
+		}
+		again, err := m.FetchJWTSVIDs(context.Background(), wl, []string{"aud"}, spiffeid.ID{})
+		if err != nil || again[0].Token != got[0].Token {
+			t.Fatalf("second fetch = %+v, %v; want the cached token", again, err)
+		}
+	})
+}
+
+func TestRotation(t *testing.T) {
+	clk := newClock()
+	srv := newFakeServer(t, clk, fakeServerConfig{agentTTL: time.Hour, svidTTL: 10 * time.Minute})
+	srv.addToken("token", false)
+	srv.setEntry("web", "/web", "unix:uid:1000")
+	h := start(t, srv, clk, config(t, srv, clk, t.TempDir(), "token"))
+	h.waitAttested()
+	sub := h.subscribe("unix:uid:1000")
+	first := serialOf(waitUpdate(t, sub, "web identity", hasIDs("web")), "web")
+
+	clk.Add(5 * time.Minute) // half of the workload SVID TTL
+	u := waitUpdate(t, sub, "rotated web SVID", func(u *workloadapi.Update) bool {
+		s := serialOf(u, "web")
+		return s != nil && s.Cmp(first) != 0
+	})
+	if na := u.Identities[0].Chain[0].NotAfter; !na.After(clk.Now().Add(9 * time.Minute)) {
+		t.Fatalf("rotated SVID expires at %v, want a fresh lifetime", na)
+	}
+	if _, renewals := srv.counts(); renewals != 0 {
+		t.Fatalf("agent SVID renewed %d times before its half life", renewals)
+	}
+
+	clk.Add(26 * time.Minute) // past half of the agent SVID TTL
+	eventually(t, "agent SVID renewal", func() bool { _, r := srv.counts(); return r == 1 })
+	// The renewed SVID becomes active on first use: later calls present it.
+	eventually(t, "renewed SVID in use", func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		for _, rec := range srv.agents {
+			return rec.newSerial == nil && rec.serial.Cmp(srv.lastSerial) == 0 && srv.renewals == 1
+		}
+		return false
+	})
+	// Syncing still works with the new SVID: a new entry arrives.
+	srv.setEntry("db", "/db", "unix:uid:1000")
+	waitUpdate(t, sub, "db after renewal", hasIDs("db", "web"))
+	if attests, renewals := srv.counts(); attests != 1 || renewals != 1 {
+		t.Fatalf("attests %d renewals %d, want 1 and 1", attests, renewals)
+	}
+}
+
+func TestRestartReusesIdentity(t *testing.T) {
+	tests := []struct {
+		name        string
+		keyStore    string
+		wantAttests int
+	}{
+		{name: "disk key store reuses the SVID", keyStore: agent.KeyStoreDisk, wantAttests: 1},
+		{name: "memory key store attests again", keyStore: agent.KeyStoreMemory, wantAttests: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock()
+			srv := newFakeServer(t, clk, fakeServerConfig{})
+			srv.addToken("token", true)
+			srv.setEntry("web", "/web", "unix:uid:1000")
+			dir := filepath.Join(t.TempDir(), "agent")
+			cfg := config(t, srv, clk, dir, "token")
+			cfg.KeyStore = tt.keyStore
+			h := start(t, srv, clk, cfg)
+			h.waitAttested()
+			waitUpdate(t, h.subscribe("unix:uid:1000"), "web identity", hasIDs("web"))
+			h.shutdown()
+
+			if tt.keyStore == agent.KeyStoreDisk {
+				cfg.JoinToken = "" // a restart must not need the token
+			}
+			cfg.Registerer = prometheus.NewRegistry()
+			h2 := start(t, srv, clk, cfg)
+			h2.waitAttested()
+			waitUpdate(t, h2.subscribe("unix:uid:1000"), "web identity after restart", hasIDs("web"))
+			if attests, _ := srv.counts(); attests != tt.wantAttests {
+				t.Fatalf("attestations = %d, want %d", attests, tt.wantAttests)
+			}
+		})
+	}
+}
+
+func TestStartupFailures(t *testing.T) {
+	clk := newClock()
+	srv := newFakeServer(t, clk, fakeServerConfig{agentTTL: time.Hour})
+	srv.addToken("once", false)
+
+	t.Run("expired stored SVID without join token", func(t *testing.T) {
+		dir := t.TempDir()
+		h := start(t, srv, clk, config(t, srv, clk, dir, "once"))
+		h.waitAttested()
+		h.shutdown()
+		clk.Add(2 * time.Hour)
+		t.Cleanup(func() { clk.Add(-2 * time.Hour) })
+		runErr(t, config(t, srv, clk, dir, ""), "expired")
+	})
+	t.Run("no identity and no join token", func(t *testing.T) {
+		runErr(t, config(t, srv, clk, t.TempDir(), ""), "no join token")
+	})
+	t.Run("rejected join token", func(t *testing.T) {
+		runErr(t, config(t, srv, clk, t.TempDir(), "unknown"), "unknown join token")
+	})
+	t.Run("no trust bundle", func(t *testing.T) {
+		cfg := config(t, srv, clk, t.TempDir(), "once")
+		cfg.TrustBundle = nil
+		runErr(t, cfg, "trust bundle")
+	})
+}
+
+// runErr runs an agent that must fail at startup with an error containing
+// want.
+func runErr(t *testing.T, cfg agent.Config, want string) {
+	t.Helper()
+	a, err := agent.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	err = a.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Run = %v, want an error containing %q", err, want)
+	}
+}
+
+func TestInsecureBootstrap(t *testing.T) {
+	clk := newClock()
+	srv := newFakeServer(t, clk, fakeServerConfig{})
+	srv.addToken("token", false)
+	srv.setEntry("web", "/web", "unix:uid:1000")
+	cfg := config(t, srv, clk, t.TempDir(), "token")
+	cfg.TrustBundle = nil
+	cfg.InsecureBootstrap = true
+	h := start(t, srv, clk, cfg)
+	h.waitAttested()
+	waitUpdate(t, h.subscribe("unix:uid:1000"), "web identity", hasIDs("web"))
+}
+
+func TestWrongServerIDIsNotTrusted(t *testing.T) {
+	clk := newClock()
+	srv := newFakeServer(t, clk, fakeServerConfig{serverID: "spiffe://example.org/not-the-server"})
+	srv.addToken("token", false)
+	h := start(t, srv, clk, config(t, srv, clk, t.TempDir(), "token"))
+	// Attestation keeps failing the TLS handshake; the token is never used.
+	eventually(t, "some attestation attempts", func() bool { return true })
+	select {
+	case <-h.agent.Attested():
+		t.Fatal("agent attested to a server with the wrong SPIFFE ID")
+	case <-time.After(200 * time.Millisecond):
+	}
+	srv.mu.Lock()
+	_, unused := srv.tokens["token"]
+	srv.mu.Unlock()
+	if !unused {
+		t.Fatal("join token was sent to an unauthenticated server")
+	}
+}
+
+func TestRevisionSync(t *testing.T) {
+	clk := newClock()
+	srv := newFakeServer(t, clk, fakeServerConfig{pageSize: 2})
+	srv.addToken("token", false)
+	for _, id := range []string{"e1", "e2", "e3", "e4", "e5"} {
+		srv.setEntry(id, "/"+id, "unix:uid:1000")
+	}
+	h := start(t, srv, clk, config(t, srv, clk, t.TempDir(), "token"))
+	h.waitAttested()
+	sub := h.subscribe("unix:uid:1000")
+	waitUpdate(t, sub, "all five", hasIDs("e1", "e2", "e3", "e4", "e5"))
+	eventually(t, "a sync without requests", func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return len(srv.requestedIDs) >= 1 && srv.attests == 1
+	})
+	srv.mu.Lock()
+	if got := srv.requestedIDs[0]; !slices.Equal(got, []string{"e1", "e2", "e3", "e4", "e5"}) {
+		t.Errorf("first sync requested %v, want every entry", got)
+	}
+	srv.requestedIDs = nil
+	srv.mu.Unlock()
+
+	srv.setEntry("e3", "/e3-moved", "unix:uid:2000")
+	waitUpdate(t, sub, "e3 moved away", hasIDs("e1", "e2", "e4", "e5"))
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if len(srv.requestedIDs) != 1 || !slices.Equal(srv.requestedIDs[0], []string{"e3"}) {
+		t.Fatalf("requests after updating e3 = %v, want only [e3]", srv.requestedIDs)
+	}
+}
+
+func TestEvictedAgentReattests(t *testing.T) {
+	clk := newClock()
+	srv := newFakeServer(t, clk, fakeServerConfig{})
+	srv.addToken("token", true)
+	srv.setEntry("web", "/web", "unix:uid:1000")
+	h := start(t, srv, clk, config(t, srv, clk, t.TempDir(), "token"))
+	h.waitAttested()
+	sub := h.subscribe("unix:uid:1000")
+	waitUpdate(t, sub, "web identity", hasIDs("web"))
+
+	srv.evictAll()
+	eventually(t, "re-attestation", func() bool { a, _ := srv.counts(); return a == 2 })
+	srv.setEntry("db", "/db", "unix:uid:1000")
+	waitUpdate(t, sub, "db after re-attestation", hasIDs("db", "web"))
+}
+
+func TestNewValidatesConfig(t *testing.T) {
+	base := agent.Config{TrustDomain: td, ServerAddress: "127.0.0.1:8081", DataDir: t.TempDir()}
+	tests := []struct {
+		name   string
+		mutate func(*agent.Config)
+		want   string
+	}{
+		{name: "valid", mutate: func(*agent.Config) {}},
+		{name: "no trust domain", mutate: func(c *agent.Config) { c.TrustDomain = spiffeid.TrustDomain{} }, want: "trust domain"},
+		{name: "bad address", mutate: func(c *agent.Config) { c.ServerAddress = "localhost" }, want: "server address"},
+		{name: "no data dir", mutate: func(c *agent.Config) { c.DataDir = "" }, want: "data directory"},
+		{name: "bad key store", mutate: func(c *agent.Config) { c.KeyStore = "tpm" }, want: "key store"},
+		{name: "negative interval", mutate: func(c *agent.Config) { c.SyncInterval = -time.Second }, want: "sync interval"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := base
+			tt.mutate(&cfg)
+			_, err := agent.New(cfg)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("New = %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("New = %v, want error containing %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,144 @@
+package agent
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	bundlev1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/bundle/v1"
+	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// bundleRefreshInterval is how often the bundles are fetched at most; CA
+// rotation publishes new authorities well ahead of their use.
+const bundleRefreshInterval = time.Second
+
+// bundleFromProto converts an API bundle; tainted authorities are kept, as
+// SVIDs they signed may still need verifying until they are removed.
+func bundleFromProto(pb *types.Bundle) (*spiffebundle.Bundle, error) {
+	td, err := spiffeid.TrustDomainFromString(pb.GetTrustDomain())
+	if err != nil {
+		return nil, fmt.Errorf("bundle trust domain %q: %w", pb.GetTrustDomain(), err)
+	}
+	b := spiffebundle.New(td)
+	for i, a := range pb.GetX509Authorities() {
+		c, err := x509.ParseCertificate(a.GetAsn1())
+		if err != nil {
+			return nil, fmt.Errorf("bundle %q: x509 authority %d: %w", td, i, err)
+		}
+		b.AddX509Authority(c)
+	}
+	for i, k := range pb.GetJwtAuthorities() {
+		pub, err := x509.ParsePKIXPublicKey(k.GetPublicKey())
+		if err != nil {
+			return nil, fmt.Errorf("bundle %q: jwt authority %d (%q): %w", td, i, k.GetKeyId(), err)
+		}
+		if err := b.AddJWTAuthority(k.GetKeyId(), pub); err != nil {
+			return nil, fmt.Errorf("bundle %q: jwt authority %d: %w", td, i, err)
+		}
+	}
+	if pb.GetRefreshHint() > 0 {
+		b.SetRefreshHint(time.Duration(pb.GetRefreshHint()) * time.Second)
+	}
+	b.SetSequenceNumber(pb.GetSequenceNumber())
+	return b, nil
+}
+
+// applyBundle makes b the agent's own bundle: it verifies the server from
+// now on, is persisted for restarts and is served to workloads.
+func (a *Agent) applyBundle(b *spiffebundle.Bundle) error {
+	if len(b.X509Authorities()) == 0 {
+		return fmt.Errorf("bundle for %q has no X.509 authorities", b.TrustDomain())
+	}
+	if err := a.store.StoreBundle(b.X509Authorities()); err != nil {
+		return err
+	}
+	a.trust.Store(b.X509Bundle())
+	a.cache.SetBundle(b)
+	return nil
+}
+
+// refreshBundles fetches the own and federated bundles at most once per
+// bundleRefreshInterval and applies those that changed.
+func (a *Agent) refreshBundles(ctx context.Context) error {
+	now := time.Now()
+	if now.Sub(a.lastBundleFetch) < bundleRefreshInterval {
+		return nil
+	}
+	conn, err := a.client()
+	if err != nil {
+		return err
+	}
+	client := bundlev1.NewBundleClient(conn)
+	pb, err := client.GetBundle(ctx, &bundlev1.GetBundleRequest{})
+	if err != nil {
+		return fmt.Errorf("get bundle: %w", err)
+	}
+	b, err := bundleFromProto(pb)
+	if err != nil {
+		return fmt.Errorf("get bundle: %w", err)
+	}
+	if b.TrustDomain() != a.cfg.TrustDomain {
+		return fmt.Errorf("get bundle: server sent trust domain %q, want %q", b.TrustDomain(), a.cfg.TrustDomain)
+	}
+	if cur := a.cache.Bundle(); cur == nil || !cur.Equal(b) {
+		if err := a.applyBundle(b); err != nil {
+			return fmt.Errorf("get bundle: %w", err)
+		}
+		seq, _ := b.SequenceNumber()
+		a.log.Info("trust bundle updated", "sequence_number", seq, "x509_authorities", len(b.X509Authorities()), "jwt_authorities", len(b.JWTAuthorities()))
+	}
+	a.refreshFederated(ctx, client)
+	a.lastBundleFetch = now
+	return nil
+}
+
+// refreshFederated fetches the bundles of the trust domains entries
+// federate with. A bundle the server does not have (or does not let the
+// agent read) is skipped: workloads then get the others.
+func (a *Agent) refreshFederated(ctx context.Context, client bundlev1.BundleClient) {
+	tds := a.cache.FederatedTrustDomains()
+	next := make(map[spiffeid.TrustDomain]*spiffebundle.Bundle, len(tds))
+	for _, td := range tds {
+		pb, err := client.GetFederatedBundle(ctx, &bundlev1.GetFederatedBundleRequest{TrustDomain: td.Name()})
+		if err != nil {
+			lvl := a.log.Warn
+			if c := status.Code(err); c == codes.NotFound || c == codes.Unimplemented {
+				lvl = a.log.Debug
+			}
+			lvl("federated bundle unavailable", "trust_domain", td, "error", err)
+			if old, ok := a.federated[td]; ok {
+				next[td] = old
+			}
+			continue
+		}
+		b, err := bundleFromProto(pb)
+		if err != nil || b.TrustDomain() != td {
+			a.log.Warn("federated bundle invalid", "trust_domain", td, "error", err)
+			continue
+		}
+		next[td] = b
+	}
+	if federatedEqual(a.federated, next) {
+		return
+	}
+	a.federated = next
+	a.cache.SetFederatedBundles(next)
+}
+
+func federatedEqual(a, b map[spiffeid.TrustDomain]*spiffebundle.Bundle) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for td, x := range a {
+		if y, ok := b[td]; !ok || !x.Equal(y) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,144 @@
+package cache_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"math/big"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/svidkit/svidkit/pkg/agent/cache"
+	"github.com/svidkit/svidkit/pkg/selector"
+	"github.com/svidkit/svidkit/pkg/workloadapi"
+)
+
+var td = spiffeid.RequireTrustDomainFromString("example.org")
+
+// fakeClock is a settable clock.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_800_000_000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func sel(s string) selector.Selector {
+	v, err := selector.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func sels(ss ...string) selector.Set {
+	out := make([]selector.Selector, len(ss))
+	for i, s := range ss {
+		out[i] = sel(s)
+	}
+	return selector.NewSet(out...)
+}
+
+// entry builds an entry with the given ID, path and selectors.
+func entry(id, path string, ss ...string) cache.Entry {
+	return cache.Entry{
+		ID:             id,
+		SPIFFEID:       spiffeid.RequireFromPath(td, path),
+		ParentID:       spiffeid.RequireFromPath(td, "/spire/agent/join_token/x"),
+		Selectors:      sels(ss...),
+		RevisionNumber: 1,
+		CreatedAt:      time.Unix(1000, 0),
+	}
+}
+
+// svidFor makes a self-signed SVID for e valid in [nb, na].
+func svidFor(t testing.TB, e cache.Entry, nb, na time.Time) cache.SVID {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(e.SPIFFEID.String())
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: nb, NotAfter: na, URIs: []*url.URL{u}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cache.SVID{Chain: []*x509.Certificate{c}, Key: key, EntryRevision: e.RevisionNumber}
+}
+
+// setWithSVIDs sets entries and gives each an SVID valid for an hour.
+func setWithSVIDs(t testing.TB, c *cache.Cache, now time.Time, entries ...cache.Entry) {
+	t.Helper()
+	c.SetEntries(entries)
+	svids := make(map[string]cache.SVID)
+	for _, e := range entries {
+		svids[e.ID] = svidFor(t, e, now, now.Add(time.Hour))
+	}
+	c.SetSVIDs(svids)
+}
+
+func subscribe(t *testing.T, c *cache.Cache, ss selector.Set) workloadapi.Subscription {
+	t.Helper()
+	sub, err := c.Subscribe(context.Background(), ss)
+	if err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	t.Cleanup(sub.Finish)
+	return sub
+}
+
+// next returns the pending update; updates are pushed synchronously, so one
+// must already be there.
+func next(t *testing.T, sub workloadapi.Subscription) *workloadapi.Update {
+	t.Helper()
+	select {
+	case u, ok := <-sub.Updates():
+		if !ok {
+			t.Fatal("subscription channel closed")
+		}
+		return u
+	case <-time.After(2 * time.Second):
+		t.Fatal("no update")
+		return nil
+	}
+}
+
+func noUpdate(t *testing.T, sub workloadapi.Subscription) {
+	t.Helper()
+	select {
+	case u := <-sub.Updates():
+		t.Fatalf("unexpected update with %d identities", len(u.Identities))
+	default:
+	}
+}
+
+func ids(u *workloadapi.Update) []string {
+	out := make([]string, len(u.Identities))
+	for i, id := range u.Identities {
+		out[i] = id.EntryID
+	}
+	return out
+}

@@ -1,0 +1,97 @@
+package agent
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+)
+
+// svidSource hands the agent's current SVID to each TLS handshake, so a
+// renewed SVID is used by the next connection without rebuilding configs.
+type svidSource struct{ a *Agent }
+
+func (s svidSource) GetX509SVID() (*x509svid.SVID, error) {
+	id := s.a.svid.Load()
+	if id == nil {
+		return nil, errors.New("agent has no SVID yet")
+	}
+	spiffeID, err := x509svid.IDFromCert(id.Chain[0])
+	if err != nil {
+		return nil, fmt.Errorf("agent SVID: %w", err)
+	}
+	return &x509svid.SVID{ID: spiffeID, Certificates: id.Chain, PrivateKey: id.Key}, nil
+}
+
+// trustSource verifies the server against the agent's current bundle.
+type trustSource struct{ a *Agent }
+
+func (s trustSource) GetX509BundleForTrustDomain(td spiffeid.TrustDomain) (*x509bundle.Bundle, error) {
+	b := s.a.trust.Load()
+	if b == nil || td != s.a.cfg.TrustDomain {
+		return nil, fmt.Errorf("no bundle for trust domain %q", td)
+	}
+	return b, nil
+}
+
+// dial opens a connection to the server. With mtls the agent presents its
+// SVID; with insecure the server's certificate is not verified (only for
+// bootstrap attestation without a bundle). grpc connects lazily and
+// reconnects by itself.
+func (a *Agent) dial(mtls, insecure bool) (*grpc.ClientConn, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	authorizer := tlsconfig.AuthorizeID(a.serverID)
+	switch {
+	case insecure:
+		cfg.InsecureSkipVerify = true //nolint:gosec // InsecureBootstrap: first contact only, by configuration.
+		if mtls {
+			cfg.GetClientCertificate = tlsconfig.GetClientCertificate(svidSource{a: a})
+		}
+	case mtls:
+		tlsconfig.HookMTLSClientConfig(cfg, svidSource{a: a}, trustSource{a: a}, authorizer)
+	default:
+		tlsconfig.HookTLSClientConfig(cfg, trustSource{a: a}, authorizer)
+	}
+	conn, err := grpc.NewClient(a.cfg.ServerAddress, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	if err != nil {
+		return nil, fmt.Errorf("dial server %q: %w", a.cfg.ServerAddress, err)
+	}
+	return conn, nil
+}
+
+// reconnect replaces the mTLS connection so that the next calls handshake
+// with the current SVID and bundle. TLS 1.3 has no renegotiation: an open
+// connection keeps the certificate it was established with, and the server
+// considers a renewed SVID active only once it is used.
+func (a *Agent) reconnect() {
+	conn, err := a.dial(true, false)
+	if err != nil {
+		a.log.Error("reconnect to server", "error", err)
+		return
+	}
+	if old := a.conn.Swap(conn); old != nil {
+		_ = old.Close()
+	}
+}
+
+// closeConn closes the mTLS connection when Run ends.
+func (a *Agent) closeConn() {
+	if old := a.conn.Swap(nil); old != nil {
+		_ = old.Close()
+	}
+}
+
+// client returns the current mTLS connection.
+func (a *Agent) client() (*grpc.ClientConn, error) {
+	conn := a.conn.Load()
+	if conn == nil {
+		return nil, errors.New("agent is not connected to the server")
+	}
+	return conn, nil
+}

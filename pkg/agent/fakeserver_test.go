@@ -1,0 +1,504 @@
+package agent_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+	agentv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/agent/v1"
+	bundlev1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/bundle/v1"
+	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
+	svidv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/svid/v1"
+	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+)
+
+var td = spiffeid.RequireTrustDomainFromString("example.org")
+
+// fakeClock is a settable clock shared by the agent and the fake server, so
+// SVID lifetimes and rotation follow test time.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// agentRecord is what the fake server knows about an attested agent.
+type agentRecord struct {
+	serial, newSerial *big.Int
+}
+
+// fakeServer implements the few spire-api-sdk RPCs the agent uses, over
+// real gRPC and TLS, with a self-signed test CA.
+type fakeServer struct {
+	t        *testing.T
+	clk      *fakeClock
+	caKey    *ecdsa.PrivateKey
+	ca       *x509.Certificate
+	jwtKey   *ecdsa.PrivateKey
+	addr     string
+	agentTTL time.Duration
+	svidTTL  time.Duration
+	pageSize int // below it, sync sends full entries; at or above, revisions
+
+	mu           sync.Mutex
+	serial       int64
+	tokens       map[string]bool // token -> reusable
+	agents       map[spiffeid.ID]*agentRecord
+	entries      map[string]*types.Entry
+	attests      int
+	renewals     int
+	requestedIDs [][]string
+	lastSerial   *big.Int // serial of the last authenticated agent call
+}
+
+type fakeServerConfig struct {
+	agentTTL, svidTTL time.Duration
+	pageSize          int
+	serverID          string // defaults to spiffe://example.org/spire/server
+}
+
+func newFakeServer(t *testing.T, clk *fakeClock, cfg fakeServerConfig) *fakeServer {
+	t.Helper()
+	if cfg.agentTTL == 0 {
+		cfg.agentTTL = time.Hour
+	}
+	if cfg.svidTTL == 0 {
+		cfg.svidTTL = time.Hour
+	}
+	if cfg.pageSize == 0 {
+		cfg.pageSize = 100
+	}
+	if cfg.serverID == "" {
+		cfg.serverID = "spiffe://example.org/spire/server"
+	}
+	s := &fakeServer{
+		t: t, clk: clk, agentTTL: cfg.agentTTL, svidTTL: cfg.svidTTL, pageSize: cfg.pageSize,
+		tokens:  make(map[string]bool),
+		agents:  make(map[spiffeid.ID]*agentRecord),
+		entries: make(map[string]*types.Entry),
+	}
+	s.caKey = newKey(t)
+	s.jwtKey = newKey(t)
+	realNow := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		NotBefore:             realNow.Add(-time.Hour),
+		NotAfter:              realNow.Add(1000 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+		URIs:                  []*url.URL{mustURL(t, "spiffe://example.org")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, s.caKey.Public(), s.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ca, _ = x509.ParseCertificate(der)
+
+	serverKey := newKey(t)
+	serverCert := s.sign(serverKey.Public(), mustURL(t, cfg.serverID), realNow.Add(-time.Hour), realNow.Add(1000*time.Hour))
+	pool := x509.NewCertPool()
+	pool.AddCert(s.ca)
+	tlsCfg := &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{serverCert.Raw}, PrivateKey: serverKey}},
+		ClientAuth:   tls.VerifyClientCertIfGiven,
+		ClientCAs:    pool,
+		MinVersion:   tls.VersionTLS12,
+		Time:         clk.Now, // client SVIDs follow test time
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.addr = lis.Addr().String()
+	gs := grpc.NewServer(grpc.Creds(credentials.NewTLS(tlsCfg)))
+	agentv1.RegisterAgentServer(gs, agentService{s: s})
+	entryv1.RegisterEntryServer(gs, entryService{s: s})
+	svidv1.RegisterSVIDServer(gs, svidService{s: s})
+	bundlev1.RegisterBundleServer(gs, bundleService{s: s})
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = gs.Serve(lis)
+	}()
+	t.Cleanup(func() {
+		gs.Stop()
+		<-served
+	})
+	return s
+}
+
+func newKey(t *testing.T) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// sign issues a leaf certificate for pub with URI SAN u.
+func (s *fakeServer) sign(pub crypto.PublicKey, u *url.URL, nb, na time.Time) *x509.Certificate {
+	s.mu.Lock()
+	s.serial++
+	serial := big.NewInt(s.serial + 1)
+	s.mu.Unlock()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		NotBefore:    nb,
+		NotAfter:     na,
+		URIs:         []*url.URL{u},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, s.ca, pub, s.caKey)
+	if err != nil {
+		panic(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// signCSR issues an SVID for id with the CSR's public key, valid from the
+// test clock's now for ttl.
+func (s *fakeServer) signCSR(csr []byte, id spiffeid.ID, ttl time.Duration) (*types.X509SVID, *big.Int, error) {
+	req, err := x509.ParseCertificateRequest(csr)
+	if err != nil {
+		return nil, nil, status.Errorf(codes.InvalidArgument, "csr: %v", err)
+	}
+	now := s.clk.Now()
+	c := s.sign(req.PublicKey, id.URL(), now.Add(-time.Second), now.Add(ttl))
+	return &types.X509SVID{
+		CertChain: [][]byte{c.Raw},
+		Id:        &types.SPIFFEID{TrustDomain: id.TrustDomain().Name(), Path: id.Path()},
+		ExpiresAt: c.NotAfter.Unix(),
+	}, c.SerialNumber, nil
+}
+
+// caller authenticates an agent call by its client certificate, promoting a
+// renewed SVID on its first use as SPIRE does.
+func (s *fakeServer) caller(ctx context.Context) (spiffeid.ID, error) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return spiffeid.ID{}, status.Error(codes.PermissionDenied, "no peer")
+	}
+	ti, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(ti.State.PeerCertificates) == 0 {
+		return spiffeid.ID{}, status.Error(codes.PermissionDenied, "no client certificate")
+	}
+	leaf := ti.State.PeerCertificates[0]
+	id, err := x509svid.IDFromCert(leaf)
+	if err != nil {
+		return spiffeid.ID{}, status.Errorf(codes.PermissionDenied, "client certificate: %v", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, ok := s.agents[id]
+	switch {
+	case !ok:
+		return spiffeid.ID{}, status.Errorf(codes.PermissionDenied, "agent %s is not attested", id)
+	case rec.newSerial != nil && leaf.SerialNumber.Cmp(rec.newSerial) == 0:
+		rec.serial, rec.newSerial = rec.newSerial, nil
+	case leaf.SerialNumber.Cmp(rec.serial) != 0:
+		return spiffeid.ID{}, status.Errorf(codes.PermissionDenied, "agent %s SVID is not active", id)
+	}
+	s.lastSerial = leaf.SerialNumber
+	return id, nil
+}
+
+// addToken adds a join token; reusable ones survive attestation.
+func (s *fakeServer) addToken(token string, reusable bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[token] = reusable
+}
+
+// setEntry creates or updates an entry, bumping its revision.
+func (s *fakeServer) setEntry(id, path string, sels ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := &types.Entry{
+		Id:        id,
+		SpiffeId:  &types.SPIFFEID{TrustDomain: td.Name(), Path: path},
+		ParentId:  &types.SPIFFEID{TrustDomain: td.Name(), Path: "/spire/agent/join_token/token"},
+		CreatedAt: s.clk.Now().Unix(),
+	}
+	if old, ok := s.entries[id]; ok {
+		e.RevisionNumber = old.RevisionNumber + 1
+		e.CreatedAt = old.CreatedAt
+	}
+	for _, sel := range sels {
+		typ, val, _ := strings.Cut(sel, ":")
+		e.Selectors = append(e.Selectors, &types.Selector{Type: typ, Value: val})
+	}
+	s.entries[id] = e
+}
+
+func (s *fakeServer) deleteEntry(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.entries, id)
+}
+
+// evictAll forgets every agent, as if they were deleted on the server.
+func (s *fakeServer) evictAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.agents)
+}
+
+func (s *fakeServer) counts() (attests, renewals int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.attests, s.renewals
+}
+
+func (s *fakeServer) sortedEntries() []*types.Entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*types.Entry, 0, len(s.entries))
+	for _, e := range s.entries {
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b *types.Entry) int { return strings.Compare(a.Id, b.Id) })
+	return out
+}
+
+type agentService struct {
+	agentv1.UnimplementedAgentServer
+	s *fakeServer
+}
+
+func (a agentService) AttestAgent(stream agentv1.Agent_AttestAgentServer) error {
+	s := a.s
+	req, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	params := req.GetParams()
+	if params.GetData().GetType() != "join_token" {
+		return status.Error(codes.InvalidArgument, "only join_token attestation")
+	}
+	token := string(params.GetData().GetPayload())
+	s.mu.Lock()
+	reusable, ok := s.tokens[token]
+	if ok && !reusable {
+		delete(s.tokens, token)
+	}
+	s.mu.Unlock()
+	if !ok {
+		return status.Error(codes.PermissionDenied, "unknown join token")
+	}
+	id := spiffeid.RequireFromPath(td, "/spire/agent/join_token/"+token)
+	svid, serial, err := s.signCSR(params.GetParams().GetCsr(), id, s.agentTTL)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.agents[id] = &agentRecord{serial: serial}
+	s.attests++
+	s.mu.Unlock()
+	return stream.Send(&agentv1.AttestAgentResponse{Step: &agentv1.AttestAgentResponse_Result_{
+		Result: &agentv1.AttestAgentResponse_Result{Svid: svid},
+	}})
+}
+
+func (a agentService) RenewAgent(ctx context.Context, req *agentv1.RenewAgentRequest) (*agentv1.RenewAgentResponse, error) {
+	s := a.s
+	id, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	svid, serial, err := s.signCSR(req.GetParams().GetCsr(), id, s.agentTTL)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if rec, ok := s.agents[id]; ok {
+		rec.newSerial = serial
+	}
+	s.renewals++
+	s.mu.Unlock()
+	return &agentv1.RenewAgentResponse{Svid: svid}, nil
+}
+
+type entryService struct {
+	entryv1.UnimplementedEntryServer
+	s *fakeServer
+}
+
+func (e entryService) SyncAuthorizedEntries(stream entryv1.Entry_SyncAuthorizedEntriesServer) error {
+	s := e.s
+	if _, err := s.caller(stream.Context()); err != nil {
+		return err
+	}
+	if _, err := stream.Recv(); err != nil {
+		return err
+	}
+	entries := s.sortedEntries()
+	if len(entries) < s.pageSize {
+		return stream.Send(&entryv1.SyncAuthorizedEntriesResponse{Entries: entries})
+	}
+	byID := make(map[string]*types.Entry, len(entries))
+	for i := 0; i < len(entries); i += s.pageSize {
+		page := entries[i:min(i+s.pageSize, len(entries))]
+		resp := &entryv1.SyncAuthorizedEntriesResponse{More: i+s.pageSize < len(entries)}
+		for _, en := range page {
+			byID[en.Id] = en
+			resp.EntryRevisions = append(resp.EntryRevisions, &entryv1.EntryRevision{
+				Id: en.Id, RevisionNumber: en.RevisionNumber, CreatedAt: en.CreatedAt,
+			})
+		}
+		if err := stream.Send(resp); err != nil {
+			return err
+		}
+	}
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.requestedIDs = append(s.requestedIDs, req.GetIds())
+		s.mu.Unlock()
+		var found []*types.Entry
+		for _, id := range req.GetIds() {
+			if en, ok := byID[id]; ok {
+				found = append(found, en)
+			}
+		}
+		for first := true; first || len(found) > 0; first = false {
+			n := min(len(found), s.pageSize)
+			resp := &entryv1.SyncAuthorizedEntriesResponse{Entries: found[:n], More: n < len(found)}
+			found = found[n:]
+			if err := stream.Send(resp); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+type svidService struct {
+	svidv1.UnimplementedSVIDServer
+	s *fakeServer
+}
+
+func (v svidService) BatchNewX509SVID(ctx context.Context, req *svidv1.BatchNewX509SVIDRequest) (*svidv1.BatchNewX509SVIDResponse, error) {
+	s := v.s
+	if _, err := s.caller(ctx); err != nil {
+		return nil, err
+	}
+	resp := &svidv1.BatchNewX509SVIDResponse{}
+	for _, p := range req.GetParams() {
+		s.mu.Lock()
+		en, ok := s.entries[p.GetEntryId()]
+		s.mu.Unlock()
+		if !ok {
+			resp.Results = append(resp.Results, &svidv1.BatchNewX509SVIDResponse_Result{
+				Status: &types.Status{Code: int32(codes.NotFound), Message: "entry not found"},
+			})
+			continue
+		}
+		id := spiffeid.RequireFromPath(td, en.SpiffeId.Path)
+		svid, _, err := s.signCSR(p.GetCsr(), id, s.svidTTL)
+		if err != nil {
+			return nil, err
+		}
+		resp.Results = append(resp.Results, &svidv1.BatchNewX509SVIDResponse_Result{
+			Status: &types.Status{Code: int32(codes.OK)}, Svid: svid,
+		})
+	}
+	return resp, nil
+}
+
+func (v svidService) NewJWTSVID(ctx context.Context, req *svidv1.NewJWTSVIDRequest) (*svidv1.NewJWTSVIDResponse, error) {
+	s := v.s
+	if _, err := s.caller(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	en, ok := s.entries[req.GetEntryId()]
+	s.serial++
+	n := s.serial
+	s.mu.Unlock()
+	if !ok {
+		return nil, status.Error(codes.NotFound, "entry not found")
+	}
+	now := s.clk.Now()
+	return &svidv1.NewJWTSVIDResponse{Svid: &types.JWTSVID{
+		Token:     fmt.Sprintf("jwt-%s-%d-%s", en.Id, n, strings.Join(req.GetAudience(), ",")),
+		Id:        en.SpiffeId,
+		ExpiresAt: now.Add(5 * time.Minute).Unix(),
+		IssuedAt:  now.Unix(),
+	}}, nil
+}
+
+type bundleService struct {
+	bundlev1.UnimplementedBundleServer
+	s *fakeServer
+}
+
+func (b bundleService) GetBundle(context.Context, *bundlev1.GetBundleRequest) (*types.Bundle, error) {
+	pub, err := x509.MarshalPKIXPublicKey(b.s.jwtKey.Public())
+	if err != nil {
+		return nil, err
+	}
+	return &types.Bundle{
+		TrustDomain:     td.Name(),
+		X509Authorities: []*types.X509Certificate{{Asn1: b.s.ca.Raw}},
+		JwtAuthorities:  []*types.JWTKey{{PublicKey: pub, KeyId: "jwt-1"}},
+		SequenceNumber:  1,
+	}, nil
+}
+
+func (b bundleService) GetFederatedBundle(context.Context, *bundlev1.GetFederatedBundleRequest) (*types.Bundle, error) {
+	return nil, status.Error(codes.NotFound, "no federated bundles")
+}

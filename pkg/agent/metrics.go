@@ -1,0 +1,57 @@
+package agent
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the agent's Prometheus metrics. With a nil Registerer they
+// are still updated but never exported.
+type metrics struct {
+	syncDuration prometheus.Histogram
+	syncErrors   prometheus.Counter
+	entries      prometheus.Gauge
+	minted       prometheus.Counter
+	renewals     prometheus.Counter
+	attestations prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		syncDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "svidkit_agent_sync_duration_seconds",
+			Help:    "Duration of one sync round (renew, entries, bundles, minting).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		syncErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "svidkit_agent_sync_errors_total",
+			Help: "Sync rounds that failed.",
+		}),
+		entries: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "svidkit_agent_entries",
+			Help: "Authorized entries known to the agent.",
+		}),
+		minted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "svidkit_agent_x509_svids_minted_total",
+			Help: "Workload X.509-SVIDs minted.",
+		}),
+		renewals: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "svidkit_agent_svid_renewals_total",
+			Help: "Agent SVID renewals.",
+		}),
+		attestations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "svidkit_agent_attestations_total",
+			Help: "Successful node attestations.",
+		}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.syncDuration, m.syncErrors, m.entries, m.minted, m.renewals, m.attestations} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,79 @@
+package agent
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"fmt"
+
+	svidv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/svid/v1"
+	"google.golang.org/grpc/codes"
+
+	"github.com/svidkit/svidkit/pkg/agent/cache"
+)
+
+// mintBatchSize bounds the SVIDs requested in one BatchNewX509SVID call.
+const mintBatchSize = 500
+
+// mintStale mints SVIDs for the entries that have none, were updated, or
+// reached half their SVID's lifetime. Each batch is handed to the cache as
+// soon as it is signed, so workloads see new identities without waiting for
+// the whole set. Entries the server refuses are logged and retried on the
+// next sync.
+func (a *Agent) mintStale(ctx context.Context) error {
+	stale := a.cache.StaleEntries(a.cfg.Clock.Now())
+	if len(stale) == 0 {
+		return nil
+	}
+	conn, err := a.client()
+	if err != nil {
+		return err
+	}
+	client := svidv1.NewSVIDClient(conn)
+	for len(stale) > 0 {
+		n := min(len(stale), mintBatchSize)
+		if err := a.mintBatch(ctx, client, stale[:n]); err != nil {
+			return err
+		}
+		stale = stale[n:]
+	}
+	return nil
+}
+
+// mintBatch signs one batch of entries.
+func (a *Agent) mintBatch(ctx context.Context, client svidv1.SVIDClient, entries []cache.Entry) error {
+	keys := make([]*ecdsa.PrivateKey, len(entries))
+	params := make([]*svidv1.NewX509SVIDParams, len(entries))
+	for i, e := range entries {
+		key, csr, err := newKeyAndCSR()
+		if err != nil {
+			return fmt.Errorf("mint SVIDs: %w", err)
+		}
+		keys[i] = key
+		params[i] = &svidv1.NewX509SVIDParams{EntryId: e.ID, Csr: csr}
+	}
+	resp, err := client.BatchNewX509SVID(ctx, &svidv1.BatchNewX509SVIDRequest{Params: params})
+	if err != nil {
+		return fmt.Errorf("mint SVIDs: %w", err)
+	}
+	results := resp.GetResults()
+	if len(results) != len(entries) {
+		return fmt.Errorf("mint SVIDs: server returned %d results for %d requests", len(results), len(entries))
+	}
+	svids := make(map[string]cache.SVID, len(entries))
+	for i, r := range results {
+		e := entries[i]
+		if c := codes.Code(r.GetStatus().GetCode()); c != codes.OK {
+			a.log.Warn("server refused to mint SVID", "entry_id", e.ID, "spiffe_id", e.SPIFFEID, "code", c, "message", r.GetStatus().GetMessage())
+			continue
+		}
+		chain, err := parseSVID(r.GetSvid(), keys[i])
+		if err != nil {
+			a.log.Warn("invalid SVID from server", "entry_id", e.ID, "error", err)
+			continue
+		}
+		svids[e.ID] = cache.SVID{Chain: chain, Key: keys[i], EntryRevision: e.RevisionNumber}
+	}
+	a.cache.SetSVIDs(svids)
+	a.metrics.minted.Add(float64(len(svids)))
+	return nil
+}

@@ -1,0 +1,139 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// maxBackoff caps the retry delay while the server is unreachable.
+const maxBackoff = 10 * time.Second
+
+// deniedLimit is how many consecutive PermissionDenied sync results make the
+// agent conclude the server no longer knows it (evicted or banned).
+const deniedLimit = 3
+
+// Run attests (or reuses the stored identity), then syncs entries, bundles
+// and SVIDs every SyncInterval until ctx is done. It returns nil on cancel
+// and an error when the agent cannot obtain an identity at all. Cached SVIDs
+// keep being served while the server is unreachable.
+func (a *Agent) Run(ctx context.Context) error {
+	defer a.closeConn()
+	if err := a.bootstrap(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	close(a.attested)
+	return a.loop(ctx)
+}
+
+// loop runs sync iterations, backing off exponentially on errors.
+func (a *Agent) loop(ctx context.Context) error {
+	bo := newBackoff(a.cfg.SyncInterval, maxBackoff)
+	denied := 0
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		}
+		err := a.iterate(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		delay := a.cfg.SyncInterval
+		switch {
+		case err == nil:
+			bo.reset()
+			denied = 0
+			if !a.ready.Swap(true) {
+				a.log.Info("agent ready", "entries", len(a.cache.Entries()))
+			}
+		case status.Code(err) == codes.PermissionDenied:
+			denied++
+			delay = bo.next()
+			a.metrics.syncErrors.Inc()
+			if denied >= deniedLimit {
+				denied = 0
+				a.handleDenied(ctx, err)
+			}
+		default:
+			delay = bo.next()
+			a.metrics.syncErrors.Inc()
+			a.log.Warn("sync with server failed; serving cached SVIDs", "error", err, "retry_in", delay)
+		}
+		timer.Reset(delay)
+	}
+}
+
+// iterate is one sync round: renew the agent SVID when due, sync entries,
+// refresh bundles, mint what is missing or due for rotation.
+func (a *Agent) iterate(ctx context.Context) error {
+	start := time.Now()
+	defer func() { a.metrics.syncDuration.Observe(time.Since(start).Seconds()) }()
+	if err := a.renewIfDue(ctx); err != nil {
+		return err
+	}
+	if err := a.syncEntries(ctx); err != nil {
+		return err
+	}
+	if err := a.refreshBundles(ctx); err != nil {
+		return err
+	}
+	return a.mintStale(ctx)
+}
+
+// handleDenied reacts to the server refusing the agent's identity on every
+// call: with a join token it attests again, otherwise it can only report.
+func (a *Agent) handleDenied(ctx context.Context, cause error) {
+	if a.cfg.JoinToken == "" {
+		a.log.Error("server denies this agent (evicted, banned or unknown); configure a new join token and restart", "error", cause)
+		return
+	}
+	a.log.Error("server denies this agent (evicted, banned or unknown); attesting again with the join token", "error", cause)
+	if err := a.attest(ctx); err != nil {
+		a.log.Error("re-attestation failed", "error", err)
+		return
+	}
+	a.reconnect()
+}
+
+// backoff yields exponentially growing delays between min and max.
+type backoff struct {
+	min, max, cur time.Duration
+}
+
+func newBackoff(lo, hi time.Duration) *backoff {
+	return &backoff{min: lo, max: hi}
+}
+
+// next returns the next delay: doubling from min, capped at max.
+func (b *backoff) next() time.Duration {
+	if b.cur == 0 {
+		b.cur = b.min
+	} else {
+		b.cur = min(b.cur*2, b.max)
+	}
+	return b.cur
+}
+
+func (b *backoff) reset() { b.cur = 0 }
+
+// wait sleeps for d or until ctx is done, reporting ctx's error.
+func wait(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("wait: %w", ctx.Err())
+	case <-t.C:
+		return nil
+	}
+}

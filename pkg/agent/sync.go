@@ -1,0 +1,182 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
+	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
+
+	"github.com/svidkit/svidkit/pkg/agent/cache"
+	"github.com/svidkit/svidkit/pkg/selector"
+)
+
+// idsPerRequest bounds the entry IDs asked for in one sync request.
+const idsPerRequest = 1000
+
+// syncEntries learns the authorized entries with SyncAuthorizedEntries and
+// replaces the cache's entries with them. With few entries the server sends
+// them all; with many it sends revisions first and the agent asks only for
+// the entries that are new or changed.
+func (a *Agent) syncEntries(ctx context.Context) error {
+	conn, err := a.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := entryv1.NewEntryClient(conn).SyncAuthorizedEntries(ctx)
+	if err != nil {
+		return fmt.Errorf("sync entries: open stream: %w", err)
+	}
+	if err := stream.Send(&entryv1.SyncAuthorizedEntriesRequest{}); err != nil {
+		return fmt.Errorf("sync entries: send: %w", err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		return fmt.Errorf("sync entries: %w", err)
+	}
+
+	var pbEntries []*types.Entry
+	if len(resp.GetEntryRevisions()) == 0 {
+		// Full mode: every authorized entry, possibly over several pages.
+		pbEntries = resp.GetEntries()
+		for resp.GetMore() {
+			if resp, err = stream.Recv(); err != nil {
+				return fmt.Errorf("sync entries: %w", err)
+			}
+			pbEntries = append(pbEntries, resp.GetEntries()...)
+		}
+		_ = stream.CloseSend()
+		a.setEntries(pbEntries, nil)
+		return nil
+	}
+
+	// Revision mode: collect every revision, then fetch what changed.
+	revs := resp.GetEntryRevisions()
+	for resp.GetMore() {
+		if resp, err = stream.Recv(); err != nil {
+			return fmt.Errorf("sync entries: %w", err)
+		}
+		revs = append(revs, resp.GetEntryRevisions()...)
+	}
+	known := make(map[string]cache.Entry)
+	for _, e := range a.cache.Entries() {
+		known[e.ID] = e
+	}
+	var want []string
+	keep := make(map[string]cache.Entry, len(revs))
+	for _, r := range revs {
+		if e, ok := known[r.GetId()]; ok && e.RevisionNumber == r.GetRevisionNumber() {
+			keep[e.ID] = e
+			continue
+		}
+		want = append(want, r.GetId())
+	}
+	for len(want) > 0 {
+		n := min(len(want), idsPerRequest)
+		if err := stream.Send(&entryv1.SyncAuthorizedEntriesRequest{Ids: want[:n]}); err != nil {
+			return fmt.Errorf("sync entries: request entries: %w", err)
+		}
+		want = want[n:]
+		for {
+			if resp, err = stream.Recv(); err != nil {
+				return fmt.Errorf("sync entries: %w", err)
+			}
+			pbEntries = append(pbEntries, resp.GetEntries()...)
+			if !resp.GetMore() {
+				break
+			}
+		}
+	}
+	_ = stream.CloseSend()
+	a.setEntries(pbEntries, keep)
+	return nil
+}
+
+// setEntries converts the received entries, adds the unchanged kept ones and
+// hands the full set to the cache. Invalid or expired entries are skipped
+// with a warning naming the entry.
+func (a *Agent) setEntries(pbEntries []*types.Entry, keep map[string]cache.Entry) {
+	now := a.cfg.Clock.Now()
+	entries := make([]cache.Entry, 0, len(pbEntries)+len(keep))
+	for _, e := range keep {
+		entries = append(entries, e)
+	}
+	for _, pb := range pbEntries {
+		e, err := entryFromProto(pb)
+		if err != nil {
+			a.log.Warn("ignoring invalid entry", "entry_id", pb.GetId(), "error", err)
+			continue
+		}
+		if exp := pb.GetExpiresAt(); exp != 0 && !now.Before(time.Unix(exp, 0)) {
+			continue
+		}
+		entries = append(entries, e)
+	}
+	a.cache.SetEntries(entries)
+	a.metrics.entries.Set(float64(len(entries)))
+}
+
+// entryFromProto converts an API entry, validating the fields the agent uses.
+func entryFromProto(pb *types.Entry) (cache.Entry, error) {
+	if pb.GetId() == "" {
+		return cache.Entry{}, errors.New("entry has no id")
+	}
+	id, err := idFromProto(pb.GetSpiffeId())
+	if err != nil {
+		return cache.Entry{}, fmt.Errorf("spiffe_id: %w", err)
+	}
+	parent, err := idFromProto(pb.GetParentId())
+	if err != nil {
+		return cache.Entry{}, fmt.Errorf("parent_id: %w", err)
+	}
+	sels := make([]selector.Selector, 0, len(pb.GetSelectors()))
+	for _, s := range pb.GetSelectors() {
+		sel := selector.Selector{Type: s.GetType(), Value: s.GetValue()}
+		if err := sel.Validate(); err != nil {
+			return cache.Entry{}, fmt.Errorf("selectors: %w", err)
+		}
+		sels = append(sels, sel)
+	}
+	feds := make([]spiffeid.TrustDomain, 0, len(pb.GetFederatesWith()))
+	for _, f := range pb.GetFederatesWith() {
+		td, err := spiffeid.TrustDomainFromString(f)
+		if err != nil {
+			return cache.Entry{}, fmt.Errorf("federates_with %q: %w", f, err)
+		}
+		feds = append(feds, td)
+	}
+	return cache.Entry{
+		ID:             pb.GetId(),
+		SPIFFEID:       id,
+		ParentID:       parent,
+		Selectors:      selector.NewSet(sels...),
+		FederatesWith:  feds,
+		DNSNames:       pb.GetDnsNames(),
+		Hint:           pb.GetHint(),
+		RevisionNumber: pb.GetRevisionNumber(),
+		CreatedAt:      time.Unix(pb.GetCreatedAt(), 0),
+		X509SVIDTTL:    pb.GetX509SvidTtl(),
+		JWTSVIDTTL:     pb.GetJwtSvidTtl(),
+	}, nil
+}
+
+// idFromProto converts an API SPIFFE ID.
+func idFromProto(pb *types.SPIFFEID) (spiffeid.ID, error) {
+	if pb == nil {
+		return spiffeid.ID{}, errors.New("missing")
+	}
+	td, err := spiffeid.TrustDomainFromString(pb.GetTrustDomain())
+	if err != nil {
+		return spiffeid.ID{}, fmt.Errorf("trust domain: %w", err)
+	}
+	id, err := spiffeid.FromPath(td, pb.GetPath())
+	if err != nil {
+		return spiffeid.ID{}, fmt.Errorf("path: %w", err)
+	}
+	return id, nil
+}

@@ -1,0 +1,134 @@
+package ca
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+)
+
+// SignX509SVID signs an X.509-SVID for p.SPIFFEID with the active X.509 CA
+// and returns the chain, leaf first. The CA is the trust domain's root, so
+// the chain is the leaf alone. The SVID's lifetime is p.TTL (or the default)
+// capped at the CA's expiry.
+func (m *Manager) SignX509SVID(_ context.Context, p X509SVIDParams) ([]*x509.Certificate, error) {
+	if err := m.checkID(p.SPIFFEID); err != nil {
+		return nil, fmt.Errorf("ca: sign X509-SVID: %w", err)
+	}
+	if p.PublicKey == nil {
+		return nil, errors.New("ca: sign X509-SVID: public key is required")
+	}
+	ttl, err := ttlOrDefault(p.TTL, m.cfg.X509SVIDTTL)
+	if err != nil {
+		return nil, fmt.Errorf("ca: sign X509-SVID for %q: %w", p.SPIFFEID, err)
+	}
+
+	m.mu.RLock()
+	authority := m.x509
+	m.mu.RUnlock()
+
+	serial, err := newSerial()
+	if err != nil {
+		return nil, fmt.Errorf("ca: sign X509-SVID for %q: %w", p.SPIFFEID, err)
+	}
+	now := m.clock.Now()
+	notAfter := now.Add(ttl)
+	if notAfter.After(authority.Cert.NotAfter) {
+		notAfter = authority.Cert.NotAfter
+	}
+	subject := m.cfg.SVIDSubject
+	if len(p.DNSNames) > 0 {
+		subject.CommonName = p.DNSNames[0]
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               subject,
+		NotBefore:             now.Add(-backdate),
+		NotAfter:              notAfter,
+		URIs:                  []*url.URL{p.SPIFFEID.URL()},
+		DNSNames:              p.DNSNames,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment | x509.KeyUsageKeyAgreement,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, authority.Cert, p.PublicKey, authority.Signer)
+	if err != nil {
+		return nil, fmt.Errorf("ca: sign X509-SVID for %q: %w", p.SPIFFEID, err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("ca: parse signed X509-SVID for %q: %w", p.SPIFFEID, err)
+	}
+	return []*x509.Certificate{leaf}, nil
+}
+
+// SignJWTSVID signs a JWT-SVID for p.SPIFFEID with the active JWT key. The
+// token carries sub, aud, iat, exp (capped at the key's expiry) and iss when
+// configured; its header carries kid and typ JWT.
+func (m *Manager) SignJWTSVID(_ context.Context, p JWTSVIDParams) (string, error) {
+	if err := m.checkID(p.SPIFFEID); err != nil {
+		return "", fmt.Errorf("ca: sign JWT-SVID: %w", err)
+	}
+	if len(p.Audience) == 0 {
+		return "", fmt.Errorf("ca: sign JWT-SVID for %q: audience is required", p.SPIFFEID)
+	}
+	for i, aud := range p.Audience {
+		if aud == "" {
+			return "", fmt.Errorf("ca: sign JWT-SVID for %q: audience[%d] is empty", p.SPIFFEID, i)
+		}
+	}
+	ttl, err := ttlOrDefault(p.TTL, m.cfg.JWTSVIDTTL)
+	if err != nil {
+		return "", fmt.Errorf("ca: sign JWT-SVID for %q: %w", p.SPIFFEID, err)
+	}
+
+	m.mu.RLock()
+	s := m.jwt
+	m.mu.RUnlock()
+
+	now := m.clock.Now()
+	exp := now.Add(ttl)
+	if exp.After(s.key.NotAfter) {
+		exp = s.key.NotAfter
+	}
+	claims := jwt.Claims{
+		Subject:  p.SPIFFEID.String(),
+		Audience: jwt.Audience(p.Audience),
+		Issuer:   m.cfg.JWTIssuer,
+		IssuedAt: jwt.NewNumericDate(now),
+		Expiry:   jwt.NewNumericDate(exp),
+	}
+	token, err := jwt.Signed(s.signer).Claims(claims).Serialize()
+	if err != nil {
+		return "", fmt.Errorf("ca: sign JWT-SVID for %q: %w", p.SPIFFEID, err)
+	}
+	return token, nil
+}
+
+// checkID reports why id cannot be signed for, if it cannot.
+func (m *Manager) checkID(id spiffeid.ID) error {
+	if id.IsZero() {
+		return errors.New("spiffe_id is required")
+	}
+	if !id.MemberOf(m.td) {
+		return fmt.Errorf("spiffe_id %q is not in trust domain %q", id, m.td)
+	}
+	return nil
+}
+
+func ttlOrDefault(ttl, def time.Duration) (time.Duration, error) {
+	switch {
+	case ttl < 0:
+		return 0, fmt.Errorf("ttl must not be negative, got %s", ttl)
+	case ttl == 0:
+		return def, nil
+	default:
+		return ttl, nil
+	}
+}

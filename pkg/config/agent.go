@@ -1,0 +1,183 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+)
+
+// Trust bundle formats accepted in trust_bundle_format.
+const (
+	BundleFormatPEM    = "pem"
+	BundleFormatSPIFFE = "spiffe"
+)
+
+// Agent is the svidkit agent's runtime configuration with defaults
+// resolved. The CLI may overwrite fields from flags and then call Validate.
+type Agent struct {
+	// Source is the file the configuration came from (for messages).
+	Source string
+
+	DataDir   string
+	LogLevel  string // DEBUG, INFO, WARN or ERROR; default INFO
+	LogFormat string // text or json; default text
+
+	ServerAddress string
+	ServerPort    int // default 8081
+	// SocketPath is the Workload API socket
+	// (default /tmp/spire-agent/public/api.sock).
+	SocketPath string
+	// AdminSocketPath is the optional agent admin socket; empty disables it.
+	AdminSocketPath string
+	TrustDomain     spiffeid.TrustDomain
+
+	// Exactly one way to trust the server on first contact: a bundle file,
+	// a bundle URL (https), or InsecureBootstrap.
+	TrustBundlePath   string
+	TrustBundleURL    string
+	TrustBundleFormat string // pem (default) or spiffe
+	InsecureBootstrap bool
+
+	// JoinToken is used for the first attestation only.
+	JoinToken string
+
+	KeyManager KeyManager
+	// NodeAttestor is the node attestor plugin name ("join_token").
+	NodeAttestor string
+	// Unix is the unix WorkloadAttestor's settings; nil when not configured.
+	Unix *UnixAttestor
+
+	Health Health
+}
+
+// UnixAttestor is the unix WorkloadAttestor's plugin_data.
+type UnixAttestor struct {
+	// DiscoverWorkloadPath adds unix:path and unix:sha256 selectors.
+	DiscoverWorkloadPath bool
+}
+
+// NewAgent returns an Agent holding SPIRE's defaults.
+func NewAgent() *Agent {
+	return &Agent{
+		LogLevel:          "INFO",
+		LogFormat:         LogFormatText,
+		ServerPort:        8081,
+		SocketPath:        "/tmp/spire-agent/public/api.sock",
+		TrustBundleFormat: BundleFormatPEM,
+		Health:            defaultHealth(),
+	}
+}
+
+// Validate reports every setting that cannot work, naming the missing or bad
+// keys (and the flags that can set them). The join token is not checked
+// here: see CheckJoinToken.
+func (a *Agent) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if a.TrustDomain.IsZero() {
+		bad("missing required key \"trust_domain\" in agent block (or -trustDomain)")
+	}
+	if a.ServerAddress == "" {
+		bad("missing required key \"server_address\" in agent block (or -serverAddress)")
+	}
+	if a.DataDir == "" {
+		bad("missing required key \"data_dir\" in agent block (or -dataDir)")
+	}
+	if a.SocketPath == "" {
+		bad("socket_path must not be empty")
+	}
+	if err := a.validateBootstrap(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkPort(a.ServerPort); err != nil {
+		bad("server_port: %w", err)
+	}
+	if err := checkPort(a.Health.BindPort); err != nil {
+		bad("health_checks bind_port: %w", err)
+	}
+	if _, err := ParseLogLevel(a.LogLevel); err != nil {
+		bad("log_level: %w", err)
+	}
+	if err := checkLogFormat(a.LogFormat); err != nil {
+		bad("log_format: %w", err)
+	}
+	if a.NodeAttestor == "" {
+		bad("missing NodeAttestor \"join_token\" plugin in plugins block")
+	}
+	if a.KeyManager.Name == "" {
+		bad("missing KeyManager plugin (\"disk\" or \"memory\") in plugins block")
+	}
+	if err := errors.Join(errs...); err != nil {
+		if a.Source != "" {
+			return fmt.Errorf("%s: %w", a.Source, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// validateBootstrap checks that exactly one way of trusting the server on
+// first contact is configured.
+func (a *Agent) validateBootstrap() error {
+	n := 0
+	for _, set := range []bool{a.TrustBundlePath != "", a.TrustBundleURL != "", a.InsecureBootstrap} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		return errors.New("missing trust bundle: set trust_bundle_path or trust_bundle_url, or insecure_bootstrap = true")
+	case n > 1:
+		return errors.New("only one of trust_bundle_path, trust_bundle_url and insecure_bootstrap may be set")
+	}
+	if a.TrustBundleURL != "" {
+		u, err := url.Parse(a.TrustBundleURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("trust_bundle_url %q: want an https:// URL", a.TrustBundleURL)
+		}
+	}
+	switch strings.ToLower(a.TrustBundleFormat) {
+	case BundleFormatPEM, BundleFormatSPIFFE:
+	default:
+		return fmt.Errorf("trust_bundle_format: unknown format %q (want pem or spiffe)", a.TrustBundleFormat)
+	}
+	return nil
+}
+
+// CheckJoinToken reports whether the agent can attest: a join token is
+// needed unless the agent already holds an SVID from an earlier run
+// (haveStoredSVID), so this check belongs at run time, not load time.
+func (a *Agent) CheckJoinToken(haveStoredSVID bool) error {
+	if haveStoredSVID || a.JoinToken != "" {
+		return nil
+	}
+	return errors.New("no join token: set join_token in the agent block or pass -joinToken (needed until the agent holds an SVID)")
+}
+
+// LoadAgent reads, decodes and validates the agent configuration at path.
+// Warnings name deprecated or ineffective settings.
+func LoadAgent(path string) (*Agent, []string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read agent config: %w", err)
+	}
+	return ParseAgent(path, data)
+}
+
+// ParseAgent decodes and validates an agent configuration; name is used in
+// messages as the file name.
+func ParseAgent(name string, data []byte) (*Agent, []string, error) {
+	a, warnings, err := DecodeAgent(name, data)
+	if err != nil {
+		return nil, warnings, err
+	}
+	if err := a.Validate(); err != nil {
+		return nil, warnings, err
+	}
+	return a, warnings, nil
+}

@@ -1,0 +1,230 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/svidkit/svidkit/pkg/config"
+)
+
+const validAgent = `agent {
+    data_dir = "./.data"
+    log_level = "DEBUG"
+    server_address = "127.0.0.1"
+    server_port = "8081"
+    socket_path ="/tmp/spire-agent/public/api.sock"
+    trust_bundle_path = "./conf/agent/dummy_root_ca.crt"
+    trust_domain = "example.org"
+}
+
+plugins {
+    NodeAttestor "join_token" {
+        plugin_data {
+        }
+    }
+    KeyManager "disk" {
+        plugin_data {
+            directory = "./.data"
+        }
+    }
+    WorkloadAttestor "unix" {
+        plugin_data {
+            discover_workload_path = true
+        }
+    }
+}
+`
+
+func TestParseAgentValid(t *testing.T) {
+	a, warnings, err := config.ParseAgent("agent.conf", []byte(validAgent))
+	if err != nil {
+		t.Fatalf("ParseAgent: %v", err)
+	}
+	if len(warnings) != 0 {
+		t.Errorf("warnings = %q, want none", warnings)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"DataDir", a.DataDir, "./.data"},
+		{"ServerAddress", a.ServerAddress, "127.0.0.1"},
+		{"ServerPort", a.ServerPort, 8081},
+		{"SocketPath", a.SocketPath, "/tmp/spire-agent/public/api.sock"},
+		{"TrustBundlePath", a.TrustBundlePath, "./conf/agent/dummy_root_ca.crt"},
+		{"TrustBundleFormat default", a.TrustBundleFormat, "pem"},
+		{"TrustDomain", a.TrustDomain.Name(), "example.org"},
+		{"NodeAttestor", a.NodeAttestor, "join_token"},
+		{"KeyManager", a.KeyManager, config.KeyManager{Name: "disk", Path: "./.data"}},
+		{"Unix configured", a.Unix != nil, true},
+		{"Unix.DiscoverWorkloadPath", a.Unix != nil && a.Unix.DiscoverWorkloadPath, true},
+		{"Health default", a.Health, config.NewAgent().Health},
+	}
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			if c.got != c.want {
+				t.Errorf("got %v, want %v", c.got, c.want)
+			}
+		})
+	}
+}
+
+func TestParseAgentDefaults(t *testing.T) {
+	conf := `agent {
+  data_dir = "/d"
+  server_address = "spire-server"
+  trust_domain = "example.org"
+  insecure_bootstrap = true
+}
+plugins {
+  NodeAttestor "join_token" {}
+  KeyManager "memory" {}
+}`
+	a, warnings, err := config.ParseAgent("agent.conf", []byte(conf))
+	if err != nil {
+		t.Fatalf("ParseAgent: %v", err)
+	}
+	if a.SocketPath != "/tmp/spire-agent/public/api.sock" || a.ServerPort != 8081 || a.LogLevel != "INFO" {
+		t.Errorf("defaults: socket %q port %d level %q", a.SocketPath, a.ServerPort, a.LogLevel)
+	}
+	wantWarn := []string{
+		"agent.conf:5: insecure_bootstrap = true",
+		"agent.conf:7: no WorkloadAttestor configured",
+	}
+	for _, w := range wantWarn {
+		found := false
+		for _, got := range warnings {
+			found = found || strings.HasPrefix(got, w)
+		}
+		if !found {
+			t.Errorf("warnings %q lack %q", warnings, w)
+		}
+	}
+}
+
+func TestParseAgentErrors(t *testing.T) {
+	// #MARK is on line 5; #PLUGIN on line 9.
+	base := `agent {
+  data_dir = "/d"
+  server_address = "spire-server"
+  trust_domain = "example.org"
+  #MARK
+}
+plugins {
+  KeyManager "memory" {}
+  #PLUGIN
+}
+`
+	joinToken := `NodeAttestor "join_token" {}`
+	tests := []struct {
+		name   string
+		mark   string
+		plugin string
+		want   []string
+	}{
+		{name: "unknown key", mark: `server_adress = "x"`, plugin: joinToken,
+			want: []string{`agent.conf:5: unknown key "server_adress" in agent block`}},
+		{name: "sds not supported", mark: `sds { default_svid_name = "x" }`, plugin: joinToken,
+			want: []string{`agent.conf:5: key "sds" in agent block is a SPIRE setting svidkit does not support yet`}},
+		{name: "retry_bootstrap not supported", mark: `retry_bootstrap = true`, plugin: joinToken,
+			want: []string{`agent.conf:5: key "retry_bootstrap" in agent block is a SPIRE setting`}},
+		{name: "authorized_delegates not supported", mark: `authorized_delegates = ["spiffe://x/y"]`, plugin: joinToken,
+			want: []string{`agent.conf:5: key "authorized_delegates" in agent block is a SPIRE setting`}},
+		{name: "no trust bundle", plugin: joinToken,
+			want: []string{`missing trust bundle: set trust_bundle_path or trust_bundle_url, or insecure_bootstrap = true`}},
+		{name: "two trust sources", mark: `trust_bundle_path = "/b.pem" insecure_bootstrap = true`, plugin: joinToken,
+			want: []string{`only one of trust_bundle_path, trust_bundle_url and insecure_bootstrap`}},
+		{name: "http bundle url", mark: `trust_bundle_url = "http://example.org/bundle"`, plugin: joinToken,
+			want: []string{`trust_bundle_url "http://example.org/bundle": want an https:// URL`}},
+		{name: "bad bundle format", mark: `trust_bundle_path = "/b" trust_bundle_format = "der"`, plugin: joinToken,
+			want: []string{`trust_bundle_format: unknown format "der"`}},
+		{name: "insecure_bootstrap not bool", mark: `insecure_bootstrap = "yes"`, plugin: joinToken,
+			want: []string{`agent.conf:5: insecure_bootstrap: want true or false, got "yes"`}},
+		{name: "bad server port", mark: `trust_bundle_path = "/b" server_port = -1`, plugin: joinToken,
+			want: []string{`server_port: port -1 out of range`}},
+		{name: "no node attestor", mark: `insecure_bootstrap = true`,
+			want: []string{`missing NodeAttestor "join_token" plugin`}},
+		{name: "unsupported node attestor", mark: `insecure_bootstrap = true`, plugin: `NodeAttestor "aws_iid" {}`,
+			want: []string{`agent.conf:9: NodeAttestor "aws_iid" is a SPIRE plugin svidkit does not support yet`}},
+		{name: "unsupported workload attestor", mark: `insecure_bootstrap = true`, plugin: joinToken + "\nWorkloadAttestor \"k8s\" {}",
+			want: []string{`agent.conf:10: WorkloadAttestor "k8s" is a SPIRE plugin svidkit does not support yet`}},
+		{name: "unsupported svid store", mark: `insecure_bootstrap = true`, plugin: joinToken + "\nSVIDStore \"aws_secretsmanager\" {}",
+			want: []string{`agent.conf:10: SVIDStore "aws_secretsmanager" is a SPIRE plugin svidkit does not support yet`}},
+		{name: "unknown unix option", mark: `insecure_bootstrap = true`, plugin: joinToken + "\nWorkloadAttestor \"unix\" { plugin_data { workload_size_limit = 1 } }",
+			want: []string{`agent.conf:10: unknown key "workload_size_limit" in plugin_data of WorkloadAttestor "unix"`}},
+		{name: "disk key manager without directory", mark: `insecure_bootstrap = true`,
+			plugin: joinToken + "\nKeyManager \"disk\" {}",
+			want:   []string{`agent.conf:10: KeyManager "disk": missing required key "directory"`, `want exactly one KeyManager, got 2`}},
+		{name: "server key manager on agent", mark: `insecure_bootstrap = true`, plugin: joinToken + "\nKeyManager \"aws_kms\" {}",
+			want: []string{`agent.conf:10: unknown KeyManager plugin "aws_kms"`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			conf := strings.NewReplacer("#MARK", tc.mark, "#PLUGIN", tc.plugin).Replace(base)
+			a, _, err := config.ParseAgent("agent.conf", []byte(conf))
+			if err == nil {
+				t.Fatalf("ParseAgent succeeded (%+v), want error containing %q", a, tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\ndoes not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestParseAgentMissingRequired(t *testing.T) {
+	_, _, err := config.ParseAgent("agent.conf", []byte(`agent { }`))
+	if err == nil {
+		t.Fatal("ParseAgent succeeded on an empty agent block")
+	}
+	for _, key := range []string{`"trust_domain"`, `"server_address"`, `"data_dir"`, "trust_bundle_path",
+		`NodeAttestor "join_token"`, "KeyManager"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("error %q does not name %s", err, key)
+		}
+	}
+	if !strings.HasPrefix(err.Error(), "agent.conf: ") {
+		t.Errorf("error %q does not start with the file name", err)
+	}
+}
+
+func TestCheckJoinToken(t *testing.T) {
+	tests := []struct {
+		name      string
+		token     string
+		haveSVID  bool
+		wantError bool
+	}{
+		{"token and no SVID", "abc", false, false},
+		{"SVID and no token", "", true, false},
+		{"neither", "", false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := config.NewAgent()
+			a.JoinToken = tc.token
+			err := a.CheckJoinToken(tc.haveSVID)
+			if (err != nil) != tc.wantError {
+				t.Fatalf("CheckJoinToken = %v, want error %v", err, tc.wantError)
+			}
+			if err != nil && !strings.Contains(err.Error(), "-joinToken") {
+				t.Errorf("error %q does not name -joinToken", err)
+			}
+		})
+	}
+}
+
+func TestParseLogLevel(t *testing.T) {
+	for _, lvl := range []string{"debug", "INFO", "Warn", "ERROR"} {
+		t.Run(lvl, func(t *testing.T) {
+			if _, err := config.ParseLogLevel(lvl); err != nil {
+				t.Fatalf("ParseLogLevel(%q): %v", lvl, err)
+			}
+		})
+	}
+	if _, err := config.ParseLogLevel("TRACE"); err == nil {
+		t.Error("ParseLogLevel(TRACE) succeeded")
+	}
+}

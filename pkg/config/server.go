@@ -1,0 +1,177 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+)
+
+// Server is the svidkit server's runtime configuration with defaults
+// resolved. The CLI may overwrite fields from flags and then call Validate.
+type Server struct {
+	// Source is the file the configuration came from (for messages).
+	Source string
+
+	BindAddress string // default 0.0.0.0
+	BindPort    int    // default 8081
+	// SocketPath is the admin API Unix socket
+	// (default /tmp/spire-server/private/api.sock).
+	SocketPath  string
+	TrustDomain spiffeid.TrustDomain
+	DataDir     string
+	LogLevel    string // DEBUG, INFO, WARN or ERROR; default INFO
+	LogFormat   string // text or json; default text
+
+	CATTL              time.Duration // default 24h
+	DefaultX509SVIDTTL time.Duration // default 1h
+	DefaultJWTSVIDTTL  time.Duration // default 5m
+	// AgentTTL is the agent SVID lifetime; 0 means the server decides
+	// (SPIRE uses the CA TTL's default X.509 SVID TTL).
+	AgentTTL time.Duration
+
+	// CAKeyType is the X.509 CA key type: ec-p256 (default), ec-p384,
+	// rsa-2048 or rsa-4096. JWTKeyType is the JWT signing key type and
+	// defaults to CAKeyType, as in SPIRE.
+	CAKeyType  string
+	JWTKeyType string
+	CASubject  Subject
+	// JWTIssuer is the iss claim of JWT-SVIDs; empty means none.
+	JWTIssuer string
+
+	DataStore  DataStore
+	KeyManager KeyManager
+	// NodeAttestors are the enabled node attestor names ("join_token").
+	NodeAttestors []string
+
+	Health Health
+}
+
+// Subject is the CA certificate subject (the ca_subject block).
+type Subject struct {
+	Country      []string
+	Organization []string
+	CommonName   string
+}
+
+// DataStore is the "sql" DataStore plugin's settings.
+type DataStore struct {
+	// DatabaseType is always "sqlite3" for now.
+	DatabaseType string
+	// ConnectionString is the SQLite database path, made absolute against
+	// the process working directory at load time, as SPIRE resolves it.
+	ConnectionString string
+}
+
+// Key types accepted by ca_key_type and jwt_key_type.
+var keyTypes = []string{"ec-p256", "ec-p384", "rsa-2048", "rsa-4096"}
+
+// NewServer returns a Server holding SPIRE's defaults.
+func NewServer() *Server {
+	return &Server{
+		BindAddress:        "0.0.0.0",
+		BindPort:           8081,
+		SocketPath:         "/tmp/spire-server/private/api.sock",
+		LogLevel:           "INFO",
+		LogFormat:          LogFormatText,
+		CATTL:              24 * time.Hour,
+		DefaultX509SVIDTTL: time.Hour,
+		DefaultJWTSVIDTTL:  5 * time.Minute,
+		CAKeyType:          "ec-p256",
+		Health:             defaultHealth(),
+	}
+}
+
+// Validate reports every setting that cannot work: missing required keys,
+// bad levels, ports and key types. It names the key (and the flag that can
+// set it) and is meant to run after flag overrides are applied.
+func (s *Server) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if s.TrustDomain.IsZero() {
+		bad("missing required key \"trust_domain\" in server block (or -trustDomain)")
+	}
+	if s.DataDir == "" {
+		bad("missing required key \"data_dir\" in server block (or -dataDir)")
+	}
+	if s.SocketPath == "" {
+		bad("socket_path must not be empty")
+	}
+	if err := checkPort(s.BindPort); err != nil {
+		bad("bind_port: %w", err)
+	}
+	if err := checkPort(s.Health.BindPort); err != nil {
+		bad("health_checks bind_port: %w", err)
+	}
+	if _, err := ParseLogLevel(s.LogLevel); err != nil {
+		bad("log_level: %w", err)
+	}
+	if err := checkLogFormat(s.LogFormat); err != nil {
+		bad("log_format: %w", err)
+	}
+	if !containsFold(keyTypes, s.CAKeyType) {
+		bad("ca_key_type: unknown key type %q (want one of %s)", s.CAKeyType, strings.Join(keyTypes, ", "))
+	}
+	if s.JWTKeyType != "" && !containsFold(keyTypes, s.JWTKeyType) {
+		bad("jwt_key_type: unknown key type %q (want one of %s)", s.JWTKeyType, strings.Join(keyTypes, ", "))
+	}
+	if s.CATTL > 0 && s.DefaultX509SVIDTTL >= s.CATTL {
+		bad("default_x509_svid_ttl (%s) must be shorter than ca_ttl (%s)", s.DefaultX509SVIDTTL, s.CATTL)
+	}
+	if s.DataStore.DatabaseType == "" {
+		bad("missing DataStore \"sql\" plugin in plugins block")
+	}
+	if s.KeyManager.Name == "" {
+		bad("missing KeyManager plugin (\"disk\" or \"memory\") in plugins block")
+	}
+	if err := errors.Join(errs...); err != nil {
+		if s.Source != "" {
+			return fmt.Errorf("%s: %w", s.Source, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// EffectiveJWTKeyType returns JWTKeyType, or CAKeyType when it is unset.
+func (s *Server) EffectiveJWTKeyType() string {
+	if s.JWTKeyType != "" {
+		return s.JWTKeyType
+	}
+	return s.CAKeyType
+}
+
+// LoadServer reads, decodes and validates the server configuration at path.
+// Warnings name deprecated keys and their replacements.
+func LoadServer(path string) (*Server, []string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read server config: %w", err)
+	}
+	return ParseServer(path, data)
+}
+
+// ParseServer decodes and validates a server configuration; name is used in
+// messages as the file name.
+func ParseServer(name string, data []byte) (*Server, []string, error) {
+	s, warnings, err := DecodeServer(name, data)
+	if err != nil {
+		return nil, warnings, err
+	}
+	if err := s.Validate(); err != nil {
+		return nil, warnings, err
+	}
+	return s, warnings, nil
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,248 @@
+package config
+
+import (
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/hcl/ast"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+)
+
+// serverUnsupported lists server block keys SPIRE has that svidkit does not.
+var serverUnsupported = setOf("admin_ids", "audit_log_enabled", "cache_reload_interval",
+	"prune_events_older_than", "event_timeout", "experimental", "federation", "log_file",
+	"log_source_location", "profiling_enabled", "profiling_port", "profiling_freq", "profiling_names",
+	"ratelimit", "use_legacy_downstream_x509_ca_ttl", "exclude_sn_from_ca_subject",
+	"omit_x509svid_uid", "allow_unsafe_ids", "ca_key_manager_key_type")
+
+// topUnsupported lists top-level blocks SPIRE has that svidkit does not.
+var topUnsupported = setOf("telemetry")
+
+// DecodeServer decodes a server configuration without the final Validate,
+// so a CLI can apply flag overrides first. Syntax errors, unknown keys,
+// unsupported plugins and malformed values are reported with file:line.
+func DecodeServer(name string, data []byte) (*Server, []string, error) {
+	top, err := parseHCL(name, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	d := &decoder{file: name}
+	s := NewServer()
+	s.Source = name
+	d.block("top level", top, map[string]field{
+		"server": func(it *ast.ObjectItem) {
+			if body, ok := d.object(it); ok {
+				d.serverBlock(s, body)
+			}
+		},
+		"plugins": func(it *ast.ObjectItem) {
+			if body, ok := d.object(it); ok {
+				d.serverPlugins(s, it, body)
+			}
+		},
+		"health_checks": d.healthBlock(&s.Health),
+	}, topUnsupported)
+	if err := d.err(); err != nil {
+		return nil, d.warnings, err
+	}
+	return s, d.warnings, nil
+}
+
+func (d *decoder) serverBlock(s *Server, body *ast.ObjectList) {
+	var (
+		x509TTL, legacyTTL   = s.DefaultX509SVIDTTL, s.DefaultX509SVIDTTL
+		x509Set, legacySet   bool
+		socketSet, legacyUDS bool
+		udsPath              string
+	)
+	d.block("server block", body, map[string]field{
+		"bind_address": d.str(&s.BindAddress),
+		"bind_port":    d.integer(&s.BindPort),
+		"socket_path": func(it *ast.ObjectItem) {
+			socketSet = true
+			d.str(&s.SocketPath)(it)
+		},
+		"registration_uds_path": func(it *ast.ObjectItem) {
+			legacyUDS = true
+			d.str(&udsPath)(it)
+			d.warnf(it.Pos(), "registration_uds_path is deprecated; use socket_path")
+		},
+		"trust_domain": d.trustDomain(&s.TrustDomain),
+		"data_dir":     d.str(&s.DataDir),
+		"log_level":    d.str(&s.LogLevel),
+		"log_format":   d.str(&s.LogFormat),
+		"ca_ttl":       d.duration(&s.CATTL),
+		"default_x509_svid_ttl": func(it *ast.ObjectItem) {
+			x509Set = true
+			d.duration(&x509TTL)(it)
+		},
+		"default_svid_ttl": func(it *ast.ObjectItem) {
+			legacySet = true
+			d.duration(&legacyTTL)(it)
+			d.warnf(it.Pos(), "default_svid_ttl is deprecated; use default_x509_svid_ttl")
+		},
+		"default_jwt_svid_ttl": d.duration(&s.DefaultJWTSVIDTTL),
+		"ca_key_type":          d.str(&s.CAKeyType),
+		"jwt_key_type":         d.str(&s.JWTKeyType),
+		"ca_subject": func(it *ast.ObjectItem) {
+			if sub, ok := d.object(it); ok {
+				d.block("ca_subject block", sub, map[string]field{
+					"country":      d.stringList(&s.CASubject.Country),
+					"organization": d.stringList(&s.CASubject.Organization),
+					"common_name":  d.str(&s.CASubject.CommonName),
+				}, nil)
+			}
+		},
+		"jwt_issuer": d.str(&s.JWTIssuer),
+		"agent_ttl":  d.duration(&s.AgentTTL),
+	}, serverUnsupported)
+	switch {
+	case x509Set:
+		s.DefaultX509SVIDTTL = x509TTL
+	case legacySet:
+		s.DefaultX509SVIDTTL = legacyTTL
+	}
+	if legacyUDS && !socketSet {
+		s.SocketPath = udsPath
+	}
+}
+
+// trustDomain decodes and checks a trust domain name.
+func (d *decoder) trustDomain(dst *spiffeid.TrustDomain) field {
+	return func(it *ast.ObjectItem) {
+		t, ok := d.literal(it, "a trust domain name")
+		if !ok {
+			return
+		}
+		name, isStr := tokenString(t)
+		if !isStr {
+			d.errorf(t.Pos, "trust_domain: want a string, got %s", t.Text)
+			return
+		}
+		td, err := spiffeid.TrustDomainFromString(name)
+		if err != nil {
+			d.errorf(it.Val.Pos(), "trust_domain: invalid trust domain %q: %v", name, err)
+			return
+		}
+		*dst = td
+	}
+}
+
+// healthBlock decodes a health_checks block.
+func (d *decoder) healthBlock(h *Health) field {
+	return func(it *ast.ObjectItem) {
+		body, ok := d.object(it)
+		if !ok {
+			return
+		}
+		d.block("health_checks block", body, map[string]field{
+			"listener_enabled": d.boolean(&h.ListenerEnabled),
+			"bind_address":     d.str(&h.BindAddress),
+			"bind_port":        d.integer(&h.BindPort),
+			"live_path":        d.str(&h.LivePath),
+			"ready_path":       d.str(&h.ReadyPath),
+		}, nil)
+	}
+}
+
+func (d *decoder) serverPlugins(s *Server, blk *ast.ObjectItem, body *ast.ObjectList) {
+	kinds := map[string]pluginKind{
+		"DataStore": {spire: spireDataStores, supported: map[string]func(*decoder, plugin){
+			"sql": func(d *decoder, p plugin) { d.sqlDataStore(&s.DataStore, p) },
+		}},
+		"KeyManager": {spire: spireServerKeyManagers, supported: map[string]func(*decoder, plugin){
+			"disk": func(d *decoder, p plugin) {
+				s.KeyManager = KeyManager{Name: "disk"}
+				d.pluginData(p, map[string]field{"keys_path": d.str(&s.KeyManager.Path)})
+				if s.KeyManager.Path == "" {
+					d.errorf(p.pos, "KeyManager \"disk\": missing required key \"keys_path\" in plugin_data")
+				}
+			},
+			"memory": func(d *decoder, p plugin) {
+				s.KeyManager = KeyManager{Name: "memory"}
+				d.pluginData(p, nil)
+			},
+		}},
+		"NodeAttestor": {spire: spireNodeAttestors, supported: map[string]func(*decoder, plugin){
+			"join_token": func(d *decoder, p plugin) {
+				s.NodeAttestors = append(s.NodeAttestors, "join_token")
+				d.pluginData(p, nil)
+			},
+		}},
+		"UpstreamAuthority":  {spire: spireUpstreamAuthority},
+		"Notifier":           {spire: spireNotifiers},
+		"BundlePublisher":    {spire: spireBundlePublishers},
+		"CredentialComposer": {spire: spireCredComposers},
+	}
+	ps := d.plugins(body, kinds)
+	if n := countPlugins(ps, "DataStore"); n > 1 {
+		d.errorf(blk.Pos(), "plugins block: want exactly one DataStore, got %d", n)
+	}
+	if n := countPlugins(ps, "KeyManager"); n > 1 {
+		d.errorf(blk.Pos(), "plugins block: want exactly one KeyManager, got %d", n)
+	}
+}
+
+// sqlDataStore decodes the "sql" DataStore's plugin_data.
+func (d *decoder) sqlDataStore(ds *DataStore, p plugin) {
+	var dbType, conn string
+	typePos := p.pos
+	d.pluginData(p, map[string]field{
+		"database_type": func(it *ast.ObjectItem) {
+			typePos = it.Pos()
+			d.str(&dbType)(it)
+		},
+		"connection_string": d.str(&conn),
+	})
+	switch dbType {
+	case "sqlite3":
+	case "postgres":
+		d.errorf(typePos, "DataStore \"sql\": database_type \"postgres\": PostgreSQL support is not available yet (use \"sqlite3\")")
+		return
+	case "mysql":
+		d.errorf(typePos, "DataStore \"sql\": database_type \"mysql\": MySQL is not supported (use \"sqlite3\")")
+		return
+	case "":
+		d.errorf(typePos, "DataStore \"sql\": missing required key \"database_type\" in plugin_data")
+		return
+	default:
+		d.errorf(typePos, "DataStore \"sql\": unknown database_type %q (want \"sqlite3\")", dbType)
+		return
+	}
+	if conn == "" {
+		d.errorf(p.pos, "DataStore \"sql\": missing required key \"connection_string\" in plugin_data")
+		return
+	}
+	resolved, err := resolveSQLitePath(conn)
+	if err != nil {
+		d.errorf(p.pos, "DataStore \"sql\": connection_string: %v", err)
+		return
+	}
+	*ds = DataStore{DatabaseType: dbType, ConnectionString: resolved}
+}
+
+// resolveSQLitePath makes a relative SQLite path absolute against the
+// working directory, keeping any "?query" suffix. URIs (file:...) and
+// :memory: are left as they are.
+func resolveSQLitePath(conn string) (string, error) {
+	if strings.HasPrefix(conn, "file:") || conn == ":memory:" {
+		return conn, nil
+	}
+	path, query, hasQuery := strings.Cut(conn, "?")
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	if hasQuery {
+		return abs + "?" + query, nil
+	}
+	return abs, nil
+}
+
+func setOf(keys ...string) map[string]bool {
+	m := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		m[k] = true
+	}
+	return m
+}

@@ -1,0 +1,88 @@
+package server
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/svidkit/svidkit/pkg/selector"
+)
+
+// authorizedSet is the set of entries one agent may mint SVIDs for.
+type authorizedSet struct {
+	selectorsKey string
+	// validUntil is the earliest expiry among the included entries; the set
+	// must be recomputed after it.
+	validUntil time.Time
+	entries    []*cachedEntry // ordered by entry ID
+	byID       map[string]*cachedEntry
+}
+
+// authorizedFor returns the entries the agent with the given ID and node
+// selectors is authorized for, memoised per snapshot.
+//
+// An agent is authorized for entries parented to its own ID, for node
+// entries (parented to the server ID) whose selectors are a subset of its
+// selectors, and transitively for entries parented to the SPIFFE ID of any
+// authorized entry. Expired entries are excluded.
+func (s *entrySnapshot) authorizedFor(agentID, serverID string, sels selector.Set, now time.Time) *authorizedSet {
+	key := strings.Join(sels.Strings(), "\x00")
+	s.mu.Lock()
+	cached := s.agents[agentID]
+	s.mu.Unlock()
+	if cached != nil && cached.selectorsKey == key && (cached.validUntil.IsZero() || now.Before(cached.validUntil)) {
+		return cached
+	}
+	set := s.computeAuthorized(agentID, serverID, sels, now)
+	set.selectorsKey = key
+	s.mu.Lock()
+	s.agents[agentID] = set
+	s.mu.Unlock()
+	return set
+}
+
+func (s *entrySnapshot) computeAuthorized(agentID, serverID string, sels selector.Set, now time.Time) *authorizedSet {
+	set := &authorizedSet{byID: make(map[string]*cachedEntry)}
+	unix := now.Unix()
+	add := func(ce *cachedEntry) bool {
+		if ce.entry.ExpiresAt != 0 && ce.entry.ExpiresAt <= unix {
+			return false
+		}
+		if _, ok := set.byID[ce.entry.ID]; ok {
+			return false
+		}
+		set.byID[ce.entry.ID] = ce
+		if ce.entry.ExpiresAt != 0 {
+			exp := time.Unix(ce.entry.ExpiresAt, 0)
+			if set.validUntil.IsZero() || exp.Before(set.validUntil) {
+				set.validUntil = exp
+			}
+		}
+		return true
+	}
+
+	visited := map[string]bool{agentID: true}
+	queue := []string{agentID}
+	for _, ce := range s.byParent[serverID] {
+		if ce.entry.Selectors.IsSubsetOf(sels) && add(ce) && !visited[ce.entry.SPIFFEID] {
+			visited[ce.entry.SPIFFEID] = true
+			queue = append(queue, ce.entry.SPIFFEID)
+		}
+	}
+	for len(queue) > 0 {
+		parent := queue[0]
+		queue = queue[1:]
+		for _, ce := range s.byParent[parent] {
+			if add(ce) && !visited[ce.entry.SPIFFEID] {
+				visited[ce.entry.SPIFFEID] = true
+				queue = append(queue, ce.entry.SPIFFEID)
+			}
+		}
+	}
+	set.entries = make([]*cachedEntry, 0, len(set.byID))
+	for _, ce := range set.byID {
+		set.entries = append(set.entries, ce)
+	}
+	slices.SortFunc(set.entries, func(a, b *cachedEntry) int { return strings.Compare(a.entry.ID, b.entry.ID) })
+	return set
+}

@@ -1,0 +1,120 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/svidkit/svidkit/pkg/datastore"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultX509SVIDTTL   = time.Hour
+	DefaultJWTSVIDTTL    = 5 * time.Minute
+	DefaultEntryPageSize = 500
+)
+
+// Clock tells the time. Tests inject a controllable one.
+type Clock interface {
+	Now() time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// Config configures a Server.
+type Config struct {
+	// TrustDomain is the trust domain served. Required; must equal
+	// Authority.TrustDomain().
+	TrustDomain spiffeid.TrustDomain
+	// Store holds entries, agents and join tokens. Required.
+	Store datastore.Store
+	// Authority signs SVIDs and provides the trust bundle. Required.
+	Authority Authority
+	// BindAddress is the agent-facing TCP address, host:port. Required.
+	BindAddress string
+	// SocketPath is the admin Unix socket. Required.
+	SocketPath string
+	// DefaultX509SVIDTTL is used when an entry or request sets no TTL.
+	DefaultX509SVIDTTL time.Duration
+	// DefaultJWTSVIDTTL is used when an entry or request sets no JWT TTL.
+	DefaultJWTSVIDTTL time.Duration
+	// AgentTTL is the lifetime of agent SVIDs; default DefaultX509SVIDTTL.
+	AgentTTL time.Duration
+	// EntryPageSize is the page size of SyncAuthorizedEntries: smaller
+	// authorized sets are sent in full at once, larger ones as revision
+	// pages; default DefaultEntryPageSize.
+	EntryPageSize int
+	// Log receives the server's logs; default slog.Default().
+	Log *slog.Logger
+	// Registerer receives the server's metrics; nil disables registration.
+	Registerer prometheus.Registerer
+	// Clock tells the time; default the system clock.
+	Clock Clock
+}
+
+// withDefaults validates c and returns a copy with defaults filled in.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	if c.TrustDomain.IsZero() {
+		errs = append(errs, errors.New("trust domain is required"))
+	}
+	if c.Store == nil {
+		errs = append(errs, errors.New("store is required"))
+	}
+	if c.Authority == nil {
+		errs = append(errs, errors.New("authority is required"))
+	} else if !c.TrustDomain.IsZero() && c.Authority.TrustDomain() != c.TrustDomain {
+		errs = append(errs, fmt.Errorf("authority trust domain %q does not match %q",
+			c.Authority.TrustDomain(), c.TrustDomain))
+	}
+	if c.BindAddress == "" {
+		errs = append(errs, errors.New("bind address is required"))
+	} else if _, _, err := net.SplitHostPort(c.BindAddress); err != nil {
+		errs = append(errs, fmt.Errorf("bind address %q: %w", c.BindAddress, err))
+	}
+	if c.SocketPath == "" {
+		errs = append(errs, errors.New("socket path is required"))
+	}
+	for name, d := range map[string]time.Duration{
+		"default X.509-SVID TTL": c.DefaultX509SVIDTTL,
+		"default JWT-SVID TTL":   c.DefaultJWTSVIDTTL,
+		"agent TTL":              c.AgentTTL,
+	} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative, got %s", name, d))
+		}
+	}
+	if c.EntryPageSize < 0 {
+		errs = append(errs, fmt.Errorf("entry page size must not be negative, got %d", c.EntryPageSize))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, fmt.Errorf("server config: %w", err)
+	}
+	if c.DefaultX509SVIDTTL == 0 {
+		c.DefaultX509SVIDTTL = DefaultX509SVIDTTL
+	}
+	if c.DefaultJWTSVIDTTL == 0 {
+		c.DefaultJWTSVIDTTL = DefaultJWTSVIDTTL
+	}
+	if c.AgentTTL == 0 {
+		c.AgentTTL = c.DefaultX509SVIDTTL
+	}
+	if c.EntryPageSize == 0 {
+		c.EntryPageSize = DefaultEntryPageSize
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.Clock == nil {
+		c.Clock = realClock{}
+	}
+	return c, nil
+}

@@ -1,0 +1,52 @@
+package server
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/svidkit/svidkit/pkg/ca"
+)
+
+// deps is what every service handler shares.
+type deps struct {
+	cfg      Config
+	cache    *entryCache
+	metrics  *metrics
+	serverID spiffeid.ID
+}
+
+// signX509 signs an X.509-SVID and counts it under kind.
+func (d *deps) signX509(ctx context.Context, kind string, id spiffeid.ID, pub crypto.PublicKey, ttl time.Duration, dns []string) ([]*x509.Certificate, error) {
+	chain, err := d.cfg.Authority.SignX509SVID(ctx, ca.X509SVIDParams{SPIFFEID: id, PublicKey: pub, TTL: ttl, DNSNames: dns})
+	if err != nil {
+		return nil, fmt.Errorf("sign X509-SVID for %q: %w", id, err)
+	}
+	if len(chain) == 0 {
+		return nil, fmt.Errorf("sign X509-SVID for %q: authority returned an empty chain", id)
+	}
+	d.metrics.svidSigned(kind)
+	return chain, nil
+}
+
+// signJWT signs a JWT-SVID and counts it.
+func (d *deps) signJWT(ctx context.Context, id spiffeid.ID, audience []string, ttl time.Duration) (string, error) {
+	tok, err := d.cfg.Authority.SignJWTSVID(ctx, ca.JWTSVIDParams{SPIFFEID: id, Audience: audience, TTL: ttl})
+	if err != nil {
+		return "", fmt.Errorf("sign JWT-SVID for %q: %w", id, err)
+	}
+	d.metrics.svidSigned("jwt")
+	return tok, nil
+}
+
+// ttlSeconds converts a TTL in seconds, falling back to def when zero.
+func ttlSeconds(secs int32, def time.Duration) time.Duration {
+	if secs <= 0 {
+		return def
+	}
+	return time.Duration(secs) * time.Second
+}

@@ -1,0 +1,109 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	agentv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/agent/v1"
+	bundlev1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/bundle/v1"
+	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
+	svidv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/svid/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// Permissions of the admin socket and of its directory when created.
+const (
+	socketMode    = 0o770
+	socketDirMode = 0o750
+)
+
+// registerServices registers every API service on g.
+func (s *Server) registerServices(g *grpc.Server) {
+	agentv1.RegisterAgentServer(g, &agentService{deps: s.deps})
+	svidv1.RegisterSVIDServer(g, &svidService{deps: s.deps})
+	entryv1.RegisterEntryServer(g, &entryService{deps: s.deps})
+	bundlev1.RegisterBundleServer(g, &bundleService{deps: s.deps})
+}
+
+// newTCPServer builds the agent endpoint: TLS with the server SVID, and
+// per-request agent authorization.
+func (s *Server) newTCPServer() *grpc.Server {
+	creds := credentials.NewTLS(tcpTLSConfig(s.svid, s.deps.cfg.Authority, s.deps.cfg.Clock))
+	g := grpc.NewServer(
+		grpc.Creds(creds),
+		grpc.ChainUnaryInterceptor(s.deps.metrics.unary, s.auth.unaryTCP),
+		grpc.ChainStreamInterceptor(s.deps.metrics.stream, s.auth.streamTCP),
+	)
+	s.registerServices(g)
+	return g
+}
+
+// newAdminServer builds the admin endpoint, where every caller is local
+// and trusted, plus the gRPC health service for health checks.
+func (s *Server) newAdminServer() (*grpc.Server, *health.Server) {
+	g := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(s.deps.metrics.unary, unaryLocal),
+		grpc.ChainStreamInterceptor(s.deps.metrics.stream, streamLocal),
+	)
+	s.registerServices(g)
+	h := health.NewServer()
+	h.Shutdown() // not serving until Run says so
+	healthpb.RegisterHealthServer(g, h)
+	return g, h
+}
+
+// listenAdminSocket creates the admin socket with mode socketMode,
+// creating its directory (socketDirMode) if missing and removing a stale
+// socket file.
+func listenAdminSocket(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), socketDirMode); err != nil {
+		return nil, fmt.Errorf("create admin socket directory: %w", err)
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("admin socket %q exists and is not a socket", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("remove stale admin socket %q: %w", path, err)
+		}
+	}
+	lis, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on admin socket %q: %w", path, err)
+	}
+	if err := os.Chmod(path, socketMode); err != nil {
+		lis.Close()
+		return nil, fmt.Errorf("set admin socket %q mode: %w", path, err)
+	}
+	return lis, nil
+}
+
+// stopGracefully stops the servers, waiting at most gracefulStopTimeout for
+// in-flight RPCs before closing connections.
+func stopGracefully(servers ...*grpc.Server) {
+	var wg sync.WaitGroup
+	for _, g := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			done := make(chan struct{})
+			go func() { g.GracefulStop(); close(done) }()
+			t := time.NewTimer(gracefulStopTimeout)
+			defer t.Stop()
+			select {
+			case <-done:
+			case <-t.C:
+				g.Stop()
+				<-done
+			}
+		}()
+	}
+	wg.Wait()
+}

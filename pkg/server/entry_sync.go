@@ -1,0 +1,118 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
+	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// callerAuthorized returns the calling agent's authorized entry set.
+func (s *entryService) callerAuthorized(ctx context.Context) (*authorizedSet, error) {
+	agent, err := requireAgent(ctx)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := s.cache.snapshot(ctx)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "load entries: %v", err)
+	}
+	return snap.authorizedFor(agent.SPIFFEID, s.serverID.String(), agent.Selectors, s.cfg.Clock.Now()), nil
+}
+
+// GetAuthorizedEntries returns every entry the calling agent is authorized
+// for.
+func (s *entryService) GetAuthorizedEntries(ctx context.Context, req *entryv1.GetAuthorizedEntriesRequest) (*entryv1.GetAuthorizedEntriesResponse, error) {
+	set, err := s.callerAuthorized(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp := &entryv1.GetAuthorizedEntriesResponse{Entries: make([]*types.Entry, len(set.entries))}
+	for i, ce := range set.entries {
+		resp.Entries[i] = maskEntry(ce.proto, req.OutputMask)
+	}
+	return resp, nil
+}
+
+// SyncAuthorizedEntries streams the caller's authorized entries following
+// the protocol documented in entry.proto: fewer entries than the page size
+// are sent in full at once; otherwise the revisions are paged down and the
+// caller then asks for the IDs it needs, which are paged down in full.
+func (s *entryService) SyncAuthorizedEntries(stream entryv1.Entry_SyncAuthorizedEntriesServer) error {
+	ctx := stream.Context()
+	set, err := s.callerAuthorized(ctx)
+	if err != nil {
+		return err
+	}
+	req, err := stream.Recv()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return err
+	}
+	if len(req.Ids) > 0 {
+		return status.Error(codes.InvalidArgument, "ids: must not be set on the initial request")
+	}
+	mask := req.OutputMask
+	if mask != nil {
+		// Callers need the revision to detect updated entries.
+		mask = proto.Clone(mask).(*types.EntryMask)
+		mask.RevisionNumber = true
+	}
+	page := s.cfg.EntryPageSize
+	if len(set.entries) < page {
+		out := make([]*types.Entry, len(set.entries))
+		for i, ce := range set.entries {
+			out[i] = maskEntry(ce.proto, mask)
+		}
+		return stream.Send(&entryv1.SyncAuthorizedEntriesResponse{Entries: out})
+	}
+	for start := 0; start < len(set.entries); start += page {
+		end := min(start+page, len(set.entries))
+		revs := make([]*entryv1.EntryRevision, 0, end-start)
+		for _, ce := range set.entries[start:end] {
+			revs = append(revs, &entryv1.EntryRevision{
+				Id: ce.entry.ID, RevisionNumber: ce.entry.RevisionNumber, CreatedAt: ce.entry.CreatedAt,
+			})
+		}
+		if err := stream.Send(&entryv1.SyncAuthorizedEntriesResponse{EntryRevisions: revs, More: end < len(set.entries)}); err != nil {
+			return err
+		}
+	}
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := sendRequested(stream, set, req.Ids, mask, page); err != nil {
+			return err
+		}
+	}
+}
+
+// sendRequested pages down the requested entries; IDs outside the
+// authorized set are skipped.
+func sendRequested(stream entryv1.Entry_SyncAuthorizedEntriesServer, set *authorizedSet, ids []string, mask *types.EntryMask, page int) error {
+	out := make([]*types.Entry, 0, min(len(ids), page))
+	for i, id := range ids {
+		if ce, ok := set.byID[id]; ok {
+			out = append(out, maskEntry(ce.proto, mask))
+		}
+		if len(out) == page && i < len(ids)-1 {
+			if err := stream.Send(&entryv1.SyncAuthorizedEntriesResponse{Entries: out, More: true}); err != nil {
+				return err
+			}
+			out = make([]*types.Entry, 0, page)
+		}
+	}
+	return stream.Send(&entryv1.SyncAuthorizedEntriesResponse{Entries: out})
+}

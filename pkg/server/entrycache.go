@@ -1,0 +1,100 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
+
+	"github.com/svidkit/svidkit/pkg/datastore"
+)
+
+// revisionCheckInterval bounds how often the cache asks the store whether
+// entries changed. An agent polling every 200 ms sees a new entry within
+// this interval plus its own poll period.
+const revisionCheckInterval = 50 * time.Millisecond
+
+// entryCache keeps an in-memory snapshot of every registration entry,
+// reloaded when the store's entries revision changes, so that the hot agent
+// RPCs never scan the database.
+type entryCache struct {
+	store datastore.Store
+
+	mu        sync.Mutex
+	snap      *entrySnapshot
+	checkedAt time.Time
+	dirty     bool
+}
+
+func newEntryCache(store datastore.Store) *entryCache {
+	return &entryCache{store: store, dirty: true}
+}
+
+// invalidate forces the next snapshot call to consult the store; local
+// writes call it so their effect is visible at once.
+func (c *entryCache) invalidate() {
+	c.mu.Lock()
+	c.dirty = true
+	c.mu.Unlock()
+}
+
+// snapshot returns a snapshot no older than revisionCheckInterval.
+// Snapshots are immutable and safe to share.
+func (c *entryCache) snapshot(ctx context.Context) (*entrySnapshot, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now() // real time: this throttles database access
+	if !c.dirty && c.snap != nil && now.Sub(c.checkedAt) < revisionCheckInterval {
+		return c.snap, nil
+	}
+	rev, err := c.store.EntriesRevision(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read entries revision: %w", err)
+	}
+	if c.snap != nil && !c.dirty && rev == c.snap.revision {
+		c.checkedAt = now
+		return c.snap, nil
+	}
+	entries, err := c.store.ListEntries(ctx, datastore.EntryFilter{})
+	if err != nil {
+		return nil, fmt.Errorf("list entries: %w", err)
+	}
+	c.snap = newEntrySnapshot(rev, entries)
+	c.checkedAt = now
+	c.dirty = false
+	return c.snap, nil
+}
+
+// entrySnapshot is an immutable view of all entries at one revision, with
+// the per-agent authorized sets computed from it memoised.
+type entrySnapshot struct {
+	revision int64
+	byID     map[string]*cachedEntry
+	byParent map[string][]*cachedEntry
+
+	mu     sync.Mutex
+	agents map[string]*authorizedSet
+}
+
+// cachedEntry is a stored entry plus its API form, converted once.
+type cachedEntry struct {
+	entry *datastore.Entry
+	proto *types.Entry
+}
+
+func newEntrySnapshot(rev int64, entries []*datastore.Entry) *entrySnapshot {
+	s := &entrySnapshot{
+		revision: rev,
+		byID:     make(map[string]*cachedEntry, len(entries)),
+		byParent: make(map[string][]*cachedEntry),
+		agents:   make(map[string]*authorizedSet),
+	}
+	for _, e := range entries {
+		ce := &cachedEntry{entry: e, proto: protoEntry(e)}
+		s.byID[e.ID] = ce
+		s.byParent[e.ParentID] = append(s.byParent[e.ParentID], ce)
+	}
+	return s
+}

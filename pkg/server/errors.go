@@ -1,0 +1,33 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/svidkit/svidkit/pkg/datastore"
+)
+
+// storeStatus converts a store error to a gRPC status at the API edge,
+// mapping the datastore sentinels to their codes.
+func storeStatus(err error, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...) + ": " + err.Error()
+	return status.Error(storeCode(err), msg)
+}
+
+// storeCode maps a store error to a gRPC code.
+func storeCode(err error) codes.Code {
+	switch {
+	case errors.Is(err, datastore.ErrNotFound):
+		return codes.NotFound
+	case errors.Is(err, datastore.ErrAlreadyExists):
+		return codes.AlreadyExists
+	case errors.Is(err, datastore.ErrExpired):
+		return codes.FailedPrecondition
+	case errors.Is(err, datastore.ErrConflict):
+		return codes.Aborted
+	}
+	return codes.Internal
+}

@@ -1,0 +1,136 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"google.golang.org/grpc"
+)
+
+// gracefulStopTimeout bounds how long Run waits for in-flight RPCs after
+// its context is cancelled before it closes connections forcibly.
+const gracefulStopTimeout = 5 * time.Second
+
+// Server serves the svidkit server APIs on the agent TCP endpoint and the
+// admin Unix socket.
+type Server struct {
+	deps *deps
+	svid *serverSVID
+	auth *agentAuthorizer
+
+	listening chan struct{}
+	ready     atomic.Bool
+	mu        sync.Mutex
+	tcpAddr   net.Addr
+	runOnce   atomic.Bool
+}
+
+// New validates cfg, fills in defaults and returns a Server ready to Run.
+func New(cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	serverID, err := spiffeid.FromSegments(cfg.TrustDomain, "spire", "server")
+	if err != nil {
+		return nil, fmt.Errorf("server: build server ID: %w", err)
+	}
+	d := &deps{cfg: cfg, cache: newEntryCache(cfg.Store), metrics: m, serverID: serverID}
+	return &Server{
+		deps:      d,
+		svid:      &serverSVID{id: serverID, authority: cfg.Authority, clock: cfg.Clock, log: cfg.Log},
+		auth:      &agentAuthorizer{store: cfg.Store, td: cfg.TrustDomain, clock: cfg.Clock},
+		listening: make(chan struct{}),
+	}, nil
+}
+
+// Listening is closed once both endpoints accept connections. It is never
+// closed if Run fails before listening.
+func (s *Server) Listening() <-chan struct{} { return s.listening }
+
+// Ready reports whether the server is serving both endpoints.
+func (s *Server) Ready() bool { return s.ready.Load() }
+
+// TCPAddr returns the agent endpoint's address once listening, else nil.
+// It resolves a port 0 bind address to the chosen port.
+func (s *Server) TCPAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tcpAddr
+}
+
+// Run serves both endpoints until ctx is cancelled, then stops gracefully
+// (bounded by gracefulStopTimeout) and returns nil. It returns an error if
+// an endpoint cannot start or fails. Run may be called once.
+func (s *Server) Run(ctx context.Context) error {
+	if !s.runOnce.CompareAndSwap(false, true) {
+		return errors.New("server: Run called twice")
+	}
+	cfg := s.deps.cfg
+	if err := s.svid.rotate(ctx); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	tcpLis, err := net.Listen("tcp", cfg.BindAddress)
+	if err != nil {
+		return fmt.Errorf("server: listen on %q: %w", cfg.BindAddress, err)
+	}
+	unixLis, err := listenAdminSocket(cfg.SocketPath)
+	if err != nil {
+		return errors.Join(fmt.Errorf("server: %w", err), tcpLis.Close())
+	}
+	s.mu.Lock()
+	s.tcpAddr = tcpLis.Addr()
+	s.mu.Unlock()
+
+	tcpSrv := s.newTCPServer()
+	adminSrv, health := s.newAdminServer()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 3)
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); errs <- serve("agent endpoint", tcpSrv.Serve, tcpLis) }()
+	go func() { defer wg.Done(); errs <- serve("admin endpoint", adminSrv.Serve, unixLis) }()
+	go func() { defer wg.Done(); errs <- s.svid.Run(ctx) }()
+
+	s.ready.Store(true)
+	health.Resume()
+	close(s.listening)
+	cfg.Log.Info("server listening", "tcp", tcpLis.Addr().String(), "socket", cfg.SocketPath)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errs:
+	}
+	s.ready.Store(false)
+	health.Shutdown()
+	cancel()
+	stopGracefully(tcpSrv, adminSrv)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		runErr = errors.Join(runErr, err)
+	}
+	cfg.Log.Info("server stopped")
+	return runErr
+}
+
+// serve runs a gRPC server's Serve, treating a normal stop as success.
+func serve(name string, fn func(net.Listener) error, lis net.Listener) error {
+	if err := fn(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("server: %s: %w", name, err)
+	}
+	return nil
+}

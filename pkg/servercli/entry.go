@@ -1,0 +1,192 @@
+package servercli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
+	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
+	"google.golang.org/grpc/codes"
+)
+
+func newEntryCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "entry", Short: "Manages registration entries"}
+	cmd.AddCommand(newEntryCreateCommand(), newEntryUpdateCommand(), newEntryDeleteCommand(),
+		newEntryShowCommand(), newEntryCountCommand())
+	return cmd
+}
+
+func newEntryCreateCommand() *cobra.Command {
+	var (
+		admin adminFlags
+		spec  entrySpec
+	)
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Creates registration entries",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := admin.check(); err != nil {
+				return err
+			}
+			entries, err := spec.entries(cmd, false)
+			if err != nil {
+				return err
+			}
+			conn, err := admin.dial()
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			resp, err := entryv1.NewEntryClient(conn).BatchCreateEntry(cmd.Context(),
+				&entryv1.BatchCreateEntryRequest{Entries: entries})
+			if err != nil {
+				return fmt.Errorf("create entries: %w", err)
+			}
+			if admin.output == outputJSON {
+				if err := printJSON(cmd.OutOrStdout(), resp); err != nil {
+					return err
+				}
+			}
+			failed := 0
+			for i, r := range resp.GetResults() {
+				if r.GetStatus().GetCode() == int32(codes.OK) {
+					if admin.output == outputPretty {
+						printEntry(cmd.OutOrStdout(), r.GetEntry())
+					}
+					continue
+				}
+				failed++
+				printFailure(cmd.ErrOrStderr(), "create", r.GetStatus(), pick(r.GetEntry(), entries, i))
+			}
+			if failed > 0 {
+				return errors.New("failed to create one or more entries")
+			}
+			return nil
+		},
+	}
+	admin.register(cmd.Flags())
+	spec.register(cmd.Flags(), false)
+	return cmd
+}
+
+func newEntryUpdateCommand() *cobra.Command {
+	var (
+		admin adminFlags
+		spec  entrySpec
+	)
+	cmd := &cobra.Command{
+		Use:   "update",
+		Short: "Updates registration entries",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := admin.check(); err != nil {
+				return err
+			}
+			entries, err := spec.entries(cmd, true)
+			if err != nil {
+				return err
+			}
+			conn, err := admin.dial()
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			resp, err := entryv1.NewEntryClient(conn).BatchUpdateEntry(cmd.Context(),
+				&entryv1.BatchUpdateEntryRequest{Entries: entries})
+			if err != nil {
+				return fmt.Errorf("update entries: %w", err)
+			}
+			if admin.output == outputJSON {
+				if err := printJSON(cmd.OutOrStdout(), resp); err != nil {
+					return err
+				}
+			}
+			failed := 0
+			for i, r := range resp.GetResults() {
+				if r.GetStatus().GetCode() == int32(codes.OK) {
+					if admin.output == outputPretty {
+						printEntry(cmd.OutOrStdout(), r.GetEntry())
+					}
+					continue
+				}
+				failed++
+				printFailure(cmd.ErrOrStderr(), "update", r.GetStatus(), pick(r.GetEntry(), entries, i))
+			}
+			if failed > 0 {
+				return errors.New("failed to update one or more entries")
+			}
+			return nil
+		},
+	}
+	admin.register(cmd.Flags())
+	spec.register(cmd.Flags(), true)
+	return cmd
+}
+
+func newEntryDeleteCommand() *cobra.Command {
+	var (
+		admin   adminFlags
+		entryID string
+	)
+	cmd := &cobra.Command{
+		Use:   "delete",
+		Short: "Deletes a registration entry",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := admin.check(); err != nil {
+				return err
+			}
+			if entryID == "" {
+				return errors.New("-entryID is required")
+			}
+			conn, err := admin.dial()
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			resp, err := entryv1.NewEntryClient(conn).BatchDeleteEntry(cmd.Context(),
+				&entryv1.BatchDeleteEntryRequest{Ids: []string{entryID}})
+			if err != nil {
+				return fmt.Errorf("delete entry: %w", err)
+			}
+			if admin.output == outputJSON {
+				return printJSON(cmd.OutOrStdout(), resp)
+			}
+			for _, r := range resp.GetResults() {
+				if r.GetStatus().GetCode() != int32(codes.OK) {
+					return fmt.Errorf("delete entry %q (code: %s): %s", r.GetId(),
+						codes.Code(r.GetStatus().GetCode()), r.GetStatus().GetMessage())
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Deleted entry with ID: %s\n", r.GetId())
+			}
+			return nil
+		},
+	}
+	admin.register(cmd.Flags())
+	cmd.Flags().StringVar(&entryID, "entryID", "", "The Registration Entry ID of the record to delete")
+	return cmd
+}
+
+// printFailure reports one failed batch item as spire-server does.
+func printFailure(w io.Writer, verb string, st *types.Status, e *types.Entry) {
+	fmt.Fprintf(w, "Failed to %s the following entry (code: %s, msg: %q):\n",
+		verb, codes.Code(st.GetCode()), st.GetMessage())
+	if e != nil {
+		printEntry(w, e)
+	}
+}
+
+// pick returns the entry echoed in a result, or the one sent at index i
+// (the API leaves failed results empty).
+func pick(got *types.Entry, sent []*types.Entry, i int) *types.Entry {
+	if got != nil {
+		return got
+	}
+	if i < len(sent) {
+		return sent[i]
+	}
+	return nil
+}

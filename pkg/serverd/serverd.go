@@ -1,0 +1,157 @@
+// Package serverd assembles the svidkit server daemon from its configuration:
+// datastore, CA, the spire-api-sdk APIs, and the health/metrics listener. It
+// owns their lifetimes: everything stops when the context ends (SIGTERM) or
+// when one part fails.
+package serverd
+
+import (
+	"context"
+	"crypto/x509/pkix"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/svidkit/svidkit/pkg/ca"
+	"github.com/svidkit/svidkit/pkg/config"
+	"github.com/svidkit/svidkit/pkg/datastore/sqlite"
+	"github.com/svidkit/svidkit/pkg/health"
+	"github.com/svidkit/svidkit/pkg/server"
+	"github.com/svidkit/svidkit/pkg/taskrun"
+)
+
+// joinTokenPruneInterval is how often expired join tokens are deleted.
+const joinTokenPruneInterval = time.Minute
+
+// Options are the process-level inputs that are not in the config file.
+type Options struct {
+	// Log receives the daemon's logs. Required.
+	Log *slog.Logger
+	// Started, when non-nil, is called with the running server once both
+	// API listeners accept connections (used by tests and the demo).
+	Started func(*server.Server)
+}
+
+// Run starts the server described by cfg and blocks until ctx ends or a part
+// fails. It returns nil after a clean shutdown.
+func Run(ctx context.Context, cfg *config.Server, opts Options) error {
+	log := opts.Log
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	store, err := sqlite.Open(ctx, cfg.DataStore.ConnectionString, log.With("subsystem", "datastore"))
+	if err != nil {
+		return fmt.Errorf("open datastore: %w", err)
+	}
+	defer store.Close()
+
+	keys, err := keyStore(cfg)
+	if err != nil {
+		return err
+	}
+	authority, err := ca.New(ctx, ca.Config{
+		TrustDomain: cfg.TrustDomain,
+		KeyType:     cfg.CAKeyType,
+		CATTL:       cfg.CATTL,
+		X509SVIDTTL: cfg.DefaultX509SVIDTTL,
+		JWTSVIDTTL:  cfg.DefaultJWTSVIDTTL,
+		Subject:     caSubject(cfg.CASubject),
+		JWTIssuer:   cfg.JWTIssuer,
+		Keys:        keys,
+		Bundles:     store,
+		Log:         log.With("subsystem", "ca"),
+	})
+	if err != nil {
+		return fmt.Errorf("start CA: %w", err)
+	}
+
+	srv, err := server.New(server.Config{
+		TrustDomain:        cfg.TrustDomain,
+		Store:              store,
+		Authority:          authority,
+		BindAddress:        net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.BindPort)),
+		SocketPath:         cfg.SocketPath,
+		DefaultX509SVIDTTL: cfg.DefaultX509SVIDTTL,
+		DefaultJWTSVIDTTL:  cfg.DefaultJWTSVIDTTL,
+		AgentTTL:           cfg.AgentTTL,
+		Log:                log.With("subsystem", "api"),
+		Registerer:         reg,
+	})
+	if err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
+
+	tasks := []taskrun.Task{
+		{Name: "ca rotation", Run: authority.Run},
+		{Name: "api", Run: srv.Run},
+		{Name: "join token pruning", Run: func(ctx context.Context) error {
+			return pruneJoinTokens(ctx, store, log)
+		}},
+	}
+	if opts.Started != nil {
+		tasks = append(tasks, taskrun.Task{Name: "started", Run: func(ctx context.Context) error {
+			select {
+			case <-srv.Listening():
+				opts.Started(srv)
+			case <-ctx.Done():
+			}
+			return nil
+		}})
+	}
+	if cfg.Health.ListenerEnabled {
+		hs := health.New(health.Config{
+			BindAddress: cfg.Health.Addr(),
+			LivePath:    cfg.Health.LivePath,
+			ReadyPath:   cfg.Health.ReadyPath,
+			Ready:       srv.Ready,
+			Gatherer:    reg,
+			Log:         log.With("subsystem", "health"),
+		})
+		tasks = append(tasks, taskrun.Task{Name: "health", Run: hs.Run})
+	}
+	log.Info("server starting", "trust_domain", cfg.TrustDomain.Name(),
+		"bind_address", cfg.BindAddress, "bind_port", cfg.BindPort, "socket_path", cfg.SocketPath)
+	err = taskrun.Run(ctx, tasks...)
+	log.Info("server stopped")
+	return err
+}
+
+func keyStore(cfg *config.Server) (ca.KeyStore, error) {
+	switch cfg.KeyManager.Name {
+	case "memory":
+		return ca.NewMemoryKeyStore(), nil
+	case "disk":
+		path := cfg.KeyManager.Path
+		if path == "" {
+			path = filepath.Join(cfg.DataDir, "keys.json")
+		}
+		return ca.NewDiskKeyStore(path), nil
+	}
+	return nil, fmt.Errorf("KeyManager %q: want \"disk\" or \"memory\"", cfg.KeyManager.Name)
+}
+
+func pruneJoinTokens(ctx context.Context, store interface {
+	PruneJoinTokens(context.Context, time.Time) error
+}, log *slog.Logger) error {
+	t := time.NewTicker(joinTokenPruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			if err := store.PruneJoinTokens(ctx, now); err != nil && ctx.Err() == nil {
+				log.Warn("prune expired join tokens", "error", err)
+			}
+		}
+	}
+}
+
+func caSubject(s config.Subject) pkix.Name {
+	return pkix.Name{Country: s.Country, Organization: s.Organization, CommonName: s.CommonName}
+}

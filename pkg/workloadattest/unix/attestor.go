@@ -1,0 +1,142 @@
+// Package unix is the "unix" workload attestor: it describes a local
+// process by its uid, gid, user and group names, supplementary groups, and
+// optionally the path and SHA-256 of its executable, read from /proc.
+//
+// Selectors, all of type "unix":
+//
+//	uid:<n>  gid:<n>  user:<name>  group:<name>  supplementary_gid:<n>
+//	path:<executable path>  sha256:<hex digest of the executable>
+//
+// Names that do not resolve are omitted rather than failing attestation:
+// a missing selector can only make fewer entries match.
+package unix
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os/user"
+	"strconv"
+
+	"github.com/svidkit/svidkit/pkg/selector"
+)
+
+// SelectorType is the type of every selector this attestor produces.
+const SelectorType = "unix"
+
+// Defaults used by New for zero Config fields.
+const (
+	DefaultProcRoot      = "/proc"
+	DefaultHashCacheSize = 256
+)
+
+// Config configures an Attestor. The zero value is usable.
+type Config struct {
+	// ProcRoot is where the proc filesystem is mounted; "/proc" when empty.
+	// Tests point it at a fake tree.
+	ProcRoot string
+	// DisableWorkloadPath turns off the path and sha256 selectors (SPIRE's
+	// discover_workload_path = false). They are on by default because they
+	// are what tells two programs of the same user apart.
+	DisableWorkloadPath bool
+	// HashSizeLimit is the largest executable, in bytes, that is hashed for
+	// the sha256 selector; larger ones get no sha256 selector (and a
+	// warning). Zero or negative means no limit (SPIRE's
+	// workload_size_limit).
+	HashSizeLimit int64
+	// HashCacheSize is how many executable digests are remembered, keyed by
+	// path, device, inode, size and modification time; 256 when zero.
+	HashCacheSize int
+	// Log receives warnings; slog.Default() when nil.
+	Log *slog.Logger
+}
+
+// Attestor implements workloadapi.Attestor for Linux processes.
+type Attestor struct {
+	procRoot  string
+	discover  bool
+	sizeLimit int64
+	hashes    *hashCache
+	log       *slog.Logger
+}
+
+// New returns an Attestor with the defaults filled in.
+func New(cfg Config) *Attestor {
+	if cfg.ProcRoot == "" {
+		cfg.ProcRoot = DefaultProcRoot
+	}
+	if cfg.HashCacheSize <= 0 {
+		cfg.HashCacheSize = DefaultHashCacheSize
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Attestor{
+		procRoot:  cfg.ProcRoot,
+		discover:  !cfg.DisableWorkloadPath,
+		sizeLimit: cfg.HashSizeLimit,
+		hashes:    newHashCache(cfg.HashCacheSize),
+		log:       cfg.Log,
+	}
+}
+
+// Attest returns the selectors of process pid, whose uid and gid the caller
+// took from the socket's peer credentials. It fails when the process cannot
+// be inspected, for example because it exited or, with workload path
+// discovery on, because its executable is not readable by this process
+// (the agent normally runs as root).
+func (a *Attestor) Attest(ctx context.Context, pid int32, uid, gid uint32) (selector.Set, error) {
+	if pid <= 0 {
+		return nil, fmt.Errorf("unix attestor: invalid pid %d", pid)
+	}
+	groups, err := readSupplementaryGroups(a.procRoot, pid)
+	if err != nil {
+		return nil, fmt.Errorf("unix attestor: pid %d: %w", pid, err)
+	}
+
+	uidStr := strconv.FormatUint(uint64(uid), 10)
+	gidStr := strconv.FormatUint(uint64(gid), 10)
+	sels := make([]selector.Selector, 0, 6+len(groups))
+	sels = append(sels, sel("uid:"+uidStr), sel("gid:"+gidStr))
+	if name, ok := lookupUser(uidStr); ok {
+		sels = append(sels, sel("user:"+name))
+	}
+	if name, ok := lookupGroup(gidStr); ok {
+		sels = append(sels, sel("group:"+name))
+	}
+	for _, g := range groups {
+		sels = append(sels, sel("supplementary_gid:"+g))
+	}
+
+	if a.discover {
+		bin, err := a.binary(ctx, pid)
+		if err != nil {
+			return nil, fmt.Errorf("unix attestor: pid %d: %w", pid, err)
+		}
+		sels = append(sels, sel("path:"+bin.path))
+		if bin.sha256 != "" {
+			sels = append(sels, sel("sha256:"+bin.sha256))
+		}
+	}
+	return selector.NewSet(sels...), nil
+}
+
+func sel(value string) selector.Selector {
+	return selector.Selector{Type: SelectorType, Value: value}
+}
+
+func lookupUser(uid string) (string, bool) {
+	u, err := user.LookupId(uid)
+	if err != nil {
+		return "", false
+	}
+	return u.Username, true
+}
+
+func lookupGroup(gid string) (string, bool) {
+	g, err := user.LookupGroupId(gid)
+	if err != nil {
+		return "", false
+	}
+	return g.Name, true
+}
