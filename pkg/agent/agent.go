@@ -92,6 +92,7 @@ type Agent struct {
 
 	attested chan struct{}
 	ready    atomic.Bool
+	running  atomic.Bool
 
 	// svid is the agent's current identity, read by every TLS handshake.
 	svid atomic.Pointer[svidstore.Identity]

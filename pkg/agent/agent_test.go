@@ -24,7 +24,7 @@ const waitTimeout = 5 * time.Second
 
 // harness is one agent under test against a fake server.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	clk   *fakeClock
 	srv   *fakeServer
 	agent *agent.Agent
@@ -34,20 +34,32 @@ type harness struct {
 
 func newClock() *fakeClock { return &fakeClock{now: time.Now()} }
 
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t: t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-type testWriter struct{ t *testing.T }
+// testWriter sends log lines to the test log and, when lines is set, to a
+// channel too, so tests can wait for a logged event.
+type testWriter struct {
+	t     testing.TB
+	lines chan<- string
+}
 
 func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
+	line := strings.TrimSpace(string(p))
+	w.t.Log(line)
+	if w.lines != nil {
+		select {
+		case w.lines <- line:
+		default: // nobody waiting: drop
+		}
+	}
 	return len(p), nil
 }
 
 // config returns an agent config pointing at srv with its CA as bootstrap
 // bundle.
-func config(t *testing.T, srv *fakeServer, clk *fakeClock, dataDir, token string) agent.Config {
+func config(t testing.TB, srv *fakeServer, clk *fakeClock, dataDir, token string) agent.Config {
 	return agent.Config{
 		TrustDomain:   td,
 		ServerAddress: srv.addr,
@@ -62,7 +74,7 @@ func config(t *testing.T, srv *fakeServer, clk *fakeClock, dataDir, token string
 }
 
 // start runs an agent with cfg until the test ends or stop is called.
-func start(t *testing.T, srv *fakeServer, clk *fakeClock, cfg agent.Config) *harness {
+func start(t testing.TB, srv *fakeServer, clk *fakeClock, cfg agent.Config) *harness {
 	t.Helper()
 	a, err := agent.New(cfg)
 	if err != nil {
@@ -122,7 +134,7 @@ func (h *harness) subscribe(sels ...string) workloadapi.Subscription {
 }
 
 // waitUpdate returns the first update satisfying cond.
-func waitUpdate(t *testing.T, sub workloadapi.Subscription, what string, cond func(*workloadapi.Update) bool) *workloadapi.Update {
+func waitUpdate(t testing.TB, sub workloadapi.Subscription, what string, cond func(*workloadapi.Update) bool) *workloadapi.Update {
 	t.Helper()
 	deadline := time.After(waitTimeout)
 	for {
@@ -141,7 +153,7 @@ func waitUpdate(t *testing.T, sub workloadapi.Subscription, what string, cond fu
 }
 
 // eventually waits until cond holds, checking on a short tick.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
@@ -339,7 +351,7 @@ func TestStartupFailures(t *testing.T) {
 
 // runErr runs an agent that must fail at startup with an error containing
 // want.
-func runErr(t *testing.T, cfg agent.Config, want string) {
+func runErr(t testing.TB, cfg agent.Config, want string) {
 	t.Helper()
 	a, err := agent.New(cfg)
 	if err != nil {
@@ -370,19 +382,30 @@ func TestWrongServerIDIsNotTrusted(t *testing.T) {
 	clk := newClock()
 	srv := newFakeServer(t, clk, fakeServerConfig{serverID: "spiffe://example.org/not-the-server"})
 	srv.addToken("token", false)
-	h := start(t, srv, clk, config(t, srv, clk, t.TempDir(), "token"))
-	// Attestation keeps failing the TLS handshake; the token is never used.
-	eventually(t, "some attestation attempts", func() bool { return true })
+	cfg := config(t, srv, clk, t.TempDir(), "token")
+	lines := make(chan string)
+	cfg.Log = slog.New(slog.NewTextHandler(testWriter{t: t, lines: lines}, nil))
+	h := start(t, srv, clk, cfg)
+
+	deadline := time.After(waitTimeout)
+	for failed := false; !failed; {
+		select {
+		case line := <-lines:
+			failed = strings.Contains(line, "attestation failed; retrying") && strings.Contains(line, "not-the-server")
+		case <-deadline:
+			t.Fatal("no failed attestation logged")
+		}
+	}
 	select {
 	case <-h.agent.Attested():
 		t.Fatal("agent attested to a server with the wrong SPIFFE ID")
-	case <-time.After(200 * time.Millisecond):
+	default:
 	}
 	srv.mu.Lock()
 	_, unused := srv.tokens["token"]
 	srv.mu.Unlock()
 	if !unused {
-		t.Fatal("join token was sent to an unauthenticated server")
+		t.Fatal("join token was accepted by a server with the wrong SPIFFE ID")
 	}
 }
 
@@ -397,14 +420,16 @@ func TestRevisionSync(t *testing.T) {
 	h.waitAttested()
 	sub := h.subscribe("unix:uid:1000")
 	waitUpdate(t, sub, "all five", hasIDs("e1", "e2", "e3", "e4", "e5"))
-	eventually(t, "a sync without requests", func() bool {
-		srv.mu.Lock()
-		defer srv.mu.Unlock()
-		return len(srv.requestedIDs) >= 1 && srv.attests == 1
-	})
 	srv.mu.Lock()
-	if got := srv.requestedIDs[0]; !slices.Equal(got, []string{"e1", "e2", "e3", "e4", "e5"}) {
-		t.Errorf("first sync requested %v, want every entry", got)
+	var all []string
+	for _, req := range srv.requestedIDs {
+		if len(req) > 2 {
+			t.Errorf("request for %v exceeds the server page size 2", req)
+		}
+		all = append(all, req...)
+	}
+	if !slices.Equal(all, []string{"e1", "e2", "e3", "e4", "e5"}) {
+		t.Errorf("first sync requested %v, want every entry once", all)
 	}
 	srv.requestedIDs = nil
 	srv.mu.Unlock()
@@ -463,5 +488,26 @@ func TestNewValidatesConfig(t *testing.T) {
 				t.Fatalf("New = %v, want error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestExpiredAgentSVIDReattests(t *testing.T) {
+	clk := newClock()
+	srv := newFakeServer(t, clk, fakeServerConfig{agentTTL: time.Hour})
+	srv.addToken("token", true)
+	srv.setEntry("web", "/web", "unix:uid:1000")
+	h := start(t, srv, clk, config(t, srv, clk, t.TempDir(), "token"))
+	h.waitAttested()
+	sub := h.subscribe("unix:uid:1000")
+	first := serialOf(waitUpdate(t, sub, "web identity", hasIDs("web")), "web")
+
+	clk.Add(2 * time.Hour) // as if the node slept past its SVID's expiry
+	eventually(t, "re-attestation", func() bool { a, _ := srv.counts(); return a == 2 })
+	waitUpdate(t, sub, "re-minted web SVID", func(u *workloadapi.Update) bool {
+		s := serialOf(u, "web")
+		return s != nil && s.Cmp(first) != 0
+	})
+	if _, renewals := srv.counts(); renewals != 0 {
+		t.Fatalf("renewals = %d, want 0 (expired SVIDs cannot be renewed)", renewals)
 	}
 }

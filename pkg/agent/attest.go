@@ -33,6 +33,11 @@ func (a *Agent) bootstrap(ctx context.Context) error {
 	}
 	id, err := a.store.LoadIdentity()
 	switch {
+	case err == nil && !a.inTrustDomain(id.Chain[0]):
+		if a.cfg.JoinToken == "" {
+			return fmt.Errorf("agent: stored agent SVID %q is not in trust domain %q and no join token is configured", uriString(id.Chain[0]), a.cfg.TrustDomain)
+		}
+		a.log.Warn("stored agent SVID is for another trust domain; attesting with the join token", "spiffe_id", uriString(id.Chain[0]))
 	case err == nil:
 		leaf := id.Chain[0]
 		if a.cfg.Clock.Now().Before(leaf.NotAfter) {
@@ -118,8 +123,9 @@ func (a *Agent) loadTrust() error {
 	return nil
 }
 
-// attest runs join token attestation with a new key, then fetches the
-// server's bundle with the new SVID and stores identity and bundle.
+// attest runs join token attestation with a new key and stores the
+// resulting identity. The server's bundle is fetched by the caller: by the
+// first sync, or by fetchBootstrapBundle under insecure bootstrap.
 func (a *Agent) attest(ctx context.Context) error {
 	key, csr, err := newKeyAndCSR()
 	if err != nil {
@@ -156,6 +162,9 @@ func (a *Agent) attest(ctx context.Context) error {
 	chain, err := parseSVID(result.GetSvid(), key)
 	if err != nil {
 		return fmt.Errorf("attest: %w", err)
+	}
+	if !a.inTrustDomain(chain[0]) {
+		return fmt.Errorf("attest: server issued %q, outside trust domain %q", uriString(chain[0]), a.cfg.TrustDomain)
 	}
 	id := svidstore.Identity{Chain: chain, Key: key}
 	if err := a.store.StoreIdentity(id); err != nil {
@@ -233,6 +242,13 @@ func parseSVID(svid *types.X509SVID, key crypto.Signer) ([]*x509.Certificate, er
 		return nil, fmt.Errorf("certificate is not an SVID: %w", err)
 	}
 	return chain, nil
+}
+
+// inTrustDomain reports whether the certificate's SPIFFE ID belongs to the
+// configured trust domain.
+func (a *Agent) inTrustDomain(c *x509.Certificate) bool {
+	id, err := x509svid.IDFromCert(c)
+	return err == nil && id.MemberOf(a.cfg.TrustDomain)
 }
 
 // uriString renders a certificate's first URI SAN for logs.

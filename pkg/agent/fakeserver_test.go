@@ -63,7 +63,7 @@ type agentRecord struct {
 // fakeServer implements the few spire-api-sdk RPCs the agent uses, over
 // real gRPC and TLS, with a self-signed test CA.
 type fakeServer struct {
-	t        *testing.T
+	t        testing.TB
 	clk      *fakeClock
 	caKey    *ecdsa.PrivateKey
 	ca       *x509.Certificate
@@ -90,7 +90,7 @@ type fakeServerConfig struct {
 	serverID          string // defaults to spiffe://example.org/spire/server
 }
 
-func newFakeServer(t *testing.T, clk *fakeClock, cfg fakeServerConfig) *fakeServer {
+func newFakeServer(t testing.TB, clk *fakeClock, cfg fakeServerConfig) *fakeServer {
 	t.Helper()
 	if cfg.agentTTL == 0 {
 		cfg.agentTTL = time.Hour
@@ -161,7 +161,7 @@ func newFakeServer(t *testing.T, clk *fakeClock, cfg fakeServerConfig) *fakeServ
 	return s
 }
 
-func newKey(t *testing.T) *ecdsa.PrivateKey {
+func newKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -170,7 +170,7 @@ func newKey(t *testing.T) *ecdsa.PrivateKey {
 	return k
 }
 
-func mustURL(t *testing.T, s string) *url.URL {
+func mustURL(t testing.TB, s string) *url.URL {
 	t.Helper()
 	u, err := url.Parse(s)
 	if err != nil {

@@ -11,11 +11,26 @@ import (
 )
 
 // renewIfDue renews the agent SVID with a fresh key once it reached half its
-// lifetime, persists it and reconnects so the server sees the new SVID.
+// lifetime, persists it and reconnects so the server sees the new SVID. An
+// SVID that expired while the server was unreachable is replaced by
+// attesting again when a join token is configured.
 func (a *Agent) renewIfDue(ctx context.Context) error {
-	cur := a.svid.Load()
-	leaf := cur.Chain[0]
-	if !cache.HalfLifeReached(leaf.NotBefore, leaf.NotAfter, a.cfg.Clock.Now()) {
+	leaf := a.svid.Load().Chain[0]
+	now := a.cfg.Clock.Now()
+	if !now.Before(leaf.NotAfter) {
+		// Offline past the SVID's expiry: renewal is impossible, since the
+		// server rejects the expired certificate.
+		if a.cfg.JoinToken == "" {
+			return fmt.Errorf("agent SVID expired at %v and no join token is configured; provide a new join token and restart", leaf.NotAfter)
+		}
+		a.log.Warn("agent SVID expired; attesting again with the join token", "expired_at", leaf.NotAfter)
+		if err := a.attest(ctx); err != nil {
+			return err
+		}
+		a.reconnect()
+		return nil
+	}
+	if !cache.HalfLifeReached(leaf.NotBefore, leaf.NotAfter, now) {
 		return nil
 	}
 	conn, err := a.client()

@@ -2,7 +2,9 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -12,6 +14,10 @@ import (
 // maxBackoff caps the retry delay while the server is unreachable.
 const maxBackoff = 10 * time.Second
 
+// iterationTimeout bounds one sync round, so a server that accepts
+// connections but never answers cannot stall the agent.
+const iterationTimeout = 30 * time.Second
+
 // deniedLimit is how many consecutive PermissionDenied sync results make the
 // agent conclude the server no longer knows it (evicted or banned).
 const deniedLimit = 3
@@ -19,8 +25,11 @@ const deniedLimit = 3
 // Run attests (or reuses the stored identity), then syncs entries, bundles
 // and SVIDs every SyncInterval until ctx is done. It returns nil on cancel
 // and an error when the agent cannot obtain an identity at all. Cached SVIDs
-// keep being served while the server is unreachable.
+// keep being served while the server is unreachable. Run may be called once.
 func (a *Agent) Run(ctx context.Context) error {
+	if !a.running.CompareAndSwap(false, true) {
+		return errors.New("agent: Run called twice")
+	}
 	defer a.closeConn()
 	if err := a.bootstrap(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -60,6 +69,7 @@ func (a *Agent) loop(ctx context.Context) error {
 			denied++
 			delay = bo.next()
 			a.metrics.syncErrors.Inc()
+			a.log.Warn("server denied the agent", "error", err, "consecutive", denied, "retry_in", delay)
 			if denied >= deniedLimit {
 				denied = 0
 				a.handleDenied(ctx, err)
@@ -76,6 +86,8 @@ func (a *Agent) loop(ctx context.Context) error {
 // iterate is one sync round: renew the agent SVID when due, sync entries,
 // refresh bundles, mint what is missing or due for rotation.
 func (a *Agent) iterate(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, iterationTimeout)
+	defer cancel()
 	start := time.Now()
 	defer func() { a.metrics.syncDuration.Observe(time.Since(start).Seconds()) }()
 	if err := a.renewIfDue(ctx); err != nil {
@@ -114,14 +126,15 @@ func newBackoff(lo, hi time.Duration) *backoff {
 	return &backoff{min: lo, max: hi}
 }
 
-// next returns the next delay: doubling from min, capped at max.
+// next returns the next delay: doubling from min, capped at max, with up to
+// 20% jitter subtracted so that agents restarted together spread out.
 func (b *backoff) next() time.Duration {
 	if b.cur == 0 {
 		b.cur = b.min
 	} else {
 		b.cur = min(b.cur*2, b.max)
 	}
-	return b.cur
+	return b.cur - rand.N(b.cur/5+1)
 }
 
 func (b *backoff) reset() { b.cur = 0 }

@@ -4,18 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/svidkit/svidkit/pkg/agent/cache"
 	"github.com/svidkit/svidkit/pkg/selector"
 )
-
-// idsPerRequest bounds the entry IDs asked for in one sync request.
-const idsPerRequest = 1000
 
 // syncEntries learns the authorized entries with SyncAuthorizedEntries and
 // replaces the cache's entries with them. With few entries the server sends
@@ -28,7 +28,8 @@ func (a *Agent) syncEntries(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := entryv1.NewEntryClient(conn).SyncAuthorizedEntries(ctx)
+	client := entryv1.NewEntryClient(conn)
+	stream, err := client.SyncAuthorizedEntries(ctx)
 	if err != nil {
 		return fmt.Errorf("sync entries: open stream: %w", err)
 	}
@@ -36,6 +37,9 @@ func (a *Agent) syncEntries(ctx context.Context) error {
 		return fmt.Errorf("sync entries: send: %w", err)
 	}
 	resp, err := stream.Recv()
+	if status.Code(err) == codes.Unimplemented {
+		return a.fetchEntries(ctx, client)
+	}
 	if err != nil {
 		return fmt.Errorf("sync entries: %w", err)
 	}
@@ -55,8 +59,10 @@ func (a *Agent) syncEntries(ctx context.Context) error {
 		return nil
 	}
 
-	// Revision mode: collect every revision, then fetch what changed.
+	// Revision mode: collect every revision, then fetch what changed, a
+	// page at a time with the server's page size (that of its first page).
 	revs := resp.GetEntryRevisions()
+	pageSize := len(revs)
 	for resp.GetMore() {
 		if resp, err = stream.Recv(); err != nil {
 			return fmt.Errorf("sync entries: %w", err)
@@ -70,14 +76,15 @@ func (a *Agent) syncEntries(ctx context.Context) error {
 	var want []string
 	keep := make(map[string]cache.Entry, len(revs))
 	for _, r := range revs {
-		if e, ok := known[r.GetId()]; ok && e.RevisionNumber == r.GetRevisionNumber() {
+		if e, ok := known[r.GetId()]; ok && !stale(e, r) {
 			keep[e.ID] = e
 			continue
 		}
 		want = append(want, r.GetId())
 	}
+	slices.Sort(want)
 	for len(want) > 0 {
-		n := min(len(want), idsPerRequest)
+		n := min(len(want), pageSize)
 		if err := stream.Send(&entryv1.SyncAuthorizedEntriesRequest{Ids: want[:n]}); err != nil {
 			return fmt.Errorf("sync entries: request entries: %w", err)
 		}
@@ -94,6 +101,27 @@ func (a *Agent) syncEntries(ctx context.Context) error {
 	}
 	_ = stream.CloseSend()
 	a.setEntries(pbEntries, keep)
+	return nil
+}
+
+// stale reports whether a cached entry differs from the server's revision.
+// An entry deleted and recreated under the same ID may restart its revision
+// numbers, so a different creation time also makes it stale.
+func stale(e cache.Entry, r *entryv1.EntryRevision) bool {
+	if e.RevisionNumber != r.GetRevisionNumber() {
+		return true
+	}
+	return r.GetCreatedAt() != 0 && e.CreatedAt.Unix() != r.GetCreatedAt()
+}
+
+// fetchEntries gets every authorized entry with GetAuthorizedEntries, for
+// servers without SyncAuthorizedEntries.
+func (a *Agent) fetchEntries(ctx context.Context, client entryv1.EntryClient) error {
+	resp, err := client.GetAuthorizedEntries(ctx, &entryv1.GetAuthorizedEntriesRequest{})
+	if err != nil {
+		return fmt.Errorf("get authorized entries: %w", err)
+	}
+	a.setEntries(resp.GetEntries(), nil)
 	return nil
 }
 

@@ -49,7 +49,7 @@ func (m *Manager) SignX509SVID(_ context.Context, p X509SVIDParams) ([]*x509.Cer
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               subject,
-		NotBefore:             now.Add(-backdate),
+		NotBefore:             now.Add(-svidBackdate(ttl)),
 		NotAfter:              notAfter,
 		URIs:                  []*url.URL{p.SPIFFEID.URL()},
 		DNSNames:              p.DNSNames,
@@ -131,4 +131,12 @@ func ttlOrDefault(ttl, def time.Duration) (time.Duration, error) {
 	default:
 		return ttl, nil
 	}
+}
+
+// svidBackdate is how far an SVID's NotBefore is moved into the past: the
+// usual clock-skew allowance, but at most a quarter of the TTL, so that a
+// short-lived SVID's half-life (where holders rotate it) still lies after
+// the moment it was issued.
+func svidBackdate(ttl time.Duration) time.Duration {
+	return min(backdate, ttl/4)
 }

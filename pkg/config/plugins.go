@@ -70,7 +70,14 @@ func (d *decoder) plugins(list *ast.ObjectList, kinds map[string]pluginKind) []p
 			d.errorf(it.Pos(), "%s: want a plugin block such as %s \"name\" { ... }", typ, typ)
 		}
 	}
+	seen := make(map[string]bool)
 	for _, p := range out {
+		id := p.typ + " " + p.name
+		if seen[id] {
+			d.errorf(p.pos, "duplicate %s %q in plugins block", p.typ, p.name)
+			continue
+		}
+		seen[id] = true
 		kind := kinds[p.typ]
 		dec, ok := kind.supported[p.name]
 		switch {

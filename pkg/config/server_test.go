@@ -258,6 +258,8 @@ plugins {
 			want: []string{`server.conf:6: plugins block: want exactly one DataStore, got 2`}},
 		{name: "second key manager", plugin: `KeyManager "disk" { plugin_data { keys_path = "/k" } }`,
 			want: []string{`server.conf:6: plugins block: want exactly one KeyManager, got 2`}},
+		{name: "duplicate plugin", plugin: `KeyManager "memory" {}`,
+			want: []string{`server.conf:9: duplicate KeyManager "memory" in plugins block`}},
 		{name: "unknown plugin_data key", plugin: `NodeAttestor "join_token" { plugin_data { foo = 1 } }`,
 			want: []string{`server.conf:9: unknown key "foo" in plugin_data of NodeAttestor "join_token"`}},
 		{name: "external plugin", plugin: `NodeAttestor "join_token" { plugin_cmd = "/bin/x" }`,

@@ -79,7 +79,7 @@ func (s *Server) Handler() http.Handler {
 
 // Run listens on BindAddress and serves until ctx ends, then shuts down
 // gracefully and returns nil. It returns an error if it cannot listen or
-// the server fails.
+// the server fails. Call it at most once.
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.BindAddress)
 	if err != nil {

@@ -20,7 +20,9 @@ const AuthType = "peercred"
 // Info is the identity of the process at the other end of a Unix socket, as
 // recorded by the kernel when it connected.
 type Info struct {
+	// PID is the peer's process id in this process's pid namespace.
 	PID int32
+	// UID and GID are the peer's effective user and group ids.
 	UID uint32
 	GID uint32
 }

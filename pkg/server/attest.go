@@ -102,6 +102,9 @@ func (s *agentService) RenewAgent(ctx context.Context, req *agentv1.RenewAgentRe
 	if err != nil {
 		return nil, err
 	}
+	if agent.CanReattest {
+		return nil, permissionDenied(types.PermissionDeniedDetails_AGENT_MUST_REATTEST, "agent %q must re-attest instead of renewing", agent.SPIFFEID)
+	}
 	csr, err := parseCSR("params.csr", req.GetParams().GetCsr())
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
@@ -111,8 +114,19 @@ func (s *agentService) RenewAgent(ctx context.Context, req *agentv1.RenewAgentRe
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "%v", err)
 	}
-	agent.NewSerialNumber = chain[0].SerialNumber.String()
-	if _, err := s.cfg.Store.UpdateAgent(ctx, agent); err != nil {
+	// Re-read the agent so that a ban or delete since the call was
+	// authorized is not overwritten.
+	current, err := s.cfg.Store.GetAgent(ctx, agent.SPIFFEID)
+	switch {
+	case errors.Is(err, datastore.ErrNotFound):
+		return nil, permissionDenied(types.PermissionDeniedDetails_AGENT_NOT_ATTESTED, "agent %q is not attested", id)
+	case err != nil:
+		return nil, status.Errorf(codes.Internal, "look up agent %q: %v", id, err)
+	case current.Banned:
+		return nil, permissionDenied(types.PermissionDeniedDetails_AGENT_BANNED, "agent %q is banned", id)
+	}
+	current.NewSerialNumber = chain[0].SerialNumber.String()
+	if _, err := s.cfg.Store.UpdateAgent(ctx, current); err != nil {
 		return nil, status.Errorf(codes.Internal, "%v", fmt.Errorf("record renewed serial of %q: %w", id, err))
 	}
 	return &agentv1.RenewAgentResponse{Svid: protoX509SVID(id, chain, "")}, nil

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -286,19 +287,10 @@ func idOf(svid *x509svid.SVID) *types.SPIFFEID { return pid(svid.ID.Path()) }
 func sels(s ...string) []*types.Selector {
 	out := make([]*types.Selector, len(s))
 	for i, v := range s {
-		typ, val, _ := cutColon(v)
+		typ, val, _ := strings.Cut(v, ":")
 		out[i] = &types.Selector{Type: typ, Value: val}
 	}
 	return out
-}
-
-func cutColon(s string) (string, string, bool) {
-	for i := range s {
-		if s[i] == ':' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }
 
 // wantCode fails the test unless err has the given code.

@@ -2,13 +2,13 @@ package servercli
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/pflag"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
-	"io"
 )
 
 // Output formats accepted by -output.

@@ -50,21 +50,7 @@ func newEntryCreateCommand() *cobra.Command {
 					return err
 				}
 			}
-			failed := 0
-			for i, r := range resp.GetResults() {
-				if r.GetStatus().GetCode() == int32(codes.OK) {
-					if admin.output == outputPretty {
-						printEntry(cmd.OutOrStdout(), r.GetEntry())
-					}
-					continue
-				}
-				failed++
-				printFailure(cmd.ErrOrStderr(), "create", r.GetStatus(), pick(r.GetEntry(), entries, i))
-			}
-			if failed > 0 {
-				return errors.New("failed to create one or more entries")
-			}
-			return nil
+			return reportEntryResults(cmd, "create", admin.output, resp.GetResults(), entries)
 		},
 	}
 	admin.register(cmd.Flags())
@@ -104,21 +90,7 @@ func newEntryUpdateCommand() *cobra.Command {
 					return err
 				}
 			}
-			failed := 0
-			for i, r := range resp.GetResults() {
-				if r.GetStatus().GetCode() == int32(codes.OK) {
-					if admin.output == outputPretty {
-						printEntry(cmd.OutOrStdout(), r.GetEntry())
-					}
-					continue
-				}
-				failed++
-				printFailure(cmd.ErrOrStderr(), "update", r.GetStatus(), pick(r.GetEntry(), entries, i))
-			}
-			if failed > 0 {
-				return errors.New("failed to update one or more entries")
-			}
-			return nil
+			return reportEntryResults(cmd, "update", admin.output, resp.GetResults(), entries)
 		},
 	}
 	admin.register(cmd.Flags())
@@ -168,6 +140,32 @@ func newEntryDeleteCommand() *cobra.Command {
 	admin.register(cmd.Flags())
 	cmd.Flags().StringVar(&entryID, "entryID", "", "The Registration Entry ID of the record to delete")
 	return cmd
+}
+
+// entryResult is what create and update results have in common.
+type entryResult interface {
+	GetStatus() *types.Status
+	GetEntry() *types.Entry
+}
+
+// reportEntryResults prints succeeded entries (pretty output only) and
+// every failure, as spire-server does, and fails if any item failed.
+func reportEntryResults[R entryResult](cmd *cobra.Command, verb, output string, results []R, sent []*types.Entry) error {
+	failed := 0
+	for i, r := range results {
+		if r.GetStatus().GetCode() == int32(codes.OK) {
+			if output == outputPretty {
+				printEntry(cmd.OutOrStdout(), r.GetEntry())
+			}
+			continue
+		}
+		failed++
+		printFailure(cmd.ErrOrStderr(), verb, r.GetStatus(), pick(r.GetEntry(), sent, i))
+	}
+	if failed > 0 {
+		return fmt.Errorf("failed to %s one or more entries", verb)
+	}
+	return nil
 }
 
 // printFailure reports one failed batch item as spire-server does.

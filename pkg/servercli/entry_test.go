@@ -41,7 +41,7 @@ func TestEntryCreate(t *testing.T) {
 				"-federatesWith", "spiffe://other.org", "-entryExpiry", "1700000000"},
 			want: &types.Entry{
 				SpiffeId: id("example.org", "/web"), ParentId: id("example.org", "/host"),
-				Selectors: []*types.Selector{{Type: "unix", Value: "uid:1000"}, {Type: "k8s", Value: "ns:a,b"}},
+				Selectors:   []*types.Selector{{Type: "unix", Value: "uid:1000"}, {Type: "k8s", Value: "ns:a,b"}},
 				X509SvidTtl: 3600, JwtSvidTtl: 300, DnsNames: []string{"a.example.org", "b.example.org"},
 				Hint: "web", Admin: true, Downstream: true, FederatesWith: []string{"spiffe://other.org"},
 				ExpiresAt: 1700000000,

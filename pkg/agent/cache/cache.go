@@ -22,6 +22,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
 	"github.com/svidkit/svidkit/pkg/selector"
 	"github.com/svidkit/svidkit/pkg/workloadapi"
@@ -62,15 +63,17 @@ type Cache struct {
 	bundle    *spiffebundle.Bundle
 	federated map[spiffeid.TrustDomain]*spiffebundle.Bundle
 
-	jwtMu sync.Mutex
-	jwts  map[jwtKey]cachedJWT
+	jwtMu      sync.Mutex
+	jwts       map[jwtKey]cachedJWT
+	jwtPruneAt int // see pruneJWTs
 }
 
 // record is one entry and its SVID, if minted.
 type record struct {
-	entry Entry
-	svid  *SVID
-	key   selector.Selector // the selector it is indexed under
+	entry  Entry
+	svid   *SVID
+	svidID spiffeid.ID       // the SVID's own ID: the entry may have changed since
+	key    selector.Selector // the selector it is indexed under
 }
 
 var _ workloadapi.Manager = (*Cache)(nil)
@@ -117,7 +120,7 @@ func (c *Cache) SetEntries(entries []Entry) {
 		if ok {
 			c.markDirty(dirty, old.entry)
 			c.unindex(old)
-			r.svid = old.svid
+			r.svid, r.svidID = old.svid, old.svidID
 		}
 		c.records[e.ID] = r
 		c.index(r)
@@ -137,7 +140,8 @@ func (c *Cache) SetEntries(entries []Entry) {
 }
 
 // SetSVIDs stores freshly minted SVIDs by entry ID and notifies the
-// subscribers of those entries. SVIDs for unknown entries are ignored.
+// subscribers of those entries. SVIDs for unknown entries, and SVIDs
+// without a certificate, key or SPIFFE ID, are ignored.
 func (c *Cache) SetSVIDs(svids map[string]SVID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -147,7 +151,16 @@ func (c *Cache) SetSVIDs(svids map[string]SVID) {
 		if !ok {
 			continue
 		}
-		r.svid = &s
+		if len(s.Chain) == 0 || s.Key == nil {
+			c.log.Warn("ignoring SVID without certificate or key", "entry_id", id)
+			continue
+		}
+		spiffeID, err := x509svid.IDFromCert(s.Chain[0])
+		if err != nil {
+			c.log.Warn("ignoring SVID without SPIFFE ID", "entry_id", id, "error", err)
+			continue
+		}
+		r.svid, r.svidID = &s, spiffeID
 		c.markDirty(dirty, r.entry)
 	}
 	c.notify(dirty)

@@ -280,3 +280,27 @@ func TestFederatedBundles(t *testing.T) {
 		t.Fatalf("federated bundles = %v, want only %s", u.FederatedBundles, fed)
 	}
 }
+
+func TestIdentityKeepsSVIDIDUntilReminted(t *testing.T) {
+	clk := newFakeClock()
+	c := cache.New(cache.Config{Clock: clk})
+	a := entry("a", "/old", "unix:uid:1")
+	setWithSVIDs(t, c, clk.Now(), a)
+	sub := subscribe(t, c, sels("unix:uid:1"))
+	next(t, sub)
+
+	renamed := a
+	renamed.SPIFFEID = spiffeid.RequireFromPath(td, "/new")
+	renamed.RevisionNumber = 2
+	c.SetEntries([]cache.Entry{renamed})
+	if u := next(t, sub); u.Identities[0].SPIFFEID.Path() != "/old" {
+		t.Fatalf("identity ID = %v, want the SVID's /old until reminted", u.Identities[0].SPIFFEID)
+	}
+	if stale := c.StaleEntries(clk.Now()); len(stale) != 1 || stale[0].ID != "a" {
+		t.Fatalf("StaleEntries = %v, want the renamed entry", stale)
+	}
+	c.SetSVIDs(map[string]cache.SVID{"a": svidFor(t, renamed, clk.Now(), clk.Now().Add(time.Hour))})
+	if u := next(t, sub); u.Identities[0].SPIFFEID.Path() != "/new" {
+		t.Fatalf("identity ID = %v, want /new", u.Identities[0].SPIFFEID)
+	}
+}

@@ -86,8 +86,26 @@ func (c *Cache) jwtFor(ctx context.Context, e Entry, aud []string, k jwtKey) (wo
 	}
 	c.jwtMu.Lock()
 	c.jwts[k] = cachedJWT{svid: svid, issuedAt: now}
+	if len(c.jwts) >= c.jwtPruneAt {
+		c.pruneJWTs(now)
+	}
 	c.jwtMu.Unlock()
 	return svid, nil
+}
+
+// minJWTPrune is the cache size below which expired tokens are not pruned.
+const minJWTPrune = 1024
+
+// pruneJWTs drops expired tokens. It runs when the cache doubled since the
+// last prune, so a stream of distinct audiences cannot grow it without
+// bound, at amortized constant cost. The caller holds c.jwtMu.
+func (c *Cache) pruneJWTs(now time.Time) {
+	for k, v := range c.jwts {
+		if !now.Before(v.svid.ExpiresAt) {
+			delete(c.jwts, k)
+		}
+	}
+	c.jwtPruneAt = max(minJWTPrune, 2*len(c.jwts))
 }
 
 // dropJWTs forgets the tokens of removed or updated entries.

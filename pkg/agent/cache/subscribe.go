@@ -135,7 +135,7 @@ func (c *Cache) buildUpdate(sels selector.Set) *workloadapi.Update {
 		}
 		u.Identities = append(u.Identities, workloadapi.Identity{
 			EntryID:  r.entry.ID,
-			SPIFFEID: r.entry.SPIFFEID,
+			SPIFFEID: r.svidID,
 			Hint:     r.entry.Hint,
 			Chain:    r.svid.Chain,
 			Key:      r.svid.Key,

@@ -203,7 +203,7 @@ func TestWritesAreAtomic(t *testing.T) {
 	done := make(chan struct{})
 	wg.Go(func() {
 		defer close(done)
-		for i := range 200 {
+		for i := range 50 {
 			if err := s.StoreIdentity(ids[i%2]); err != nil {
 				t.Error(err)
 				return

@@ -30,11 +30,13 @@ func parseConnString(cs string) (target, error) {
 		return target{}, errors.New("connection string is empty")
 	}
 	rest, isURI := strings.CutPrefix(cs, "file:")
+	if isURI {
+		rest, _, _ = strings.Cut(rest, "#") // a URI fragment means nothing here
+	}
 	// As in mattn/go-sqlite3, which SPIRE uses, "?" starts parameters in
 	// both forms; a plain path cannot contain one.
 	p, rawQuery, _ := strings.Cut(rest, "?")
 	if isURI {
-		p, _, _ = strings.Cut(p, "#")
 		if after, ok := strings.CutPrefix(p, "//"); ok {
 			host, path, _ := strings.Cut(after, "/")
 			if host != "" && host != "localhost" {

@@ -18,6 +18,7 @@ import (
 // right. Entries and filters are drawn from a small selector universe so
 // every relation (equal, subset, superset, overlap, disjoint) occurs.
 func TestFilterSQLIsExact(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "db.sqlite3"), nil)
 	if err != nil {
@@ -41,7 +42,7 @@ func TestFilterSQLIsExact(t *testing.T) {
 		}
 		return selector.NewSet(out...)
 	}
-	for i := range 150 {
+	for i := range 60 {
 		e := &datastore.Entry{
 			SPIFFEID:      fmt.Sprintf("spiffe://td/w%d", i),
 			ParentID:      fmt.Sprintf("spiffe://td/a%d", i%3),
@@ -58,7 +59,7 @@ func TestFilterSQLIsExact(t *testing.T) {
 		t.Fatalf("ListEntries: %v", err)
 	}
 	modes := []datastore.SelectorMatch{datastore.MatchExact, datastore.MatchSubset, datastore.MatchSuperset, datastore.MatchAny}
-	for i := range 200 {
+	for i := range 80 {
 		f := datastore.EntryFilter{Selectors: pick(), SelectorMatch: modes[i%len(modes)]}
 		if i%3 == 0 {
 			f.ParentID = "spiffe://td/a1"
@@ -75,7 +76,7 @@ func TestFilterSQLIsExact(t *testing.T) {
 		}
 		where, args := filterSQL(f)
 		var got []string
-		err := inTx(ctx, s.read, readOnly, func(tx *sql.Tx) error {
+		err := s.readTx(ctx, func(tx *sql.Tx) error {
 			es, err := loadEntries(ctx, tx, where, args)
 			for _, e := range es {
 				got = append(got, e.ID)

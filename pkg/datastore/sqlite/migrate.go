@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -47,14 +49,14 @@ func loadMigrations() ([]migration, error) {
 		}
 		ms = append(ms, migration{version: v, name: base, sql: string(body)})
 	}
-	slices.SortFunc(ms, func(a, b migration) int { return int(a.version - b.version) })
+	slices.SortFunc(ms, func(a, b migration) int { return cmp.Compare(a.version, b.version) })
 	for i, m := range ms {
 		if m.version != int64(i+1) {
 			return nil, fmt.Errorf("migration %q: want version %d", m.name, i+1)
 		}
 	}
 	if len(ms) == 0 {
-		return nil, fmt.Errorf("no migrations embedded")
+		return nil, errors.New("no migrations embedded")
 	}
 	return ms, nil
 }

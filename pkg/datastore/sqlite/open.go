@@ -19,7 +19,6 @@ import (
 type Store struct {
 	write *sql.DB // one connection: serialises writers in this process
 	read  *sql.DB // query-only connections for concurrent readers
-	log   *slog.Logger
 }
 
 var _ datastore.Store = (*Store)(nil)
@@ -67,7 +66,7 @@ func open(ctx context.Context, cs string, log *slog.Logger) (*Store, error) {
 		return nil, errors.Join(fmt.Errorf("open read pool: %w", err), read.Close(), write.Close())
 	}
 	log.Debug("opened sqlite datastore", "path", t.path)
-	return &Store{write: write, read: read, log: log}, nil
+	return &Store{write: write, read: read}, nil
 }
 
 // createFile makes the database's parent directory (0700) and the file

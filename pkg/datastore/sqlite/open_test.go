@@ -24,6 +24,7 @@ func testEntry(i int) *datastore.Entry {
 }
 
 func TestPersistsAcrossReopen(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "db.sqlite3")
 	s, err := sqlite.Open(ctx, path, nil)
@@ -74,6 +75,7 @@ func TestPersistsAcrossReopen(t *testing.T) {
 }
 
 func TestFileModes(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "run", "spire", "data")
 	path := filepath.Join(dir, "datastore.sqlite3")
 	s := openPath(t, path)
@@ -115,6 +117,7 @@ func rawDB(t *testing.T, path string) *sql.DB {
 }
 
 func TestSchemaVersionRecorded(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "db.sqlite3")
 	for range 2 { // the second open must not re-apply anything
@@ -143,6 +146,7 @@ func TestSchemaVersionRecorded(t *testing.T) {
 }
 
 func TestRefusesNewerSchema(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "db.sqlite3")
 	s := openPath(t, path)
@@ -167,6 +171,7 @@ func TestRefusesNewerSchema(t *testing.T) {
 }
 
 func TestBadConnectionString(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "plain-file")
 	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
@@ -208,6 +213,7 @@ func TestBadConnectionString(t *testing.T) {
 }
 
 func TestConnectionStringForms(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	// A plain path cannot contain "?" (it starts parameters); URIs escape it.
 	path := filepath.Join(dir, "sub dir", "db#%.sqlite3")
@@ -240,6 +246,7 @@ func TestConnectionStringForms(t *testing.T) {
 // TestTwoStoresShareFile models two server processes on one database: both
 // write concurrently without SQLITE_BUSY and each sees the other's changes.
 func TestTwoStoresShareFile(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "db.sqlite3")
 	stores := []*sqlite.Store{openPath(t, path), openPath(t, path)}
@@ -277,5 +284,21 @@ func TestTwoStoresShareFile(t *testing.T) {
 	}
 	if rev != rev0+2*perStore {
 		t.Errorf("EntriesRevision = %d, want %d", rev, rev0+2*perStore)
+	}
+}
+
+func TestCloseTwice(t *testing.T) {
+	t.Parallel()
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "db.sqlite3"), nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	for i := range 2 {
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close #%d: %v", i+1, err)
+		}
+	}
+	if _, err := s.CountEntries(t.Context()); err == nil {
+		t.Error("CountEntries after Close succeeded, want an error")
 	}
 }

@@ -13,10 +13,6 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// readOnly marks read transactions; the driver starts them with a deferred
-// BEGIN so they take a snapshot without the write lock.
-var readOnly = &sql.TxOptions{ReadOnly: true}
-
 // inTx runs fn in a transaction on db and commits it, or rolls it back when
 // fn fails.
 func inTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
@@ -41,9 +37,11 @@ func (s *Store) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return inTx(ctx, s.write, nil, fn)
 }
 
-// readTx runs fn in a read-only snapshot transaction on the read pool.
+// readTx runs fn in a read-only snapshot transaction on the read pool. The
+// driver starts read-only transactions with a deferred BEGIN, so they take
+// a snapshot without the write lock.
 func (s *Store) readTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	return inTx(ctx, s.read, readOnly, fn)
+	return inTx(ctx, s.read, &sql.TxOptions{ReadOnly: true}, fn)
 }
 
 // boolInt encodes a boolean for an INTEGER 0/1 column.

@@ -44,7 +44,7 @@ func newAgent(t *testing.T, id string) *datastore.Agent {
 		Selectors:       sel(t, "join_token:abc", "aws:region:eu", "join_token:abc"),
 		SerialNumber:    "123456789012345678901234567890",
 		NewSerialNumber: "",
-		ExpiresAt:       time.Unix(1_900_000_000, 123_456_789),
+		ExpiresAt:       time.Unix(1_900_000_000, 123_456_000), // microseconds survive every store
 		CanReattest:     true,
 	}
 }

@@ -2,6 +2,20 @@
 // implementation must pass. An implementation's tests call Run with a
 // function that opens a fresh, empty store; the suite exercises only the
 // Store interface, so it states the contract in executable form.
+//
+// Beyond the Store doc comments, the suite fixes these details:
+//   - returned entries are copies in stored form: Selectors sorted and
+//     de-duplicated, FederatesWith sorted and de-duplicated, DNSNames in the
+//     order given; RevisionNumber and CreatedAt are the store's, whatever the
+//     caller passed;
+//   - UpdateEntry onto another entry's SPIFFE ID, parent ID and selectors
+//     fails with ErrAlreadyExists, like CreateEntry;
+//   - agent and join-token times keep at least microsecond precision;
+//   - a join token is still valid at exactly its ExpiresAt, and
+//     PruneJoinTokens(before) keeps a token expiring exactly at before;
+//   - invalid input (missing IDs, malformed selectors, a join token without
+//     expiry, an unknown SelectorMatch) is an error, never a panic;
+//   - concurrent writers all succeed: lock contention is never surfaced.
 package storetest
 
 import (

@@ -1,0 +1,114 @@
+// Package agentd assembles the svidkit agent daemon from its configuration:
+// the agent core (attestation, sync, minting), the Workload API on a Unix
+// socket with the unix workload attestor, and the health/metrics listener.
+package agentd
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/svidkit/svidkit/pkg/agent"
+	"github.com/svidkit/svidkit/pkg/config"
+	"github.com/svidkit/svidkit/pkg/health"
+	"github.com/svidkit/svidkit/pkg/taskrun"
+	"github.com/svidkit/svidkit/pkg/workloadapi"
+	"github.com/svidkit/svidkit/pkg/workloadattest/unix"
+)
+
+// Options are the process-level inputs that are not in the config file.
+type Options struct {
+	// Log receives the daemon's logs. Required.
+	Log *slog.Logger
+	// Started, when non-nil, is called once the Workload API socket
+	// accepts connections.
+	Started func(*agent.Agent)
+}
+
+// Run starts the agent described by cfg and blocks until ctx ends or a part
+// fails. It returns nil after a clean shutdown.
+func Run(ctx context.Context, cfg *config.Agent, opts Options) error {
+	log := opts.Log
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	bundle, err := loadTrustBundle(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	keyStore := agent.KeyStoreDisk
+	if cfg.KeyManager.Name == "memory" {
+		keyStore = agent.KeyStoreMemory
+	}
+	dataDir := cfg.DataDir
+	if cfg.KeyManager.Name == "disk" && cfg.KeyManager.Path != "" {
+		dataDir = cfg.KeyManager.Path
+	}
+	a, err := agent.New(agent.Config{
+		TrustDomain:       cfg.TrustDomain,
+		ServerAddress:     net.JoinHostPort(cfg.ServerAddress, strconv.Itoa(cfg.ServerPort)),
+		TrustBundle:       bundle,
+		InsecureBootstrap: cfg.InsecureBootstrap,
+		JoinToken:         cfg.JoinToken,
+		DataDir:           dataDir,
+		KeyStore:          keyStore,
+		Log:               log.With("subsystem", "agent"),
+		Registerer:        reg,
+	})
+	if err != nil {
+		return err
+	}
+
+	unixCfg := unix.Config{Log: log.With("subsystem", "workload_attestor")}
+	if cfg.Unix != nil {
+		unixCfg.DisableWorkloadPath = !cfg.Unix.DiscoverWorkloadPath
+	}
+	handler := workloadapi.New(workloadapi.Config{
+		Manager:    a.Manager(),
+		Attestor:   unix.New(unixCfg),
+		Log:        log.With("subsystem", "workload_api"),
+		Registerer: reg,
+	})
+
+	tasks := []taskrun.Task{
+		{Name: "agent", Run: a.Run},
+		{Name: "workload api", Run: func(ctx context.Context) error {
+			// Like SPIRE, serve workloads only once the node is attested.
+			select {
+			case <-a.Attested():
+			case <-ctx.Done():
+				return nil
+			}
+			lis, err := workloadapi.ListenUnix(cfg.SocketPath, workloadapi.DefaultSocketMode)
+			if err != nil {
+				return fmt.Errorf("listen on socket_path: %w", err)
+			}
+			log.Info("workload api listening", "socket_path", cfg.SocketPath)
+			if opts.Started != nil {
+				opts.Started(a)
+			}
+			return handler.Serve(ctx, lis)
+		}},
+	}
+	if cfg.Health.ListenerEnabled {
+		hs := health.New(health.Config{
+			BindAddress: cfg.Health.Addr(),
+			LivePath:    cfg.Health.LivePath,
+			ReadyPath:   cfg.Health.ReadyPath,
+			Ready:       a.Ready,
+			Gatherer:    reg,
+			Log:         log.With("subsystem", "health"),
+		})
+		tasks = append(tasks, taskrun.Task{Name: "health", Run: hs.Run})
+	}
+	log.Info("agent starting", "trust_domain", cfg.TrustDomain.Name(),
+		"server_address", cfg.ServerAddress, "server_port", cfg.ServerPort)
+	err = taskrun.Run(ctx, tasks...)
+	log.Info("agent stopped")
+	return err
+}
