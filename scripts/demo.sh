@@ -84,8 +84,11 @@ cleanup() {
   trap - INT TERM EXIT
   echo
   echo "demo: stopping"
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # Stop in reverse start order: watcher, agent, server.
+  for ((i=${#pids[@]}-1; i>=0; i--)); do
+    kill -TERM "${pids[i]}" 2>/dev/null || true
+    wait "${pids[i]}" 2>/dev/null || true
+  done
   echo "demo: stopped (state kept in .demo/)"
 }
 trap cleanup INT TERM EXIT
@@ -101,7 +104,7 @@ wait_for() { # wait_for <what> <command...>
 }
 
 echo "demo: starting server for trust domain $TD (logs: .demo/server.log)"
-"$BIN/svidkit-server" run -config "$DEMO/server.conf" >"$DEMO/server.log" 2>&1 &
+setsid "$BIN/svidkit-server" run -config "$DEMO/server.conf" >"$DEMO/server.log" 2>&1 &
 pids+=($!)
 wait_for "server" "$BIN/svidkit-server" healthcheck -socketPath "$ADMIN_SOCK"
 
@@ -113,7 +116,7 @@ NODE_ID="spiffe://$TD/demo/node"
 TOKEN=$("$BIN/svidkit-server" token generate -socketPath "$ADMIN_SOCK" -ttl 600 -spiffeID "$NODE_ID" | sed -n 's/^Token: //p')
 
 echo "demo: starting agent (logs: .demo/agent.log)"
-"$BIN/svidkit-agent" run -config "$DEMO/agent.conf" -joinToken "$TOKEN" >"$DEMO/agent.log" 2>&1 &
+setsid "$BIN/svidkit-agent" run -config "$DEMO/agent.conf" -joinToken "$TOKEN" >"$DEMO/agent.log" 2>&1 &
 pids+=($!)
 wait_for "agent" "$BIN/svidkit-agent" healthcheck -socketPath "$AGENT_SOCK"
 echo "demo: agent is up"
@@ -125,6 +128,7 @@ if ! "$BIN/svidkit-server" entry show -socketPath "$ADMIN_SOCK" -spiffeID "$WORK
   echo "demo: registered $WORKLOAD_ID for unix:uid:$(id -u)"
 fi
 
+wait_for "the first SVID" "$BIN/svidkit-agent" api fetch x509 -socketPath "$AGENT_SOCK" -timeout 1s
 echo "demo: watching the SVID of this user (rotates every ~10s; Ctrl-C to stop)"
 "$BIN/svidkit-agent" api watch -socketPath "$AGENT_SOCK" &
 pids+=($!)

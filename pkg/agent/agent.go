@@ -102,6 +102,7 @@ type Agent struct {
 	conn atomic.Pointer[grpc.ClientConn]
 
 	// Owned by the Run loop.
+	svidReceived    time.Time // when svid arrived; zero for a stored one
 	lastBundleFetch time.Time
 	federated       map[spiffeid.TrustDomain]*spiffebundle.Bundle
 }

@@ -171,6 +171,7 @@ func (a *Agent) attest(ctx context.Context) error {
 		return fmt.Errorf("attest: %w", err)
 	}
 	a.svid.Store(&id)
+	a.svidReceived = a.cfg.Clock.Now()
 	a.metrics.attestations.Inc()
 	a.log.Info("node attested", "spiffe_id", uriString(chain[0]), "expires_at", chain[0].NotAfter)
 	return nil

@@ -59,6 +59,7 @@ func (a *Agent) mintBatch(ctx context.Context, client svidv1.SVIDClient, entries
 	if len(results) != len(entries) {
 		return fmt.Errorf("mint SVIDs: server returned %d results for %d requests", len(results), len(entries))
 	}
+	now := a.cfg.Clock.Now()
 	svids := make(map[string]cache.SVID, len(entries))
 	for i, r := range results {
 		e := entries[i]
@@ -71,7 +72,7 @@ func (a *Agent) mintBatch(ctx context.Context, client svidv1.SVIDClient, entries
 			a.log.Warn("invalid SVID from server", "entry_id", e.ID, "error", err)
 			continue
 		}
-		svids[e.ID] = cache.SVID{Chain: chain, Key: keys[i], EntryRevision: e.RevisionNumber}
+		svids[e.ID] = cache.SVID{Chain: chain, Key: keys[i], EntryRevision: e.RevisionNumber, MintedAt: now}
 	}
 	a.cache.SetSVIDs(svids)
 	a.metrics.minted.Add(float64(len(svids)))

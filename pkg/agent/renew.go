@@ -30,7 +30,7 @@ func (a *Agent) renewIfDue(ctx context.Context) error {
 		a.reconnect()
 		return nil
 	}
-	if !cache.HalfLifeReached(leaf.NotBefore, leaf.NotAfter, now) {
+	if !cache.RotationDue(leaf.NotBefore, leaf.NotAfter, a.svidReceived, now) {
 		return nil
 	}
 	conn, err := a.client()
@@ -56,6 +56,7 @@ func (a *Agent) renewIfDue(ctx context.Context) error {
 		return fmt.Errorf("renew agent SVID: %w", err)
 	}
 	a.svid.Store(&id)
+	a.svidReceived = now
 	a.reconnect()
 	a.metrics.renewals.Inc()
 	a.log.Info("agent SVID renewed", "spiffe_id", uriString(chain[0]), "expires_at", chain[0].NotAfter)

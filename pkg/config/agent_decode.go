@@ -88,7 +88,9 @@ func (d *decoder) agentPlugins(a *Agent, blk *ast.ObjectItem, body *ast.ObjectLi
 		}},
 		"WorkloadAttestor": {spire: spireWorkloadAttestors, supported: map[string]func(*decoder, plugin){
 			"unix": func(d *decoder, p plugin) {
-				a.Unix = &UnixAttestor{}
+				// svidkit discovers the workload path by default (SPIRE does not):
+				// unix:path and unix:sha256 cost little with the hash cache.
+				a.Unix = &UnixAttestor{DiscoverWorkloadPath: true}
 				d.pluginData(p, map[string]field{
 					"discover_workload_path": d.boolean(&a.Unix.DiscoverWorkloadPath),
 				})

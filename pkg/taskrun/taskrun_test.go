@@ -57,7 +57,9 @@ func TestRun(t *testing.T) {
 func TestRunReturnsNilOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- taskrun.Run(ctx, taskrun.Task{Name: "a", Run: waitCancel}, taskrun.Task{Name: "b", Run: waitCancel}) }()
+	go func() {
+		done <- taskrun.Run(ctx, taskrun.Task{Name: "a", Run: waitCancel}, taskrun.Task{Name: "b", Run: waitCancel})
+	}()
 	cancel()
 	select {
 	case err := <-done:

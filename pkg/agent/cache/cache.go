@@ -229,7 +229,7 @@ func (c *Cache) StaleEntries(now time.Time) []Entry {
 	var out []Entry
 	for _, r := range c.records {
 		if r.svid == nil || r.svid.EntryRevision != r.entry.RevisionNumber ||
-			HalfLifeReached(r.svid.Chain[0].NotBefore, r.svid.Chain[0].NotAfter, now) {
+			RotationDue(r.svid.Chain[0].NotBefore, r.svid.Chain[0].NotAfter, r.svid.MintedAt, now) {
 			out = append(out, r.entry)
 		}
 	}

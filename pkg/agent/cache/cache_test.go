@@ -304,3 +304,28 @@ func TestIdentityKeepsSVIDIDUntilReminted(t *testing.T) {
 		t.Fatalf("identity ID = %v, want /new", u.Identities[0].SPIFFEID)
 	}
 }
+
+func TestRotationDue(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	tests := []struct {
+		name                string
+		nb, na, minted, now time.Time
+		want                bool
+	}{
+		{name: "fresh", nb: t0, na: t0.Add(time.Hour), now: t0.Add(29 * time.Minute), want: false},
+		{name: "at half", nb: t0, na: t0.Add(time.Hour), now: t0.Add(30 * time.Minute), want: true},
+		{name: "expired", nb: t0, na: t0.Add(time.Hour), now: t0.Add(2 * time.Hour), want: true},
+		// A 6s SVID backdated by 10s is past half of [nb, na] on arrival;
+		// timing from its arrival avoids re-minting it on every sync.
+		{name: "backdated short SVID just minted", nb: t0.Add(-10 * time.Second), na: t0.Add(6 * time.Second), minted: t0, now: t0.Add(time.Second), want: false},
+		{name: "backdated short SVID at half from mint", nb: t0.Add(-10 * time.Second), na: t0.Add(6 * time.Second), minted: t0, now: t0.Add(3 * time.Second), want: true},
+		{name: "unknown mint time uses NotBefore", nb: t0.Add(-10 * time.Second), na: t0.Add(6 * time.Second), now: t0, want: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := cache.RotationDue(tt.nb, tt.na, tt.minted, tt.now); got != tt.want {
+				t.Fatalf("RotationDue = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

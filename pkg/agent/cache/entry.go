@@ -39,6 +39,23 @@ type SVID struct {
 	// EntryRevision is the entry revision the SVID was minted for; an
 	// updated entry needs a new SVID.
 	EntryRevision int64
+	// MintedAt is when the agent received the SVID. Servers backdate
+	// NotBefore to tolerate clock skew (SPIRE by 10s), so rotation is timed
+	// from the later of the two: with short TTLs, half of the backdated
+	// window may already be over when the SVID arrives.
+	MintedAt time.Time
+}
+
+// RotationDue reports whether an SVID valid over [notBefore, notAfter] and
+// received at mintedAt (zero if unknown) should be replaced at now: when
+// half of its usable lifetime, from the later of notBefore and mintedAt, has
+// passed.
+func RotationDue(notBefore, notAfter, mintedAt, now time.Time) bool {
+	start := notBefore
+	if mintedAt.After(start) {
+		start = mintedAt
+	}
+	return HalfLifeReached(start, notAfter, now)
 }
 
 // HalfLifeReached reports whether now is at or past the middle of the
