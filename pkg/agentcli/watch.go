@@ -55,5 +55,8 @@ func (w *watcher) OnX509ContextUpdate(x *workloadapi.X509Context) {
 }
 
 func (w *watcher) OnX509ContextWatchError(err error) {
+	if status.Code(err) == codes.Canceled || errors.Is(err, context.Canceled) {
+		return // interrupted: the watch is ending, not failing
+	}
 	fmt.Fprintf(w.errOut, "Failed to watch the Workload API: %v\n", err)
 }
