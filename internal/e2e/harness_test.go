@@ -38,6 +38,7 @@ type env struct {
 	sockDir   string
 	adminSock string
 	tcpAddr   string
+	port      int
 
 	// ServerConfig is applied to every server start.
 	svidTTL time.Duration
@@ -76,7 +77,9 @@ func (e *env) startServer() (stop func()) {
 	e.t.Helper()
 	cfg := config.NewServer()
 	cfg.BindAddress = "127.0.0.1"
-	cfg.BindPort = 0
+	// The first start picks a free port; restarts reuse it, as a real
+	// server keeps its address, so agents can reconnect.
+	cfg.BindPort = e.port
 	cfg.SocketPath = e.adminSock
 	cfg.TrustDomain = e.td
 	cfg.DataDir = filepath.Join(e.dir, "server")
@@ -96,6 +99,7 @@ func (e *env) startServer() (stop func()) {
 	select {
 	case s := <-started:
 		e.tcpAddr = s.TCPAddr().String()
+		_, e.port = splitHostPort(e.t, e.tcpAddr)
 	case err := <-done:
 		cancel()
 		e.t.Fatalf("server exited before listening: %v", err)
@@ -134,23 +138,7 @@ type agentProc struct {
 // Workload API socket listens.
 func (e *env) startAgent(name, joinToken string) *agentProc {
 	e.t.Helper()
-	bundlePath := filepath.Join(e.dir, "bundle.pem")
-	if err := os.WriteFile(bundlePath, e.bundlePEM(), 0o644); err != nil {
-		e.t.Fatal(err)
-	}
-	host, port := splitHostPort(e.t, e.tcpAddr)
-	cfg := config.NewAgent()
-	cfg.DataDir = filepath.Join(e.dir, "agent-"+name)
-	cfg.ServerAddress = host
-	cfg.ServerPort = port
-	cfg.SocketPath = filepath.Join(e.sockDir, name+".sock")
-	cfg.TrustDomain = e.td
-	cfg.TrustBundlePath = bundlePath
-	cfg.JoinToken = joinToken
-	cfg.KeyManager = config.KeyManager{Name: "disk", Path: cfg.DataDir}
-	cfg.NodeAttestor = "join_token"
-	cfg.Unix = &config.UnixAttestor{DiscoverWorkloadPath: true}
-
+	cfg := e.agentConfig(name, joinToken)
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan *agent.Agent, 1)
 	done := make(chan error, 1)
@@ -279,4 +267,44 @@ func (p *agentProc) client(t testing.TB) *workloadapi.Client {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// runAgentExpectingFailure runs an agent that must fail to start (for
+// example with a used join token) and returns its error.
+func (e *env) runAgentExpectingFailure(name, joinToken string) error {
+	e.t.Helper()
+	cfg := e.agentConfig(name, joinToken)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := agentd.Run(ctx, cfg, agentd.Options{Log: testLogger(e.t), Started: func(*agent.Agent) {
+		e.t.Errorf("agent %s started serving", name)
+	}})
+	if ctx.Err() != nil {
+		e.t.Fatalf("agent %s neither failed nor started within 30s", name)
+	}
+	return err
+}
+
+// agentConfig is the configuration of agent name, as its config file would
+// give it.
+func (e *env) agentConfig(name, joinToken string) *config.Agent {
+	e.t.Helper()
+	bundlePath := filepath.Join(e.dir, "bundle.pem")
+	if err := os.WriteFile(bundlePath, e.bundlePEM(), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	host, port := splitHostPort(e.t, e.tcpAddr)
+	cfg := config.NewAgent()
+	cfg.DataDir = filepath.Join(e.dir, "agent-"+name)
+	cfg.ServerAddress = host
+	cfg.ServerPort = port
+	cfg.SocketPath = filepath.Join(e.sockDir, name+".sock")
+	cfg.TrustDomain = e.td
+	cfg.TrustBundlePath = bundlePath
+	cfg.JoinToken = joinToken
+	cfg.KeyManager = config.KeyManager{Name: "disk", Path: cfg.DataDir}
+	cfg.NodeAttestor = "join_token"
+	cfg.Unix = &config.UnixAttestor{DiscoverWorkloadPath: true}
+
+	return cfg
 }
