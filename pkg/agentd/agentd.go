@@ -106,6 +106,15 @@ func Run(ctx context.Context, cfg *config.Agent, opts Options) error {
 		})
 		tasks = append(tasks, taskrun.Task{Name: "health", Run: hs.Run})
 	}
+	if cfg.Telemetry.PrometheusEnabled {
+		ms := health.New(health.Config{
+			BindAddress: cfg.Telemetry.PrometheusAddr(),
+			Ready:       a.Ready,
+			Gatherer:    reg,
+			Log:         log.With("subsystem", "telemetry"),
+		})
+		tasks = append(tasks, taskrun.Task{Name: "prometheus", Run: ms.Run})
+	}
 	log.Info("agent starting", "trust_domain", cfg.TrustDomain.Name(),
 		"server_address", cfg.ServerAddress, "server_port", cfg.ServerPort)
 	err = taskrun.Run(ctx, tasks...)

@@ -52,6 +52,8 @@ type Agent struct {
 	Unix *UnixAttestor
 
 	Health Health
+	// Telemetry says where Prometheus metrics are served.
+	Telemetry Telemetry
 }
 
 // UnixAttestor is the unix WorkloadAttestor's plugin_data.

@@ -35,6 +35,7 @@ func DecodeAgent(name string, data []byte) (*Agent, []string, error) {
 			}
 		},
 		"health_checks": d.healthBlock(&a.Health),
+		"telemetry":     d.telemetryBlock(&a.Telemetry),
 	}, topUnsupported)
 	if err := d.err(); err != nil {
 		return nil, d.warnings, err

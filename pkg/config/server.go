@@ -48,6 +48,8 @@ type Server struct {
 	NodeAttestors []string
 
 	Health Health
+	// Telemetry says where Prometheus metrics are served.
+	Telemetry Telemetry
 }
 
 // Subject is the CA certificate subject (the ca_subject block).

@@ -16,7 +16,7 @@ var serverUnsupported = setOf("admin_ids", "audit_log_enabled", "cache_reload_in
 	"omit_x509svid_uid", "allow_unsafe_ids", "ca_key_manager_key_type")
 
 // topUnsupported lists top-level blocks SPIRE has that svidkit does not.
-var topUnsupported = setOf("telemetry")
+var topUnsupported = setOf()
 
 // DecodeServer decodes a server configuration without the final Validate,
 // so a CLI can apply flag overrides first. Syntax errors, unknown keys,
@@ -41,6 +41,7 @@ func DecodeServer(name string, data []byte) (*Server, []string, error) {
 			}
 		},
 		"health_checks": d.healthBlock(&s.Health),
+		"telemetry":     d.telemetryBlock(&s.Telemetry),
 	}, topUnsupported)
 	if err := d.err(); err != nil {
 		return nil, d.warnings, err

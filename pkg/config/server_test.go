@@ -268,8 +268,10 @@ plugins {
 			want: []string{`server.conf:9: KeyManager "disk": missing required key "keys_path"`}},
 		{name: "unknown top-level block", top: `servre { }`,
 			want: []string{`server.conf:11: unknown key "servre" in top level`}},
-		{name: "telemetry", top: `telemetry { Prometheus { port = 9988 } }`,
-			want: []string{`server.conf:11: key "telemetry" in top level is a SPIRE setting svidkit does not support yet`}},
+		{name: "telemetry statsd", top: `telemetry { DogStatsd = [] }`,
+			want: []string{`server.conf:11: key "DogStatsd" in telemetry block is a SPIRE setting svidkit does not support yet`}},
+		{name: "telemetry prometheus without port", top: `telemetry { Prometheus { host = "0.0.0.0" } }`,
+			want: []string{`server.conf:11: telemetry Prometheus: missing required key "port"`}},
 		{name: "unknown health key", top: `health_checks { live = "/l" }`,
 			want: []string{`server.conf:11: unknown key "live" in health_checks block`}},
 		{name: "labelled server block", top: `server "x" { }`,
@@ -343,5 +345,43 @@ func TestLoadServerMissingFile(t *testing.T) {
 	_, _, err := config.LoadServer(filepath.Join(t.TempDir(), "nope.conf"))
 	if err == nil || !strings.Contains(err.Error(), "nope.conf") {
 		t.Fatalf("LoadServer error = %v, want one naming the file", err)
+	}
+}
+
+func TestParseServerTelemetry(t *testing.T) {
+	tests := []struct {
+		name     string
+		block    string
+		want     config.Telemetry
+		warnings int
+	}{
+		{name: "prometheus default host", block: `telemetry { Prometheus { port = 9988 } }`,
+			want: config.Telemetry{PrometheusEnabled: true, PrometheusHost: "localhost", PrometheusPort: 9988}},
+		{name: "prometheus with host", block: `telemetry { Prometheus { host = "0.0.0.0" port = 9988 } }`,
+			want: config.Telemetry{PrometheusEnabled: true, PrometheusHost: "0.0.0.0", PrometheusPort: 9988}},
+		{name: "inmem ignored with a warning", block: `telemetry { InMem {} }`, warnings: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := []byte(`server {
+  trust_domain = "example.org"
+  data_dir = "/tmp/d"
+}
+plugins {
+  DataStore "sql" { plugin_data { database_type = "sqlite3" connection_string = "/tmp/d/ds" } }
+  KeyManager "memory" { plugin_data {} }
+}
+` + tt.block + "\n")
+			cfg, warnings, err := config.ParseServer("server.conf", data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Telemetry != tt.want {
+				t.Fatalf("Telemetry = %+v, want %+v", cfg.Telemetry, tt.want)
+			}
+			if len(warnings) != tt.warnings {
+				t.Fatalf("warnings = %q, want %d", warnings, tt.warnings)
+			}
+		})
 	}
 }

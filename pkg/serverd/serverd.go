@@ -114,6 +114,15 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 		})
 		tasks = append(tasks, taskrun.Task{Name: "health", Run: hs.Run})
 	}
+	if cfg.Telemetry.PrometheusEnabled {
+		ms := health.New(health.Config{
+			BindAddress: cfg.Telemetry.PrometheusAddr(),
+			Ready:       srv.Ready,
+			Gatherer:    reg,
+			Log:         log.With("subsystem", "telemetry"),
+		})
+		tasks = append(tasks, taskrun.Task{Name: "prometheus", Run: ms.Run})
+	}
 	log.Info("server starting", "trust_domain", cfg.TrustDomain.Name(),
 		"bind_address", cfg.BindAddress, "bind_port", cfg.BindPort, "socket_path", cfg.SocketPath)
 	err = taskrun.Run(ctx, tasks...)

@@ -1,0 +1,108 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
+	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
+	"google.golang.org/grpc/codes"
+
+	"github.com/svidkit/svidkit/pkg/agent/cache"
+)
+
+// latencies collects per-operation durations and reports quantiles.
+type latencies []time.Duration
+
+// quantile returns the q-quantile (nearest rank) of the samples; 0 when
+// there are none.
+func (l latencies) quantile(q float64) time.Duration {
+	if len(l) == 0 {
+		return 0
+	}
+	s := slices.Clone(l)
+	slices.Sort(s)
+	i := int(math.Ceil(float64(len(s))*q)) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+// report publishes the p50 and p99 (and optionally max) of l, in
+// milliseconds, under prefix (e.g. "" gives "p50-ms").
+func (l latencies) report(b *testing.B, prefix string, withMax bool) {
+	b.ReportMetric(ms(l.quantile(0.50)), prefix+"p50-ms")
+	b.ReportMetric(ms(l.quantile(0.99)), prefix+"p99-ms")
+	if withMax {
+		b.ReportMetric(ms(l.quantile(1)), prefix+"max-ms")
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// pollUntil calls cond every interval until it reports true, failing the
+// benchmark after timeout. It is for states that publish no event (a
+// remote process's counters, a file appearing).
+func pollUntil(tb testing.TB, timeout, interval time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		<-tick.C
+	}
+}
+
+// otherUIDEntries returns n entries parented to parentPath, each selecting
+// a distinct uid that is not this process's, so none match the benchmark.
+func otherUIDEntries(parentPath string, n int) []*types.Entry {
+	out := make([]*types.Entry, n)
+	base := os.Getuid() + 100000
+	for i := range out {
+		out[i] = &types.Entry{
+			SpiffeId:  &types.SPIFFEID{TrustDomain: trustDomain, Path: fmt.Sprintf("/other/%d", i)},
+			ParentId:  &types.SPIFFEID{TrustDomain: trustDomain, Path: parentPath},
+			Selectors: []*types.Selector{{Type: "unix", Value: fmt.Sprintf("uid:%d", base+i)}},
+		}
+	}
+	return out
+}
+
+// createEntries registers entries through the admin API in batches of 100,
+// failing on any per-entry error.
+func (e *env) createEntries(entries []*types.Entry) {
+	e.t.Helper()
+	client := entryv1.NewEntryClient(e.admin())
+	for batch := range slices.Chunk(entries, 100) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		resp, err := client.BatchCreateEntry(ctx, &entryv1.BatchCreateEntryRequest{Entries: batch})
+		cancel()
+		if err != nil {
+			e.t.Fatalf("BatchCreateEntry: %v", err)
+		}
+		for _, r := range resp.Results {
+			if codes.Code(r.Status.Code) != codes.OK {
+				e.t.Fatalf("BatchCreateEntry: %s", r.Status.Message)
+			}
+		}
+	}
+}
+
+// waitSynced waits until the in-process agent knows at least n entries and
+// holds a current SVID for every one of them.
+func (p *agentProc) waitSynced(tb testing.TB, n int, timeout time.Duration) {
+	tb.Helper()
+	c, ok := p.agent.Manager().(*cache.Cache)
+	if !ok {
+		tb.Fatalf("agent manager is %T, want *cache.Cache", p.agent.Manager())
+	}
+	pollUntil(tb, timeout, 20*time.Millisecond, fmt.Sprintf("the agent to hold SVIDs for %d entries", n), func() bool {
+		return len(c.Entries()) >= n && len(c.StaleEntries(time.Now())) == 0
+	})
+}
