@@ -39,6 +39,8 @@ type env struct {
 	adminSock string
 	tcpAddr   string
 	port      int
+	// healthPort, when set, enables the server's health_checks listener.
+	healthPort int
 
 	// ServerConfig is applied to every server start.
 	svidTTL time.Duration
@@ -89,6 +91,11 @@ func (e *env) startServer() (stop func()) {
 	cfg.DataStore = config.DataStore{DatabaseType: "sqlite3", ConnectionString: filepath.Join(e.dir, "server", "datastore.sqlite3")}
 	cfg.KeyManager = config.KeyManager{Name: "disk", Path: filepath.Join(e.dir, "server", "keys.json")}
 	cfg.NodeAttestors = []string{"join_token"}
+	if e.healthPort != 0 {
+		cfg.Health.ListenerEnabled = true
+		cfg.Health.BindAddress = "127.0.0.1"
+		cfg.Health.BindPort = e.healthPort
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan *server.Server, 1)

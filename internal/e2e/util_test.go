@@ -23,3 +23,5 @@ func splitHostPort(t testing.TB, addr string) (string, int) {
 	}
 	return host, port
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
