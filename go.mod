@@ -88,4 +88,5 @@ require (
 	modernc.org/memory v1.12.1 // indirect
 	mvdan.cc/sh/moreinterp v0.0.0-20250915182820-b717ad599e17 // indirect
 	mvdan.cc/sh/v3 v3.12.0 // indirect
+	software.sslmate.com/src/go-pkcs12 v0.7.4 // indirect
 )

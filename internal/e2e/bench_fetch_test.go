@@ -19,6 +19,12 @@ func BenchmarkWorkloadFetchX509SVID(b *testing.B) {
 	e.createEntry(workloadEntry("/node", "/workload", 0))
 	ag.waitSynced(b, 1, 30*time.Second)
 	client := ag.client(b)
+	pollUntil(b, 10*time.Second, 20*time.Millisecond, "the workload's first X.509-SVID", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := client.FetchX509SVID(ctx)
+		return err == nil
+	})
 
 	run := func(b *testing.B) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

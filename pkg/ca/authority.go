@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
-	"math/big"
 	"net/url"
 	"time"
 
@@ -86,20 +85,6 @@ func newJWTSigner(k *JWTKey) (*jwtSigner, error) {
 		return nil, fmt.Errorf("create JWT signer for key %q: %w", k.KeyID, err)
 	}
 	return &jwtSigner{key: k, signer: s}, nil
-}
-
-// newSerial returns a random positive serial number of up to 128 bits.
-func newSerial() (*big.Int, error) {
-	limit := new(big.Int).Lsh(big.NewInt(1), 128)
-	for {
-		n, err := rand.Int(rand.Reader, limit)
-		if err != nil {
-			return nil, fmt.Errorf("generate serial number: %w", err)
-		}
-		if n.Sign() > 0 {
-			return n, nil
-		}
-	}
 }
 
 func newKeyID() (string, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
@@ -28,9 +29,11 @@ type Manager struct {
 	rotateMu sync.Mutex
 	keys     *KeySet
 
-	// mu guards the state read by signers and Bundle.
+	// x509 is the active X.509 CA; signers load it without locking.
+	x509 atomic.Pointer[x509Signer]
+
+	// mu guards the JWT signer and the bundle.
 	mu     sync.RWMutex
-	x509   *X509Authority
 	jwt    *jwtSigner
 	bundle *spiffebundle.Bundle
 

@@ -45,6 +45,12 @@ func (m *Manager) rotate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	x509s := m.x509.Load()
+	if x509s == nil || x509s.authority != ks.X509Current {
+		if x509s, err = newX509Signer(ks.X509Current, m.cfg.SVIDSubject); err != nil {
+			return err
+		}
+	}
 	stored, err := m.loadStoredBundle(ctx)
 	if err != nil {
 		return err
@@ -64,7 +70,7 @@ func (m *Manager) rotate(ctx context.Context) error {
 	m.keys = ks
 	m.mu.Lock()
 	prev := m.bundle
-	m.x509 = ks.X509Current
+	m.x509.Store(x509s)
 	m.jwt = signer
 	m.bundle = bundle
 	m.mu.Unlock()

@@ -75,14 +75,48 @@ func TestSignX509SVIDFields(t *testing.T) {
 			if !publicKeyEqual(leaf.PublicKey, key.Public()) {
 				t.Error("leaf public key is not the requested one")
 			}
-			gotID, _, err := x509svid.Verify([]*x509.Certificate{leaf}, m.Bundle())
+			gotID, chains, err := x509svid.Verify([]*x509.Certificate{leaf}, m.Bundle())
 			if err != nil {
 				t.Fatalf("verify against Bundle(): %v", err)
 			}
 			if gotID != id {
 				t.Errorf("verified ID = %s, want %s", gotID, id)
 			}
+			if root := chains[0][len(chains[0])-1]; len(root.SubjectKeyId) == 0 || !slices.Equal(leaf.AuthorityKeyId, root.SubjectKeyId) {
+				t.Errorf("authority key ID = %x, want the CA's subject key ID %x", leaf.AuthorityKeyId, root.SubjectKeyId)
+			}
 		})
+	}
+}
+
+func TestSignX509SVIDRaw(t *testing.T) {
+	clock := newFakeClock()
+	clock.Set(clock.Now().Add(300 * time.Millisecond)) // not on a whole second
+	m := newManager(t, testConfig(clock))
+	id := mustID(t, "spiffe://example.org/raw")
+	key := newLeafKey(t)
+	svid, err := m.SignX509SVIDRaw(context.Background(), ca.X509SVIDParams{SPIFFEID: id, PublicKey: key.Public(), TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(svid.Chain) != 1 {
+		t.Fatalf("chain has %d certificates, want 1", len(svid.Chain))
+	}
+	leaf, err := x509.ParseCertificate(svid.Chain[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !leaf.NotAfter.Equal(svid.NotAfter) {
+		t.Errorf("NotAfter = %s, certificate says %s", svid.NotAfter, leaf.NotAfter)
+	}
+	if !publicKeyEqual(leaf.PublicKey, key.Public()) {
+		t.Error("leaf public key is not the requested one")
+	}
+	if gotID, _, err := x509svid.Verify([]*x509.Certificate{leaf}, m.Bundle()); err != nil || gotID != id {
+		t.Fatalf("verify: %s, %v; want %s", gotID, err, id)
+	}
+	if _, err := m.SignX509SVIDRaw(context.Background(), ca.X509SVIDParams{SPIFFEID: id}); err == nil {
+		t.Error("signing without a public key succeeded")
 	}
 }
 

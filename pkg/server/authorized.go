@@ -10,12 +10,17 @@ import (
 
 // authorizedSet is the set of entries one agent may mint SVIDs for.
 type authorizedSet struct {
-	selectorsKey string
+	// selectors are the agent selectors the set was computed for.
+	selectors selector.Set
 	// validUntil is the earliest expiry among the included entries; the set
 	// must be recomputed after it.
 	validUntil time.Time
 	entries    []*cachedEntry // ordered by entry ID
 	byID       map[string]*cachedEntry
+	// index is each entry's position in entries.
+	index map[string]int
+	// responses are the API messages built from the set, on first use.
+	responses setResponses
 }
 
 // authorizedFor returns the entries the agent with the given ID and node
@@ -26,15 +31,14 @@ type authorizedSet struct {
 // selectors, and transitively for entries parented to the SPIFFE ID of any
 // authorized entry. Expired entries are excluded.
 func (s *entrySnapshot) authorizedFor(agentID, serverID string, sels selector.Set, now time.Time) *authorizedSet {
-	key := strings.Join(sels.Strings(), "\x00")
 	s.mu.Lock()
 	cached := s.agents[agentID]
 	s.mu.Unlock()
-	if cached != nil && cached.selectorsKey == key && (cached.validUntil.IsZero() || now.Before(cached.validUntil)) {
+	if cached != nil && slices.Equal(cached.selectors, sels) && (cached.validUntil.IsZero() || now.Before(cached.validUntil)) {
 		return cached
 	}
 	set := s.computeAuthorized(agentID, serverID, sels, now)
-	set.selectorsKey = key
+	set.selectors = slices.Clone(sels)
 	s.mu.Lock()
 	s.agents[agentID] = set
 	s.mu.Unlock()
@@ -84,5 +88,9 @@ func (s *entrySnapshot) computeAuthorized(agentID, serverID string, sels selecto
 		set.entries = append(set.entries, ce)
 	}
 	slices.SortFunc(set.entries, func(a, b *cachedEntry) int { return strings.Compare(a.entry.ID, b.entry.ID) })
+	set.index = make(map[string]int, len(set.entries))
+	for i, ce := range set.entries {
+		set.index[ce.entry.ID] = i
+	}
 	return set
 }

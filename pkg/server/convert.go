@@ -8,6 +8,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 
+	"github.com/svidkit/svidkit/pkg/ca"
 	"github.com/svidkit/svidkit/pkg/datastore"
 	"github.com/svidkit/svidkit/pkg/selector"
 )
@@ -187,6 +188,16 @@ func protoX509SVID(id spiffeid.ID, chain []*x509.Certificate, hint string) *type
 		CertChain: raw,
 		Id:        &types.SPIFFEID{TrustDomain: id.TrustDomain().Name(), Path: id.Path()},
 		ExpiresAt: chain[0].NotAfter.Unix(),
+		Hint:      hint,
+	}
+}
+
+// protoRawX509SVID converts a signed DER chain to its API form.
+func protoRawX509SVID(id spiffeid.ID, svid ca.RawX509SVID, hint string) *types.X509SVID {
+	return &types.X509SVID{
+		CertChain: svid.Chain,
+		Id:        &types.SPIFFEID{TrustDomain: id.TrustDomain().Name(), Path: id.Path()},
+		ExpiresAt: svid.NotAfter.Unix(),
 		Hint:      hint,
 	}
 }

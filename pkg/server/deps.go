@@ -33,6 +33,40 @@ func (d *deps) signX509(ctx context.Context, kind string, id spiffeid.ID, pub cr
 	return chain, nil
 }
 
+// rawX509Signer is implemented by authorities that can return a signed
+// X.509-SVID without parsing the certificate they just built, such as
+// *ca.Manager. The workload SVID APIs only forward DER, so the server uses
+// it when available.
+type rawX509Signer interface {
+	SignX509SVIDRaw(ctx context.Context, p ca.X509SVIDParams) (ca.RawX509SVID, error)
+}
+
+// signX509Raw signs an X.509-SVID for callers that need only its DER
+// chain and expiry, and counts it under kind.
+func (d *deps) signX509Raw(ctx context.Context, kind string, id spiffeid.ID, pub crypto.PublicKey, ttl time.Duration, dns []string) (ca.RawX509SVID, error) {
+	raw, ok := d.cfg.Authority.(rawX509Signer)
+	if !ok {
+		chain, err := d.signX509(ctx, kind, id, pub, ttl, dns)
+		if err != nil {
+			return ca.RawX509SVID{}, err
+		}
+		out := ca.RawX509SVID{Chain: make([][]byte, len(chain)), NotAfter: chain[0].NotAfter}
+		for i, c := range chain {
+			out.Chain[i] = c.Raw
+		}
+		return out, nil
+	}
+	svid, err := raw.SignX509SVIDRaw(ctx, ca.X509SVIDParams{SPIFFEID: id, PublicKey: pub, TTL: ttl, DNSNames: dns})
+	if err != nil {
+		return ca.RawX509SVID{}, fmt.Errorf("sign X509-SVID for %q: %w", id, err)
+	}
+	if len(svid.Chain) == 0 {
+		return ca.RawX509SVID{}, fmt.Errorf("sign X509-SVID for %q: authority returned an empty chain", id)
+	}
+	d.metrics.svidSigned(kind)
+	return svid, nil
+}
+
 // signJWT signs a JWT-SVID and counts it.
 func (d *deps) signJWT(ctx context.Context, id spiffeid.ID, audience []string, ttl time.Duration) (string, error) {
 	tok, err := d.cfg.Authority.SignJWTSVID(ctx, ca.JWTSVIDParams{SPIFFEID: id, Audience: audience, TTL: ttl})

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -24,6 +25,14 @@ const (
 	socketDirMode = 0o750
 )
 
+// streamWorkers is the number of long-lived goroutines each gRPC server
+// runs RPCs on. Reusing them spares every RPC a fresh goroutine whose stack
+// must grow again to the depth of the signing code; when all are busy, gRPC
+// falls back to a new goroutine.
+func streamWorkers() uint32 {
+	return uint32(max(8, 4*runtime.GOMAXPROCS(0)))
+}
+
 // registerServices registers every API service on g.
 func (s *Server) registerServices(g *grpc.Server) {
 	agentv1.RegisterAgentServer(g, &agentService{deps: s.deps})
@@ -38,6 +47,7 @@ func (s *Server) newTCPServer() *grpc.Server {
 	creds := credentials.NewTLS(tcpTLSConfig(s.svid, s.deps.cfg.Authority, s.deps.cfg.Clock))
 	g := grpc.NewServer(
 		grpc.Creds(creds),
+		grpc.NumStreamWorkers(streamWorkers()),
 		grpc.ChainUnaryInterceptor(s.deps.metrics.unary, s.auth.unaryTCP),
 		grpc.ChainStreamInterceptor(s.deps.metrics.stream, s.auth.streamTCP),
 	)
@@ -49,6 +59,7 @@ func (s *Server) newTCPServer() *grpc.Server {
 // and trusted, plus the gRPC health service for health checks.
 func (s *Server) newAdminServer() (*grpc.Server, *health.Server) {
 	g := grpc.NewServer(
+		grpc.NumStreamWorkers(streamWorkers()),
 		grpc.ChainUnaryInterceptor(s.deps.metrics.unary, unaryLocal),
 		grpc.ChainStreamInterceptor(s.deps.metrics.stream, streamLocal),
 	)

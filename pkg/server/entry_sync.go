@@ -32,11 +32,7 @@ func (s *entryService) GetAuthorizedEntries(ctx context.Context, req *entryv1.Ge
 	if err != nil {
 		return nil, err
 	}
-	resp := &entryv1.GetAuthorizedEntriesResponse{Entries: make([]*types.Entry, len(set.entries))}
-	for i, ce := range set.entries {
-		resp.Entries[i] = maskEntry(ce.proto, req.OutputMask)
-	}
-	return resp, nil
+	return &entryv1.GetAuthorizedEntriesResponse{Entries: set.maskedEntries(req.OutputMask)}, nil
 }
 
 // SyncAuthorizedEntries streams the caller's authorized entries following
@@ -67,21 +63,10 @@ func (s *entryService) SyncAuthorizedEntries(stream entryv1.Entry_SyncAuthorized
 	}
 	page := s.cfg.EntryPageSize
 	if len(set.entries) < page {
-		out := make([]*types.Entry, len(set.entries))
-		for i, ce := range set.entries {
-			out[i] = maskEntry(ce.proto, mask)
-		}
-		return stream.Send(&entryv1.SyncAuthorizedEntriesResponse{Entries: out})
+		return stream.Send(&entryv1.SyncAuthorizedEntriesResponse{Entries: set.maskedEntries(mask)})
 	}
-	for start := 0; start < len(set.entries); start += page {
-		end := min(start+page, len(set.entries))
-		revs := make([]*entryv1.EntryRevision, 0, end-start)
-		for _, ce := range set.entries[start:end] {
-			revs = append(revs, &entryv1.EntryRevision{
-				Id: ce.entry.ID, RevisionNumber: ce.entry.RevisionNumber, CreatedAt: ce.entry.CreatedAt,
-			})
-		}
-		if err := stream.Send(&entryv1.SyncAuthorizedEntriesResponse{EntryRevisions: revs, More: end < len(set.entries)}); err != nil {
+	for _, resp := range set.revisionPages(page) {
+		if err := stream.Send(resp); err != nil {
 			return err
 		}
 	}
@@ -102,10 +87,11 @@ func (s *entryService) SyncAuthorizedEntries(stream entryv1.Entry_SyncAuthorized
 // sendRequested pages down the requested entries; IDs outside the
 // authorized set are skipped.
 func sendRequested(stream entryv1.Entry_SyncAuthorizedEntriesServer, set *authorizedSet, ids []string, mask *types.EntryMask, page int) error {
+	masked := set.maskedEntries(mask)
 	out := make([]*types.Entry, 0, min(len(ids), page))
 	for i, id := range ids {
-		if ce, ok := set.byID[id]; ok {
-			out = append(out, maskEntry(ce.proto, mask))
+		if j, ok := set.index[id]; ok {
+			out = append(out, masked[j])
 		}
 		if len(out) == page && i < len(ids)-1 {
 			if err := stream.Send(&entryv1.SyncAuthorizedEntriesResponse{Entries: out, More: true}); err != nil {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 
 	"github.com/svidkit/svidkit/pkg/datastore"
@@ -78,10 +79,14 @@ type entrySnapshot struct {
 	agents map[string]*authorizedSet
 }
 
-// cachedEntry is a stored entry plus its API form, converted once.
+// cachedEntry is a stored entry plus its API form and parsed SPIFFE ID,
+// converted once.
 type cachedEntry struct {
 	entry *datastore.Entry
 	proto *types.Entry
+	// id is the parsed entry.SPIFFEID; idErr says why it did not parse.
+	id    spiffeid.ID
+	idErr error
 }
 
 func newEntrySnapshot(rev int64, entries []*datastore.Entry) *entrySnapshot {
@@ -93,6 +98,7 @@ func newEntrySnapshot(rev int64, entries []*datastore.Entry) *entrySnapshot {
 	}
 	for _, e := range entries {
 		ce := &cachedEntry{entry: e, proto: protoEntry(e)}
+		ce.id, ce.idErr = spiffeid.FromString(e.SPIFFEID)
 		s.byID[e.ID] = ce
 		s.byParent[e.ParentID] = append(s.byParent[e.ParentID], ce)
 	}

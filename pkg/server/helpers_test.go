@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
@@ -56,9 +57,12 @@ func (c *fakeClock) Add(d time.Duration) {
 
 // env is a running server with its CA, store and clients.
 type env struct {
-	t        testing.TB
-	srv      *server.Server
-	ca       *testca.CA
+	t   testing.TB
+	srv *server.Server
+	ca  *testca.CA
+	// bundle is the trust bundle of the server's authority (e.ca's unless
+	// an option replaced the authority).
+	bundle   func() *spiffebundle.Bundle
 	clock    *fakeClock
 	socket   string
 	admin    *grpc.ClientConn
@@ -121,7 +125,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { admin.Close() })
-	return &env{t: t, srv: srv, ca: authority, clock: clock, socket: socket, admin: admin, registry: reg}
+	return &env{t: t, srv: srv, ca: authority, bundle: cfg.Authority.Bundle, clock: clock, socket: socket, admin: admin, registry: reg}
 }
 
 // envParts are the components a server is built from.
@@ -153,9 +157,9 @@ func newEnvParts(t testing.TB) envParts {
 func (e *env) tcpConn(svid *x509svid.SVID) *grpc.ClientConn {
 	e.t.Helper()
 	serverID := spiffeid.RequireFromPath(td, "/spire/server")
-	var tlsCfg = tlsconfig.TLSClientConfig(e.ca.Bundle(), tlsconfig.AuthorizeID(serverID))
+	var tlsCfg = tlsconfig.TLSClientConfig(e.bundle(), tlsconfig.AuthorizeID(serverID))
 	if svid != nil {
-		tlsCfg = tlsconfig.MTLSClientConfig(svid, e.ca.Bundle(), tlsconfig.AuthorizeID(serverID))
+		tlsCfg = tlsconfig.MTLSClientConfig(svid, e.bundle(), tlsconfig.AuthorizeID(serverID))
 	}
 	conn, err := grpc.NewClient(e.srv.TCPAddr().String(), grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
 	if err != nil {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
@@ -14,6 +16,17 @@ import (
 type metrics struct {
 	rpcs   *prometheus.CounterVec
 	signed *prometheus.CounterVec
+
+	// rpcCounters caches the rpcs child of each (method, code), so the hot
+	// path skips hashing the label values on every RPC.
+	rpcCounters sync.Map // rpcLabels -> prometheus.Counter
+	// signedCounters caches the signed child of each kind.
+	signedCounters sync.Map // string -> prometheus.Counter
+}
+
+type rpcLabels struct {
+	method string
+	code   codes.Code
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -41,17 +54,33 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 // svidSigned counts one signed SVID of the given kind.
-func (m *metrics) svidSigned(kind string) { m.signed.WithLabelValues(kind).Inc() }
+func (m *metrics) svidSigned(kind string) {
+	c, ok := m.signedCounters.Load(kind)
+	if !ok {
+		c, _ = m.signedCounters.LoadOrStore(kind, m.signed.WithLabelValues(kind))
+	}
+	c.(prometheus.Counter).Inc()
+}
+
+// rpcDone counts one finished RPC.
+func (m *metrics) rpcDone(method string, err error) {
+	l := rpcLabels{method: method, code: status.Code(err)}
+	c, ok := m.rpcCounters.Load(l)
+	if !ok {
+		c, _ = m.rpcCounters.LoadOrStore(l, m.rpcs.WithLabelValues(l.method, l.code.String()))
+	}
+	c.(prometheus.Counter).Inc()
+}
 
 func (m *metrics) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	resp, err := handler(ctx, req)
-	m.rpcs.WithLabelValues(info.FullMethod, status.Code(err).String()).Inc()
+	m.rpcDone(info.FullMethod, err)
 	return resp, err
 }
 
 func (m *metrics) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	err := handler(srv, ss)
-	m.rpcs.WithLabelValues(info.FullMethod, status.Code(err).String()).Inc()
+	m.rpcDone(info.FullMethod, err)
 	return err
 }
 

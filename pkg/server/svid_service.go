@@ -62,17 +62,17 @@ func (s *svidService) newX509SVID(ctx context.Context, set *authorizedSet, p *sv
 	if err != nil {
 		return fail(codes.InvalidArgument, "%v", err)
 	}
-	id, err := spiffeid.FromString(ce.entry.SPIFFEID)
+	id, err := ce.id, ce.idErr
 	if err != nil {
 		return fail(codes.Internal, "entry %q has an invalid SPIFFE ID: %v", ce.entry.ID, err)
 	}
-	chain, err := s.signX509(ctx, "x509", id, csr.PublicKey, ttlSeconds(ce.entry.X509SVIDTTL, s.cfg.DefaultX509SVIDTTL), ce.entry.DNSNames)
+	svid, err := s.signX509Raw(ctx, "x509", id, csr.PublicKey, ttlSeconds(ce.entry.X509SVIDTTL, s.cfg.DefaultX509SVIDTTL), ce.entry.DNSNames)
 	if err != nil {
 		return fail(codes.Internal, "%v", err)
 	}
 	return &svidv1.BatchNewX509SVIDResponse_Result{
 		Status: &types.Status{Code: int32(codes.OK), Message: "OK"},
-		Svid:   protoX509SVID(id, chain, ce.entry.Hint),
+		Svid:   protoRawX509SVID(id, svid, ce.entry.Hint),
 	}
 }
 
@@ -93,7 +93,7 @@ func (s *svidService) NewJWTSVID(ctx context.Context, req *svidv1.NewJWTSVIDRequ
 	if !ok {
 		return nil, status.Errorf(codes.PermissionDenied, "entry_id: entry %q does not exist or is not authorized for the caller", req.EntryId)
 	}
-	id, err := spiffeid.FromString(ce.entry.SPIFFEID)
+	id, err := ce.id, ce.idErr
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "entry %q has an invalid SPIFFE ID: %v", ce.entry.ID, err)
 	}
@@ -128,11 +128,11 @@ func (s *svidService) MintX509SVID(ctx context.Context, req *svidv1.MintX509SVID
 			return nil, status.Errorf(codes.InvalidArgument, "csr: dns_names[%d]: %v", i, err)
 		}
 	}
-	chain, err := s.signX509(ctx, "x509", id, csr.PublicKey, ttlSeconds(req.Ttl, s.cfg.DefaultX509SVIDTTL), csr.DNSNames)
+	svid, err := s.signX509Raw(ctx, "x509", id, csr.PublicKey, ttlSeconds(req.Ttl, s.cfg.DefaultX509SVIDTTL), csr.DNSNames)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "%v", err)
 	}
-	return &svidv1.MintX509SVIDResponse{Svid: protoX509SVID(id, chain, "")}, nil
+	return &svidv1.MintX509SVIDResponse{Svid: protoRawX509SVID(id, svid, "")}, nil
 }
 
 // MintJWTSVID signs a JWT-SVID for any ID in the trust domain (admin only).

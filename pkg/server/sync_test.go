@@ -10,6 +10,7 @@ import (
 
 	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
+	"google.golang.org/grpc/codes"
 )
 
 func TestSyncAuthorizedEntries(t *testing.T) {
@@ -131,4 +132,64 @@ func entryIDs(entries []*types.Entry) []string {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// TestAuthorizedEntriesMasksAndUpdates polls repeatedly with different
+// output masks, as agents do, and checks that the responses the server
+// reuses between polls honour each mask and follow entry updates.
+func TestAuthorizedEntriesMasksAndUpdates(t *testing.T) {
+	e := newEnv(t)
+	agent := e.mustAttest("masks")
+	created := e.createEntries(
+		&types.Entry{SpiffeId: pid("/wl/a"), ParentId: idOf(agent), Selectors: sels("unix:uid:1"), Hint: "a"},
+		&types.Entry{SpiffeId: pid("/wl/b"), ParentId: idOf(agent), Selectors: sels("unix:uid:2"), Hint: "b"},
+	)
+	client := entryv1.NewEntryClient(e.tcpConn(agent))
+	ctx := context.Background()
+	poll := func(mask *types.EntryMask) map[string]*types.Entry {
+		t.Helper()
+		resp, err := client.GetAuthorizedEntries(ctx, &entryv1.GetAuthorizedEntriesRequest{OutputMask: mask})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make(map[string]*types.Entry)
+		for _, en := range resp.Entries {
+			out[en.Id] = en
+		}
+		if len(out) != 2 {
+			t.Fatalf("got %d entries, want 2", len(out))
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		mask  *types.EntryMask
+		check func(*types.Entry) bool
+	}{
+		{name: "no mask", check: func(en *types.Entry) bool { return en.SpiffeId != nil && en.Hint != "" && len(en.Selectors) == 1 }},
+		{name: "hint only", mask: &types.EntryMask{Hint: true}, check: func(en *types.Entry) bool { return en.SpiffeId == nil && en.Hint != "" }},
+		{name: "spiffe id only", mask: &types.EntryMask{SpiffeId: true}, check: func(en *types.Entry) bool { return en.SpiffeId != nil && en.Hint == "" }},
+		{name: "empty mask", mask: &types.EntryMask{}, check: func(en *types.Entry) bool { return en.SpiffeId == nil && en.Hint == "" && en.Id != "" }},
+	}
+	for range 2 { // the second round is served from the reused responses
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				for id, en := range poll(tt.mask) {
+					if !tt.check(en) {
+						t.Errorf("entry %s: %v", id, en)
+					}
+				}
+			})
+		}
+	}
+	resp, err := entryv1.NewEntryClient(e.admin).BatchUpdateEntry(ctx, &entryv1.BatchUpdateEntryRequest{
+		Entries:   []*types.Entry{{Id: created[0].Id, Hint: "changed"}},
+		InputMask: &types.EntryMask{Hint: true},
+	})
+	if err != nil || codes.Code(resp.Results[0].Status.Code) != codes.OK {
+		t.Fatalf("update: %v %v", resp, err)
+	}
+	if got := poll(&types.EntryMask{Hint: true})[created[0].Id].Hint; got != "changed" {
+		t.Errorf("hint after update = %q, want %q", got, "changed")
+	}
 }

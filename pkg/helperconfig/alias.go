@@ -1,0 +1,68 @@
+package helperconfig
+
+import (
+	"github.com/hashicorp/hcl/hcl/ast"
+	"github.com/hashicorp/hcl/hcl/token"
+)
+
+// alias is a deprecated camelCase spelling of a key that older
+// spiffe-helper releases accepted.
+type alias struct {
+	key, old string
+	field    field
+	keyPos   *token.Pos // where key was seen, nil if not
+	oldPos   *token.Pos // where old was seen, nil if not
+}
+
+// aliases collects the deprecated spellings and checks that a file does not
+// use both spellings of one key.
+type aliases struct {
+	d    *decoder
+	list []*alias
+}
+
+func newAliases(d *decoder) *aliases { return &aliases{d: d} }
+
+// add registers old as a deprecated spelling of key and returns the field
+// for key. Both decode with f; then hooks run with the item.
+func (a *aliases) add(key, old string, f field, hooks []func(*ast.ObjectItem)) field {
+	al := &alias{key: key, old: old}
+	wrap := func(seen **token.Pos) field {
+		return field{decode: func(it *ast.ObjectItem) {
+			p := it.Pos()
+			*seen = &p
+			f.decode(it)
+			for _, h := range hooks {
+				h(it)
+			}
+		}}
+	}
+	al.field = wrap(&al.oldPos)
+	a.list = append(a.list, al)
+	return wrap(&al.keyPos)
+}
+
+// str registers a string key with its deprecated spelling.
+func (a *aliases) str(key, old string, dst *string, hooks ...func(*ast.ObjectItem)) field {
+	return a.add(key, old, a.d.str(dst), hooks)
+}
+
+// boolean registers a boolean key with its deprecated spelling.
+func (a *aliases) boolean(key, old string, dst *bool, hooks ...func(*ast.ObjectItem)) field {
+	return a.add(key, old, a.d.boolean(dst), hooks)
+}
+
+// check reports deprecated spellings (a warning) and both spellings used
+// together (an error, as spiffe-helper made it).
+func (a *aliases) check() {
+	for _, al := range a.list {
+		if al.oldPos == nil {
+			continue
+		}
+		if al.keyPos != nil {
+			a.d.errorf(*al.oldPos, "use of %s and %s found, use only %s", al.key, al.old, al.key)
+			continue
+		}
+		a.d.warnf(*al.oldPos, "%s is deprecated, use %s", al.old, al.key)
+	}
+}

@@ -1,0 +1,74 @@
+package helperconfig
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/hcl/ast"
+)
+
+// jwtSVIDs decodes jwt_svids, written as a list of objects
+// (jwt_svids = [{...}, {...}]) or as repeated jwt_svids { ... } blocks,
+// both of which spiffe-helper's HCL decoder accepts. Entries are numbered
+// in file order in messages: jwt_svids[0], jwt_svids[1], ...
+func (d *decoder) jwtSVIDs(dst *[]JWTSVID) field {
+	return field{repeatable: true, decode: func(it *ast.ObjectItem) {
+		if len(it.Keys) > 1 {
+			d.errorf(it.Pos(), "jwt_svids: unexpected label %q", keyName(it.Keys[1]))
+			return
+		}
+		switch v := it.Val.(type) {
+		case *ast.ObjectType:
+			d.jwtSVID(dst, v)
+		case *ast.ListType:
+			for _, n := range v.List {
+				obj, ok := n.(*ast.ObjectType)
+				if !ok {
+					d.errorf(n.Pos(), "jwt_svids[%d]: want an object {jwt_audience = ..., jwt_svid_file_name = ...}", len(*dst))
+					*dst = append(*dst, JWTSVID{})
+					continue
+				}
+				d.jwtSVID(dst, obj)
+			}
+		default:
+			d.errorf(it.Pos(), "jwt_svids: want a list of objects [{jwt_audience = ..., jwt_svid_file_name = ...}]")
+		}
+	}}
+}
+
+// jwtSVID decodes one jwt_svids entry and appends it.
+func (d *decoder) jwtSVID(dst *[]JWTSVID, obj *ast.ObjectType) {
+	var j JWTSVID
+	d.block(fmt.Sprintf("jwt_svids[%d]", len(*dst)), obj.List, map[string]field{
+		"jwt_audience":        d.str(&j.Audience),
+		"jwt_extra_audiences": d.stringList(&j.ExtraAudiences),
+		"jwt_svid_file_name":  d.str(&j.FileName),
+	})
+	*dst = append(*dst, j)
+}
+
+// health decodes the health_checks block; keys left out keep their
+// defaults (port 8081, /live, /ready).
+func (d *decoder) health(dst *Health) field {
+	return field{decode: func(it *ast.ObjectItem) {
+		body, ok := d.object(it)
+		if !ok {
+			return
+		}
+		d.block("health_checks", body, map[string]field{
+			"listener_enabled": d.boolean(&dst.ListenerEnabled),
+			"bind_port":        d.port(&dst.BindPort),
+			"liveness_path":    d.str(&dst.LivenessPath),
+			"readiness_path":   d.str(&dst.ReadinessPath),
+		})
+		// spiffe-helper treats 0 and "" as "use the default".
+		if dst.BindPort == 0 {
+			dst.BindPort = DefaultHealthBindPort
+		}
+		if dst.LivenessPath == "" {
+			dst.LivenessPath = DefaultLivenessPath
+		}
+		if dst.ReadinessPath == "" {
+			dst.ReadinessPath = DefaultReadinessPath
+		}
+	}}
+}

@@ -1,0 +1,37 @@
+package svidfile
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// validate checks that every name is a plain, visible base name that cannot
+// collide with the Writer's own hidden entries, that names are unique and
+// that modes are non-zero and carry permission bits only.
+func validate(files []File) error {
+	if len(files) == 0 {
+		return errors.New("svidfile: empty file set")
+	}
+	seen := make(map[string]bool, len(files))
+	for i, f := range files {
+		switch {
+		case f.Name == "":
+			return fmt.Errorf("svidfile: file %d: name is empty", i)
+		case strings.ContainsAny(f.Name, "/\\\x00"):
+			return fmt.Errorf("svidfile: file name %q: must not contain a path separator or NUL", f.Name)
+		case f.Name == ".":
+			return fmt.Errorf("svidfile: file name %q: not a file name", f.Name)
+		case strings.HasPrefix(f.Name, ".."):
+			return fmt.Errorf("svidfile: file name %q: must not start with \"..\" (reserved for the writer)", f.Name)
+		case f.Mode == 0:
+			return fmt.Errorf("svidfile: file %q: mode is 0 (nobody could read it)", f.Name)
+		case f.Mode&^0o777 != 0:
+			return fmt.Errorf("svidfile: file %q: mode %v has bits other than permissions", f.Name, f.Mode)
+		case seen[f.Name]:
+			return fmt.Errorf("svidfile: file name %q: given twice", f.Name)
+		}
+		seen[f.Name] = true
+	}
+	return nil
+}

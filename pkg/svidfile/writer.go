@@ -1,0 +1,188 @@
+package svidfile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+)
+
+// Mode selects how a Writer puts a set of files on disk.
+type Mode int
+
+const (
+	// ModeAtomic (the default) switches the whole set with one symlink
+	// rename, so readers see either the old or the new set.
+	ModeAtomic Mode = iota
+	// ModePlain replaces each file on its own (temp file, fsync, rename).
+	// Files are individually atomic; the set is not.
+	ModePlain
+)
+
+// String returns the configuration spelling of m ("atomic" or "plain").
+func (m Mode) String() string {
+	switch m {
+	case ModeAtomic:
+		return "atomic"
+	case ModePlain:
+		return "plain"
+	default:
+		return fmt.Sprintf("Mode(%d)", int(m))
+	}
+}
+
+// ParseMode converts the configuration spelling ("atomic", "plain"; empty
+// means atomic) into a Mode.
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "", "atomic":
+		return ModeAtomic, nil
+	case "plain":
+		return ModePlain, nil
+	default:
+		return 0, fmt.Errorf("svidfile: unknown write mode %q (want \"atomic\" or \"plain\")", s)
+	}
+}
+
+// Options configures a Writer.
+type Options struct {
+	// Mode is ModeAtomic (zero value) or ModePlain.
+	Mode Mode
+}
+
+// File is one file of a set: a base name inside the Writer's directory,
+// its full content and its permission bits (applied exactly, regardless of
+// the process umask).
+type File struct {
+	Name string
+	Data []byte
+	Mode os.FileMode
+}
+
+// Writer writes sets of files into one directory. It is safe for concurrent
+// use; writes are serialised.
+type Writer struct {
+	dir  string
+	mode Mode
+	lock *os.File
+
+	mu     sync.Mutex
+	last   []File // the set last written or picked up from disk
+	closed bool
+}
+
+// New opens dir (which must exist) for writing sets of files, takes the
+// directory lock and, in atomic mode, removes what an interrupted earlier
+// writer left behind and picks up the current set so that an unchanged set
+// is not rewritten after a restart.
+func New(dir string, opts Options) (*Writer, error) {
+	if opts.Mode != ModeAtomic && opts.Mode != ModePlain {
+		return nil, fmt.Errorf("svidfile: unknown write mode %v", opts.Mode)
+	}
+	if dir == "" {
+		return nil, errors.New("svidfile: directory is empty")
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("svidfile: target directory %q: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("svidfile: target %q is not a directory", dir)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{dir: dir, mode: opts.Mode, lock: lock}
+	if err := w.recover(); err != nil {
+		return nil, errors.Join(err, w.Close())
+	}
+	return w, nil
+}
+
+// Dir returns the directory the Writer writes into.
+func (w *Writer) Dir() string { return w.dir }
+
+// Write puts files on disk as one update. It reports changed=false and
+// touches nothing when every file already has exactly this content and
+// mode on disk (a file deleted or modified behind the Writer's back makes
+// the set changed, so it is rewritten). In atomic mode the visible names
+// written by an earlier set but absent from files are removed, so files
+// must be the complete set for the directory: a helper writing X.509 and
+// JWT files into one directory passes all of them in every call.
+func (w *Writer) Write(files []File) (changed bool, err error) {
+	if err := validate(files); err != nil {
+		return false, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return false, errors.New("svidfile: writer is closed")
+	}
+	same, err := w.matches(files)
+	if err != nil {
+		return false, err
+	}
+	if same {
+		w.last = cloneFiles(files)
+		return false, nil
+	}
+	if w.mode == ModePlain {
+		err = w.writePlain(files)
+	} else {
+		err = w.writeAtomic(files)
+	}
+	if err != nil {
+		return false, err
+	}
+	w.last = cloneFiles(files)
+	return true, nil
+}
+
+// Intact reports whether the last written set (or the set found on disk
+// when the Writer was created, in atomic mode) is still on disk unchanged.
+// With no known set (nothing written yet; plain mode after a restart) it
+// reports true.
+func (w *Writer) Intact() (bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.last == nil {
+		return true, nil
+	}
+	return w.matches(w.last)
+}
+
+// Repair rewrites the last known set when it is no longer intact on disk
+// and reports whether it did.
+func (w *Writer) Repair() (bool, error) {
+	w.mu.Lock()
+	last := w.last
+	w.mu.Unlock()
+	if last == nil {
+		return false, nil
+	}
+	return w.Write(last)
+}
+
+// Close releases the directory lock. The files stay on disk. Close is
+// idempotent.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	if err := w.lock.Close(); err != nil {
+		return fmt.Errorf("svidfile: release lock in %q: %w", w.dir, err)
+	}
+	return nil
+}
+
+func cloneFiles(files []File) []File {
+	out := make([]File, len(files))
+	for i, f := range files {
+		out[i] = File{Name: f.Name, Data: append([]byte(nil), f.Data...), Mode: f.Mode}
+	}
+	return out
+}
