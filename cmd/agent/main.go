@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"os"
+	"runtime/debug"
 
 	"github.com/svidkit/svidkit/pkg/agentcli"
 	"github.com/svidkit/svidkit/pkg/agentd"
@@ -17,7 +18,23 @@ import (
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
+// gcPercent is the agent's GOGC unless the environment sets one. Go's
+// default of 100 lets the heap grow to twice the live data before
+// collecting. The agent's live data is small (about 6 MB for 1,000 SVIDs)
+// but its allocation is bursty (minting, syncing), so at 100 much of its
+// resident size is garbage awaiting collection. 50 bounds that slack to half
+// the live heap, for more frequent collections of a small heap, which cost
+// little CPU at the agent's allocation rate. Measured with 1,000 entries
+// (internal/e2e BenchmarkResidentMemory): about 23.5 MiB resident at 50,
+// 27-29.5 MiB at 100; idle it costs about 0.8 MiB more. No memory limit is
+// set: the live heap grows with the number of entries, and a fixed limit
+// below it would only make the GC run continuously.
+const gcPercent = 50
+
 func main() {
+	if _, ok := os.LookupEnv("GOGC"); !ok {
+		debug.SetGCPercent(gcPercent)
+	}
 	root := agentcli.New(agentcli.Options{Run: run, Version: version})
 	os.Exit(cliargs.Execute(context.Background(), root, os.Args[1:]))
 }

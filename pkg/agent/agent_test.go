@@ -185,10 +185,27 @@ func hasIDs(want ...string) func(*workloadapi.Update) bool {
 	}
 }
 
+// leafOf returns the parsed leaf certificate of an identity; the cache
+// hands out encoded chains, so this also checks that they parse.
+func leafOf(t testing.TB, id workloadapi.Identity) *x509.Certificate {
+	t.Helper()
+	chain, err := id.Certificates()
+	if err != nil {
+		t.Fatalf("identity of entry %s: %v", id.EntryID, err)
+	}
+	return chain[0]
+}
+
+// serialOf returns the serial number of the SVID of entryID in u, nil when
+// there is none or it does not parse.
 func serialOf(u *workloadapi.Update, entryID string) *big.Int {
 	for _, id := range u.Identities {
 		if id.EntryID == entryID {
-			return id.Chain[0].SerialNumber
+			chain, err := id.Certificates()
+			if err != nil {
+				return nil
+			}
+			return chain[0].SerialNumber
 		}
 	}
 	return nil
@@ -207,7 +224,11 @@ func TestAttestSyncMint(t *testing.T) {
 	if u.Bundle == nil || len(u.Bundle.JWTAuthorities()) != 1 {
 		t.Fatalf("update bundle = %v, want the server bundle with its JWT key", u.Bundle)
 	}
-	id, _, err := x509svid.Verify(u.Identities[0].Chain, u.Bundle.X509Bundle())
+	chain, err := u.Identities[0].Certificates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _, err := x509svid.Verify(chain, u.Bundle.X509Bundle())
 	if err != nil || id.Path() != "/web" {
 		t.Fatalf("SVID verify: id %v, err %v", id, err)
 	}
@@ -259,7 +280,7 @@ func TestRotation(t *testing.T) {
 		s := serialOf(u, "web")
 		return s != nil && s.Cmp(first) != 0
 	})
-	if na := u.Identities[0].Chain[0].NotAfter; !na.After(clk.Now().Add(9 * time.Minute)) {
+	if na := leafOf(t, u.Identities[0]).NotAfter; !na.After(clk.Now().Add(9 * time.Minute)) {
 		t.Fatalf("rotated SVID expires at %v, want a fresh lifetime", na)
 	}
 	if _, renewals := srv.counts(); renewals != 0 {
@@ -509,5 +530,43 @@ func TestExpiredAgentSVIDReattests(t *testing.T) {
 	})
 	if _, renewals := srv.counts(); renewals != 0 {
 		t.Fatalf("renewals = %d, want 0 (expired SVIDs cannot be renewed)", renewals)
+	}
+}
+
+// TestSyncRemovals checks that an entry deleted on the server, with nothing
+// else changed, leaves the cache in both sync modes: the in-place
+// comparison of an unchanged round must still notice a missing entry.
+func TestSyncRemovals(t *testing.T) {
+	tests := []struct {
+		name     string
+		pageSize int
+	}{
+		{"full", 100},
+		{"revisions", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock()
+			srv := newFakeServer(t, clk, fakeServerConfig{pageSize: tt.pageSize})
+			srv.addToken("token", false)
+			for _, id := range []string{"e1", "e2", "e3"} {
+				srv.setEntry(id, "/"+id, "unix:uid:1000")
+			}
+			h := start(t, srv, clk, config(t, srv, clk, t.TempDir(), "token"))
+			h.waitAttested()
+			sub := h.subscribe("unix:uid:1000")
+			waitUpdate(t, sub, "all three", hasIDs("e1", "e2", "e3"))
+			srv.mu.Lock()
+			srv.requestedIDs = nil
+			srv.mu.Unlock()
+
+			srv.deleteEntry("e2")
+			waitUpdate(t, sub, "e2 removed", hasIDs("e1", "e3"))
+			srv.mu.Lock()
+			defer srv.mu.Unlock()
+			if len(srv.requestedIDs) != 0 {
+				t.Errorf("a removal made the agent request %v, want nothing", srv.requestedIDs)
+			}
+		})
 	}
 }

@@ -44,7 +44,12 @@ func Example() {
 		defer sub.Finish()
 		for u := range sub.Updates() {
 			for _, id := range u.Identities {
-				log.Info("identity", "spiffe_id", id.SPIFFEID, "expires", id.Chain[0].NotAfter)
+				chain, err := id.Certificates()
+				if err != nil {
+					log.Error("identity", "spiffe_id", id.SPIFFEID, "error", err)
+					continue
+				}
+				log.Info("identity", "spiffe_id", id.SPIFFEID, "expires", chain[0].NotAfter)
 			}
 		}
 	}()

@@ -12,7 +12,10 @@ import (
 )
 
 // mintBatchSize bounds the SVIDs requested in one BatchNewX509SVID call.
-const mintBatchSize = 500
+// Each batch is garbage once handed to the cache (requests, CSRs, parsed
+// certificates); small batches keep that transient peak, and so the heap
+// the GC sizes itself to, low when many entries arrive at once.
+const mintBatchSize = 100
 
 // mintStale mints SVIDs for the entries that have none, were updated, or
 // reached half their SVID's lifetime. Each batch is handed to the cache as

@@ -55,6 +55,9 @@ func (a *Agent) syncEntries(ctx context.Context) error {
 			pbEntries = append(pbEntries, resp.GetEntries()...)
 		}
 		_ = stream.CloseSend()
+		if a.unchanged(pbEntries) {
+			return nil
+		}
 		a.setEntries(pbEntries, nil)
 		return nil
 	}
@@ -69,19 +72,24 @@ func (a *Agent) syncEntries(ctx context.Context) error {
 		}
 		revs = append(revs, resp.GetEntryRevisions()...)
 	}
-	known := make(map[string]cache.Entry)
-	for _, e := range a.cache.Entries() {
-		known[e.ID] = e
-	}
+	// Compare in place first: with nothing changed, the usual case every
+	// sync interval, the round allocates nothing per entry. Entry IDs are
+	// unique, so matching as many revisions as the cache holds entries
+	// means that none was removed either.
 	var want []string
-	keep := make(map[string]cache.Entry, len(revs))
+	matched := 0
 	for _, r := range revs {
-		if e, ok := known[r.GetId()]; ok && !stale(e, r) {
-			keep[e.ID] = e
+		if rev, created, ok := a.cache.Revision(r.GetId()); ok && !stale(rev, created, r) {
+			matched++
 			continue
 		}
 		want = append(want, r.GetId())
 	}
+	if len(want) == 0 && matched == a.cache.Len() {
+		_ = stream.CloseSend()
+		return nil
+	}
+	keep := a.keptEntries(revs)
 	slices.Sort(want)
 	for len(want) > 0 {
 		n := min(len(want), pageSize)
@@ -104,14 +112,50 @@ func (a *Agent) syncEntries(ctx context.Context) error {
 	return nil
 }
 
-// stale reports whether a cached entry differs from the server's revision.
-// An entry deleted and recreated under the same ID may restart its revision
-// numbers, so a different creation time also makes it stale.
-func stale(e cache.Entry, r *entryv1.EntryRevision) bool {
-	if e.RevisionNumber != r.GetRevisionNumber() {
+// stale reports whether a cached entry with the given revision number and
+// creation time differs from the server's revision. An entry deleted and
+// recreated under the same ID may restart its revision numbers, so a
+// different creation time also makes it stale.
+func stale(revision int64, createdAt time.Time, r *entryv1.EntryRevision) bool {
+	if revision != r.GetRevisionNumber() {
 		return true
 	}
-	return r.GetCreatedAt() != 0 && e.CreatedAt.Unix() != r.GetCreatedAt()
+	return r.GetCreatedAt() != 0 && createdAt.Unix() != r.GetCreatedAt()
+}
+
+// keptEntries returns the cached entries that revs still list unchanged.
+func (a *Agent) keptEntries(revs []*entryv1.EntryRevision) map[string]cache.Entry {
+	known := make(map[string]cache.Entry, a.cache.Len())
+	for _, e := range a.cache.Entries() {
+		known[e.ID] = e
+	}
+	keep := make(map[string]cache.Entry, len(revs))
+	for _, r := range revs {
+		if e, ok := known[r.GetId()]; ok && !stale(e.RevisionNumber, e.CreatedAt, r) {
+			keep[e.ID] = e
+		}
+	}
+	return keep
+}
+
+// unchanged reports whether a full set of entries from the server is the
+// one the cache holds: same IDs, revisions and creation times, none
+// expired. It compares in place, so an unchanged set costs no conversion.
+func (a *Agent) unchanged(pbEntries []*types.Entry) bool {
+	if len(pbEntries) != a.cache.Len() {
+		return false
+	}
+	now := a.cfg.Clock.Now().Unix()
+	for _, pb := range pbEntries {
+		rev, created, ok := a.cache.Revision(pb.GetId())
+		if !ok || rev != pb.GetRevisionNumber() || created.Unix() != pb.GetCreatedAt() {
+			return false
+		}
+		if exp := pb.GetExpiresAt(); exp != 0 && now >= exp {
+			return false
+		}
+	}
+	return true
 }
 
 // fetchEntries gets every authorized entry with GetAuthorizedEntries, for

@@ -7,6 +7,11 @@ import (
 	"strings"
 )
 
+// DefaultAgentAddress is the Workload API address used when agent_address,
+// SPIFFE_ENDPOINT_SOCKET and SPIRE_AGENT_ADDRESS are all unset: SPIRE's
+// default agent socket, as in spiffe-helper.
+const DefaultAgentAddress = "unix:///tmp/spire-agent/public/api.sock"
+
 // WorkloadAPIAddress returns the Workload API address to dial, in go-spiffe
 // form ("unix:///path" or "tcp://host:port"). It takes agent_address, or
 // else the SPIFFE_ENDPOINT_SOCKET environment variable, or else
@@ -14,8 +19,8 @@ import (
 // both variables is an error, as in spiffe-helper. A bare path becomes
 // "unix://" + path, made absolute. getenv is usually os.Getenv.
 //
-// Unlike spiffe-helper, which falls back to /tmp/spire-agent/public/api.sock,
-// it returns an error when no address is given at all.
+// When none of the three is set it falls back to spiffe-helper's default,
+// DefaultAgentAddress, so that configurations relying on it work unchanged.
 func (c *Config) WorkloadAPIAddress(getenv func(string) string) (string, error) {
 	addr := strings.TrimSpace(c.AgentAddress)
 	if addr == "" {
@@ -28,7 +33,7 @@ func (c *Config) WorkloadAPIAddress(getenv func(string) string) (string, error) 
 		case spire != "":
 			addr = spire
 		default:
-			return "", errors.New("no Workload API address: set agent_address in the configuration or the SPIFFE_ENDPOINT_SOCKET environment variable")
+			addr = DefaultAgentAddress
 		}
 	}
 	if strings.HasPrefix(addr, "unix:") || strings.HasPrefix(addr, "tcp:") {

@@ -31,7 +31,7 @@ func TestWorkloadAPIAddress(t *testing.T) {
 		{name: "SPIFFE_ENDPOINT_SOCKET bare path", env: map[string]string{"SPIFFE_ENDPOINT_SOCKET": "/b.sock"}, want: "unix:///b.sock"},
 		{name: "deprecated SPIRE_AGENT_ADDRESS", env: map[string]string{"SPIRE_AGENT_ADDRESS": "/c.sock"}, want: "unix:///c.sock"},
 		{name: "both variables", env: map[string]string{"SPIRE_AGENT_ADDRESS": "/c.sock", "SPIFFE_ENDPOINT_SOCKET": "/b.sock"}, wantErr: "both SPIFFE_ENDPOINT_SOCKET and SPIRE_AGENT_ADDRESS are set"},
-		{name: "nothing set names both", wantErr: "set agent_address in the configuration or the SPIFFE_ENDPOINT_SOCKET environment variable"},
+		{name: "nothing set falls back to spiffe-helper's default", want: "unix:///tmp/spire-agent/public/api.sock"},
 		{name: "other scheme", agent: "http://x", wantErr: `workload API address "http://x"`},
 	}
 	for _, tt := range tests {

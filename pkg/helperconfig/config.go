@@ -105,6 +105,9 @@ type Config struct {
 	// password in PKCS12PasswordFile.
 	PKCS12FileName     string
 	PKCS12PasswordFile string
+	// PKCS12TrustStoreFileName names an optional PKCS#12 truststore holding
+	// the bundle's CA certificates, encrypted with the same password.
+	PKCS12TrustStoreFileName string
 	// RestartPolicy is RestartNever, RestartOnFailure or RestartAlways.
 	RestartPolicy string
 	// MetricsBindAddress is a host:port for /metrics; "" means the health

@@ -45,6 +45,10 @@
 //   - pkcs12_file_name and pkcs12_password_file (both or neither): also write
 //     a PKCS#12 keystore, with key_file_mode, encrypted with the first line of
 //     the password file.
+//   - pkcs12_truststore_file_name (needs pkcs12_password_file): also write a
+//     PKCS#12 truststore with the bundle's CA certificates (Java
+//     trusted-certificate entries), with cert_file_mode, encrypted with the
+//     same password.
 //   - restart_policy = "never" (default, as spiffe-helper) | "on-failure" |
 //     "always": what to do when cmd exits; needs cmd.
 //   - metrics_bind_address = "127.0.0.1:9090": serve Prometheus /metrics on

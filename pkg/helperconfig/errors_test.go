@@ -76,6 +76,7 @@ svid_bundle_file_name = "b.pem"`, []string{`svid_file_name and svid_key_file_nam
 		{"bad restart_policy", x509Set + `restart_policy = "sometimes"`, []string{`restart_policy: "sometimes" is not one of`}},
 		{"restart policy without cmd", x509Set + `restart_policy = "always"`, []string{`restart_policy "always" needs cmd`}},
 		{"pkcs12 without password file", x509Set + `pkcs12_file_name = "k.p12"`, []string{"pkcs12_file_name and pkcs12_password_file must be set together"}},
+		{"pkcs12 truststore without password file", x509Set + `pkcs12_truststore_file_name = "t.p12"`, []string{"pkcs12_truststore_file_name needs pkcs12_password_file"}},
 		{"combined file without x509 set", `jwt_bundle_file_name = "b.json"
 combined_file_name = "c.pem"`, []string{"combined_file_name needs svid_file_name"}},
 		{"bad metrics address", x509Set + `metrics_bind_address = "9090"`, []string{`metrics_bind_address: want host:port, got "9090"`}},

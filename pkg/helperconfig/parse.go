@@ -93,14 +93,15 @@ func Decode(name string, data []byte) (*Config, []string, error) {
 		}},
 
 		// svidkit extras.
-		"exit_timeout":         d.duration(&c.ExitTimeout),
-		"write_mode":           d.str(&c.WriteMode),
-		"key_encoding":         d.str(&c.KeyEncoding),
-		"combined_file_name":   d.str(&c.CombinedFileName),
-		"pkcs12_file_name":     d.str(&c.PKCS12FileName),
-		"pkcs12_password_file": d.str(&c.PKCS12PasswordFile),
-		"restart_policy":       d.str(&c.RestartPolicy),
-		"metrics_bind_address": d.str(&c.MetricsBindAddress),
+		"exit_timeout":                d.duration(&c.ExitTimeout),
+		"write_mode":                  d.str(&c.WriteMode),
+		"key_encoding":                d.str(&c.KeyEncoding),
+		"combined_file_name":          d.str(&c.CombinedFileName),
+		"pkcs12_file_name":            d.str(&c.PKCS12FileName),
+		"pkcs12_password_file":        d.str(&c.PKCS12PasswordFile),
+		"pkcs12_truststore_file_name": d.str(&c.PKCS12TrustStoreFileName),
+		"restart_policy":              d.str(&c.RestartPolicy),
+		"metrics_bind_address":        d.str(&c.MetricsBindAddress),
 	}
 	for _, a := range aliases.list {
 		fields[a.old] = a.field

@@ -58,6 +58,7 @@ key_encoding = "sec1"
 combined_file_name = "haproxy.pem"
 pkcs12_file_name = "keystore.p12"
 pkcs12_password_file = "/run/secrets/p12pass"
+pkcs12_truststore_file_name = "truststore.p12"
 restart_policy = "on-failure"
 metrics_bind_address = "127.0.0.1:9090"
 `
@@ -117,6 +118,7 @@ func TestParse(t *testing.T) {
 				c.KeyEncoding = helperconfig.KeyEncodingSEC1
 				c.CombinedFileName = "haproxy.pem"
 				c.PKCS12FileName, c.PKCS12PasswordFile = "keystore.p12", "/run/secrets/p12pass"
+				c.PKCS12TrustStoreFileName = "truststore.p12"
 				c.RestartPolicy = helperconfig.RestartOnFailure
 				c.MetricsBindAddress = "127.0.0.1:9090"
 			}),

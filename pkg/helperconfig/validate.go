@@ -99,12 +99,18 @@ func (c *Config) validateExtras() []error {
 	if (c.PKCS12FileName == "") != (c.PKCS12PasswordFile == "") {
 		add("pkcs12_file_name and pkcs12_password_file must be set together")
 	}
+	if c.PKCS12TrustStoreFileName != "" && c.PKCS12PasswordFile == "" {
+		add("pkcs12_truststore_file_name needs pkcs12_password_file")
+	}
 	if !c.X509Enabled() {
 		if c.CombinedFileName != "" {
 			add("combined_file_name needs svid_file_name, svid_key_file_name and svid_bundle_file_name")
 		}
 		if c.PKCS12FileName != "" {
 			add("pkcs12_file_name needs svid_file_name, svid_key_file_name and svid_bundle_file_name")
+		}
+		if c.PKCS12TrustStoreFileName != "" {
+			add("pkcs12_truststore_file_name needs svid_file_name, svid_key_file_name and svid_bundle_file_name")
 		}
 	}
 	if a := c.MetricsBindAddress; a != "" {
@@ -140,6 +146,7 @@ func (c *Config) validateNames() []error {
 	}
 	check("combined_file_name", c.CombinedFileName)
 	check("pkcs12_file_name", c.PKCS12FileName)
+	check("pkcs12_truststore_file_name", c.PKCS12TrustStoreFileName)
 	return errs
 }
 

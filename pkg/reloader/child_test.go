@@ -1,6 +1,7 @@
 package reloader_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -146,4 +147,22 @@ func TestRestartPolicy(t *testing.T) {
 			stdout.waitCount(t, "ready pid=", 2)
 		})
 	}
+}
+
+func TestNotifyBeforeRunIsKept(t *testing.T) {
+	cfg, stdout, _, _ := appConfig(t)
+	r, err := reloader.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Notify()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	stdout.wait(t, "ready pid=")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run() = %v", err)
+	}
+	stdout.wait(t, "term hups=0\n")
 }

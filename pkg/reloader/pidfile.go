@@ -110,6 +110,7 @@ func (l *loop) signalPIDFile(pid int) {
 // is left until it changes again.
 func (l *loop) pidFileChanged() {
 	if !l.notified {
+		l.cfg.Log.Debug("pid file changed before the first write; not signalled", "pid_file", l.cfg.PIDFile)
 		return
 	}
 	pid, err := readPID(l.cfg.PIDFile)
@@ -117,7 +118,12 @@ func (l *loop) pidFileChanged() {
 		l.cfg.Log.Debug("pid file not usable yet", "pid_file", l.cfg.PIDFile, "error", err)
 		return
 	}
-	if pid == l.lastPID || !processExists(pid) {
+	if pid == l.lastPID {
+		l.cfg.Log.Debug("pid file changed; its process was signalled already", "pid_file", l.cfg.PIDFile, "pid", pid)
+		return
+	}
+	if !processExists(pid) {
+		l.cfg.Log.Debug("pid file names no live process", "pid_file", l.cfg.PIDFile, "pid", pid)
 		return
 	}
 	l.cfg.Log.Info("pid file names a new process", "pid_file", l.cfg.PIDFile, "pid", pid)

@@ -49,7 +49,9 @@ type Config struct {
 	// Env is the child's environment; nil means the helper's own.
 	Env []string
 	// PIDFile names a file whose first line is the pid of a process to
-	// signal after every write (spiffe-helper's pid_file_name).
+	// signal after every write (spiffe-helper's pid_file_name). Its
+	// directory is watched, so a PIDFile that is itself a symlink is read
+	// fresh on every Notify but changes of its target are not seen.
 	PIDFile string
 	// Signal is sent to the child and to the pid file's process after every
 	// write after the first (spiffe-helper's renew_signal). Default SIGHUP.
@@ -75,7 +77,10 @@ type Config struct {
 	Stdout, Stderr io.Writer
 	// Log receives the Reloader's logs. Default slog.Default().
 	Log *slog.Logger
-	// Metrics registers the Reloader's counters; nil disables them.
+	// Metrics registers the Reloader's counters (svidkit_helper_*:
+	// signals_sent_total and signal_errors_total by target child|pidfile,
+	// child_starts_total by result, child_exits_total by outcome); nil
+	// leaves them unregistered.
 	Metrics prometheus.Registerer
 }
 
@@ -119,7 +124,7 @@ func (c *Config) fill() error {
 	if c.Signal == 0 {
 		c.Signal = DefaultSignal
 	}
-	if c.Signal < 0 || c.Signal == syscall.SIGKILL || c.Signal == syscall.SIGSTOP {
+	if c.Signal < 0 || c.Signal > 64 || c.Signal == syscall.SIGKILL || c.Signal == syscall.SIGSTOP {
 		return fmt.Errorf("signal %d cannot be used as the renew signal", int(c.Signal))
 	}
 	durations := []struct {

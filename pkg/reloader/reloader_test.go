@@ -1,6 +1,7 @@
 package reloader_test
 
 import (
+	"context"
 	"strings"
 	"syscall"
 	"testing"
@@ -42,8 +43,16 @@ func TestNewAcceptsEmptyConfig(t *testing.T) {
 }
 
 func TestRunTwice(t *testing.T) {
-	rr := start(t, reloader.Config{})
-	if err := rr.Run(t.Context()); err == nil {
+	r, err := reloader.New(reloader.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := r.Run(ctx); err != nil {
+		t.Fatalf("first Run() = %v, want nil on cancel", err)
+	}
+	if err := r.Run(ctx); err == nil {
 		t.Fatal("second Run() = nil, want an error")
 	}
 }

@@ -56,7 +56,8 @@ func (t *timer) stop() {
 // Run starts and signals the application on each Notify until ctx ends.
 // Then it sends SIGTERM to the child, waits up to StopGrace for it to exit,
 // sends SIGKILL to its process group if it did not, and returns nil once the
-// child is reaped. Run may be called only once.
+// child is reaped. Run may be called only once. It fails only when called
+// again or when it cannot create the pid file watch (inotify limits).
 func (r *Reloader) Run(ctx context.Context) error {
 	if !r.running.CompareAndSwap(false, true) {
 		return errors.New("reloader: Run called more than once")

@@ -79,9 +79,18 @@ var (
 
 // caller is an attested Workload API caller.
 type caller struct {
-	pid  int32
-	sels selector.Set
-	log  *slog.Logger
+	method string
+	pid    int32
+	uid    uint32
+	sels   selector.Set
+	base   *slog.Logger
+}
+
+// log returns a logger naming the call and the caller. It is built only
+// when something is logged: slog's With allocates, and most calls log
+// nothing.
+func (c caller) log() *slog.Logger {
+	return c.base.With("method", c.method, "pid", c.pid, "uid", c.uid)
 }
 
 // checkHeader verifies the security header; it runs before anything else.
@@ -106,15 +115,16 @@ func (h *Handler) attest(ctx context.Context, method string) (caller, error) {
 		h.log.Error("workload api: caller has no peer credentials; is the server using peercred?", "method", method)
 		return caller{}, status.Error(codes.Internal, "caller credentials unavailable")
 	}
-	log := h.log.With("method", method, "pid", info.PID, "uid", info.UID)
+	c := caller{method: method, pid: info.PID, uid: info.UID, base: h.log}
 	start := time.Now()
 	sels, err := h.att.Attest(ctx, info.PID, info.UID, info.GID)
 	h.metrics.attestation.Observe(time.Since(start).Seconds())
 	if err != nil {
-		log.Warn("workload api: attestation failed", "error", err)
+		c.log().Warn("workload api: attestation failed", "error", err)
 		return caller{}, status.Error(codes.Internal, "workload attestation failed")
 	}
-	return caller{pid: info.PID, sels: sels, log: log}, nil
+	c.sels = sels
+	return c, nil
 }
 
 // currentUpdate returns the caller's Update as of now.

@@ -37,7 +37,7 @@ func (h *Handler) FetchJWTSVID(ctx context.Context, req *workload.JWTSVIDRequest
 	}
 	svids, err := h.mgr.FetchJWTSVIDs(ctx, c.sels, req.GetAudience(), want)
 	if err != nil {
-		c.log.Error("workload api: fetch JWT-SVIDs", "error", err)
+		c.log().Error("workload api: fetch JWT-SVIDs", "error", err)
 		return nil, status.Error(codes.Unavailable, "could not fetch JWT-SVID")
 	}
 	if len(svids) == 0 {
@@ -104,7 +104,7 @@ func (h *Handler) ValidateJWTSVID(ctx context.Context, req *workload.ValidateJWT
 	}
 	u, err := h.currentUpdate(ctx, c)
 	if err != nil {
-		c.log.Error("workload api: read bundles", "error", err)
+		c.log().Error("workload api: read bundles", "error", err)
 		return nil, status.Error(codes.Unavailable, "identity cache unavailable")
 	}
 	svid, err := jwtsvid.ParseAndValidate(req.GetSvid(), jwtBundles(u), []string{req.GetAudience()})

@@ -13,6 +13,11 @@ import (
 )
 
 // Identity is one X.509-SVID the workload is entitled to, with its key.
+// The chain and the key are given parsed (Chain, Key), encoded (ChainDER,
+// KeyPKCS8), or both; when both, they must agree. The Workload API sends
+// the encoded form, so a Manager that keeps SVIDs encoded spares it the
+// encoding on every call and the memory of parsed certificates; use
+// Certificates and PrivateKey to read either form.
 type Identity struct {
 	// EntryID is the registration entry the SVID was issued for.
 	EntryID  string
@@ -23,9 +28,18 @@ type Identity struct {
 	Chain []*x509.Certificate
 	// Key is the SVID's private key.
 	Key crypto.Signer
+	// ChainDER is the chain's certificates, leaf first, as concatenated
+	// ASN.1 DER: the Workload API's x509_svid field.
+	ChainDER []byte
+	// KeyPKCS8 is the private key as unencrypted PKCS #8 DER: the Workload
+	// API's x509_svid_key field.
+	KeyPKCS8 []byte
 }
 
-// Update is the complete identity state of a workload at one moment.
+// Update is the complete identity state of a workload at one moment. It is
+// an immutable snapshot: a Manager may hand the same Update to every
+// subscriber it applies to, and the Workload API caches the response built
+// from it, so nobody may modify an Update after publishing it.
 type Update struct {
 	// Identities are ordered by entry creation, then entry ID, so the first
 	// is the workload's "default" SVID. Empty means no identity is issued.

@@ -34,7 +34,7 @@ func (h *Handler) serveStream(stop <-chan struct{}, ss grpc.ServerStream, spec s
 	}
 	sub, err := h.mgr.Subscribe(ctx, c.sels)
 	if err != nil {
-		c.log.Error("workload api: subscribe failed", "error", err)
+		c.log().Error("workload api: subscribe failed", "error", err)
 		return status.Error(codes.Unavailable, "identity cache unavailable")
 	}
 	defer sub.Finish()
@@ -54,7 +54,7 @@ func (h *Handler) serveStream(stop <-chan struct{}, ss grpc.ServerStream, spec s
 			resp, err := h.resps.get(spec.kind, u, spec.build)
 			if err != nil {
 				if status.Code(err) != codes.PermissionDenied {
-					c.log.Error("workload api: build response", "error", err)
+					c.log().Error("workload api: build response", "error", err)
 				}
 				return err
 			}

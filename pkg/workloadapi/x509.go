@@ -44,13 +44,20 @@ func buildX509SVIDResponse(u *Update) (proto.Message, error) {
 		resp.FederatedBundles[td.IDString()] = x509DER(b)
 	}
 	for _, id := range u.Identities {
-		key, err := x509.MarshalPKCS8PrivateKey(id.Key)
-		if err != nil {
-			return nil, status.Error(codes.Unavailable, fmt.Sprintf("marshal key of %s: %v", id.SPIFFEID, err))
+		key := id.KeyPKCS8
+		if key == nil {
+			var err error
+			if key, err = x509.MarshalPKCS8PrivateKey(id.Key); err != nil {
+				return nil, status.Error(codes.Unavailable, fmt.Sprintf("marshal key of %s: %v", id.SPIFFEID, err))
+			}
+		}
+		chain := id.ChainDER
+		if chain == nil {
+			chain = concatDER(id.Chain)
 		}
 		resp.Svids = append(resp.Svids, &workload.X509SVID{
 			SpiffeId:    id.SPIFFEID.String(),
-			X509Svid:    concatDER(id.Chain),
+			X509Svid:    chain,
 			X509SvidKey: key,
 			Bundle:      bundle,
 			Hint:        id.Hint,

@@ -62,6 +62,10 @@ type Cache struct {
 	subsBySel map[selector.Selector]map[*subscription]struct{}
 	bundle    *spiffebundle.Bundle
 	federated map[spiffeid.TrustDomain]*spiffebundle.Bundle
+	// updates memoizes the Update of each selector set seen since the last
+	// change (see updateFor); keyBuf is the scratch buffer for its keys.
+	updates map[string]*workloadapi.Update
+	keyBuf  []byte
 
 	jwtMu      sync.Mutex
 	jwts       map[jwtKey]cachedJWT
@@ -71,7 +75,7 @@ type Cache struct {
 // record is one entry and its SVID, if minted.
 type record struct {
 	entry  Entry
-	svid   *SVID
+	svid   *storedSVID
 	svidID spiffeid.ID       // the SVID's own ID: the entry may have changed since
 	key    selector.Selector // the selector it is indexed under
 }
@@ -96,6 +100,7 @@ func New(cfg Config) *Cache {
 		subs:      make(map[*subscription]struct{}),
 		subsBySel: make(map[selector.Selector]map[*subscription]struct{}),
 		federated: make(map[spiffeid.TrustDomain]*spiffebundle.Bundle),
+		updates:   make(map[string]*workloadapi.Update),
 		jwts:      make(map[jwtKey]cachedJWT),
 	}
 }
@@ -135,6 +140,10 @@ func (c *Cache) SetEntries(entries []Entry) {
 		c.unindex(r)
 		delete(c.records, id)
 	}
+	if len(changedIDs) == 0 {
+		return
+	}
+	c.changed()
 	c.notify(dirty)
 	c.dropJWTs(changedIDs)
 }
@@ -151,8 +160,9 @@ func (c *Cache) SetSVIDs(svids map[string]SVID) {
 		if !ok {
 			continue
 		}
-		if len(s.Chain) == 0 || s.Key == nil {
-			c.log.Warn("ignoring SVID without certificate or key", "entry_id", id)
+		stored, err := encodeSVID(s)
+		if err != nil {
+			c.log.Warn("ignoring invalid SVID", "entry_id", id, "error", err)
 			continue
 		}
 		spiffeID, err := x509svid.IDFromCert(s.Chain[0])
@@ -160,8 +170,9 @@ func (c *Cache) SetSVIDs(svids map[string]SVID) {
 			c.log.Warn("ignoring SVID without SPIFFE ID", "entry_id", id, "error", err)
 			continue
 		}
-		r.svid, r.svidID = &s, spiffeID
+		r.svid, r.svidID = stored, spiffeID
 		c.markDirty(dirty, r.entry)
+		c.changed()
 	}
 	c.notify(dirty)
 }
@@ -172,6 +183,7 @@ func (c *Cache) SetBundle(b *spiffebundle.Bundle) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.bundle = b
+	c.changed()
 	c.notify(c.subs)
 }
 
@@ -181,6 +193,7 @@ func (c *Cache) SetFederatedBundles(bundles map[spiffeid.TrustDomain]*spiffebund
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.federated = maps.Clone(bundles)
+	c.changed()
 	c.notify(c.subs)
 }
 
@@ -228,8 +241,8 @@ func (c *Cache) StaleEntries(now time.Time) []Entry {
 	defer c.mu.Unlock()
 	var out []Entry
 	for _, r := range c.records {
-		if r.svid == nil || r.svid.EntryRevision != r.entry.RevisionNumber ||
-			RotationDue(r.svid.Chain[0].NotBefore, r.svid.Chain[0].NotAfter, r.svid.MintedAt, now) {
+		if r.svid == nil || r.svid.entryRevision != r.entry.RevisionNumber ||
+			RotationDue(r.svid.notBefore, r.svid.notAfter, r.svid.mintedAt, now) {
 			out = append(out, r.entry)
 		}
 	}
@@ -309,4 +322,25 @@ func entryEqual(a, b Entry) bool {
 		slices.Equal(a.DNSNames, b.DNSNames) && a.Hint == b.Hint &&
 		a.CreatedAt.Equal(b.CreatedAt) &&
 		a.X509SVIDTTL == b.X509SVIDTTL && a.JWTSVIDTTL == b.JWTSVIDTTL
+}
+
+// Revision returns the revision number and creation time of the entry with
+// the given ID, and whether the cache holds it. The agent's sync compares
+// the server's revisions with it in place, so an unchanged set of entries
+// costs no copy of them.
+func (c *Cache) Revision(id string) (revision int64, createdAt time.Time, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.records[id]
+	if !ok {
+		return 0, time.Time{}, false
+	}
+	return r.entry.RevisionNumber, r.entry.CreatedAt, true
+}
+
+// Len returns the number of authorized entries.
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.records)
 }

@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"context"
+	"crypto"
 	"slices"
 	"testing"
 	"time"
@@ -88,8 +89,19 @@ func TestIdentityOrderAndHints(t *testing.T) {
 	if u.Identities[0].Hint != "internal" || u.Identities[1].Hint != "external" || u.Identities[2].Hint != "" {
 		t.Fatalf("hints = %q %q %q", u.Identities[0].Hint, u.Identities[1].Hint, u.Identities[2].Hint)
 	}
-	if u.Identities[0].SPIFFEID != old.SPIFFEID || u.Identities[0].Key == nil || len(u.Identities[0].Chain) != 1 {
+	if u.Identities[0].SPIFFEID != old.SPIFFEID {
 		t.Fatalf("identity fields not filled: %+v", u.Identities[0])
+	}
+	chain, err := u.Identities[0].Certificates()
+	if err != nil || len(chain) != 1 {
+		t.Fatalf("identity chain: %d certificates, error %v", len(chain), err)
+	}
+	key, err := u.Identities[0].PrivateKey()
+	if err != nil {
+		t.Fatalf("identity key: %v", err)
+	}
+	if !key.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(chain[0].PublicKey) {
+		t.Fatal("identity key does not match its certificate")
 	}
 }
 

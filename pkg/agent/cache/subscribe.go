@@ -27,8 +27,8 @@ type subscription struct {
 
 // Subscribe returns a subscription that yields the current identities of a
 // workload with selectors sels at once, then every change. It ends when ctx
-// is done or Finish is called. Updates share bundle values with the cache
-// and must not be modified.
+// is done or Finish is called. Updates are shared with the cache and other
+// subscribers and must not be modified.
 func (c *Cache) Subscribe(ctx context.Context, sels selector.Set) (workloadapi.Subscription, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("subscribe: %w", err)
@@ -48,7 +48,7 @@ func (c *Cache) Subscribe(ctx context.Context, sels selector.Set) (workloadapi.S
 		}
 		m[s] = struct{}{}
 	}
-	s.push(c.buildUpdate(s.sels))
+	s.push(c.updateFor(s.sels))
 	// Registered under the lock: a Finish triggered by ctx waits for it and
 	// then sees s.stop set.
 	s.stop = context.AfterFunc(ctx, s.Finish)
@@ -100,7 +100,7 @@ func (s *subscription) push(u *workloadapi.Update) {
 // c.mu.
 func (c *Cache) notify(dirty map[*subscription]struct{}) {
 	for s := range dirty {
-		s.push(c.buildUpdate(s.sels))
+		s.push(c.updateFor(s.sels))
 	}
 }
 
@@ -137,8 +137,8 @@ func (c *Cache) buildUpdate(sels selector.Set) *workloadapi.Update {
 			EntryID:  r.entry.ID,
 			SPIFFEID: r.svidID,
 			Hint:     r.entry.Hint,
-			Chain:    r.svid.Chain,
-			Key:      r.svid.Key,
+			ChainDER: r.svid.chainDER,
+			KeyPKCS8: r.svid.keyPKCS8,
 		})
 		for _, td := range r.entry.FederatesWith {
 			if b, ok := c.federated[td]; ok {

@@ -17,6 +17,8 @@ import (
 	"log/slog"
 	"os/user"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/svidkit/svidkit/pkg/selector"
 )
@@ -57,7 +59,11 @@ type Attestor struct {
 	discover  bool
 	sizeLimit int64
 	hashes    *hashCache
-	log       *slog.Logger
+	users     *nameCache // uid to user name
+	groups    *nameCache // gid to group name
+	// statusBufs pools the buffers of /proc/<pid>/status reads.
+	statusBufs *sync.Pool
+	log        *slog.Logger
 }
 
 // New returns an Attestor with the defaults filled in.
@@ -72,11 +78,14 @@ func New(cfg Config) *Attestor {
 		cfg.Log = slog.Default()
 	}
 	return &Attestor{
-		procRoot:  cfg.ProcRoot,
-		discover:  !cfg.DisableWorkloadPath,
-		sizeLimit: cfg.HashSizeLimit,
-		hashes:    newHashCache(cfg.HashCacheSize),
-		log:       cfg.Log,
+		procRoot:   cfg.ProcRoot,
+		discover:   !cfg.DisableWorkloadPath,
+		sizeLimit:  cfg.HashSizeLimit,
+		hashes:     newHashCache(cfg.HashCacheSize),
+		users:      newNameCache(userName, nameTTL, time.Now),
+		groups:     newNameCache(groupName, nameTTL, time.Now),
+		statusBufs: newStatusBufs(),
+		log:        cfg.Log,
 	}
 }
 
@@ -89,7 +98,7 @@ func (a *Attestor) Attest(ctx context.Context, pid int32, uid, gid uint32) (sele
 	if pid <= 0 {
 		return nil, fmt.Errorf("unix attestor: invalid pid %d", pid)
 	}
-	groups, err := readSupplementaryGroups(a.procRoot, pid)
+	groups, err := a.readSupplementaryGroups(pid)
 	if err != nil {
 		return nil, fmt.Errorf("unix attestor: pid %d: %w", pid, err)
 	}
@@ -98,10 +107,10 @@ func (a *Attestor) Attest(ctx context.Context, pid int32, uid, gid uint32) (sele
 	gidStr := strconv.FormatUint(uint64(gid), 10)
 	sels := make([]selector.Selector, 0, 6+len(groups))
 	sels = append(sels, sel("uid:"+uidStr), sel("gid:"+gidStr))
-	if name, ok := lookupUser(uidStr); ok {
+	if name, ok := a.users.lookup(uidStr); ok {
 		sels = append(sels, sel("user:"+name))
 	}
-	if name, ok := lookupGroup(gidStr); ok {
+	if name, ok := a.groups.lookup(gidStr); ok {
 		sels = append(sels, sel("group:"+name))
 	}
 	for _, g := range groups {
@@ -125,7 +134,9 @@ func sel(value string) selector.Selector {
 	return selector.Selector{Type: SelectorType, Value: value}
 }
 
-func lookupUser(uid string) (string, bool) {
+// userName and groupName resolve a uid or gid to its name; ok is false
+// when it has none.
+func userName(uid string) (string, bool) {
 	u, err := user.LookupId(uid)
 	if err != nil {
 		return "", false
@@ -133,7 +144,7 @@ func lookupUser(uid string) (string, bool) {
 	return u.Username, true
 }
 
-func lookupGroup(gid string) (string, bool) {
+func groupName(gid string) (string, bool) {
 	g, err := user.LookupGroupId(gid)
 	if err != nil {
 		return "", false

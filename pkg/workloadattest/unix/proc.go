@@ -1,7 +1,6 @@
 package unix
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -12,19 +11,31 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 )
 
+// newStatusBufs returns the pool of buffers /proc/<pid>/status is read
+// into. A status file is about 1.5 KB; reading it with os.ReadFile and a
+// bufio.Scanner allocated some 12 KB on every Workload API call.
+func newStatusBufs() *sync.Pool {
+	return &sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+}
+
 // readSupplementaryGroups returns the gids of the "Groups:" line of
-// <root>/<pid>/status.
-func readSupplementaryGroups(root string, pid int32) ([]string, error) {
-	path := filepath.Join(root, strconv.Itoa(int(pid)), "status")
-	data, err := os.ReadFile(path)
+// <procRoot>/<pid>/status.
+func (a *Attestor) readSupplementaryGroups(pid int32) ([]string, error) {
+	path := filepath.Join(a.procRoot, strconv.Itoa(int(pid)), "status")
+	bp := a.statusBufs.Get().(*[]byte)
+	defer a.statusBufs.Put(bp)
+	data, err := readInto((*bp)[:0], path)
+	*bp = data[:0]
 	if err != nil {
 		return nil, fmt.Errorf("read process status: %w", err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		rest, ok := bytes.CutPrefix(sc.Bytes(), []byte("Groups:"))
+	for len(data) > 0 {
+		var line []byte
+		line, data, _ = bytes.Cut(data, []byte{'\n'})
+		rest, ok := bytes.CutPrefix(line, []byte("Groups:"))
 		if !ok {
 			continue
 		}
@@ -39,6 +50,29 @@ func readSupplementaryGroups(root string, pid int32) ([]string, error) {
 		return groups, nil
 	}
 	return nil, fmt.Errorf("parse %s: no Groups line", path)
+}
+
+// readInto appends the content of the file at path to buf, growing it as
+// needed, and returns it.
+func readInto(buf []byte, path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return buf, err
+	}
+	defer f.Close()
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // binary is the executable a process runs.

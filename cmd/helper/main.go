@@ -1,0 +1,17 @@
+// Command svidkit-helper is a drop-in replacement for spiffe-helper: it
+// writes the workload's SVIDs and bundles from the SPIFFE Workload API to
+// disk and signals the application that reads them. See package helper.
+package main
+
+import (
+	"os"
+
+	"github.com/svidkit/svidkit/pkg/helper"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	os.Exit(helper.Main(os.Args[1:], helper.CLIOptions{Version: version}))
+}

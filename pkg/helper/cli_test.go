@@ -1,0 +1,75 @@
+package helper_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/svidkit/svidkit/pkg/helper"
+)
+
+func TestMainExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	sock := sockDir(t)
+	certDir := t.TempDir()
+	good := write("good.conf", `agent_address = "`+sock+`"
+cert_dir = "`+certDir+`"
+svid_file_name = "svid.pem"
+svid_key_file_name = "svid_key.pem"
+svid_bundle_file_name = "svid_bundle.pem"
+daemon_mode = false
+`)
+	bad := write("bad.conf", "svid_file_name = \"a\"\nbogus_key = 1\n")
+
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{"version spiffe-helper form", []string{"-version"}, 0, "v1.2.3\n", ""},
+		{"missing config file", []string{"-config", filepath.Join(dir, "none.conf")}, helper.ExitConfig, "", "read configuration"},
+		{"unknown key names key and line", []string{"-config", bad}, helper.ExitConfig, "", "bogus_key"},
+		{"unknown flag", []string{"-nope"}, helper.ExitConfig, "", "unknown flag"},
+		{"positional argument", []string{"extra"}, helper.ExitConfig, "", "Error:"},
+		{"timeout flag, Go-flag form", []string{"-config", good, "-timeout", "200ms"}, helper.ExitTimeout, "", "timed out after 200ms waiting for an X.509-SVID"},
+		{"run subcommand, cobra form", []string{"run", "--config", good, "--timeout=200ms"}, helper.ExitTimeout, "", "timed out after 200ms"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := helper.Main(tt.args, helper.CLIOptions{Version: "v1.2.3", Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }})
+			if code != tt.wantCode {
+				t.Fatalf("exit code %d, want %d; stderr:\n%s", code, tt.wantCode, stderr.String())
+			}
+			if tt.wantStdout != "" && stdout.String() != tt.wantStdout {
+				t.Errorf("stdout %q, want %q", stdout.String(), tt.wantStdout)
+			}
+			if !strings.Contains(stderr.String(), tt.wantStderr) {
+				t.Errorf("stderr %q lacks %q", stderr.String(), tt.wantStderr)
+			}
+		})
+	}
+}
+
+func TestTimeoutErrorIsOneLine(t *testing.T) {
+	err := &helper.TimeoutError{After: 30e9, Waiting: `an X.509-SVID (hint "db")`, Address: "unix:///run/agent.sock", Last: errWithNewline{}}
+	want := `timed out after 30s waiting for an X.509-SVID (hint "db") from the Workload API at unix:///run/agent.sock: last error: rpc error: no identity issued`
+	if err.Error() != want {
+		t.Fatalf("Error() = %q, want %q", err.Error(), want)
+	}
+}
+
+type errWithNewline struct{}
+
+func (errWithNewline) Error() string { return "rpc error:\nno identity issued" }

@@ -1,0 +1,196 @@
+package helper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/svidkit/svidkit/pkg/helperconfig"
+	"github.com/svidkit/svidkit/pkg/reloader"
+	"github.com/svidkit/svidkit/pkg/svidfile"
+	"github.com/svidkit/svidkit/pkg/svidformat"
+	"github.com/svidkit/svidkit/pkg/taskrun"
+)
+
+// DefaultRepairInterval is how often the files on disk are checked against
+// the last written set when Options.RepairInterval is zero, in addition to
+// the fsnotify watch of cert_dir.
+const DefaultRepairInterval = 5 * time.Second
+
+// Options are the helper's runtime dependencies. Every field is optional.
+type Options struct {
+	// Log receives the helper's logs. Default: discard.
+	Log *slog.Logger
+	// Getenv reads SPIFFE_ENDPOINT_SOCKET and SPIRE_AGENT_ADDRESS when
+	// agent_address is empty. Default os.Getenv.
+	Getenv func(string) string
+	// Stdout and Stderr receive cmd's output. Default os.Stdout, os.Stderr.
+	Stdout, Stderr io.Writer
+	// Registerer registers the helper's and the reloader's metrics, and
+	// Gatherer serves them on /metrics. Default: a private registry used
+	// for both (a Registerer that is also a Gatherer serves itself).
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	// RepairInterval is how often the files are checked for tampering.
+	// Default DefaultRepairInterval.
+	RepairInterval time.Duration
+}
+
+// Helper writes the workload's identity documents to disk and keeps them
+// current. Create it with New and start it with Run.
+type Helper struct {
+	cfg    *helperconfig.Config
+	opts   Options
+	log    *slog.Logger
+	addr   string
+	format svidformat.Options
+	mode   svidfile.Mode
+
+	metrics *metrics
+	state   *state
+	events  chan Event
+}
+
+// New checks cfg (which must have passed Validate) and returns a Helper.
+// Configuration problems are returned as *ConfigError.
+func New(cfg *helperconfig.Config, opts Options) (*Helper, error) {
+	if cfg == nil {
+		return nil, &ConfigError{Err: errors.New("helper: no configuration")}
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if opts.Stdout == nil {
+		opts.Stdout = os.Stdout
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	switch {
+	case opts.Registerer == nil && opts.Gatherer == nil:
+		reg := prometheus.NewRegistry()
+		opts.Registerer, opts.Gatherer = reg, reg
+	case opts.Registerer == nil:
+		opts.Registerer = prometheus.NewRegistry() // registered, never served
+	case opts.Gatherer == nil:
+		if g, ok := opts.Registerer.(prometheus.Gatherer); ok {
+			opts.Gatherer = g
+		} else {
+			opts.Gatherer = prometheus.NewRegistry() // serves nothing
+		}
+	}
+	if opts.RepairInterval <= 0 {
+		opts.RepairInterval = DefaultRepairInterval
+	}
+	addr, err := cfg.WorkloadAPIAddress(opts.Getenv)
+	if err != nil {
+		return nil, &ConfigError{Err: fmt.Errorf("helper: %w", err)}
+	}
+	mode, err := svidfile.ParseMode(cfg.WriteMode)
+	if err != nil {
+		return nil, &ConfigError{Err: fmt.Errorf("helper: write_mode: %w", err)}
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("helper: %w", err)
+	}
+	h := &Helper{
+		cfg:     cfg,
+		opts:    opts,
+		log:     opts.Log,
+		addr:    addr,
+		format:  formatOptions(cfg),
+		mode:    mode,
+		metrics: m,
+		events:  make(chan Event, eventBuffer),
+	}
+	h.state = newState(cfg)
+	return h, nil
+}
+
+// Address returns the Workload API address the helper dials.
+func (h *Helper) Address() string { return h.addr }
+
+// Run writes the files and, in daemon mode, keeps them current until ctx
+// ends, then stops cmd (SIGTERM, see package reloader) and returns nil. In
+// one-shot mode it returns once the files are written (nil) or the exit
+// timeout expired (*TimeoutError). Run may be called once.
+func (h *Helper) Run(ctx context.Context) error {
+	w, err := svidfile.New(h.cfg.CertDir, svidfile.Options{Mode: h.mode})
+	if err != nil {
+		return fmt.Errorf("helper: cert_dir: %w", err)
+	}
+	defer func() {
+		if err := w.Close(); err != nil {
+			h.log.Warn("closing the file writer failed", "error", err)
+		}
+	}()
+	h.state.writer = w
+	if !h.cfg.DaemonMode {
+		return h.runOnce(ctx)
+	}
+	return h.runDaemon(ctx)
+}
+
+// runDaemon runs every long-lived part until ctx ends or one fails.
+func (h *Helper) runDaemon(ctx context.Context) error {
+	rl, err := reloader.New(reloader.Config{
+		Cmd:     h.cfg.Cmd,
+		Args:    h.cfg.CmdArgs,
+		PIDFile: h.cfg.PIDFileName,
+		Signal:  h.cfg.RenewSignal,
+		Restart: reloader.RestartPolicy(h.cfg.RestartPolicy),
+		Stdout:  h.opts.Stdout,
+		Stderr:  h.opts.Stderr,
+		Log:     h.log,
+		Metrics: h.opts.Registerer,
+	})
+	if err != nil {
+		return &ConfigError{Err: fmt.Errorf("helper: %w", err)}
+	}
+	h.state.notify = rl.Notify
+	sock := newSocketWatch(h.addr, h.log)
+	tasks := []taskrun.Task{
+		{Name: "reloader", Run: rl.Run},
+		{Name: "workload api", Run: func(ctx context.Context) error { return h.watchLoop(ctx, sock.changed) }},
+		{Name: "socket watch", Run: sock.Run},
+		{Name: "repair", Run: h.repairLoop},
+	}
+	tasks = append(tasks, h.httpTasks()...)
+	h.log.Info("svidkit-helper started", "mode", "daemon", "workload_api", h.addr, "cert_dir", h.cfg.CertDir)
+	if err := taskrun.Run(ctx, tasks...); err != nil {
+		return fmt.Errorf("helper: %w", err)
+	}
+	return nil
+}
+
+// formatOptions converts the configuration into svidformat options.
+func formatOptions(c *helperconfig.Config) svidformat.Options {
+	return svidformat.Options{
+		SVIDFileName:             c.SVIDFileName,
+		KeyFileName:              c.SVIDKeyFileName,
+		BundleFileName:           c.SVIDBundleFileName,
+		CertFileMode:             c.CertFileMode,
+		KeyFileMode:              c.KeyFileMode,
+		AddIntermediatesToBundle: c.AddIntermediatesToBundle,
+		IncludeFederatedDomains:  c.IncludeFederatedDomains,
+		OmitExpired:              c.OmitExpired,
+		KeyEncoding:              svidformat.KeyEncoding(c.KeyEncoding),
+		CombinedFileName:         c.CombinedFileName,
+		PKCS12FileName:           c.PKCS12FileName,
+		PKCS12TrustStoreFileName: c.PKCS12TrustStoreFileName,
+		PKCS12PasswordFile:       c.PKCS12PasswordFile,
+		JWTBundleFileName:        c.JWTBundleFileName,
+		JWTBundleFileMode:        c.JWTBundleFileMode,
+		JWTSVIDFileMode:          c.JWTSVIDFileMode,
+	}
+}

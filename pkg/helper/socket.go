@@ -1,0 +1,132 @@
+package helper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// socketRetry is how often socketWatch retries watching a directory that
+// does not exist yet.
+const socketRetry = time.Second
+
+// socketWatch watches the Workload API socket's directory and reports on
+// changed each time the socket file appears with a new inode: the agent
+// started or restarted. For tcp:// addresses it does nothing.
+type socketWatch struct {
+	path    string // "" for non-unix addresses
+	log     *slog.Logger
+	changed chan struct{}
+}
+
+func newSocketWatch(addr string, log *slog.Logger) *socketWatch {
+	return &socketWatch{path: socketPath(addr), log: log, changed: make(chan struct{}, 1)}
+}
+
+// socketPath returns the file path of a unix:// address, or "".
+func socketPath(addr string) string {
+	if !strings.HasPrefix(addr, "unix:") {
+		return ""
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		return ""
+	}
+	if u.Opaque != "" {
+		return filepath.Clean(u.Opaque)
+	}
+	return filepath.Clean(u.Path)
+}
+
+// inode returns the socket's inode, or 0 when it does not exist.
+func inode(path string) uint64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Ino
+	}
+	return 0
+}
+
+// Run watches until ctx ends and returns nil then.
+func (s *socketWatch) Run(ctx context.Context) error {
+	if s.path == "" {
+		<-ctx.Done()
+		return nil
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("watch socket %q: %w", s.path, err)
+	}
+	defer w.Close()
+	dir := filepath.Dir(s.path)
+	last := inode(s.path)
+	watching := false
+	retry := time.NewTimer(0)
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-retry.C:
+			if err := w.Add(dir); err != nil {
+				if !errors.Is(err, os.ErrNotExist) {
+					s.log.Warn("cannot watch the Workload API socket directory", "dir", dir, "error", err)
+				}
+				retry.Reset(socketRetry)
+				continue
+			}
+			watching = true
+			// The socket may have appeared before the watch started.
+			if ino := inode(s.path); ino != 0 && ino != last {
+				last = ino
+				s.signal()
+			}
+		case ev, ok := <-w.Events:
+			if !ok {
+				return nil
+			}
+			if filepath.Clean(ev.Name) == dir && ev.Has(fsnotify.Remove|fsnotify.Rename) {
+				watching = false
+				retry.Reset(socketRetry)
+				continue
+			}
+			if filepath.Clean(ev.Name) != s.path {
+				continue
+			}
+			ino := inode(s.path)
+			if ino == 0 {
+				last = 0
+				continue
+			}
+			if ino != last {
+				last = ino
+				s.log.Info("Workload API socket (re)created; reconnecting", "socket", s.path)
+				s.signal()
+			}
+		case err, ok := <-w.Errors:
+			if !ok {
+				return nil
+			}
+			s.log.Warn("watching the Workload API socket failed", "socket", s.path, "error", err, "watching", watching)
+		}
+	}
+}
+
+func (s *socketWatch) signal() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
