@@ -145,7 +145,12 @@ type agentProc struct {
 // Workload API socket listens.
 func (e *env) startAgent(name, joinToken string) *agentProc {
 	e.t.Helper()
-	cfg := e.agentConfig(name, joinToken)
+	return e.startAgentWith(name, e.agentConfig(name, joinToken))
+}
+
+// startAgentWith runs agent name with cfg, as startAgent does.
+func (e *env) startAgentWith(name string, cfg *config.Agent) *agentProc {
+	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan *agent.Agent, 1)
 	done := make(chan error, 1)

@@ -493,6 +493,7 @@ func TestNewValidatesConfig(t *testing.T) {
 		{name: "no data dir", mutate: func(c *agent.Config) { c.DataDir = "" }, want: "data directory"},
 		{name: "bad key store", mutate: func(c *agent.Config) { c.KeyStore = "tpm" }, want: "key store"},
 		{name: "negative interval", mutate: func(c *agent.Config) { c.SyncInterval = -time.Second }, want: "sync interval"},
+		{name: "negative sync wait", mutate: func(c *agent.Config) { c.SyncWait = -time.Second }, want: "sync wait"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -11,6 +12,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 )
 
 // svidSource hands the agent's current SVID to each TLS handshake, so a
@@ -40,6 +42,16 @@ func (s trustSource) GetX509BundleForTrustDomain(td spiffeid.TrustDomain) (*x509
 	return b, nil
 }
 
+// keepaliveParams make a connection that died under a held entry sync
+// fail within keepalive Time+Timeout rather than at the call's deadline.
+// Pings go out only while a call is open and the connection is silent:
+// svidkit servers permit them every 10 s; against servers with gRPC's
+// default 5 min policy (SPIRE) the agent only polls, and short calls never
+// go silent for that long.
+func keepaliveParams() keepalive.ClientParameters {
+	return keepalive.ClientParameters{Time: 15 * time.Second, Timeout: 10 * time.Second}
+}
+
 // dial opens a connection to the server. With mtls the agent presents its
 // SVID; with insecure the server's certificate is not verified (only for
 // bootstrap attestation without a bundle). grpc connects lazily and
@@ -58,7 +70,9 @@ func (a *Agent) dial(mtls, insecure bool) (*grpc.ClientConn, error) {
 	default:
 		tlsconfig.HookTLSClientConfig(cfg, trustSource{a: a}, authorizer)
 	}
-	conn, err := grpc.NewClient(a.cfg.ServerAddress, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	conn, err := grpc.NewClient(a.cfg.ServerAddress,
+		grpc.WithTransportCredentials(credentials.NewTLS(cfg)),
+		grpc.WithKeepaliveParams(keepaliveParams()))
 	if err != nil {
 		return nil, fmt.Errorf("dial server %q: %w", a.cfg.ServerAddress, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +31,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
@@ -82,12 +84,24 @@ type fakeServer struct {
 	renewals     int
 	requestedIDs [][]string
 	lastSerial   *big.Int // serial of the last authenticated agent call
+
+	// longPoll makes the server speak svidkit's long-poll extension:
+	// version is the digest of its entries, bumped on every change, which
+	// is broadcast by closing and replacing changed.
+	longPoll bool
+	version  int
+	changed  chan struct{}
+	// syncs receives the metadata of every SyncAuthorizedEntries call;
+	// calls beyond its buffer are not recorded.
+	syncs chan metadata.MD
 }
 
 type fakeServerConfig struct {
 	agentTTL, svidTTL time.Duration
 	pageSize          int
 	serverID          string // defaults to spiffe://example.org/spire/server
+	// longPoll enables the svidkit long-poll extension of entry syncs.
+	longPoll bool
 }
 
 func newFakeServer(t testing.TB, clk *fakeClock, cfg fakeServerConfig) *fakeServer {
@@ -106,9 +120,12 @@ func newFakeServer(t testing.TB, clk *fakeClock, cfg fakeServerConfig) *fakeServ
 	}
 	s := &fakeServer{
 		t: t, clk: clk, agentTTL: cfg.agentTTL, svidTTL: cfg.svidTTL, pageSize: cfg.pageSize,
-		tokens:  make(map[string]bool),
-		agents:  make(map[spiffeid.ID]*agentRecord),
-		entries: make(map[string]*types.Entry),
+		tokens:   make(map[string]bool),
+		agents:   make(map[spiffeid.ID]*agentRecord),
+		entries:  make(map[string]*types.Entry),
+		longPoll: cfg.longPoll,
+		changed:  make(chan struct{}),
+		syncs:    make(chan metadata.MD, 1000),
 	}
 	s.caKey = newKey(t)
 	s.jwtKey = newKey(t)
@@ -277,12 +294,48 @@ func (s *fakeServer) setEntry(id, path string, sels ...string) {
 		e.Selectors = append(e.Selectors, &types.Selector{Type: typ, Value: val})
 	}
 	s.entries[id] = e
+	s.bumpLocked()
 }
 
 func (s *fakeServer) deleteEntry(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.entries, id)
+	s.bumpLocked()
+}
+
+// bumpLocked records a change of the entries and wakes held syncs.
+func (s *fakeServer) bumpLocked() {
+	s.version++
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// holdSync implements the long-poll extension: it holds a call whose wait
+// digest is current until the entries change or the call ends, then sets
+// the digest header.
+func (s *fakeServer) holdSync(stream entryv1.Entry_SyncAuthorizedEntriesServer) error {
+	md, _ := metadata.FromIncomingContext(stream.Context())
+	select {
+	case s.syncs <- md:
+	default:
+	}
+	if !s.longPoll {
+		return nil
+	}
+	for {
+		s.mu.Lock()
+		digest, changed := strconv.Itoa(s.version), s.changed
+		s.mu.Unlock()
+		if v := md.Get("svidkit-wait-digest"); len(v) == 0 || v[0] != digest {
+			return stream.SetHeader(metadata.Pairs("svidkit-entries-digest", digest))
+		}
+		select {
+		case <-changed:
+		case <-stream.Context().Done():
+			return stream.Context().Err()
+		}
+	}
 }
 
 // evictAll forgets every agent, as if they were deleted on the server.
@@ -375,6 +428,9 @@ type entryService struct {
 func (e entryService) SyncAuthorizedEntries(stream entryv1.Entry_SyncAuthorizedEntriesServer) error {
 	s := e.s
 	if _, err := s.caller(stream.Context()); err != nil {
+		return err
+	}
+	if err := s.holdSync(stream); err != nil {
 		return err
 	}
 	if _, err := stream.Recv(); err != nil {

@@ -11,6 +11,7 @@ import (
 type metrics struct {
 	syncDuration prometheus.Histogram
 	syncErrors   prometheus.Counter
+	entrySyncs   prometheus.Counter
 	entries      prometheus.Gauge
 	minted       prometheus.Counter
 	renewals     prometheus.Counter
@@ -21,12 +22,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		syncDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "svidkit_agent_sync_duration_seconds",
-			Help:    "Duration of one sync round (renew, entries, bundles, minting).",
+			Help:    "Duration of one housekeeping round (renew, bundles, minting).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}),
 		syncErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "svidkit_agent_sync_errors_total",
-			Help: "Sync rounds that failed.",
+			Help: "Housekeeping rounds and entry syncs that failed.",
+		}),
+		entrySyncs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "svidkit_agent_entry_syncs_total",
+			Help: "SyncAuthorizedEntries calls made, held or not, successful or not.",
 		}),
 		entries: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "svidkit_agent_entries",
@@ -48,7 +53,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.syncDuration, m.syncErrors, m.entries, m.minted, m.renewals, m.attestations} {
+	for _, c := range []prometheus.Collector{m.syncDuration, m.syncErrors, m.entrySyncs, m.entries, m.minted, m.renewals, m.attestations} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -22,10 +23,10 @@ const iterationTimeout = 30 * time.Second
 // agent conclude the server no longer knows it (evicted or banned).
 const deniedLimit = 3
 
-// Run attests (or reuses the stored identity), then syncs entries, bundles
-// and SVIDs every SyncInterval until ctx is done. It returns nil on cancel
-// and an error when the agent cannot obtain an identity at all. Cached SVIDs
-// keep being served while the server is unreachable. Run may be called once.
+// Run attests (or reuses the stored identity), then keeps entries, bundles
+// and SVIDs in sync until ctx is done. It returns nil on cancel and an
+// error when the agent cannot obtain an identity at all. Cached SVIDs keep
+// being served while the server is unreachable. Run may be called once.
 func (a *Agent) Run(ctx context.Context) error {
 	if !a.running.CompareAndSwap(false, true) {
 		return errors.New("agent: Run called twice")
@@ -38,10 +39,16 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	close(a.attested)
+	syncCtx, stopSync := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); a.runEntrySync(syncCtx) }()
+	defer func() { stopSync(); wg.Wait() }()
 	return a.loop(ctx)
 }
 
-// loop runs sync iterations, backing off exponentially on errors.
+// loop runs housekeeping rounds every SyncInterval, and at once when the
+// entry sync changed the entries, backing off exponentially on errors.
 func (a *Agent) loop(ctx context.Context) error {
 	bo := newBackoff(a.cfg.SyncInterval, maxBackoff)
 	denied := 0
@@ -52,6 +59,10 @@ func (a *Agent) loop(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-timer.C:
+		case <-a.entriesChanged:
+		case err := <-a.denied:
+			a.handleDenied(ctx, err)
+			continue
 		}
 		err := a.iterate(ctx)
 		if ctx.Err() != nil {
@@ -62,7 +73,7 @@ func (a *Agent) loop(ctx context.Context) error {
 		case err == nil:
 			bo.reset()
 			denied = 0
-			if !a.ready.Swap(true) {
+			if a.synced.Load() && !a.ready.Swap(true) {
 				a.log.Info("agent ready", "entries", len(a.cache.Entries()))
 			}
 		case status.Code(err) == codes.PermissionDenied:
@@ -83,17 +94,15 @@ func (a *Agent) loop(ctx context.Context) error {
 	}
 }
 
-// iterate is one sync round: renew the agent SVID when due, sync entries,
-// refresh bundles, mint what is missing or due for rotation.
+// iterate is one housekeeping round: renew the agent SVID when due, refresh
+// bundles, mint what is missing or due for rotation. Entries are kept in
+// sync by runEntrySync.
 func (a *Agent) iterate(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, iterationTimeout)
 	defer cancel()
 	start := time.Now()
 	defer func() { a.metrics.syncDuration.Observe(time.Since(start).Seconds()) }()
 	if err := a.renewIfDue(ctx); err != nil {
-		return err
-	}
-	if err := a.syncEntries(ctx); err != nil {
 		return err
 	}
 	if err := a.refreshBundles(ctx); err != nil {

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/svidkit/svidkit/pkg/agent/cache"
@@ -21,45 +23,70 @@ import (
 // replaces the cache's entries with them. With few entries the server sends
 // them all; with many it sends revisions first and the agent asks only for
 // the entries that are new or changed.
-func (a *Agent) syncEntries(ctx context.Context) error {
+//
+// With a non-empty waitDigest (the digest of the last response) an svidkit
+// server holds the call until the agent's entries change or its wait ends;
+// the call's deadline then allows for the wait. It returns the digest the
+// server sent with this response, empty from servers without the
+// extension (SPIRE), and whether the cached entries changed.
+func (a *Agent) syncEntries(ctx context.Context, waitDigest string) (digest string, changed bool, err error) {
 	conn, err := a.client()
 	if err != nil {
-		return err
+		return "", false, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	timeout := iterationTimeout
+	if waitDigest != "" {
+		timeout = a.cfg.SyncWait + syncWaitMargin
+		ctx = metadata.AppendToOutgoingContext(ctx,
+			waitDigestKey, waitDigest,
+			waitTimeoutKey, strconv.FormatInt(a.cfg.SyncWait.Milliseconds(), 10))
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := entryv1.NewEntryClient(conn)
 	stream, err := client.SyncAuthorizedEntries(ctx)
 	if err != nil {
-		return fmt.Errorf("sync entries: open stream: %w", err)
+		return "", false, fmt.Errorf("sync entries: open stream: %w", err)
 	}
 	if err := stream.Send(&entryv1.SyncAuthorizedEntriesRequest{}); err != nil {
-		return fmt.Errorf("sync entries: send: %w", err)
+		return "", false, fmt.Errorf("sync entries: send: %w", err)
 	}
 	resp, err := stream.Recv()
 	if status.Code(err) == codes.Unimplemented {
-		return a.fetchEntries(ctx, client)
+		return "", true, a.fetchEntries(ctx, client)
 	}
 	if err != nil {
-		return fmt.Errorf("sync entries: %w", err)
+		return "", false, fmt.Errorf("sync entries: %w", err)
 	}
+	if hdr, err := stream.Header(); err == nil {
+		if v := hdr.Get(entriesDigestHeader); len(v) > 0 {
+			digest = v[0]
+		}
+	}
+	changed, err = a.applySync(stream, resp)
+	return digest, changed, err
+}
 
+// applySync reads the rest of a sync whose first response is resp and
+// updates the cache, reporting whether the entries changed.
+func (a *Agent) applySync(stream entryv1.Entry_SyncAuthorizedEntriesClient, resp *entryv1.SyncAuthorizedEntriesResponse) (bool, error) {
+	var err error
 	var pbEntries []*types.Entry
 	if len(resp.GetEntryRevisions()) == 0 {
 		// Full mode: every authorized entry, possibly over several pages.
 		pbEntries = resp.GetEntries()
 		for resp.GetMore() {
 			if resp, err = stream.Recv(); err != nil {
-				return fmt.Errorf("sync entries: %w", err)
+				return false, fmt.Errorf("sync entries: %w", err)
 			}
 			pbEntries = append(pbEntries, resp.GetEntries()...)
 		}
 		_ = stream.CloseSend()
 		if a.unchanged(pbEntries) {
-			return nil
+			return false, nil
 		}
 		a.setEntries(pbEntries, nil)
-		return nil
+		return true, nil
 	}
 
 	// Revision mode: collect every revision, then fetch what changed, a
@@ -68,7 +95,7 @@ func (a *Agent) syncEntries(ctx context.Context) error {
 	pageSize := len(revs)
 	for resp.GetMore() {
 		if resp, err = stream.Recv(); err != nil {
-			return fmt.Errorf("sync entries: %w", err)
+			return false, fmt.Errorf("sync entries: %w", err)
 		}
 		revs = append(revs, resp.GetEntryRevisions()...)
 	}
@@ -87,19 +114,19 @@ func (a *Agent) syncEntries(ctx context.Context) error {
 	}
 	if len(want) == 0 && matched == a.cache.Len() {
 		_ = stream.CloseSend()
-		return nil
+		return false, nil
 	}
 	keep := a.keptEntries(revs)
 	slices.Sort(want)
 	for len(want) > 0 {
 		n := min(len(want), pageSize)
 		if err := stream.Send(&entryv1.SyncAuthorizedEntriesRequest{Ids: want[:n]}); err != nil {
-			return fmt.Errorf("sync entries: request entries: %w", err)
+			return false, fmt.Errorf("sync entries: request entries: %w", err)
 		}
 		want = want[n:]
 		for {
 			if resp, err = stream.Recv(); err != nil {
-				return fmt.Errorf("sync entries: %w", err)
+				return false, fmt.Errorf("sync entries: %w", err)
 			}
 			pbEntries = append(pbEntries, resp.GetEntries()...)
 			if !resp.GetMore() {
@@ -109,7 +136,7 @@ func (a *Agent) syncEntries(ctx context.Context) error {
 	}
 	_ = stream.CloseSend()
 	a.setEntries(pbEntries, keep)
-	return nil
+	return true, nil
 }
 
 // stale reports whether a cached entry with the given revision number and

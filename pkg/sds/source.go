@@ -20,6 +20,8 @@ type SVID struct {
 }
 
 // Snapshot is everything SDS can serve to one workload at one moment.
+// A delivered Snapshot must not be modified: the server caches what it
+// renders from each snapshot (per pointer) while the snapshot is alive.
 type Snapshot struct {
 	// TrustDomain is the workload's own trust domain: its bundle is the
 	// default bundle (ROOTCA).

@@ -21,6 +21,8 @@ type authorizedSet struct {
 	index map[string]int
 	// responses are the API messages built from the set, on first use.
 	responses setResponses
+	// digest identifies the set's content, computed on first use.
+	digest setDigest
 }
 
 // authorizedFor returns the entries the agent with the given ID and node

@@ -18,6 +18,14 @@ type deps struct {
 	cache    *entryCache
 	metrics  *metrics
 	serverID spiffeid.ID
+	// auth re-checks agents whose sync was held.
+	auth *agentAuthorizer
+	// agentsChanged is notified when an agent is banned or deleted, so
+	// that its held syncs end at once.
+	agentsChanged broadcast
+	// stopping is closed when the server starts stopping, releasing held
+	// syncs so that the graceful stop does not wait for them.
+	stopping chan struct{}
 }
 
 // signX509 signs an X.509-SVID and counts it under kind.

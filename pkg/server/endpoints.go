@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 )
 
 // Permissions of the admin socket and of its directory when created.
@@ -48,6 +49,10 @@ func (s *Server) newTCPServer() *grpc.Server {
 	g := grpc.NewServer(
 		grpc.Creds(creds),
 		grpc.NumStreamWorkers(streamWorkers()),
+		// svidkit agents ping a held entry sync every 15 s to notice
+		// dead connections; gRPC's default policy would allow one ping
+		// per 5 minutes and close their connections.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second}),
 		grpc.ChainUnaryInterceptor(s.deps.metrics.unary, s.auth.unaryTCP),
 		grpc.ChainStreamInterceptor(s.deps.metrics.stream, s.auth.streamTCP),
 	)

@@ -8,8 +8,11 @@ import (
 	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/svidkit/svidkit/pkg/datastore"
 )
 
 // callerAuthorized returns the calling agent's authorized entry set.
@@ -18,6 +21,11 @@ func (s *entryService) callerAuthorized(ctx context.Context) (*authorizedSet, er
 	if err != nil {
 		return nil, err
 	}
+	return s.authorizedFor(ctx, agent)
+}
+
+// authorizedFor returns the authorized entry set of agent.
+func (s *entryService) authorizedFor(ctx context.Context, agent *datastore.Agent) (*authorizedSet, error) {
 	snap, err := s.cache.snapshot(ctx)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "load entries: %v", err)
@@ -39,10 +47,31 @@ func (s *entryService) GetAuthorizedEntries(ctx context.Context, req *entryv1.Ge
 // the protocol documented in entry.proto: fewer entries than the page size
 // are sent in full at once; otherwise the revisions are paged down and the
 // caller then asks for the IDs it needs, which are paged down in full.
+//
+// svidkit extension: the response header entriesDigestHeader carries the
+// digest of the caller's authorized set; a caller that sends it back as
+// waitDigestKey metadata is held until its set changes (see holdSync).
+// Calls without that metadata are answered at once, as SPIRE does.
 func (s *entryService) SyncAuthorizedEntries(stream entryv1.Entry_SyncAuthorizedEntriesServer) error {
 	ctx := stream.Context()
-	set, err := s.callerAuthorized(ctx)
+	agent, err := requireAgent(ctx)
 	if err != nil {
+		return err
+	}
+	digest, timeout, err := waitParams(ctx)
+	if err != nil {
+		return err
+	}
+	if digest != "" {
+		if agent, err = s.holdSync(ctx, agent, digest, timeout); err != nil {
+			return err
+		}
+	}
+	set, err := s.authorizedFor(ctx, agent)
+	if err != nil {
+		return err
+	}
+	if err := stream.SetHeader(metadata.Pairs(entriesDigestHeader, set.digestHex())); err != nil {
 		return err
 	}
 	req, err := stream.Recv()

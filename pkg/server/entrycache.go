@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -13,15 +14,22 @@ import (
 )
 
 // revisionCheckInterval bounds how often the cache asks the store whether
-// entries changed. An agent polling every 200 ms sees a new entry within
-// this interval plus its own poll period.
+// entries changed. Writes through this server are seen at once; writes by
+// another server process sharing the store are seen within this interval,
+// by a polling agent's next call or, while syncs are held, by watch.
 const revisionCheckInterval = 50 * time.Millisecond
 
 // entryCache keeps an in-memory snapshot of every registration entry,
 // reloaded when the store's entries revision changes, so that the hot agent
-// RPCs never scan the database.
+// RPCs never scan the database. It broadcasts every change to the held
+// SyncAuthorizedEntries calls.
 type entryCache struct {
 	store datastore.Store
+	// changed is notified by local writes (invalidate) and when a reload
+	// finds that another process changed the entries.
+	changed broadcast
+	// waiters counts the held syncs; watch polls the store only for them.
+	waiters atomic.Int64
 
 	mu        sync.Mutex
 	snap      *entrySnapshot
@@ -39,6 +47,32 @@ func (c *entryCache) invalidate() {
 	c.mu.Lock()
 	c.dirty = true
 	c.mu.Unlock()
+	c.changed.notify()
+}
+
+// changes returns a channel closed at the next change of the entries. Take
+// it before reading a snapshot, so that no change is missed in between.
+func (c *entryCache) changes() <-chan struct{} { return c.changed.wait() }
+
+// watch checks the store's entries revision every revisionCheckInterval
+// while syncs are held, so that writes by another server process sharing
+// the store end the held syncs they concern. It returns nil when ctx is
+// done.
+func (c *entryCache) watch(ctx context.Context) error {
+	t := time.NewTicker(revisionCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if c.waiters.Load() == 0 {
+			continue
+		}
+		// Errors surface to the held calls themselves when they reload.
+		_, _ = c.snapshot(ctx)
+	}
 }
 
 // snapshot returns a snapshot no older than revisionCheckInterval.
@@ -62,9 +96,15 @@ func (c *entryCache) snapshot(ctx context.Context) (*entrySnapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list entries: %w", err)
 	}
+	// A dirty cache was already announced by invalidate; a clean one that
+	// finds a new revision saw another process's write.
+	announce := c.snap != nil && !c.dirty
 	c.snap = newEntrySnapshot(rev, entries)
 	c.checkedAt = now
 	c.dirty = false
+	if announce {
+		c.changed.notify()
+	}
 	return c.snap, nil
 }
 

@@ -67,6 +67,11 @@ type env struct {
 	socket   string
 	admin    *grpc.ClientConn
 	registry *prometheus.Registry
+	// store is the server's store unless an option replaced it.
+	store *sqlite.Store
+	// stop cancels Run and returns its result; later calls return the
+	// first result.
+	stop func() error
 }
 
 type envOption func(*server.Config)
@@ -107,15 +112,19 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
+	stop := sync.OnceValue(func() error {
 		cancel()
-		if err := <-done; err != nil {
+		return <-done
+	})
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	})
 	select {
 	case <-srv.Listening():
 	case err := <-done:
+		done <- err // for stop
 		t.Fatalf("Run returned early: %v", err)
 	case <-time.After(5 * time.Second):
 		t.Fatal("server did not start listening")
@@ -125,7 +134,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { admin.Close() })
-	return &env{t: t, srv: srv, ca: authority, bundle: cfg.Authority.Bundle, clock: clock, socket: socket, admin: admin, registry: reg}
+	return &env{t: t, srv: srv, ca: authority, bundle: cfg.Authority.Bundle, clock: clock, socket: socket, admin: admin, registry: reg, store: store, stop: stop}
 }
 
 // envParts are the components a server is built from.

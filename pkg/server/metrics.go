@@ -12,10 +12,14 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// metrics counts RPCs and signed SVIDs.
+// metrics counts RPCs, signed SVIDs and held entry syncs.
 type metrics struct {
 	rpcs   *prometheus.CounterVec
 	signed *prometheus.CounterVec
+	// holds counts held SyncAuthorizedEntries calls by how the hold ended.
+	holds *prometheus.CounterVec
+	// held is the number of SyncAuthorizedEntries calls held right now.
+	held prometheus.Gauge
 
 	// rpcCounters caches the rpcs child of each (method, code), so the hot
 	// path skips hashing the label values on every RPC.
@@ -39,6 +43,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "svidkit", Subsystem: "server", Name: "svids_signed_total",
 			Help: "SVIDs signed, by kind (agent, x509, jwt).",
 		}, []string{"kind"}),
+		holds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "svidkit", Subsystem: "server", Name: "entry_sync_holds_total",
+			Help: "SyncAuthorizedEntries calls held until the caller's entries changed, by result " +
+				"(changed, timeout, canceled, stopped, denied, error).",
+		}, []string{"result"}),
+		held: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "svidkit", Subsystem: "server", Name: "entry_syncs_held",
+			Help: "SyncAuthorizedEntries calls currently held until the caller's entries change.",
+		}),
 	}
 	if reg == nil {
 		return m, nil
@@ -48,6 +61,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.signed, err = register(reg, m.signed); err != nil {
+		return nil, err
+	}
+	if m.holds, err = register(reg, m.holds); err != nil {
+		return nil, err
+	}
+	if m.held, err = register(reg, m.held); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -60,6 +79,11 @@ func (m *metrics) svidSigned(kind string) {
 		c, _ = m.signedCounters.LoadOrStore(kind, m.signed.WithLabelValues(kind))
 	}
 	c.(prometheus.Counter).Inc()
+}
+
+// syncHeld counts one held sync that ended with result.
+func (m *metrics) syncHeld(result string) {
+	m.holds.WithLabelValues(result).Inc()
 }
 
 // rpcDone counts one finished RPC.
@@ -86,16 +110,17 @@ func (m *metrics) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerI
 
 // register registers c, reusing an identical collector already registered
 // (several servers in one process, as in tests, share the registry).
-func register(reg prometheus.Registerer, c *prometheus.CounterVec) (*prometheus.CounterVec, error) {
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
 	err := reg.Register(c)
 	if err == nil {
 		return c, nil
 	}
 	var already prometheus.AlreadyRegisteredError
 	if errors.As(err, &already) {
-		if existing, ok := already.ExistingCollector.(*prometheus.CounterVec); ok {
+		if existing, ok := already.ExistingCollector.(C); ok {
 			return existing, nil
 		}
 	}
-	return nil, fmt.Errorf("register metrics: %w", err)
+	var zero C
+	return zero, fmt.Errorf("register metrics: %w", err)
 }

@@ -45,11 +45,15 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: build server ID: %w", err)
 	}
-	d := &deps{cfg: cfg, cache: newEntryCache(cfg.Store), metrics: m, serverID: serverID}
+	auth := &agentAuthorizer{store: cfg.Store, td: cfg.TrustDomain, clock: cfg.Clock}
+	d := &deps{
+		cfg: cfg, cache: newEntryCache(cfg.Store), metrics: m, serverID: serverID,
+		auth: auth, stopping: make(chan struct{}),
+	}
 	return &Server{
 		deps:      d,
 		svid:      &serverSVID{id: serverID, authority: cfg.Authority, clock: cfg.Clock, log: cfg.Log},
-		auth:      &agentAuthorizer{store: cfg.Store, td: cfg.TrustDomain, clock: cfg.Clock},
+		auth:      auth,
 		listening: make(chan struct{}),
 	}, nil
 }
@@ -97,12 +101,13 @@ func (s *Server) Run(ctx context.Context) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, 3)
+	errs := make(chan error, 4)
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); errs <- serve("agent endpoint", tcpSrv.Serve, tcpLis) }()
 	go func() { defer wg.Done(); errs <- serve("admin endpoint", adminSrv.Serve, unixLis) }()
 	go func() { defer wg.Done(); errs <- s.svid.Run(ctx) }()
+	go func() { defer wg.Done(); errs <- s.deps.cache.watch(ctx) }()
 
 	s.ready.Store(true)
 	health.Resume()
@@ -117,6 +122,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.ready.Store(false)
 	health.Shutdown()
 	cancel()
+	close(s.deps.stopping) // held syncs answer now instead of delaying the stop
 	stopGracefully(tcpSrv, adminSrv)
 	wg.Wait()
 	close(errs)

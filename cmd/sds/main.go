@@ -1,0 +1,17 @@
+// Command svidkit-sds is the standalone Envoy SDS bridge: a Workload API
+// client that serves the workload's SVIDs and bundles to Envoy over SDS v3.
+// See package sdscli.
+package main
+
+import (
+	"os"
+
+	"github.com/svidkit/svidkit/pkg/sdscli"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	os.Exit(sdscli.Main(os.Args[1:], sdscli.Options{Version: version}))
+}

@@ -1,0 +1,99 @@
+package agent
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// The svidkit long-poll extension of SyncAuthorizedEntries, spelled as the
+// server spells it (agent and server meet only on the wire). It travels in
+// gRPC metadata, so the messages stay SPIRE's and either side works with
+// SPIRE's other side.
+const (
+	// entriesDigestHeader is the response header with the digest of the
+	// agent's authorized set.
+	entriesDigestHeader = "svidkit-entries-digest"
+	// waitDigestKey asks the server to hold the call while the set still
+	// has the digest sent.
+	waitDigestKey = "svidkit-wait-digest"
+	// waitTimeoutKey bounds the hold, in milliseconds.
+	waitTimeoutKey = "svidkit-wait-timeout-ms"
+)
+
+// syncWaitMargin is added to Config.SyncWait for the deadline of a held
+// call: the server answers at the end of the wait, so a call that outlives
+// it went to a dead connection and is abandoned.
+const syncWaitMargin = 5 * time.Second
+
+// runEntrySync keeps the cached entries in sync until ctx is done, on its
+// own so that a held call never delays SVID rotation, renewal or bundle
+// refresh. Against an svidkit server every call after the first is held
+// until the agent's entries change (or SyncWait passes); against a server
+// that sends no digest (SPIRE) it polls every SyncInterval. Each change is
+// signalled on a.entriesChanged so that the main loop mints at once; after
+// deniedLimit consecutive PermissionDenied results a.denied is signalled.
+func (a *Agent) runEntrySync(ctx context.Context) {
+	bo := newBackoff(a.cfg.SyncInterval, maxBackoff)
+	digest := ""
+	denied := 0
+	for {
+		conn := a.conn.Load()
+		next, changed, err := a.syncEntries(ctx, digest)
+		if ctx.Err() != nil {
+			return
+		}
+		a.metrics.entrySyncs.Inc()
+		delay := time.Duration(0)
+		switch {
+		case err == nil:
+			bo.reset()
+			denied = 0
+			first := !a.synced.Swap(true)
+			if changed || first {
+				signal(a.entriesChanged)
+			}
+			digest = next
+			if digest == "" {
+				delay = a.cfg.SyncInterval // the server does not hold calls: poll
+			}
+		case a.conn.Load() != conn:
+			// The main loop replaced the connection (renewal or
+			// re-attestation), which ends calls on the old one: not a
+			// server failure, so ask again at once on the new one.
+			digest = ""
+		case status.Code(err) == codes.PermissionDenied:
+			digest = ""
+			denied++
+			delay = bo.next()
+			a.metrics.syncErrors.Inc()
+			a.log.Warn("server denied the entry sync", "error", err, "consecutive", denied, "retry_in", delay)
+			if denied >= deniedLimit {
+				denied = 0
+				select {
+				case a.denied <- err:
+				default:
+				}
+			}
+		default:
+			digest = ""
+			delay = bo.next()
+			a.metrics.syncErrors.Inc()
+			a.log.Warn("entry sync with server failed; serving cached SVIDs", "error", err, "retry_in", delay)
+		}
+		if delay > 0 && wait(ctx, delay) != nil {
+			return
+		}
+	}
+}
+
+// signal wakes the receiver of a size-one channel; pending signals
+// collapse into one.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,260 @@
+package sdsbridge_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/svidkit/svidkit/pkg/sds"
+	"github.com/svidkit/svidkit/pkg/sdsbridge"
+	"github.com/svidkit/svidkit/pkg/sdsbridge/sdsbridgetest"
+)
+
+// waitTimeout bounds every wait for an event in these tests.
+const waitTimeout = 10 * time.Second
+
+// runBridge starts a bridge and stops it at the test's end.
+func runBridge(t *testing.T, cfg sdsbridge.Config) *sdsbridge.Bridge {
+	t.Helper()
+	b, err := sdsbridge.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run() = %v, want nil on cancel", err)
+			}
+		case <-time.After(waitTimeout):
+			t.Error("Run did not return after cancel")
+		}
+	})
+	return b
+}
+
+// next waits for a snapshot on w whose default SVID is want.
+func next(t *testing.T, w sds.Watch, want string) *sds.Snapshot {
+	t.Helper()
+	deadline := time.After(waitTimeout)
+	for {
+		select {
+		case s, ok := <-w.Updates():
+			if !ok {
+				t.Fatalf("watch ended while waiting for %s", want)
+			}
+			if len(s.SVIDs) > 0 && s.SVIDs[0].ID.String() == want {
+				return s
+			}
+		case <-deadline:
+			t.Fatalf("no snapshot with default SVID %s", want)
+		}
+	}
+}
+
+// watch opens a watch closed at the test's end.
+func watch(t *testing.T, b *sdsbridge.Bridge) sds.Watch {
+	t.Helper()
+	w, err := b.Watch(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	return w
+}
+
+func TestSnapshotDelivered(t *testing.T) {
+	ca, fed := sdsbridgetest.NewCA(t, "bridge.test"), sdsbridgetest.NewCA(t, "other.test")
+	sock := sdsbridgetest.SocketPath(t, "api.sock")
+	api := sdsbridgetest.StartAPI(t, sock)
+	api.Set(map[string][]byte{"spiffe://other.test": fed.Root().Raw},
+		ca.SVID("/web", "internal"), ca.SVID("/web-ext", "external"))
+	b := runBridge(t, sdsbridge.Config{Address: sock})
+	if b.Address() != "unix://"+sock {
+		t.Errorf("Address() = %q, want unix://%s", b.Address(), sock)
+	}
+	w := watch(t, b)
+
+	s := next(t, w, "spiffe://bridge.test/web")
+	if got := s.TrustDomain.String(); got != "bridge.test" {
+		t.Errorf("TrustDomain = %s, want bridge.test", got)
+	}
+	if len(s.SVIDs) != 2 || s.SVIDs[1].ID.Path() != "/web-ext" || s.SVIDs[0].Hint != "internal" || s.SVIDs[1].Hint != "external" {
+		t.Errorf("SVIDs not in Workload API order with hints: %+v", s.SVIDs)
+	}
+	if len(s.SVIDs[0].Chain) != 1 || s.SVIDs[0].Key == nil {
+		t.Errorf("default SVID lacks its chain or key")
+	}
+	if s.Bundles.Len() != 2 || !s.Bundles.Has(spiffeid.RequireTrustDomainFromString("other.test")) {
+		t.Errorf("Bundles = %d trust domains, want own + federated other.test", s.Bundles.Len())
+	}
+	if !b.Ready() {
+		t.Error("Ready() = false after the first snapshot")
+	}
+	// A watch opened later gets the current snapshot at once.
+	next(t, watch(t, b), "spiffe://bridge.test/web")
+}
+
+func TestRotationDelivered(t *testing.T) {
+	ca := sdsbridgetest.NewCA(t, "bridge.test")
+	sock := sdsbridgetest.SocketPath(t, "api.sock")
+	api := sdsbridgetest.StartAPI(t, sock)
+	api.Set(nil, ca.SVID("/v1", ""))
+	b := runBridge(t, sdsbridge.Config{Address: sock})
+	watches := []sds.Watch{watch(t, b), watch(t, b), watch(t, b)}
+	for _, w := range watches {
+		next(t, w, "spiffe://bridge.test/v1")
+	}
+	api.Set(nil, ca.SVID("/v2", ""))
+	for _, w := range watches {
+		next(t, w, "spiffe://bridge.test/v2")
+	}
+}
+
+func TestNotReadyWithoutIdentity(t *testing.T) {
+	sock := sdsbridgetest.SocketPath(t, "api.sock")
+	sdsbridgetest.StartAPI(t, sock) // answers "no identity issued"
+	b := runBridge(t, sdsbridge.Config{Address: sock})
+	w := watch(t, b)
+	select {
+	case s := <-w.Updates():
+		t.Fatalf("got a snapshot %+v without any identity issued", s)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if b.Ready() {
+		t.Error("Ready() = true without an SVID")
+	}
+}
+
+func TestLastSnapshotKeptWhileAPIAway(t *testing.T) {
+	ca := sdsbridgetest.NewCA(t, "bridge.test")
+	sock := sdsbridgetest.SocketPath(t, "api.sock")
+	api := sdsbridgetest.StartAPI(t, sock)
+	api.Set(nil, ca.SVID("/web", ""))
+	b := runBridge(t, sdsbridge.Config{Address: sock})
+	w := watch(t, b)
+	first := next(t, w, "spiffe://bridge.test/web")
+
+	api.Stop()
+	// The watch stays open and quiet, and the bridge stays ready.
+	select {
+	case s, ok := <-w.Updates():
+		t.Fatalf("watch yielded (%v, open=%v) after the Workload API went away", s, ok)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if !b.Ready() || b.Current() != first {
+		t.Error("the last snapshot was dropped while the Workload API is away")
+	}
+	// New streams still get it.
+	next(t, watch(t, b), "spiffe://bridge.test/web")
+}
+
+func TestReconnectsWhenSocketRecreated(t *testing.T) {
+	ca := sdsbridgetest.NewCA(t, "bridge.test")
+	sock := sdsbridgetest.SocketPath(t, "api.sock")
+	api := sdsbridgetest.StartAPI(t, sock)
+	api.Set(nil, ca.SVID("/before", ""))
+	// Retry delays far beyond the wait: only the socket watch can make the
+	// bridge reconnect in time.
+	b := runBridge(t, sdsbridge.Config{Address: "unix://" + sock, MinBackoff: time.Hour, MaxBackoff: time.Hour, Log: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	w := watch(t, b)
+	next(t, w, "spiffe://bridge.test/before")
+
+	api.Stop()
+	// The new agent knows the identity before its socket appears, so the
+	// first fetch after the reconnect succeeds.
+	api2 := sdsbridgetest.NewAPI(sock)
+	api2.Set(nil, ca.SVID("/after", ""))
+	api2.Start(t)
+	next(t, w, "spiffe://bridge.test/after")
+}
+
+func TestWatchEndsWithBridge(t *testing.T) {
+	sock := sdsbridgetest.SocketPath(t, "api.sock")
+	sdsbridgetest.StartAPI(t, sock)
+	b, err := sdsbridge.New(sdsbridge.Config{Address: sock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	w, err := b.Watch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run() = %v, want nil", err)
+	}
+	select {
+	case _, ok := <-w.Updates():
+		if ok {
+			t.Fatal("got a snapshot, want the channel closed")
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("watch not closed after Run ended")
+	}
+	w.Close() // idempotent after the end
+	if _, err := b.Watch(context.Background()); !errors.Is(err, sdsbridge.ErrStopped) {
+		t.Fatalf("Watch after Run = %v, want ErrStopped", err)
+	}
+}
+
+func TestWatchEndsWithContext(t *testing.T) {
+	b, err := sdsbridge.New(sdsbridge.Config{Address: "unix:///nonexistent/api.sock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := b.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case _, ok := <-w.Updates():
+		if ok {
+			t.Fatal("got a snapshot, want the channel closed")
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("watch not closed after its context ended")
+	}
+	w.Close()
+	w.Close()
+}
+
+func TestNormalizeAddress(t *testing.T) {
+	tests := []struct {
+		name, in, want, wantErr string
+	}{
+		{name: "bare path", in: "/run/api.sock", want: "unix:///run/api.sock"},
+		{name: "unix url", in: "unix:///run/api.sock", want: "unix:///run/api.sock"},
+		{name: "tcp", in: "tcp://127.0.0.1:8081", want: "tcp://127.0.0.1:8081"},
+		{name: "empty", in: "", wantErr: "SPIFFE_ENDPOINT_SOCKET"},
+		{name: "relative", in: "api.sock", wantErr: "absolute"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := sdsbridge.NormalizeAddress(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("NormalizeAddress(%q) error = %v, want it to mention %q", tt.in, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("NormalizeAddress(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}

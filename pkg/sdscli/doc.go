@@ -1,0 +1,11 @@
+// Package sdscli is the svidkit-sds command: a standalone bridge that runs
+// beside Envoy, reads the workload's identities from the Workload API
+// (package sdsbridge) and serves them to Envoy over SDS v3 (package sds) on
+// a Unix socket and, optionally, TCP on loopback.
+//
+//	svidkit-sds run -agent-address /run/svidkit/agent/api.sock -listen /run/svidkit-sds/sds.sock
+//
+// Settings come from defaults, then the optional HCL file (-config, see
+// package sdsconfig), then flags; the Workload API address falls back to
+// SPIFFE_ENDPOINT_SOCKET. SIGTERM and SIGINT stop it gracefully.
+package sdscli

@@ -1,0 +1,174 @@
+package server
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/svidkit/svidkit/pkg/datastore"
+)
+
+// The svidkit long-poll extension of SyncAuthorizedEntries. It travels in
+// gRPC metadata only, so the messages stay SPIRE's: SPIRE agents send no
+// wait metadata and ignore the header; svidkit agents talking to a SPIRE
+// server never receive the header and poll instead.
+const (
+	// entriesDigestHeader is the response header carrying the digest of
+	// the authorized set the response describes.
+	entriesDigestHeader = "svidkit-entries-digest"
+	// waitDigestKey is the request metadata carrying the digest of the
+	// set the agent already holds: while the set still has that digest,
+	// the server holds the call instead of answering.
+	waitDigestKey = "svidkit-wait-digest"
+	// waitTimeoutKey is the request metadata bounding the hold, in
+	// milliseconds; the server caps it at maxSyncWait.
+	waitTimeoutKey = "svidkit-wait-timeout-ms"
+)
+
+// Bounds of a held sync: the default when the agent sends no timeout, and
+// the cap, which keeps calls well inside common proxy idle timeouts.
+const (
+	defaultSyncWait = 25 * time.Second
+	maxSyncWait     = 30 * time.Second
+)
+
+// Results of a held sync, the label of the holds metric.
+const (
+	holdChanged  = "changed"
+	holdTimeout  = "timeout"
+	holdCanceled = "canceled"
+	holdStopped  = "stopped"
+	holdDenied   = "denied"
+	holdError    = "error"
+)
+
+// waitParams returns the digest an agent waits on and for how long; an
+// empty digest means the agent does not wait (SPIRE agents, first syncs).
+func waitParams(ctx context.Context) (string, time.Duration, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	digests := md.Get(waitDigestKey)
+	if len(digests) == 0 || digests[0] == "" {
+		return "", 0, nil
+	}
+	timeout := defaultSyncWait
+	if v := md.Get(waitTimeoutKey); len(v) > 0 {
+		ms, err := strconv.ParseInt(v[0], 10, 64)
+		if err != nil || ms <= 0 {
+			return "", 0, status.Errorf(codes.InvalidArgument, "%s: want a positive number of milliseconds, got %q", waitTimeoutKey, v[0])
+		}
+		timeout = time.Duration(min(ms, maxSyncWait.Milliseconds())) * time.Millisecond
+	}
+	return digests[0], timeout, nil
+}
+
+// holdSync holds the sync of an agent that already has the authorized set
+// with the given digest, until the set changes, timeout passes, the agent
+// is banned or deleted, the caller goes away or the server stops. It
+// returns the agent as re-checked when the hold ends, so that a banned
+// agent gets PermissionDenied rather than its entries. A digest that is
+// already stale returns at once.
+func (s *entryService) holdSync(ctx context.Context, agent *datastore.Agent, digest string, timeout time.Duration) (*datastore.Agent, error) {
+	s.cache.waiters.Add(1)
+	defer s.cache.waiters.Add(-1)
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	held := false
+	for {
+		// Take the change signals before reading the state they guard.
+		entriesChanged := s.cache.changes()
+		agentsChanged := s.agentsChanged.wait()
+		set, err := s.authorizedFor(ctx, agent)
+		if err != nil {
+			s.holdEnded(held, holdError)
+			return nil, err
+		}
+		if set.digestHex() != digest {
+			if !held {
+				return agent, nil
+			}
+			return s.endHold(ctx, holdChanged)
+		}
+		if !held {
+			held = true
+			s.metrics.held.Inc()
+			defer s.metrics.held.Dec()
+		}
+		result, recheck := s.waitOnce(ctx, set.validUntil, timer.C, entriesChanged, agentsChanged)
+		if result != "" {
+			if result == holdCanceled {
+				s.holdEnded(held, holdCanceled)
+				return nil, status.FromContextError(ctx.Err()).Err()
+			}
+			return s.endHold(ctx, result)
+		}
+		if recheck {
+			if agent, err = s.recheckAgent(ctx); err != nil {
+				s.holdEnded(held, holdDenied)
+				return nil, err
+			}
+		}
+	}
+}
+
+// waitOnce waits for one event of a held sync. It returns the hold's
+// result when the hold must end, else whether the agent must be checked
+// again before the digest is.
+func (s *entryService) waitOnce(ctx context.Context, validUntil time.Time, timeout <-chan time.Time, entries, agents <-chan struct{}) (result string, recheck bool) {
+	var expiry <-chan time.Time
+	if !validUntil.IsZero() {
+		// An entry of the set expires: the set changes without a write.
+		t := time.NewTimer(validUntil.Sub(s.cfg.Clock.Now()))
+		defer t.Stop()
+		expiry = t.C
+	}
+	select {
+	case <-entries:
+	case <-expiry:
+	case <-agents:
+		return "", true
+	case <-timeout:
+		return holdTimeout, false
+	case <-s.stopping:
+		return holdStopped, false
+	case <-ctx.Done():
+		return holdCanceled, false
+	}
+	return "", false
+}
+
+// endHold re-checks the agent after a hold and counts the hold.
+func (s *entryService) endHold(ctx context.Context, result string) (*datastore.Agent, error) {
+	agent, err := s.recheckAgent(ctx)
+	if err != nil {
+		if status.Code(err) == codes.PermissionDenied {
+			result = holdDenied
+		} else {
+			result = holdError
+		}
+		s.holdEnded(true, result)
+		return nil, err
+	}
+	s.holdEnded(true, result)
+	return agent, nil
+}
+
+func (s *entryService) holdEnded(held bool, result string) {
+	if held {
+		s.metrics.syncHeld(result)
+	}
+}
+
+// recheckAgent authorizes the caller again against the store, as the
+// interceptor did when the call arrived: a held call may outlive the
+// agent's standing.
+func (s *entryService) recheckAgent(ctx context.Context) (*datastore.Agent, error) {
+	c := callerFrom(ctx)
+	if c.cert == nil {
+		return nil, status.Error(codes.PermissionDenied, "caller is not an attested agent")
+	}
+	return s.auth.activeAgent(ctx, c.agentID, c.cert)
+}
