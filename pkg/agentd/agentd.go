@@ -12,10 +12,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc"
 
 	"github.com/svidkit/svidkit/pkg/agent"
 	"github.com/svidkit/svidkit/pkg/config"
 	"github.com/svidkit/svidkit/pkg/health"
+	"github.com/svidkit/svidkit/pkg/sds"
 	"github.com/svidkit/svidkit/pkg/taskrun"
 	"github.com/svidkit/svidkit/pkg/workloadapi"
 	"github.com/svidkit/svidkit/pkg/workloadattest/unix"
@@ -68,11 +70,24 @@ func Run(ctx context.Context, cfg *config.Agent, opts Options) error {
 	if cfg.Unix != nil {
 		unixCfg.DisableWorkloadPath = !cfg.Unix.DiscoverWorkloadPath
 	}
+	attestor := unix.New(unixCfg)
+	// The agent serves Envoy's SDS v3 on the Workload API socket, as SPIRE's
+	// agent does, so Envoy configs written for SPIRE work unchanged.
+	sdsHandler := sds.New(sds.Config{
+		Source:                      sdsSource{mgr: a.Manager(), att: attestor, td: cfg.TrustDomain},
+		DefaultSVIDName:             cfg.SDS.DefaultSVIDName,
+		DefaultBundleName:           cfg.SDS.DefaultBundleName,
+		DefaultAllBundlesName:       cfg.SDS.DefaultAllBundlesName,
+		DisableSPIFFECertValidation: cfg.SDS.DisableSPIFFECertValidation,
+		Log:                         log.With("subsystem", "sds"),
+		Registerer:                  reg,
+	})
 	handler := workloadapi.New(workloadapi.Config{
 		Manager:    a.Manager(),
-		Attestor:   unix.New(unixCfg),
+		Attestor:   attestor,
 		Log:        log.With("subsystem", "workload_api"),
 		Registerer: reg,
+		Services:   []func(grpc.ServiceRegistrar){sdsHandler.Register},
 	})
 
 	tasks := []taskrun.Task{

@@ -54,6 +54,18 @@ type Agent struct {
 	Health Health
 	// Telemetry says where Prometheus metrics are served.
 	Telemetry Telemetry
+	// SDS configures the SDS v3 service the agent serves on its Workload
+	// API socket (SPIRE's agent { sds { ... } } block).
+	SDS SDS
+}
+
+// SDS holds the SDS resource names and validator choice; empty names mean
+// SPIRE's defaults ("default", "ROOTCA", "ALL").
+type SDS struct {
+	DefaultSVIDName             string
+	DefaultBundleName           string
+	DefaultAllBundlesName       string
+	DisableSPIFFECertValidation bool
 }
 
 // UnixAttestor is the unix WorkloadAttestor's plugin_data.

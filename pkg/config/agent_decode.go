@@ -5,7 +5,7 @@ import (
 )
 
 // agentUnsupported lists agent block keys SPIRE has that svidkit does not.
-var agentUnsupported = setOf("sds", "retry_bootstrap", "workload_x509_svid_key_type",
+var agentUnsupported = setOf("retry_bootstrap", "workload_x509_svid_key_type",
 	"authorized_delegates", "experimental", "allowed_foreign_jwt_claims",
 	"allow_unauthenticated_verifiers", "availability_target", "x509_svid_cache_max_size",
 	"jwt_svid_cache_max_size", "log_file", "log_source_location", "profiling_enabled",
@@ -63,7 +63,24 @@ func (d *decoder) agentBlock(a *Agent, body *ast.ObjectList) {
 			}
 		},
 		"join_token": d.str(&a.JoinToken),
+		"sds":        d.sdsBlock(&a.SDS),
 	}, agentUnsupported)
+}
+
+// sdsBlock decodes SPIRE's agent { sds { ... } } block.
+func (d *decoder) sdsBlock(s *SDS) field {
+	return func(it *ast.ObjectItem) {
+		body, ok := d.object(it)
+		if !ok {
+			return
+		}
+		d.block("sds block", body, map[string]field{
+			"default_svid_name":              d.str(&s.DefaultSVIDName),
+			"default_bundle_name":            d.str(&s.DefaultBundleName),
+			"default_all_bundles_name":       d.str(&s.DefaultAllBundlesName),
+			"disable_spiffe_cert_validation": d.boolean(&s.DisableSPIFFECertValidation),
+		}, nil)
+	}
 }
 
 func (d *decoder) agentPlugins(a *Agent, blk *ast.ObjectItem, body *ast.ObjectList) {

@@ -124,8 +124,8 @@ plugins {
 	}{
 		{name: "unknown key", mark: `server_adress = "x"`, plugin: joinToken,
 			want: []string{`agent.conf:5: unknown key "server_adress" in agent block`}},
-		{name: "sds not supported", mark: `sds { default_svid_name = "x" }`, plugin: joinToken,
-			want: []string{`agent.conf:5: key "sds" in agent block is a SPIRE setting svidkit does not support yet`}},
+		{name: "unknown sds key", mark: `sds { default_name = "x" }`, plugin: joinToken,
+			want: []string{`agent.conf:5: unknown key "default_name" in sds block`}},
 		{name: "retry_bootstrap not supported", mark: `retry_bootstrap = true`, plugin: joinToken,
 			want: []string{`agent.conf:5: key "retry_bootstrap" in agent block is a SPIRE setting`}},
 		{name: "authorized_delegates not supported", mark: `authorized_delegates = ["spiffe://x/y"]`, plugin: joinToken,
@@ -226,5 +226,23 @@ func TestParseLogLevel(t *testing.T) {
 	}
 	if _, err := config.ParseLogLevel("TRACE"); err == nil {
 		t.Error("ParseLogLevel(TRACE) succeeded")
+	}
+}
+
+func TestParseAgentSDS(t *testing.T) {
+	data := strings.Replace(validAgent, `trust_domain = "example.org"`, `trust_domain = "example.org"
+    sds {
+        default_svid_name = "svid"
+        default_bundle_name = "roots"
+        default_all_bundles_name = "every"
+        disable_spiffe_cert_validation = true
+    }`, 1)
+	a, _, err := config.ParseAgent("agent.conf", []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.SDS{DefaultSVIDName: "svid", DefaultBundleName: "roots", DefaultAllBundlesName: "every", DisableSPIFFECertValidation: true}
+	if a.SDS != want {
+		t.Fatalf("SDS = %+v, want %+v", a.SDS, want)
 	}
 }

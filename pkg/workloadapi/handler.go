@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spiffe/go-spiffe/v2/proto/spiffe/workload"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -28,6 +29,10 @@ type Config struct {
 	// Registerer receives the metrics (active streams, updates sent,
 	// attestation latency); none are registered when nil.
 	Registerer prometheus.Registerer
+	// Services registers further gRPC services on the Workload API socket
+	// (the agent's SDS v3 service, as SPIRE's agent serves it there). They
+	// get the same peer-credential transport.
+	Services []func(grpc.ServiceRegistrar)
 }
 
 // Handler implements workload.SpiffeWorkloadAPIServer. Register it on a
@@ -39,7 +44,9 @@ type Handler struct {
 	att     Attestor
 	log     *slog.Logger
 	metrics *metrics
-	resps   *respCache
+	// services are the extra gRPC services Serve registers.
+	services []func(grpc.ServiceRegistrar)
+	resps    *respCache
 	// cfgErr is a configuration error: Serve returns it and every call
 	// fails with it, since New has no error result.
 	cfgErr error
@@ -59,12 +66,13 @@ func New(cfg Config) *Handler {
 		errs = append(errs, errors.New("workload api: config: Attestor is required"))
 	}
 	return &Handler{
-		mgr:     cfg.Manager,
-		att:     cfg.Attestor,
-		log:     cfg.Log,
-		metrics: newMetrics(cfg.Registerer, cfg.Log),
-		resps:   newRespCache(),
-		cfgErr:  errors.Join(errs...),
+		mgr:      cfg.Manager,
+		att:      cfg.Attestor,
+		log:      cfg.Log,
+		metrics:  newMetrics(cfg.Registerer, cfg.Log),
+		services: cfg.Services,
+		resps:    newRespCache(),
+		cfgErr:   errors.Join(errs...),
 	}
 }
 

@@ -70,6 +70,9 @@ func (h *Handler) Serve(ctx context.Context, lis net.Listener) error {
 	}
 	srv := grpc.NewServer(grpc.Creds(peercred.New()))
 	workload.RegisterSpiffeWorkloadAPIServer(srv, served{Handler: h, stop: ctx.Done()})
+	for _, register := range h.services {
+		register(srv)
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(lis) }()

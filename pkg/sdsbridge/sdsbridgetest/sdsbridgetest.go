@@ -190,3 +190,6 @@ func (c *CA) Root() *x509.Certificate { return c.root }
 
 // TrustDomain returns the CA's trust domain name.
 func (c *CA) TrustDomain() string { return c.td }
+
+// Socket returns the path the API serves on.
+func (f *API) Socket() string { return f.sock }
