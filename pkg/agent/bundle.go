@@ -14,9 +14,11 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// bundleRefreshInterval is how often the bundles are fetched at most; CA
-// rotation publishes new authorities well ahead of their use.
-const bundleRefreshInterval = time.Second
+// bundleRefreshInterval is how often the bundles are fetched at most. CA
+// rotation publishes a next authority at half of the CA's lifetime, long
+// before it signs anything, so polling every 5 s (SPIRE's agent sync period)
+// is ample and keeps an idle agent's traffic to one small call per 5 s.
+const bundleRefreshInterval = 5 * time.Second
 
 // bundleFromProto converts an API bundle; tainted authorities are kept, as
 // SVIDs they signed may still need verifying until they are removed.

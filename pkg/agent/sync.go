@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"time"
@@ -48,7 +49,10 @@ func (a *Agent) syncEntries(ctx context.Context, waitDigest string) (digest stri
 	if err != nil {
 		return "", false, fmt.Errorf("sync entries: open stream: %w", err)
 	}
-	if err := stream.Send(&entryv1.SyncAuthorizedEntriesRequest{}); err != nil {
+	// A Send that fails with io.EOF means the server already ended the
+	// call; the Recv below returns its status, which the caller needs
+	// (PermissionDenied makes the agent attest again).
+	if err := stream.Send(&entryv1.SyncAuthorizedEntriesRequest{}); err != nil && !errors.Is(err, io.EOF) {
 		return "", false, fmt.Errorf("sync entries: send: %w", err)
 	}
 	resp, err := stream.Recv()

@@ -19,7 +19,7 @@ import (
 const waitTimeout = 10 * time.Second
 
 // runBridge starts a bridge and stops it at the test's end.
-func runBridge(t *testing.T, cfg sdsbridge.Config) *sdsbridge.Bridge {
+func runBridge(t testing.TB, cfg sdsbridge.Config) *sdsbridge.Bridge {
 	t.Helper()
 	b, err := sdsbridge.New(cfg)
 	if err != nil {

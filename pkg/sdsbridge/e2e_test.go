@@ -25,7 +25,7 @@ import (
 
 // serveSDS runs a bridge on the Workload API at apiSock and serves SDS
 // for it on a new Unix socket, whose path it returns.
-func serveSDS(t *testing.T, apiSock string) string {
+func serveSDS(t testing.TB, apiSock string) string {
 	t.Helper()
 	b := runBridge(t, sdsbridge.Config{Address: apiSock})
 	sock := sdsbridgetest.SocketPath(t, "sds.sock")
