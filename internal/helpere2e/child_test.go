@@ -182,6 +182,7 @@ var helperBinary = sync.OnceValues(func() (string, error) {
 	}
 	bin := filepath.Join(dir, "svidkit-helper")
 	cmd := exec.Command("go", "build", "-trimpath", "-tags", "grpcnotrace", "-ldflags", "-s -w", "-o", bin, "github.com/svidkit/svidkit/cmd/helper")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/helper: %v\n%s", err, out)
 	}

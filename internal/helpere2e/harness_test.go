@@ -71,6 +71,7 @@ func (e *env) startServer() {
 	e.t.Helper()
 	cfg := config.NewServer()
 	cfg.BindAddress = "127.0.0.1"
+	cfg.BindPort = 0 // any free port: tests must not collide with a real server on 8081
 	cfg.SocketPath = e.adminSock
 	cfg.TrustDomain = e.td
 	cfg.DataDir = filepath.Join(e.dir, "server")

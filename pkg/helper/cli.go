@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -28,7 +29,20 @@ type CLIOptions struct {
 	Stdout, Stderr io.Writer
 	// Getenv reads the environment. Default os.Getenv.
 	Getenv func(string) string
+	// DaemonGCPercent, when positive, is set with debug.SetGCPercent once
+	// the configuration selects daemon mode, unless GOGC is set in the
+	// environment. Zero keeps the runtime's setting. See DefaultGCPercent.
+	DaemonGCPercent int
 }
+
+// DefaultGCPercent is the GOGC cmd/helper uses in daemon mode, the agent's
+// value. The daemon's live heap is small (well under 1 MiB: one X.509
+// context, a few JWTs, gRPC buffers) and the runtime's minimum heap goal is
+// 4 MiB × GOGC/100, so at the default of 100 the heap may hold up to 4 MiB
+// of garbage before a collection; at 50 the goal is 2 MiB. Collections of
+// such a heap cost microseconds and happen only on updates. One-shot mode
+// keeps the runtime default: it exits before a collection would pay off.
+const DefaultGCPercent = 50
 
 // flags are the command-line settings, shared by the root command
 // (spiffe-helper's form: svidkit-helper -config f) and "run".
@@ -122,6 +136,9 @@ func runCommand(cmd *cobra.Command, f *flags, opts CLIOptions) error {
 	}
 	if err := cfg.Validate(); err != nil {
 		return &ConfigError{Err: fmt.Errorf("%s: %w", f.config, err)}
+	}
+	if cfg.DaemonMode && opts.DaemonGCPercent > 0 && opts.Getenv("GOGC") == "" {
+		debug.SetGCPercent(opts.DaemonGCPercent)
 	}
 	h, err := New(cfg, Options{Log: log, Getenv: opts.Getenv, Stdout: opts.Stdout, Stderr: opts.Stderr})
 	if err != nil {

@@ -76,6 +76,8 @@ func New(cfg *helperconfig.Config, opts Options) (*Helper, error) {
 		opts.Stderr = os.Stderr
 	}
 	switch {
+	case opts.Registerer == nil && opts.Gatherer == nil && !cfg.DaemonMode:
+		// One-shot mode serves no metrics: no registry to build.
 	case opts.Registerer == nil && opts.Gatherer == nil:
 		reg := prometheus.NewRegistry()
 		opts.Registerer, opts.Gatherer = reg, reg

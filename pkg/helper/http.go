@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/svidkit/svidkit/pkg/taskrun"
@@ -26,7 +27,11 @@ const shutdownGrace = 5 * time.Second
 func (h *Helper) httpTasks() []taskrun.Task {
 	var tasks []taskrun.Task
 	hc := h.cfg.Health
-	metrics := promhttp.HandlerFor(h.opts.Gatherer, promhttp.HandlerOpts{})
+	gatherer := h.opts.Gatherer
+	if gatherer == nil { // New saw one-shot mode; the configuration changed since
+		gatherer = prometheus.NewRegistry()
+	}
+	metrics := promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})
 	if hc.ListenerEnabled {
 		mux := http.NewServeMux()
 		mux.Handle(hc.LivenessPath, h.probe(h.state.live))

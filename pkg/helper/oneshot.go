@@ -38,18 +38,15 @@ func (h *Helper) runOnce(ctx context.Context) error {
 	}
 	defer cancel()
 
-	sock := newSocketWatch(h.addr, h.log)
-	sockCtx, stopSock := context.WithCancel(wctx)
-	sockDone := make(chan struct{})
-	go func() {
-		defer close(sockDone)
-		_ = sock.Run(sockCtx)
-	}()
-	defer func() { stopSock(); <-sockDone }()
+	// The socket watch starts only once an attempt has failed: when the
+	// SVID is already served (the common case) it would cost an inotify
+	// instance whose close waits for a kernel grace period (about 10 ms).
+	sock := &lazySocketWatch{addr: h.addr, log: h.log, ctx: wctx}
+	defer sock.stop()
 
 	f := &fetched{jwt: make(map[string]*jwtsvid.SVID)}
 	for _, s := range h.steps() {
-		if err := h.await(ctx, wctx, sock.changed, s, f); err != nil {
+		if err := h.await(ctx, wctx, sock, s, f); err != nil {
 			return err
 		}
 	}
@@ -107,7 +104,7 @@ func (h *Helper) steps() []step {
 // await retries s until it succeeds, with capped exponential backoff; the
 // socket's creation (wake) cuts a backoff short. When wctx's deadline
 // passes it returns a *TimeoutError; when ctx ends, ctx's error.
-func (h *Helper) await(ctx, wctx context.Context, wake <-chan struct{}, s step, f *fetched) error {
+func (h *Helper) await(ctx, wctx context.Context, sock *lazySocketWatch, s step, f *fetched) error {
 	bo := newBackoff(minBackoff, maxBackoff)
 	var last error
 	for attempt := 1; ; attempt++ {
@@ -119,6 +116,7 @@ func (h *Helper) await(ctx, wctx context.Context, wake <-chan struct{}, s step, 
 			last = err
 			h.log.Info("waiting for the Workload API", "waiting_for", s.what, "workload_api", h.addr, "attempt", attempt, "error", err)
 		}
+		wake := sock.start()
 		d := bo.Next()
 		t := time.NewTimer(d)
 		select {

@@ -26,6 +26,9 @@ type socketWatch struct {
 	path    string // "" for non-unix addresses
 	log     *slog.Logger
 	changed chan struct{}
+	// wakeExisting reports a socket that already exists when the watch
+	// starts, as if it had just appeared.
+	wakeExisting bool
 }
 
 func newSocketWatch(addr string, log *slog.Logger) *socketWatch {
@@ -72,6 +75,9 @@ func (s *socketWatch) Run(ctx context.Context) error {
 	defer w.Close()
 	dir := filepath.Dir(s.path)
 	last := inode(s.path)
+	if s.wakeExisting {
+		last = 0
+	}
 	watching := false
 	retry := time.NewTimer(0)
 	defer retry.Stop()
@@ -128,5 +134,42 @@ func (s *socketWatch) signal() {
 	select {
 	case s.changed <- struct{}{}:
 	default:
+	}
+}
+
+// lazySocketWatch is one-shot mode's socket watch: it starts on the first
+// call of start, i.e. after a failed attempt, and reports a socket that
+// exists by then (it may have appeared since that attempt).
+type lazySocketWatch struct {
+	addr string
+	log  *slog.Logger
+	ctx  context.Context // bounds the watch
+
+	w      *socketWatch
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// start starts the watch unless it runs and returns its channel.
+func (l *lazySocketWatch) start() <-chan struct{} {
+	if l.w == nil {
+		l.w = newSocketWatch(l.addr, l.log)
+		l.w.wakeExisting = true
+		var ctx context.Context
+		ctx, l.cancel = context.WithCancel(l.ctx)
+		l.done = make(chan struct{})
+		go func() {
+			defer close(l.done)
+			_ = l.w.Run(ctx)
+		}()
+	}
+	return l.w.changed
+}
+
+// stop ends the watch, if started, and waits for it.
+func (l *lazySocketWatch) stop() {
+	if l.w != nil {
+		l.cancel()
+		<-l.done
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,6 +41,9 @@ type Bridge struct {
 	maxBO   time.Duration
 	log     *slog.Logger
 	metrics *metrics
+	// failing is set from a watch error to the next update, so that a
+	// run of retries logs one warning.
+	failing atomic.Bool
 
 	mu      sync.Mutex
 	current *sds.Snapshot

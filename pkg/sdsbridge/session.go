@@ -3,6 +3,7 @@ package sdsbridge
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
@@ -94,17 +95,27 @@ func (w *x509Watcher) OnX509ContextUpdate(c *workloadapi.X509Context) {
 		w.b.log.Warn("Workload API update without X.509-SVIDs; keeping the last snapshot")
 		return
 	}
+	if w.b.failing.Swap(false) {
+		w.b.log.Info("Workload API watch restored", "workload_api", w.b.addr)
+	}
 	w.b.log.Debug("X.509 context updated", "svids", len(s.SVIDs), "trust_domains", s.Bundles.Len())
 	w.b.publish(s)
 }
 
-// OnX509ContextWatchError implements workloadapi.X509ContextWatcher.
+// OnX509ContextWatchError implements workloadapi.X509ContextWatcher. The
+// first failure of a run of them is a warning, the repeats (one per retry
+// while the agent is away) are debug messages.
 func (w *x509Watcher) OnX509ContextWatchError(err error) {
 	if status.Code(err) == codes.Canceled {
 		return
 	}
 	w.b.metrics.errors.Inc()
-	w.b.log.Warn("watching the Workload API failed; serving the last snapshot", "workload_api", w.b.addr, "error", err)
+	level := slog.LevelDebug
+	if !w.b.failing.Swap(true) {
+		level = slog.LevelWarn
+	}
+	w.b.log.Log(context.Background(), level, "watching the Workload API failed; retrying",
+		"workload_api", w.b.addr, "error", err, "serving_last_snapshot", w.b.Current() != nil)
 }
 
 // snapshotOf converts an X.509 context, or returns nil when it holds no

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/svidkit/svidkit/pkg/sdsbridge"
 )
 
 // Defaults. The resource names are SPIRE agent's SDS defaults, so Envoy
@@ -94,6 +96,8 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.AgentAddress == "" {
 		errs = append(errs, fmt.Errorf("agent_address: not set (nor is %s)", EndpointSocketEnv))
+	} else if _, err := sdsbridge.NormalizeAddress(c.AgentAddress); err != nil {
+		errs = append(errs, fmt.Errorf("agent_address: %w", err))
 	}
 	if len(c.ListenAddresses) == 0 {
 		errs = append(errs, errors.New("listen_address: not set"))

@@ -99,6 +99,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{name: "valid", mod: func(*sdsconfig.Config) {}},
 		{name: "no agent address", mod: func(c *sdsconfig.Config) { c.AgentAddress = "" }, wantErr: "agent_address"},
+		{name: "relative agent address", mod: func(c *sdsconfig.Config) { c.AgentAddress = "api.sock" }, wantErr: "agent_address: workload API address \"api.sock\""},
 		{name: "no listen address", mod: func(c *sdsconfig.Config) { c.ListenAddresses = nil }, wantErr: "listen_address: not set"},
 		{name: "public TCP refused", mod: func(c *sdsconfig.Config) { c.ListenAddresses = []string{"0.0.0.0:8234"} }, wantErr: "loopback only"},
 		{name: "any-address TCP refused", mod: func(c *sdsconfig.Config) { c.ListenAddresses = []string{":8234"} }, wantErr: "loopback only"},
