@@ -13,5 +13,5 @@ import (
 var version = "dev"
 
 func main() {
-	os.Exit(helper.Main(os.Args[1:], helper.CLIOptions{Version: version, DaemonGCPercent: helper.DefaultGCPercent}))
+	os.Exit(helper.Main(os.Args[1:], helper.CLIOptions{Version: version, DaemonMaxProcs: helper.DefaultDaemonMaxProcs}))
 }

@@ -28,6 +28,12 @@ svid_key_file_name = "svid_key.pem"
 svid_bundle_file_name = "svid_bundle.pem"
 daemon_mode = false
 `)
+	daemon := write("daemon.conf", `agent_address = "`+sock+`"
+cert_dir = "`+certDir+`"
+svid_file_name = "svid.pem"
+svid_key_file_name = "svid_key.pem"
+svid_bundle_file_name = "svid_bundle.pem"
+`)
 	bad := write("bad.conf", "svid_file_name = \"a\"\nbogus_key = 1\n")
 
 	tests := []struct {
@@ -43,7 +49,11 @@ daemon_mode = false
 		{"unknown flag", []string{"-nope"}, helper.ExitConfig, "", "unknown flag"},
 		{"positional argument", []string{"extra"}, helper.ExitConfig, "", "Error:"},
 		{"timeout flag, Go-flag form", []string{"-config", good, "-timeout", "200ms"}, helper.ExitTimeout, "", "timed out after 200ms waiting for an X.509-SVID"},
-		{"run subcommand, cobra form", []string{"run", "--config", good, "--timeout=200ms"}, helper.ExitTimeout, "", "timed out after 200ms"},
+		{"run subcommand, double-dash form", []string{"run", "--config", good, "--timeout=200ms"}, helper.ExitTimeout, "", "timed out after 200ms"},
+		{"double-dash equals form", []string{"--config=" + good, "--timeout", "200ms"}, helper.ExitTimeout, "", "timed out after 200ms"},
+		{"daemon-mode flag overrides the file", []string{"-config", daemon, "-daemon-mode=false", "-timeout=200ms"}, helper.ExitTimeout, "", "timed out after 200ms"},
+		{"help", []string{"-h"}, helper.ExitOK, "", "Usage: svidkit-helper [run] [flags]"},
+		{"unknown sub-command", []string{"start"}, helper.ExitConfig, "", `unexpected argument "start"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

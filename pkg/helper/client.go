@@ -17,7 +17,7 @@ func (h *Helper) newClient(ctx context.Context) (*workloadapi.Client, error) {
 	c, err := workloadapi.New(ctx,
 		workloadapi.WithAddr(h.addr),
 		workloadapi.WithBackoffStrategy(backoffStrategy{}),
-		workloadapi.WithDialOptions(grpc.WithConnectParams(grpc.ConnectParams{
+		workloadapi.WithDialOptions(grpc.WithReadBufferSize(readBufferSize), grpc.WithWriteBufferSize(writeBufferSize), grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff: grpcbackoff.Config{
 				BaseDelay:  minBackoff,
 				Multiplier: 2,
@@ -32,3 +32,11 @@ func (h *Helper) newClient(ctx context.Context) (*workloadapi.Client, error) {
 	}
 	return c, nil
 }
+
+// gRPC's connection buffers. Its defaults (32 KiB each way) suit
+// high-throughput streams; the helper receives one SVID message (a few KiB)
+// per rotation, so small buffers keep resident memory down at no cost.
+const (
+	readBufferSize  = 4 << 10
+	writeBufferSize = 4 << 10
+)

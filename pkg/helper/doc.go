@@ -23,7 +23,7 @@
 //     few seconds) and a set deleted or modified behind the helper's back
 //     is rewritten, followed by a notification.
 //   - the health listener (/live and /ready, with spiffe-helper's JSON body)
-//     and Prometheus metrics.
+//     and Prometheus metrics (text format, served without the client library).
 //
 // JWT-SVIDs are fetched per configured audience and refreshed at half their
 // remaining lifetime plus one second, as spiffe-helper does; failed fetches

@@ -97,9 +97,16 @@ func TestHealthProbes(t *testing.T) {
 	})
 	t.Run("metrics", func(t *testing.T) {
 		code, raw := get(t, base+"/metrics")
-		for _, m := range []string{"svidkit_helper_last_write_timestamp_seconds", "svidkit_helper_x509_svid_expiry_timestamp_seconds", "svidkit_helper_write_errors_total"} {
+		// Prometheus text format: HELP and TYPE lines, then samples.
+		for _, m := range []string{
+			"# TYPE svidkit_helper_last_write_timestamp_seconds gauge\nsvidkit_helper_last_write_timestamp_seconds 1",
+			"# TYPE svidkit_helper_x509_svid_expiry_timestamp_seconds gauge\nsvidkit_helper_x509_svid_expiry_timestamp_seconds 1",
+			"# TYPE svidkit_helper_write_errors_total counter\nsvidkit_helper_write_errors_total 0\n",
+			"# TYPE svidkit_helper_signals_sent_total counter\n",
+			"# HELP svidkit_helper_repairs_total ",
+		} {
 			if code != 200 || !strings.Contains(raw, m) {
-				t.Errorf("/metrics (%d) lacks %s", code, m)
+				t.Errorf("/metrics (%d) lacks %q:\n%s", code, m, raw)
 			}
 		}
 	})

@@ -9,8 +9,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/svidkit/svidkit/pkg/helperconfig"
 	"github.com/svidkit/svidkit/pkg/reloader"
 	"github.com/svidkit/svidkit/pkg/svidfile"
@@ -32,11 +30,6 @@ type Options struct {
 	Getenv func(string) string
 	// Stdout and Stderr receive cmd's output. Default os.Stdout, os.Stderr.
 	Stdout, Stderr io.Writer
-	// Registerer registers the helper's and the reloader's metrics, and
-	// Gatherer serves them on /metrics. Default: a private registry used
-	// for both (a Registerer that is also a Gatherer serves itself).
-	Registerer prometheus.Registerer
-	Gatherer   prometheus.Gatherer
 	// RepairInterval is how often the files are checked for tampering.
 	// Default DefaultRepairInterval.
 	RepairInterval time.Duration
@@ -75,21 +68,6 @@ func New(cfg *helperconfig.Config, opts Options) (*Helper, error) {
 	if opts.Stderr == nil {
 		opts.Stderr = os.Stderr
 	}
-	switch {
-	case opts.Registerer == nil && opts.Gatherer == nil && !cfg.DaemonMode:
-		// One-shot mode serves no metrics: no registry to build.
-	case opts.Registerer == nil && opts.Gatherer == nil:
-		reg := prometheus.NewRegistry()
-		opts.Registerer, opts.Gatherer = reg, reg
-	case opts.Registerer == nil:
-		opts.Registerer = prometheus.NewRegistry() // registered, never served
-	case opts.Gatherer == nil:
-		if g, ok := opts.Registerer.(prometheus.Gatherer); ok {
-			opts.Gatherer = g
-		} else {
-			opts.Gatherer = prometheus.NewRegistry() // serves nothing
-		}
-	}
 	if opts.RepairInterval <= 0 {
 		opts.RepairInterval = DefaultRepairInterval
 	}
@@ -101,10 +79,6 @@ func New(cfg *helperconfig.Config, opts Options) (*Helper, error) {
 	if err != nil {
 		return nil, &ConfigError{Err: fmt.Errorf("helper: write_mode: %w", err)}
 	}
-	m, err := newMetrics(opts.Registerer)
-	if err != nil {
-		return nil, fmt.Errorf("helper: %w", err)
-	}
 	h := &Helper{
 		cfg:     cfg,
 		opts:    opts,
@@ -112,7 +86,7 @@ func New(cfg *helperconfig.Config, opts Options) (*Helper, error) {
 		addr:    addr,
 		format:  formatOptions(cfg),
 		mode:    mode,
-		metrics: m,
+		metrics: &metrics{},
 		events:  make(chan Event, eventBuffer),
 	}
 	h.state = newState(cfg)
@@ -154,7 +128,6 @@ func (h *Helper) runDaemon(ctx context.Context) error {
 		Stdout:  h.opts.Stdout,
 		Stderr:  h.opts.Stderr,
 		Log:     h.log,
-		Metrics: h.opts.Registerer,
 	})
 	if err != nil {
 		return &ConfigError{Err: fmt.Errorf("helper: %w", err)}
@@ -167,7 +140,7 @@ func (h *Helper) runDaemon(ctx context.Context) error {
 		{Name: "socket watch", Run: sock.Run},
 		{Name: "repair", Run: h.repairLoop},
 	}
-	tasks = append(tasks, h.httpTasks()...)
+	tasks = append(tasks, h.httpTasks(rl.Counts)...)
 	h.log.Info("svidkit-helper started", "mode", "daemon", "workload_api", h.addr, "cert_dir", h.cfg.CertDir)
 	if err := taskrun.Run(ctx, tasks...); err != nil {
 		return fmt.Errorf("helper: %w", err)

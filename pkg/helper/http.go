@@ -10,9 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
+	"github.com/svidkit/svidkit/pkg/reloader"
 	"github.com/svidkit/svidkit/pkg/taskrun"
 )
 
@@ -24,14 +22,10 @@ const shutdownGrace = 5 * time.Second
 // like spiffe-helper) and the metrics listener (metrics_bind_address), as
 // configured. Without metrics_bind_address, /metrics is on the health
 // listener.
-func (h *Helper) httpTasks() []taskrun.Task {
+func (h *Helper) httpTasks(counts func() reloader.Counts) []taskrun.Task {
 	var tasks []taskrun.Task
 	hc := h.cfg.Health
-	gatherer := h.opts.Gatherer
-	if gatherer == nil { // New saw one-shot mode; the configuration changed since
-		gatherer = prometheus.NewRegistry()
-	}
-	metrics := promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})
+	metrics := h.metricsHandler(counts)
 	if hc.ListenerEnabled {
 		mux := http.NewServeMux()
 		mux.Handle(hc.LivenessPath, h.probe(h.state.live))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -111,6 +112,12 @@ func (s *socketWatch) Run(ctx context.Context) error {
 			if filepath.Clean(ev.Name) != s.path {
 				continue
 			}
+			if ev.Has(fsnotify.Remove | fsnotify.Rename) {
+				// A recreated socket often gets the old inode number back:
+				// remember the removal itself, not just the inode.
+				last = 0
+				continue
+			}
 			ino := inode(s.path)
 			if ino == 0 {
 				last = 0
@@ -119,6 +126,7 @@ func (s *socketWatch) Run(ctx context.Context) error {
 			if ino != last {
 				last = ino
 				s.log.Info("Workload API socket (re)created; reconnecting", "socket", s.path)
+				waitAccepting(ctx, s.path)
 				s.signal()
 			}
 		case err, ok := <-w.Errors:
@@ -171,5 +179,33 @@ func (l *lazySocketWatch) stop() {
 	if l.w != nil {
 		l.cancel()
 		<-l.done
+	}
+}
+
+// acceptWait bounds how long a new socket is given to start accepting.
+const acceptWait = 500 * time.Millisecond
+
+// waitAccepting waits (briefly) until the socket at path accepts
+// connections: a server creates the socket file a moment before it
+// listens, and a reconnect refused in that moment would cost a whole
+// backoff step.
+func waitAccepting(ctx context.Context, path string) {
+	deadline := time.Now().Add(acceptWait)
+	for {
+		conn, err := net.DialTimeout("unix", path, acceptWait)
+		if err == nil {
+			conn.Close()
+			return
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return
+		}
+		t := time.NewTimer(10 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
 	}
 }

@@ -39,14 +39,14 @@ func (l *loop) startChild() {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = outputDelay
 	if err := cmd.Start(); err != nil {
-		l.r.metrics.starts.WithLabelValues("error").Inc()
+		l.r.metrics.inc(l.r.metrics.starts, "error")
 		l.cfg.Log.Error("cannot start cmd", "cmd", l.cfg.Cmd, "error", err)
 		l.scheduleRestart(false, 0)
 		return
 	}
 	c := &child{cmd: cmd, pid: cmd.Process.Pid, started: time.Now()}
 	l.child = c
-	l.r.metrics.starts.WithLabelValues("ok").Inc()
+	l.r.metrics.inc(l.r.metrics.starts, "ok")
 	l.cfg.Log.Info("started cmd", "cmd", l.cfg.Cmd, "pid", c.pid)
 	l.waiters.Add(1)
 	go func() {
@@ -66,11 +66,11 @@ func (l *loop) notifyChild() {
 	}
 	err := l.child.cmd.Process.Signal(l.cfg.Signal)
 	if err == nil {
-		l.r.metrics.signals.WithLabelValues(targetChild).Inc()
+		l.r.metrics.inc(l.r.metrics.signals, targetChild)
 		l.cfg.Log.Info("signalled cmd", "cmd", l.cfg.Cmd, "pid", l.child.pid, "signal", l.cfg.Signal.String())
 		return
 	}
-	l.r.metrics.signalErrors.WithLabelValues(targetChild).Inc()
+	l.r.metrics.inc(l.r.metrics.signalErrors, targetChild)
 	if !errors.Is(err, os.ErrProcessDone) {
 		l.cfg.Log.Error("cannot signal cmd", "cmd", l.cfg.Cmd, "pid", l.child.pid, "error", err)
 		return
@@ -88,7 +88,7 @@ func (l *loop) onExit(ev exitEvent) {
 	if ok {
 		outcome = "success"
 	}
-	l.r.metrics.exits.WithLabelValues(outcome).Inc()
+	l.r.metrics.inc(l.r.metrics.exits, outcome)
 	attrs = append([]any{"cmd", l.cfg.Cmd, "pid", ev.c.pid, "outcome", outcome}, attrs...)
 	if d, restart := l.scheduleRestart(ok, time.Since(ev.c.started)); restart {
 		attrs = append(attrs, "restart_in", d.String())

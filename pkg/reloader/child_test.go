@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/svidkit/svidkit/pkg/reloader"
 )
 
@@ -25,8 +24,6 @@ func appConfig(t *testing.T, extra ...string) (reloader.Config, *output, *output
 
 func TestCmdNotStartedBeforeNotify(t *testing.T) {
 	cfg, stdout, _, _ := appConfig(t)
-	reg := prometheus.NewRegistry()
-	cfg.Metrics = reg
 	rr := start(t, cfg)
 	if err := rr.stop(t); err != nil {
 		t.Fatalf("Run() = %v", err)
@@ -34,29 +31,25 @@ func TestCmdNotStartedBeforeNotify(t *testing.T) {
 	if got := stdout.String(); got != "" {
 		t.Fatalf("cmd output before any Notify: %q", got)
 	}
-	if n := counter(t, reg, "svidkit_helper_child_starts_total", "ok"); n != 0 {
+	if n := counter(rr.Reloader, "svidkit_helper_child_starts_total", "ok"); n != 0 {
 		t.Fatalf("child starts = %v, want 0", n)
 	}
 }
 
 func TestFirstNotifyStartsCmdWithOutputPassedThrough(t *testing.T) {
 	cfg, stdout, stderr, logs := appConfig(t)
-	reg := prometheus.NewRegistry()
-	cfg.Metrics = reg
 	rr := start(t, cfg)
 	rr.Notify()
 	stdout.wait(t, "ready pid=")
 	stderr.wait(t, "stderr-hello")
 	logs.wait(t, "started cmd")
-	if n := counter(t, reg, "svidkit_helper_child_starts_total", "ok"); n != 1 {
+	if n := counter(rr.Reloader, "svidkit_helper_child_starts_total", "ok"); n != 1 {
 		t.Fatalf("child starts = %v, want 1", n)
 	}
 }
 
 func TestNotifySignalsCmdOncePerNotify(t *testing.T) {
 	cfg, stdout, _, logs := appConfig(t)
-	reg := prometheus.NewRegistry()
-	cfg.Metrics = reg
 	rr := start(t, cfg)
 	rr.Notify()
 	stdout.wait(t, "ready pid=")
@@ -71,10 +64,10 @@ func TestNotifySignalsCmdOncePerNotify(t *testing.T) {
 	// The app prints its final count on SIGTERM: no extra signal arrived.
 	stdout.wait(t, fmt.Sprintf("term hups=%d\n", n))
 	logs.wait(t, "cmd stopped")
-	if got := counter(t, reg, "svidkit_helper_signals_sent_total", "child"); got != n {
+	if got := counter(rr.Reloader, "svidkit_helper_signals_sent_total", "child"); got != n {
 		t.Fatalf("signals sent to child = %v, want %d", got, n)
 	}
-	if got := counter(t, reg, "svidkit_helper_child_starts_total", "ok"); got != 1 {
+	if got := counter(rr.Reloader, "svidkit_helper_child_starts_total", "ok"); got != 1 {
 		t.Fatalf("child starts = %v, want 1", got)
 	}
 }

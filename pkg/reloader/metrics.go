@@ -1,65 +1,63 @@
 package reloader
 
 import (
-	"errors"
-	"fmt"
-
-	"github.com/prometheus/client_golang/prometheus"
+	"maps"
+	"sync"
 )
 
-// Signal targets, the "target" label of the signal counters.
+// Signal targets, the keys of Counts.SignalsSent and Counts.SignalErrors.
 const (
 	targetChild   = "child"
 	targetPIDFile = "pidfile"
 )
 
-// metrics counts what the Reloader did. Its counters always exist; they are
-// registered only when a Registerer is given.
+// Counts is a snapshot of what a Reloader did, for metrics and tests.
+// Each map is keyed by a label value and holds only values seen so far.
+type Counts struct {
+	// SignalsSent and SignalErrors count renew signals delivered and
+	// failed, by target: "child" or "pidfile".
+	SignalsSent, SignalErrors map[string]uint64
+	// ChildStarts counts starts of cmd by result: "ok" or "error".
+	ChildStarts map[string]uint64
+	// ChildExits counts exits of cmd by outcome: "success" or "failure".
+	ChildExits map[string]uint64
+}
+
+// metrics counts what the Reloader did. It is plain counters rather than
+// a metrics library: the helper binary links no Prometheus client (its
+// size is resident memory, see cmd/helper), and the helper renders these
+// counts on /metrics itself.
 type metrics struct {
-	signals      *prometheus.CounterVec
-	signalErrors *prometheus.CounterVec
-	starts       *prometheus.CounterVec
-	exits        *prometheus.CounterVec
+	mu           sync.Mutex
+	signals      counterVec
+	signalErrors counterVec
+	starts       counterVec
+	exits        counterVec
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	opts := func(name, help string) prometheus.CounterOpts {
-		return prometheus.CounterOpts{Namespace: "svidkit", Subsystem: "helper", Name: name, Help: help}
-	}
-	m := &metrics{
-		signals: prometheus.NewCounterVec(opts("signals_sent_total",
-			"Renew signals delivered, by target (child, pidfile)."), []string{"target"}),
-		signalErrors: prometheus.NewCounterVec(opts("signal_errors_total",
-			"Renew signals that could not be delivered, by target (child, pidfile)."), []string{"target"}),
-		starts: prometheus.NewCounterVec(opts("child_starts_total",
-			"Child process starts, by result (ok, error)."), []string{"result"}),
-		exits: prometheus.NewCounterVec(opts("child_exits_total",
-			"Child process exits, by outcome (success, failure)."), []string{"outcome"}),
-	}
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []**prometheus.CounterVec{&m.signals, &m.signalErrors, &m.starts, &m.exits} {
-		got, err := register(reg, *c)
-		if err != nil {
-			return nil, err
-		}
-		*c = got
-	}
-	return m, nil
+// counterVec is a counter by label value. Callers hold metrics.mu.
+type counterVec map[string]uint64
+
+func newMetrics() *metrics {
+	return &metrics{signals: counterVec{}, signalErrors: counterVec{}, starts: counterVec{}, exits: counterVec{}}
 }
 
-// register registers c, reusing an identical collector already registered.
-func register(reg prometheus.Registerer, c *prometheus.CounterVec) (*prometheus.CounterVec, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
+// inc adds one to c's counter for label.
+func (m *metrics) inc(c counterVec, label string) {
+	m.mu.Lock()
+	c[label]++
+	m.mu.Unlock()
+}
+
+// Counts returns what the Reloader did so far.
+func (r *Reloader) Counts() Counts {
+	m := r.metrics
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return Counts{
+		SignalsSent:  maps.Clone(m.signals),
+		SignalErrors: maps.Clone(m.signalErrors),
+		ChildStarts:  maps.Clone(m.starts),
+		ChildExits:   maps.Clone(m.exits),
 	}
-	var already prometheus.AlreadyRegisteredError
-	if errors.As(err, &already) {
-		if existing, ok := already.ExistingCollector.(*prometheus.CounterVec); ok {
-			return existing, nil
-		}
-	}
-	return nil, fmt.Errorf("register metrics: %w", err)
 }

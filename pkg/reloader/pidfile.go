@@ -74,7 +74,7 @@ func (l *loop) notifyPIDFile() {
 		l.cfg.Log.Info("pid file absent; its process will be signalled when it appears", "pid_file", path)
 		return
 	case err != nil:
-		l.r.metrics.signalErrors.WithLabelValues(targetPIDFile).Inc()
+		l.r.metrics.inc(l.r.metrics.signalErrors, targetPIDFile)
 		l.cfg.Log.Error("cannot signal pid file process", "pid_file", path, "error", err)
 		return
 	}
@@ -90,7 +90,7 @@ func (l *loop) signalPIDFile(pid int) {
 		return
 	}
 	if err := signalPID(pid, l.cfg.Signal); err != nil {
-		l.r.metrics.signalErrors.WithLabelValues(targetPIDFile).Inc()
+		l.r.metrics.inc(l.r.metrics.signalErrors, targetPIDFile)
 		if errors.Is(err, errProcessGone) {
 			l.cfg.Log.Warn("pid file names a process that is gone", "pid_file", path, "pid", pid)
 			return
@@ -99,7 +99,7 @@ func (l *loop) signalPIDFile(pid int) {
 		return
 	}
 	l.lastPID = pid
-	l.r.metrics.signals.WithLabelValues(targetPIDFile).Inc()
+	l.r.metrics.inc(l.r.metrics.signals, targetPIDFile)
 	l.cfg.Log.Info("signalled pid file process", "pid_file", path, "pid", pid, "signal", l.cfg.Signal.String())
 }
 

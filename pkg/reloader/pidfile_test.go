@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/svidkit/svidkit/pkg/reloader"
 )
 
@@ -27,8 +26,6 @@ func pidConfig(pidFile string) (reloader.Config, *output) {
 func TestPIDFileWrittenLateAndRestartedApp(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "app.pid")
 	cfg, logs := pidConfig(pidFile)
-	reg := prometheus.NewRegistry()
-	cfg.Metrics = reg
 	rr := start(t, cfg)
 
 	rr.Notify() // the first write: no app yet
@@ -53,7 +50,7 @@ func TestPIDFileWrittenLateAndRestartedApp(t *testing.T) {
 	}
 	b.out.wait(t, "term hups=2\n")
 	logs.waitCount(t, "signalled pid file process", 4) // logged after counting
-	if got := counter(t, reg, "svidkit_helper_signals_sent_total", "pidfile"); got != 4 {
+	if got := counter(rr.Reloader, "svidkit_helper_signals_sent_total", "pidfile"); got != 4 {
 		t.Fatalf("signals sent to pid file processes = %v, want 4", got)
 	}
 }

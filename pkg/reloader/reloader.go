@@ -24,8 +24,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -77,11 +75,8 @@ type Config struct {
 	Stdout, Stderr io.Writer
 	// Log receives the Reloader's logs. Default slog.Default().
 	Log *slog.Logger
-	// Metrics registers the Reloader's counters (svidkit_helper_*:
-	// signals_sent_total and signal_errors_total by target child|pidfile,
-	// child_starts_total by result, child_exits_total by outcome); nil
-	// leaves them unregistered.
-	Metrics prometheus.Registerer
+	// The Reloader's counts (signals sent, child starts and exits) are
+	// read with Counts.
 }
 
 // Reloader starts and signals the application. Create it with New, run it
@@ -108,11 +103,7 @@ func New(cfg Config) (*Reloader, error) {
 		}
 		r.path = p
 	}
-	m, err := newMetrics(cfg.Metrics)
-	if err != nil {
-		return nil, fmt.Errorf("reloader: %w", err)
-	}
-	r.metrics = m
+	r.metrics = newMetrics()
 	return r, nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/svidkit/svidkit/pkg/reloader"
 )
 
@@ -80,24 +79,14 @@ func TestParseRestartPolicy(t *testing.T) {
 	}
 }
 
-// counter returns the value of the counter name with label value lv.
-func counter(t *testing.T, reg *prometheus.Registry, name, lv string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetValue() == lv {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
+// counter returns r's count for the metric name with label value lv.
+func counter(r *reloader.Reloader, name, lv string) float64 {
+	c := r.Counts()
+	m := map[string]map[string]uint64{
+		"svidkit_helper_signals_sent_total":  c.SignalsSent,
+		"svidkit_helper_signal_errors_total": c.SignalErrors,
+		"svidkit_helper_child_starts_total":  c.ChildStarts,
+		"svidkit_helper_child_exits_total":   c.ChildExits,
+	}[name]
+	return float64(m[lv])
 }
