@@ -11,6 +11,7 @@ import (
 
 	"github.com/svidkit/svidkit/pkg/helperconfig"
 	"github.com/svidkit/svidkit/pkg/reloader"
+	"github.com/svidkit/svidkit/pkg/sockwatch"
 	"github.com/svidkit/svidkit/pkg/svidfile"
 	"github.com/svidkit/svidkit/pkg/svidformat"
 	"github.com/svidkit/svidkit/pkg/taskrun"
@@ -133,10 +134,10 @@ func (h *Helper) runDaemon(ctx context.Context) error {
 		return &ConfigError{Err: fmt.Errorf("helper: %w", err)}
 	}
 	h.state.notify = rl.Notify
-	sock := newSocketWatch(h.addr, h.log)
+	sock := sockwatch.New(h.addr, sockwatch.WithLogger(h.log))
 	tasks := []taskrun.Task{
 		{Name: "reloader", Run: rl.Run},
-		{Name: "workload api", Run: func(ctx context.Context) error { return h.watchLoop(ctx, sock.changed) }},
+		{Name: "workload api", Run: func(ctx context.Context) error { return h.watchLoop(ctx, sock.Changed()) }},
 		{Name: "socket watch", Run: sock.Run},
 		{Name: "repair", Run: h.repairLoop},
 	}

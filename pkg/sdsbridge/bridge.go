@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/svidkit/svidkit/pkg/sds"
+	"github.com/svidkit/svidkit/pkg/sockwatch"
 	"github.com/svidkit/svidkit/pkg/taskrun"
 )
 
@@ -105,11 +106,11 @@ func (b *Bridge) Address() string { return b.addr }
 // open watch ends and new ones are refused.
 func (b *Bridge) Run(ctx context.Context) error {
 	defer b.stop()
-	sw := newSocketWatch(b.addr, b.log)
+	sw := sockwatch.New(b.addr, sockwatch.WithLogger(b.log))
 	return taskrun.Run(ctx,
 		taskrun.Task{Name: "workload API socket watch", Run: sw.Run},
 		taskrun.Task{Name: "workload API", Run: func(ctx context.Context) error {
-			return b.watchLoop(ctx, sw.changed)
+			return b.watchLoop(ctx, sw.Changed())
 		}},
 	)
 }
