@@ -1,6 +1,7 @@
 package servercli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 )
 
 func newEntryCommand() *cobra.Command {
@@ -19,59 +21,38 @@ func newEntryCommand() *cobra.Command {
 }
 
 func newEntryCreateCommand() *cobra.Command {
-	var (
-		admin adminFlags
-		spec  entrySpec
-	)
-	cmd := &cobra.Command{
-		Use:   "create",
-		Short: "Creates registration entries",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := admin.check(); err != nil {
-				return err
-			}
-			entries, err := spec.entries(cmd, false)
-			if err != nil {
-				return err
-			}
-			conn, err := admin.dial()
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			resp, err := entryv1.NewEntryClient(conn).BatchCreateEntry(cmd.Context(),
-				&entryv1.BatchCreateEntryRequest{Entries: entries})
-			if err != nil {
-				return fmt.Errorf("create entries: %w", err)
-			}
-			if admin.output == outputJSON {
-				if err := printJSON(cmd.OutOrStdout(), resp); err != nil {
-					return err
-				}
-			}
-			return reportEntryResults(cmd, "create", admin.output, resp.GetResults(), entries)
-		},
-	}
-	admin.register(cmd.Flags())
-	spec.register(cmd.Flags(), false)
-	return cmd
+	return newEntryWriteCommand("create", "Creates registration entries", false,
+		func(ctx context.Context, c entryv1.EntryClient, entries []*types.Entry) (*entryv1.BatchCreateEntryResponse, []*entryv1.BatchCreateEntryResponse_Result, error) {
+			resp, err := c.BatchCreateEntry(ctx, &entryv1.BatchCreateEntryRequest{Entries: entries})
+			return resp, resp.GetResults(), err
+		})
 }
 
 func newEntryUpdateCommand() *cobra.Command {
+	return newEntryWriteCommand("update", "Updates registration entries", true,
+		func(ctx context.Context, c entryv1.EntryClient, entries []*types.Entry) (*entryv1.BatchUpdateEntryResponse, []*entryv1.BatchUpdateEntryResponse_Result, error) {
+			resp, err := c.BatchUpdateEntry(ctx, &entryv1.BatchUpdateEntryRequest{Entries: entries})
+			return resp, resp.GetResults(), err
+		})
+}
+
+// newEntryWriteCommand builds `entry create` and `entry update`, which share
+// their flags, their checks and their output and differ only in the RPC.
+func newEntryWriteCommand[Resp proto.Message, R entryResult](verb, short string, update bool,
+	call func(context.Context, entryv1.EntryClient, []*types.Entry) (Resp, []R, error)) *cobra.Command {
 	var (
 		admin adminFlags
 		spec  entrySpec
 	)
 	cmd := &cobra.Command{
-		Use:   "update",
-		Short: "Updates registration entries",
+		Use:   verb,
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := admin.check(); err != nil {
 				return err
 			}
-			entries, err := spec.entries(cmd, true)
+			entries, err := spec.entries(cmd, update)
 			if err != nil {
 				return err
 			}
@@ -80,21 +61,20 @@ func newEntryUpdateCommand() *cobra.Command {
 				return err
 			}
 			defer conn.Close()
-			resp, err := entryv1.NewEntryClient(conn).BatchUpdateEntry(cmd.Context(),
-				&entryv1.BatchUpdateEntryRequest{Entries: entries})
+			resp, results, err := call(cmd.Context(), entryv1.NewEntryClient(conn), entries)
 			if err != nil {
-				return fmt.Errorf("update entries: %w", err)
+				return fmt.Errorf("%s entries: %w", verb, err)
 			}
 			if admin.output == outputJSON {
 				if err := printJSON(cmd.OutOrStdout(), resp); err != nil {
 					return err
 				}
 			}
-			return reportEntryResults(cmd, "update", admin.output, resp.GetResults(), entries)
+			return reportEntryResults(cmd, verb, admin.output, results, entries)
 		},
 	}
 	admin.register(cmd.Flags())
-	spec.register(cmd.Flags(), true)
+	spec.register(cmd.Flags(), update)
 	return cmd
 }
 
