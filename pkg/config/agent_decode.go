@@ -2,6 +2,7 @@ package config
 
 import (
 	"github.com/hashicorp/hcl/hcl/ast"
+	"github.com/svidkit/svidkit/pkg/hcldecode"
 )
 
 // agentUnsupported lists agent block keys SPIRE has that svidkit does not.
@@ -16,69 +17,69 @@ var agentUnsupported = setOf("retry_bootstrap", "workload_x509_svid_key_type",
 // so a CLI can apply flag overrides first. Syntax errors, unknown keys,
 // unsupported plugins and malformed values are reported with file:line.
 func DecodeAgent(name string, data []byte) (*Agent, []string, error) {
-	top, err := parseHCL(name, data)
+	top, err := hcldecode.Parse(name, data)
 	if err != nil {
 		return nil, nil, err
 	}
-	d := &decoder{file: name}
+	d := &decoder{Decoder: hcldecode.Decoder{File: name}}
 	a := NewAgent()
 	a.Source = name
-	d.block("top level", top, map[string]field{
+	d.Block("top level", top, map[string]hcldecode.Field{
 		"agent": func(it *ast.ObjectItem) {
-			if body, ok := d.object(it); ok {
+			if body, ok := d.Object(it); ok {
 				d.agentBlock(a, body)
 			}
 		},
 		"plugins": func(it *ast.ObjectItem) {
-			if body, ok := d.object(it); ok {
+			if body, ok := d.Object(it); ok {
 				d.agentPlugins(a, it, body)
 			}
 		},
 		"health_checks": d.healthBlock(&a.Health),
 		"telemetry":     d.telemetryBlock(&a.Telemetry),
 	}, topUnsupported)
-	if err := d.err(); err != nil {
-		return nil, d.warnings, err
+	if err := d.Err(); err != nil {
+		return nil, d.Warnings(), err
 	}
-	return a, d.warnings, nil
+	return a, d.Warnings(), nil
 }
 
 func (d *decoder) agentBlock(a *Agent, body *ast.ObjectList) {
-	d.block("agent block", body, map[string]field{
-		"data_dir":            d.str(&a.DataDir),
-		"log_level":           d.str(&a.LogLevel),
-		"log_format":          d.str(&a.LogFormat),
-		"server_address":      d.str(&a.ServerAddress),
-		"server_port":         d.integer(&a.ServerPort),
-		"socket_path":         d.str(&a.SocketPath),
-		"admin_socket_path":   d.str(&a.AdminSocketPath),
+	d.Block("agent block", body, map[string]hcldecode.Field{
+		"data_dir":            d.String(&a.DataDir),
+		"log_level":           d.String(&a.LogLevel),
+		"log_format":          d.String(&a.LogFormat),
+		"server_address":      d.String(&a.ServerAddress),
+		"server_port":         d.Int(&a.ServerPort),
+		"socket_path":         d.String(&a.SocketPath),
+		"admin_socket_path":   d.String(&a.AdminSocketPath),
 		"trust_domain":        d.trustDomain(&a.TrustDomain),
-		"trust_bundle_path":   d.str(&a.TrustBundlePath),
-		"trust_bundle_url":    d.str(&a.TrustBundleURL),
-		"trust_bundle_format": d.str(&a.TrustBundleFormat),
+		"trust_bundle_path":   d.String(&a.TrustBundlePath),
+		"trust_bundle_url":    d.String(&a.TrustBundleURL),
+		"trust_bundle_format": d.String(&a.TrustBundleFormat),
 		"insecure_bootstrap": func(it *ast.ObjectItem) {
-			d.boolean(&a.InsecureBootstrap)(it)
+			d.Bool(&a.InsecureBootstrap)(it)
 			if a.InsecureBootstrap {
-				d.warnf(it.Pos(), "insecure_bootstrap = true: the agent trusts the first server it reaches; use only for testing")
+				d.Warnf(it.Pos(), "insecure_bootstrap = true: the agent trusts the first server it reaches; use only for testing")
 			}
 		},
-		"join_token": d.str(&a.JoinToken),
+		"join_token": d.String(&a.JoinToken),
 		"sds":        d.sdsBlock(&a.SDS),
 	}, agentUnsupported)
 }
 
 // sdsBlock decodes SPIRE's agent { sds { ... } } block.
-func (d *decoder) sdsBlock(s *SDS) field {
+func (d *decoder) sdsBlock(s *SDS) hcldecode.Field {
 	return func(it *ast.ObjectItem) {
-		body, ok := d.object(it)
+		body, ok := d.Object(it)
 		if !ok {
 			return
 		}
-		d.block("sds block", body, map[string]field{
-			"default_svid_name":              d.str(&s.DefaultSVIDName),
-			"default_bundle_name":            d.str(&s.DefaultBundleName),
-			"default_all_bundles_name":       d.str(&s.DefaultAllBundlesName),
-			"disable_spiffe_cert_validation": d.boolean(&s.DisableSPIFFECertValidation),
+		d.Block("sds block", body, map[string]hcldecode.Field{
+			"default_svid_name":              d.String(&s.DefaultSVIDName),
+			"default_bundle_name":            d.String(&s.DefaultBundleName),
+			"default_all_bundles_name":       d.String(&s.DefaultAllBundlesName),
+			"disable_spiffe_cert_validation": d.Bool(&s.DisableSPIFFECertValidation),
 		}, nil)
 	}
 }
@@ -94,9 +95,9 @@ func (d *decoder) agentPlugins(a *Agent, blk *ast.ObjectItem, body *ast.ObjectLi
 		"KeyManager": {spire: spireAgentKeyManagers, supported: map[string]func(*decoder, plugin){
 			"disk": func(d *decoder, p plugin) {
 				a.KeyManager = KeyManager{Name: "disk"}
-				d.pluginData(p, map[string]field{"directory": d.str(&a.KeyManager.Path)})
+				d.pluginData(p, map[string]hcldecode.Field{"directory": d.String(&a.KeyManager.Path)})
 				if a.KeyManager.Path == "" {
-					d.errorf(p.pos, "KeyManager \"disk\": missing required key \"directory\" in plugin_data")
+					d.Errorf(p.pos, "KeyManager \"disk\": missing required key \"directory\" in plugin_data")
 				}
 			},
 			"memory": func(d *decoder, p plugin) {
@@ -109,8 +110,8 @@ func (d *decoder) agentPlugins(a *Agent, blk *ast.ObjectItem, body *ast.ObjectLi
 				// svidkit discovers the workload path by default (SPIRE does not):
 				// unix:path and unix:sha256 cost little with the hash cache.
 				a.Unix = &UnixAttestor{DiscoverWorkloadPath: true}
-				d.pluginData(p, map[string]field{
-					"discover_workload_path": d.boolean(&a.Unix.DiscoverWorkloadPath),
+				d.pluginData(p, map[string]hcldecode.Field{
+					"discover_workload_path": d.Bool(&a.Unix.DiscoverWorkloadPath),
 				})
 			},
 		}},
@@ -119,10 +120,10 @@ func (d *decoder) agentPlugins(a *Agent, blk *ast.ObjectItem, body *ast.ObjectLi
 	ps := d.plugins(body, kinds)
 	for _, typ := range []string{"NodeAttestor", "KeyManager"} {
 		if n := countPlugins(ps, typ); n > 1 {
-			d.errorf(blk.Pos(), "plugins block: want exactly one %s, got %d", typ, n)
+			d.Errorf(blk.Pos(), "plugins block: want exactly one %s, got %d", typ, n)
 		}
 	}
 	if countPlugins(ps, "WorkloadAttestor") == 0 {
-		d.warnf(blk.Pos(), "no WorkloadAttestor configured: workloads get no selectors and match no entries")
+		d.Warnf(blk.Pos(), "no WorkloadAttestor configured: workloads get no selectors and match no entries")
 	}
 }

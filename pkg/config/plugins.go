@@ -5,6 +5,7 @@ import (
 
 	"github.com/hashicorp/hcl/hcl/ast"
 	"github.com/hashicorp/hcl/hcl/token"
+	"github.com/svidkit/svidkit/pkg/hcldecode"
 )
 
 // plugin is one `Type "name" { ... }` declaration in a plugins block.
@@ -40,14 +41,14 @@ func (d *decoder) plugins(list *ast.ObjectList, kinds map[string]pluginKind) []p
 		if len(it.Keys) == 0 {
 			continue
 		}
-		typ := keyName(it.Keys[0])
+		typ := hcldecode.KeyName(it.Keys[0])
 		if _, ok := kinds[typ]; !ok {
-			d.errorf(it.Pos(), "unknown plugin type %q in plugins block", typ)
+			d.Errorf(it.Pos(), "unknown plugin type %q in plugins block", typ)
 			continue
 		}
 		body, ok := it.Val.(*ast.ObjectType)
 		if !ok {
-			d.errorf(it.Pos(), "%s: want a plugin block such as %s \"name\" { ... }", typ, typ)
+			d.Errorf(it.Pos(), "%s: want a plugin block such as %s \"name\" { ... }", typ, typ)
 			continue
 		}
 		switch len(it.Keys) {
@@ -59,7 +60,7 @@ func (d *decoder) plugins(list *ast.ObjectList, kinds map[string]pluginKind) []p
 			for _, inner := range body.List.Items {
 				innerBody, isObj := inner.Val.(*ast.ObjectType)
 				if len(inner.Keys) != 1 || !isObj {
-					d.errorf(inner.Pos(), "%s: want a plugin block such as %s \"name\" { ... }", typ, typ)
+					d.Errorf(inner.Pos(), "%s: want a plugin block such as %s \"name\" { ... }", typ, typ)
 					continue
 				}
 				if p, ok := d.pluginEntry(typ, inner.Keys[0], innerBody.List); ok {
@@ -67,14 +68,14 @@ func (d *decoder) plugins(list *ast.ObjectList, kinds map[string]pluginKind) []p
 				}
 			}
 		default:
-			d.errorf(it.Pos(), "%s: want a plugin block such as %s \"name\" { ... }", typ, typ)
+			d.Errorf(it.Pos(), "%s: want a plugin block such as %s \"name\" { ... }", typ, typ)
 		}
 	}
 	seen := make(map[string]bool)
 	for _, p := range out {
 		id := p.typ + " " + p.name
 		if seen[id] {
-			d.errorf(p.pos, "duplicate %s %q in plugins block", p.typ, p.name)
+			d.Errorf(p.pos, "duplicate %s %q in plugins block", p.typ, p.name)
 			continue
 		}
 		seen[id] = true
@@ -84,9 +85,9 @@ func (d *decoder) plugins(list *ast.ObjectList, kinds map[string]pluginKind) []p
 		case ok:
 			dec(d, p)
 		case slices.Contains(kind.spire, p.name):
-			d.errorf(p.pos, "%s %q is a SPIRE plugin svidkit does not support yet", p.typ, p.name)
+			d.Errorf(p.pos, "%s %q is a SPIRE plugin svidkit does not support yet", p.typ, p.name)
 		default:
-			d.errorf(p.pos, "unknown %s plugin %q", p.typ, p.name)
+			d.Errorf(p.pos, "unknown %s plugin %q", p.typ, p.name)
 		}
 	}
 	return out
@@ -95,13 +96,13 @@ func (d *decoder) plugins(list *ast.ObjectList, kinds map[string]pluginKind) []p
 // pluginEntry decodes the body of one plugin declaration. Disabled plugins
 // (enabled = false) are dropped, as SPIRE does.
 func (d *decoder) pluginEntry(typ string, nameKey *ast.ObjectKey, body *ast.ObjectList) (plugin, bool) {
-	p := plugin{typ: typ, name: keyName(nameKey), pos: nameKey.Pos()}
+	p := plugin{typ: typ, name: hcldecode.KeyName(nameKey), pos: nameKey.Pos()}
 	enabled := true
 	what := typ + " \"" + p.name + "\" block"
-	d.block(what, body, map[string]field{
-		"enabled": d.boolean(&enabled),
+	d.Block(what, body, map[string]hcldecode.Field{
+		"enabled": d.Bool(&enabled),
 		"plugin_data": func(it *ast.ObjectItem) {
-			if data, ok := d.object(it); ok {
+			if data, ok := d.Object(it); ok {
 				p.data = data
 			}
 		},
@@ -110,11 +111,11 @@ func (d *decoder) pluginEntry(typ string, nameKey *ast.ObjectKey, body *ast.Obje
 }
 
 // pluginData decodes p's plugin_data with fields; a missing block is empty.
-func (d *decoder) pluginData(p plugin, fields map[string]field) {
+func (d *decoder) pluginData(p plugin, fields map[string]hcldecode.Field) {
 	if p.data == nil {
 		return
 	}
-	d.block("plugin_data of "+p.typ+" \""+p.name+"\"", p.data, fields, nil)
+	d.Block("plugin_data of "+p.typ+" \""+p.name+"\"", p.data, fields, nil)
 }
 
 // countPlugins returns how many declarations of type typ there are.

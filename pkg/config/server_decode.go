@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/hcl/hcl/ast"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/svidkit/svidkit/pkg/hcldecode"
 )
 
 // serverUnsupported lists server block keys SPIRE has that svidkit does not.
@@ -22,31 +23,31 @@ var topUnsupported = setOf()
 // so a CLI can apply flag overrides first. Syntax errors, unknown keys,
 // unsupported plugins and malformed values are reported with file:line.
 func DecodeServer(name string, data []byte) (*Server, []string, error) {
-	top, err := parseHCL(name, data)
+	top, err := hcldecode.Parse(name, data)
 	if err != nil {
 		return nil, nil, err
 	}
-	d := &decoder{file: name}
+	d := &decoder{Decoder: hcldecode.Decoder{File: name}}
 	s := NewServer()
 	s.Source = name
-	d.block("top level", top, map[string]field{
+	d.Block("top level", top, map[string]hcldecode.Field{
 		"server": func(it *ast.ObjectItem) {
-			if body, ok := d.object(it); ok {
+			if body, ok := d.Object(it); ok {
 				d.serverBlock(s, body)
 			}
 		},
 		"plugins": func(it *ast.ObjectItem) {
-			if body, ok := d.object(it); ok {
+			if body, ok := d.Object(it); ok {
 				d.serverPlugins(s, it, body)
 			}
 		},
 		"health_checks": d.healthBlock(&s.Health),
 		"telemetry":     d.telemetryBlock(&s.Telemetry),
 	}, topUnsupported)
-	if err := d.err(); err != nil {
-		return nil, d.warnings, err
+	if err := d.Err(); err != nil {
+		return nil, d.Warnings(), err
 	}
-	return s, d.warnings, nil
+	return s, d.Warnings(), nil
 }
 
 func (d *decoder) serverBlock(s *Server, body *ast.ObjectList) {
@@ -56,46 +57,46 @@ func (d *decoder) serverBlock(s *Server, body *ast.ObjectList) {
 		socketSet, legacyUDS bool
 		udsPath              string
 	)
-	d.block("server block", body, map[string]field{
-		"bind_address": d.str(&s.BindAddress),
-		"bind_port":    d.integer(&s.BindPort),
+	d.Block("server block", body, map[string]hcldecode.Field{
+		"bind_address": d.String(&s.BindAddress),
+		"bind_port":    d.Int(&s.BindPort),
 		"socket_path": func(it *ast.ObjectItem) {
 			socketSet = true
-			d.str(&s.SocketPath)(it)
+			d.String(&s.SocketPath)(it)
 		},
 		"registration_uds_path": func(it *ast.ObjectItem) {
 			legacyUDS = true
-			d.str(&udsPath)(it)
-			d.warnf(it.Pos(), "registration_uds_path is deprecated; use socket_path")
+			d.String(&udsPath)(it)
+			d.Warnf(it.Pos(), "registration_uds_path is deprecated; use socket_path")
 		},
 		"trust_domain": d.trustDomain(&s.TrustDomain),
-		"data_dir":     d.str(&s.DataDir),
-		"log_level":    d.str(&s.LogLevel),
-		"log_format":   d.str(&s.LogFormat),
-		"ca_ttl":       d.duration(&s.CATTL),
+		"data_dir":     d.String(&s.DataDir),
+		"log_level":    d.String(&s.LogLevel),
+		"log_format":   d.String(&s.LogFormat),
+		"ca_ttl":       d.Duration(&s.CATTL),
 		"default_x509_svid_ttl": func(it *ast.ObjectItem) {
 			x509Set = true
-			d.duration(&x509TTL)(it)
+			d.Duration(&x509TTL)(it)
 		},
 		"default_svid_ttl": func(it *ast.ObjectItem) {
 			legacySet = true
-			d.duration(&legacyTTL)(it)
-			d.warnf(it.Pos(), "default_svid_ttl is deprecated; use default_x509_svid_ttl")
+			d.Duration(&legacyTTL)(it)
+			d.Warnf(it.Pos(), "default_svid_ttl is deprecated; use default_x509_svid_ttl")
 		},
-		"default_jwt_svid_ttl": d.duration(&s.DefaultJWTSVIDTTL),
-		"ca_key_type":          d.str(&s.CAKeyType),
-		"jwt_key_type":         d.str(&s.JWTKeyType),
+		"default_jwt_svid_ttl": d.Duration(&s.DefaultJWTSVIDTTL),
+		"ca_key_type":          d.String(&s.CAKeyType),
+		"jwt_key_type":         d.String(&s.JWTKeyType),
 		"ca_subject": func(it *ast.ObjectItem) {
-			if sub, ok := d.object(it); ok {
-				d.block("ca_subject block", sub, map[string]field{
-					"country":      d.stringList(&s.CASubject.Country),
-					"organization": d.stringList(&s.CASubject.Organization),
-					"common_name":  d.str(&s.CASubject.CommonName),
+			if sub, ok := d.Object(it); ok {
+				d.Block("ca_subject block", sub, map[string]hcldecode.Field{
+					"country":      d.StringList(&s.CASubject.Country),
+					"organization": d.StringList(&s.CASubject.Organization),
+					"common_name":  d.String(&s.CASubject.CommonName),
 				}, nil)
 			}
 		},
-		"jwt_issuer": d.str(&s.JWTIssuer),
-		"agent_ttl":  d.duration(&s.AgentTTL),
+		"jwt_issuer": d.String(&s.JWTIssuer),
+		"agent_ttl":  d.Duration(&s.AgentTTL),
 	}, serverUnsupported)
 	switch {
 	case x509Set:
@@ -109,20 +110,20 @@ func (d *decoder) serverBlock(s *Server, body *ast.ObjectList) {
 }
 
 // trustDomain decodes and checks a trust domain name.
-func (d *decoder) trustDomain(dst *spiffeid.TrustDomain) field {
+func (d *decoder) trustDomain(dst *spiffeid.TrustDomain) hcldecode.Field {
 	return func(it *ast.ObjectItem) {
-		t, ok := d.literal(it, "a trust domain name")
+		t, ok := d.Literal(it, "a trust domain name")
 		if !ok {
 			return
 		}
-		name, isStr := tokenString(t)
+		name, isStr := hcldecode.TokenString(t)
 		if !isStr {
-			d.errorf(t.Pos, "trust_domain: want a string, got %s", t.Text)
+			d.Errorf(t.Pos, "trust_domain: want a string, got %s", t.Text)
 			return
 		}
 		td, err := spiffeid.TrustDomainFromString(name)
 		if err != nil {
-			d.errorf(it.Val.Pos(), "trust_domain: invalid trust domain %q: %v", name, err)
+			d.Errorf(it.Val.Pos(), "trust_domain: invalid trust domain %q: %v", name, err)
 			return
 		}
 		*dst = td
@@ -130,18 +131,18 @@ func (d *decoder) trustDomain(dst *spiffeid.TrustDomain) field {
 }
 
 // healthBlock decodes a health_checks block.
-func (d *decoder) healthBlock(h *Health) field {
+func (d *decoder) healthBlock(h *Health) hcldecode.Field {
 	return func(it *ast.ObjectItem) {
-		body, ok := d.object(it)
+		body, ok := d.Object(it)
 		if !ok {
 			return
 		}
-		d.block("health_checks block", body, map[string]field{
-			"listener_enabled": d.boolean(&h.ListenerEnabled),
-			"bind_address":     d.str(&h.BindAddress),
-			"bind_port":        d.integer(&h.BindPort),
-			"live_path":        d.str(&h.LivePath),
-			"ready_path":       d.str(&h.ReadyPath),
+		d.Block("health_checks block", body, map[string]hcldecode.Field{
+			"listener_enabled": d.Bool(&h.ListenerEnabled),
+			"bind_address":     d.String(&h.BindAddress),
+			"bind_port":        d.Int(&h.BindPort),
+			"live_path":        d.String(&h.LivePath),
+			"ready_path":       d.String(&h.ReadyPath),
 		}, nil)
 	}
 }
@@ -154,9 +155,9 @@ func (d *decoder) serverPlugins(s *Server, blk *ast.ObjectItem, body *ast.Object
 		"KeyManager": {spire: spireServerKeyManagers, supported: map[string]func(*decoder, plugin){
 			"disk": func(d *decoder, p plugin) {
 				s.KeyManager = KeyManager{Name: "disk"}
-				d.pluginData(p, map[string]field{"keys_path": d.str(&s.KeyManager.Path)})
+				d.pluginData(p, map[string]hcldecode.Field{"keys_path": d.String(&s.KeyManager.Path)})
 				if s.KeyManager.Path == "" {
-					d.errorf(p.pos, "KeyManager \"disk\": missing required key \"keys_path\" in plugin_data")
+					d.Errorf(p.pos, "KeyManager \"disk\": missing required key \"keys_path\" in plugin_data")
 				}
 			},
 			"memory": func(d *decoder, p plugin) {
@@ -177,10 +178,10 @@ func (d *decoder) serverPlugins(s *Server, blk *ast.ObjectItem, body *ast.Object
 	}
 	ps := d.plugins(body, kinds)
 	if n := countPlugins(ps, "DataStore"); n > 1 {
-		d.errorf(blk.Pos(), "plugins block: want exactly one DataStore, got %d", n)
+		d.Errorf(blk.Pos(), "plugins block: want exactly one DataStore, got %d", n)
 	}
 	if n := countPlugins(ps, "KeyManager"); n > 1 {
-		d.errorf(blk.Pos(), "plugins block: want exactly one KeyManager, got %d", n)
+		d.Errorf(blk.Pos(), "plugins block: want exactly one KeyManager, got %d", n)
 	}
 }
 
@@ -188,35 +189,35 @@ func (d *decoder) serverPlugins(s *Server, blk *ast.ObjectItem, body *ast.Object
 func (d *decoder) sqlDataStore(ds *DataStore, p plugin) {
 	var dbType, conn string
 	typePos := p.pos
-	d.pluginData(p, map[string]field{
+	d.pluginData(p, map[string]hcldecode.Field{
 		"database_type": func(it *ast.ObjectItem) {
 			typePos = it.Pos()
-			d.str(&dbType)(it)
+			d.String(&dbType)(it)
 		},
-		"connection_string": d.str(&conn),
+		"connection_string": d.String(&conn),
 	})
 	switch dbType {
 	case "sqlite3":
 	case "postgres":
-		d.errorf(typePos, "DataStore \"sql\": database_type \"postgres\": PostgreSQL support is not available yet (use \"sqlite3\")")
+		d.Errorf(typePos, "DataStore \"sql\": database_type \"postgres\": PostgreSQL support is not available yet (use \"sqlite3\")")
 		return
 	case "mysql":
-		d.errorf(typePos, "DataStore \"sql\": database_type \"mysql\": MySQL is not supported (use \"sqlite3\")")
+		d.Errorf(typePos, "DataStore \"sql\": database_type \"mysql\": MySQL is not supported (use \"sqlite3\")")
 		return
 	case "":
-		d.errorf(typePos, "DataStore \"sql\": missing required key \"database_type\" in plugin_data")
+		d.Errorf(typePos, "DataStore \"sql\": missing required key \"database_type\" in plugin_data")
 		return
 	default:
-		d.errorf(typePos, "DataStore \"sql\": unknown database_type %q (want \"sqlite3\")", dbType)
+		d.Errorf(typePos, "DataStore \"sql\": unknown database_type %q (want \"sqlite3\")", dbType)
 		return
 	}
 	if conn == "" {
-		d.errorf(p.pos, "DataStore \"sql\": missing required key \"connection_string\" in plugin_data")
+		d.Errorf(p.pos, "DataStore \"sql\": missing required key \"connection_string\" in plugin_data")
 		return
 	}
 	resolved, err := resolveSQLitePath(conn)
 	if err != nil {
-		d.errorf(p.pos, "DataStore \"sql\": connection_string: %v", err)
+		d.Errorf(p.pos, "DataStore \"sql\": connection_string: %v", err)
 		return
 	}
 	*ds = DataStore{DatabaseType: dbType, ConnectionString: resolved}

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/hashicorp/hcl/hcl/ast"
+	"github.com/svidkit/svidkit/pkg/hcldecode"
 )
 
 // Telemetry is the telemetry block: where Prometheus can scrape /metrics.
@@ -29,33 +30,33 @@ var telemetryUnsupported = setOf("DogStatsd", "Statsd", "M3", "MetricPrefix", "E
 
 // telemetryBlock decodes SPIRE's telemetry block. Prometheus is supported;
 // InMem (a debugging sink) is accepted and ignored with a warning.
-func (d *decoder) telemetryBlock(t *Telemetry) field {
+func (d *decoder) telemetryBlock(t *Telemetry) hcldecode.Field {
 	return func(it *ast.ObjectItem) {
-		body, ok := d.object(it)
+		body, ok := d.Object(it)
 		if !ok {
 			return
 		}
-		d.block("telemetry block", body, map[string]field{
+		d.Block("telemetry block", body, map[string]hcldecode.Field{
 			"Prometheus": func(it *ast.ObjectItem) {
-				p, ok := d.object(it)
+				p, ok := d.Object(it)
 				if !ok {
 					return
 				}
 				t.PrometheusEnabled = true
 				t.PrometheusHost = "localhost"
-				d.block("Prometheus block", p, map[string]field{
-					"host": d.str(&t.PrometheusHost),
-					"port": d.integer(&t.PrometheusPort),
+				d.Block("Prometheus block", p, map[string]hcldecode.Field{
+					"host": d.String(&t.PrometheusHost),
+					"port": d.Int(&t.PrometheusPort),
 				}, nil)
 				if t.PrometheusPort == 0 {
-					d.errorf(it.Pos(), "telemetry Prometheus: missing required key \"port\"")
+					d.Errorf(it.Pos(), "telemetry Prometheus: missing required key \"port\"")
 				}
 			},
 			"InMem": func(it *ast.ObjectItem) {
-				d.warnf(it.Pos(), "telemetry InMem sink is ignored; svidkit serves Prometheus metrics")
+				d.Warnf(it.Pos(), "telemetry InMem sink is ignored; svidkit serves Prometheus metrics")
 			},
 			"EnableHostnameLabel": func(it *ast.ObjectItem) {
-				d.warnf(it.Pos(), "telemetry EnableHostnameLabel is ignored")
+				d.Warnf(it.Pos(), "telemetry EnableHostnameLabel is ignored")
 			},
 		}, telemetryUnsupported)
 	}

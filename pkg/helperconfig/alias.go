@@ -60,7 +60,7 @@ func (a *aliases) check() {
 			continue
 		}
 		if al.keyPos != nil {
-			a.d.errorf(*al.oldPos, "use of %s and %s found, use only %s", al.key, al.old, al.key)
+			a.d.Errorf(*al.oldPos, "use of %s and %s found, use only %s", al.key, al.old, al.key)
 			continue
 		}
 		a.d.warnf(*al.oldPos, "%s is deprecated, use %s", al.old, al.key)

@@ -1,25 +1,25 @@
 package helperconfig
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"time"
 
-	"github.com/hashicorp/hcl"
 	"github.com/hashicorp/hcl/hcl/ast"
-	hclparser "github.com/hashicorp/hcl/hcl/parser"
 	"github.com/hashicorp/hcl/hcl/token"
+	"github.com/svidkit/svidkit/pkg/hcldecode"
 )
 
 // decoder walks one file's syntax tree and collects every problem, so a user
 // sees all mistakes in one run.
+//
+// Errors, parsing and the generic helpers come from hcldecode.Decoder; the
+// warnings are kept here because helperconfig also records unpositioned ones
+// and returns them sorted by line.
 type decoder struct {
-	file     string
-	errs     []error
-	warnings []warning
+	hcldecode.Decoder
+	warnings []warning // use warnf, not the embedded Warnf
 }
 
 // warning is a non-fatal note; line 0 means no position.
@@ -28,20 +28,19 @@ type warning struct {
 	msg  string
 }
 
-// field decodes the value of one key.
+// field decodes the value of one key. Unlike hcldecode.Field it can be
+// marked repeatable, which block honours.
 type field struct {
 	decode     func(it *ast.ObjectItem)
 	repeatable bool // may appear more than once (jwt_svids blocks)
 }
 
-func (d *decoder) errorf(pos token.Pos, format string, args ...any) {
-	d.errs = append(d.errs, fmt.Errorf("%s:%d: %s", d.file, pos.Line, fmt.Sprintf(format, args...)))
-}
-
+// warnf records a non-fatal note at pos as "file:line: message", or as
+// "file: message" when pos has no line.
 func (d *decoder) warnf(pos token.Pos, format string, args ...any) {
-	msg := fmt.Sprintf("%s:%d: %s", d.file, pos.Line, fmt.Sprintf(format, args...))
+	msg := fmt.Sprintf("%s:%d: %s", d.File, pos.Line, fmt.Sprintf(format, args...))
 	if pos.Line == 0 {
-		msg = fmt.Sprintf("%s: %s", d.file, fmt.Sprintf(format, args...))
+		msg = fmt.Sprintf("%s: %s", d.File, fmt.Sprintf(format, args...))
 	}
 	d.warnings = append(d.warnings, warning{line: pos.Line, msg: msg})
 }
@@ -67,48 +66,6 @@ func (d *decoder) sortedWarnings() []string {
 	return out
 }
 
-func (d *decoder) err() error { return errors.Join(d.errs...) }
-
-// parseHCL parses data to its top-level object list; errors carry the file
-// name and position.
-func parseHCL(name string, data []byte) (list *ast.ObjectList, err error) {
-	// The HCL v1 parser has panicked on fuzzed input; bad input must give
-	// an error, never a crash.
-	defer func() {
-		if r := recover(); r != nil {
-			list, err = nil, fmt.Errorf("%s: malformed configuration: %v", name, r)
-		}
-	}()
-	// HCL v1 drops positions when it reads JSON, so JSON files could not
-	// get file:line errors; refuse them plainly.
-	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' {
-		return nil, fmt.Errorf("%s: JSON configuration is not supported; write the file in HCL", name)
-	}
-	f, err := hcl.ParseBytes(data)
-	if err != nil {
-		var pe *hclparser.PosError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%s:%d:%d: syntax error: %w", name, pe.Pos.Line, pe.Pos.Column, pe.Err)
-		}
-		return nil, fmt.Errorf("%s: syntax error: %w", name, err)
-	}
-	list, ok := f.Node.(*ast.ObjectList)
-	if !ok {
-		return nil, fmt.Errorf("%s: top level is not an object", name)
-	}
-	return list, nil
-}
-
-// keyName returns the unquoted text of an object key.
-func keyName(k *ast.ObjectKey) string {
-	if k.Token.Type == token.STRING {
-		if s, err := strconv.Unquote(k.Token.Text); err == nil {
-			return s
-		}
-	}
-	return k.Token.Text
-}
-
 // block decodes the items of one object (what names it in messages) with
 // the given fields; any other key is reported as unknown.
 func (d *decoder) block(what string, list *ast.ObjectList, fields map[string]field) {
@@ -117,14 +74,14 @@ func (d *decoder) block(what string, list *ast.ObjectList, fields map[string]fie
 		if len(it.Keys) == 0 {
 			continue
 		}
-		key := keyName(it.Keys[0])
+		key := hcldecode.KeyName(it.Keys[0])
 		pos := it.Keys[0].Pos()
 		f, ok := fields[key]
 		switch {
 		case !ok:
-			d.errorf(pos, "unknown key %q in %s", key, what)
+			d.Errorf(pos, "unknown key %q in %s", key, what)
 		case seen[key] && !f.repeatable:
-			d.errorf(pos, "duplicate key %q in %s", key, what)
+			d.Errorf(pos, "duplicate key %q in %s", key, what)
 		default:
 			seen[key] = true
 			f.decode(it)
@@ -132,37 +89,11 @@ func (d *decoder) block(what string, list *ast.ObjectList, fields map[string]fie
 	}
 }
 
-// literal returns the single literal value of a key = value item.
-func (d *decoder) literal(it *ast.ObjectItem, want string) (token.Token, bool) {
-	key := keyName(it.Keys[0])
-	lit, ok := it.Val.(*ast.LiteralType)
-	if len(it.Keys) > 1 || !ok {
-		d.errorf(it.Pos(), "%s: want %s", key, want)
-		return token.Token{}, false
-	}
-	return lit.Token, true
-}
-
-// tokenString returns the value of a string token.
-func tokenString(t token.Token) (s string, ok bool) {
-	defer func() {
-		if recover() != nil {
-			s, ok = "", false
-		}
-	}()
-	switch t.Type {
-	case token.STRING, token.HEREDOC:
-		v, isStr := t.Value().(string)
-		return v, isStr
-	}
-	return "", false
-}
-
 // str decodes a string. Like spiffe-helper's HCL decoder it also takes a
 // bare number as its text (hint = 123).
 func (d *decoder) str(dst *string) field {
 	return field{decode: func(it *ast.ObjectItem) {
-		t, ok := d.literal(it, "a string")
+		t, ok := d.Literal(it, "a string")
 		if !ok {
 			return
 		}
@@ -170,34 +101,39 @@ func (d *decoder) str(dst *string) field {
 			*dst = t.Text
 			return
 		}
-		s, ok := tokenString(t)
+		s, ok := hcldecode.TokenString(t)
 		if !ok {
-			d.errorf(t.Pos, "%s: want a string, got %s", keyName(it.Keys[0]), t.Text)
+			d.Errorf(t.Pos, "%s: want a string, got %s", hcldecode.KeyName(it.Keys[0]), t.Text)
 			return
 		}
 		*dst = s
 	}}
 }
 
+// boolean decodes true or false.
+func (d *decoder) boolean(dst *bool) field {
+	return field{decode: d.Bool(dst)}
+}
+
 // integer decodes a number, or a string holding one, with Go's base prefix
 // rules (0644 octal, 0x1a4 hex, else decimal) as spiffe-helper's HCL
 // decoder does. It reports the raw text too.
 func (d *decoder) integer(it *ast.ObjectItem, want string) (n int64, text string, pos token.Pos, ok bool) {
-	key := keyName(it.Keys[0])
-	t, ok := d.literal(it, want)
+	key := hcldecode.KeyName(it.Keys[0])
+	t, ok := d.Literal(it, want)
 	if !ok {
 		return 0, "", it.Pos(), false
 	}
 	text = t.Text
-	if s, isStr := tokenString(t); isStr {
+	if s, isStr := hcldecode.TokenString(t); isStr {
 		text = s
 	} else if t.Type != token.NUMBER {
-		d.errorf(t.Pos, "%s: want %s, got %s", key, want, t.Text)
+		d.Errorf(t.Pos, "%s: want %s, got %s", key, want, t.Text)
 		return 0, "", t.Pos, false
 	}
 	n, err := strconv.ParseInt(text, 0, 64)
 	if err != nil {
-		d.errorf(t.Pos, "%s: want %s, got %q", key, want, text)
+		d.Errorf(t.Pos, "%s: want %s, got %q", key, want, text)
 		return 0, "", t.Pos, false
 	}
 	return n, text, t.Pos, true
@@ -211,44 +147,29 @@ func (d *decoder) port(dst *int) field {
 			return
 		}
 		if n < 0 || n > 65535 {
-			d.errorf(pos, "%s: port %d out of range 0-65535", keyName(it.Keys[0]), n)
+			d.Errorf(pos, "%s: port %d out of range 0-65535", hcldecode.KeyName(it.Keys[0]), n)
 			return
 		}
 		*dst = int(n)
 	}}
 }
 
-// boolean decodes true or false.
-func (d *decoder) boolean(dst *bool) field {
-	return field{decode: func(it *ast.ObjectItem) {
-		t, ok := d.literal(it, "true or false")
-		if !ok {
-			return
-		}
-		if t.Type != token.BOOL {
-			d.errorf(t.Pos, "%s: want true or false, got %s", keyName(it.Keys[0]), t.Text)
-			return
-		}
-		*dst = t.Text == "true"
-	}}
-}
-
 // duration decodes a Go duration string such as "30s" or "5m".
 func (d *decoder) duration(dst *time.Duration) field {
 	return field{decode: func(it *ast.ObjectItem) {
-		key := keyName(it.Keys[0])
-		t, ok := d.literal(it, `a duration such as "30s"`)
+		key := hcldecode.KeyName(it.Keys[0])
+		t, ok := d.Literal(it, `a duration such as "30s"`)
 		if !ok {
 			return
 		}
-		s, isStr := tokenString(t)
+		s, isStr := hcldecode.TokenString(t)
 		if !isStr {
-			d.errorf(t.Pos, "%s: want a duration string such as \"30s\", got %s", key, t.Text)
+			d.Errorf(t.Pos, "%s: want a duration string such as \"30s\", got %s", key, t.Text)
 			return
 		}
 		v, err := time.ParseDuration(s)
 		if err != nil || v < 0 {
-			d.errorf(t.Pos, "%s: invalid duration %q (want e.g. \"30s\" or \"5m\")", key, s)
+			d.Errorf(t.Pos, "%s: invalid duration %q (want e.g. \"30s\" or \"5m\")", key, s)
 			return
 		}
 		*dst = v
@@ -258,7 +179,7 @@ func (d *decoder) duration(dst *time.Duration) field {
 // stringList decodes ["a", "b"] or a single "a".
 func (d *decoder) stringList(dst *[]string) field {
 	return field{decode: func(it *ast.ObjectItem) {
-		key := keyName(it.Keys[0])
+		key := hcldecode.KeyName(it.Keys[0])
 		switch v := it.Val.(type) {
 		case *ast.LiteralType:
 			var s string
@@ -270,32 +191,17 @@ func (d *decoder) stringList(dst *[]string) field {
 				lit, ok := n.(*ast.LiteralType)
 				s, isStr := "", false
 				if ok {
-					s, isStr = tokenString(lit.Token)
+					s, isStr = hcldecode.TokenString(lit.Token)
 				}
 				if !isStr {
-					d.errorf(n.Pos(), "%s: want a list of strings", key)
+					d.Errorf(n.Pos(), "%s: want a list of strings", key)
 					return
 				}
 				out = append(out, s)
 			}
 			*dst = out
 		default:
-			d.errorf(it.Pos(), "%s: want a list of strings", key)
+			d.Errorf(it.Pos(), "%s: want a list of strings", key)
 		}
 	}}
-}
-
-// object returns the body of `key { ... }` or `key = { ... }`.
-func (d *decoder) object(it *ast.ObjectItem) (*ast.ObjectList, bool) {
-	key := keyName(it.Keys[0])
-	if len(it.Keys) > 1 {
-		d.errorf(it.Pos(), "%s: unexpected label %q", key, keyName(it.Keys[1]))
-		return nil, false
-	}
-	obj, ok := it.Val.(*ast.ObjectType)
-	if !ok {
-		d.errorf(it.Pos(), "%s: want a block { ... }", key)
-		return nil, false
-	}
-	return obj.List, true
 }

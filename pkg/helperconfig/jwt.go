@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/hcl/hcl/ast"
+	"github.com/svidkit/svidkit/pkg/hcldecode"
 )
 
 // jwtSVIDs decodes jwt_svids, written as a list of objects
@@ -13,7 +14,7 @@ import (
 func (d *decoder) jwtSVIDs(dst *[]JWTSVID) field {
 	return field{repeatable: true, decode: func(it *ast.ObjectItem) {
 		if len(it.Keys) > 1 {
-			d.errorf(it.Pos(), "jwt_svids: unexpected label %q", keyName(it.Keys[1]))
+			d.Errorf(it.Pos(), "jwt_svids: unexpected label %q", hcldecode.KeyName(it.Keys[1]))
 			return
 		}
 		switch v := it.Val.(type) {
@@ -23,14 +24,14 @@ func (d *decoder) jwtSVIDs(dst *[]JWTSVID) field {
 			for _, n := range v.List {
 				obj, ok := n.(*ast.ObjectType)
 				if !ok {
-					d.errorf(n.Pos(), "jwt_svids[%d]: want an object {jwt_audience = ..., jwt_svid_file_name = ...}", len(*dst))
+					d.Errorf(n.Pos(), "jwt_svids[%d]: want an object {jwt_audience = ..., jwt_svid_file_name = ...}", len(*dst))
 					*dst = append(*dst, JWTSVID{})
 					continue
 				}
 				d.jwtSVID(dst, obj)
 			}
 		default:
-			d.errorf(it.Pos(), "jwt_svids: want a list of objects [{jwt_audience = ..., jwt_svid_file_name = ...}]")
+			d.Errorf(it.Pos(), "jwt_svids: want a list of objects [{jwt_audience = ..., jwt_svid_file_name = ...}]")
 		}
 	}}
 }
@@ -50,7 +51,7 @@ func (d *decoder) jwtSVID(dst *[]JWTSVID, obj *ast.ObjectType) {
 // defaults (port 8081, /live, /ready).
 func (d *decoder) health(dst *Health) field {
 	return field{decode: func(it *ast.ObjectItem) {
-		body, ok := d.object(it)
+		body, ok := d.Object(it)
 		if !ok {
 			return
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/hcl/ast"
+	"github.com/svidkit/svidkit/pkg/hcldecode"
 )
 
 // fileMode decodes a permission mode such as 0644. Numbers follow
@@ -15,7 +16,7 @@ import (
 // octal spelling, since no one means them.
 func (d *decoder) fileMode(dst *os.FileMode) field {
 	return field{decode: func(it *ast.ObjectItem) {
-		key := keyName(it.Keys[0])
+		key := hcldecode.KeyName(it.Keys[0])
 		n, text, pos, ok := d.integer(it, "an octal file mode such as 0644")
 		if !ok {
 			return
@@ -25,17 +26,17 @@ func (d *decoder) fileMode(dst *os.FileMode) field {
 		looksOctal := len(text) == 3 && isOctalDigits(text) && !strings.HasPrefix(text, "0")
 		switch {
 		case n < 0:
-			d.errorf(pos, "%s: file mode must be positive, got %s", key, text)
+			d.Errorf(pos, "%s: file mode must be positive, got %s", key, text)
 			return
 		case n > 0o777 && looksOctal:
-			d.errorf(pos, "%s: %s is read as the decimal number %d, which is not a file mode; write 0%s for octal", key, text, n, text)
+			d.Errorf(pos, "%s: %s is read as the decimal number %d, which is not a file mode; write 0%s for octal", key, text, n, text)
 			return
 		case n > 0o777:
 			octal := fmt.Sprintf("%#o", n)
 			if octal != text {
 				text += " (" + octal + ")"
 			}
-			d.errorf(pos, "%s: file mode %s has bits beyond 0777", key, text)
+			d.Errorf(pos, "%s: file mode %s has bits beyond 0777", key, text)
 			return
 		case n == 0:
 			return // spiffe-helper treats 0 as "use the default"

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/hcl/hcl/ast"
 	"github.com/hashicorp/hcl/hcl/token"
+	"github.com/svidkit/svidkit/pkg/hcldecode"
 )
 
 // Load reads, decodes and validates the configuration file at path. The
@@ -35,11 +36,11 @@ func Parse(name string, data []byte) (*Config, []string, error) {
 // after. Syntax errors, unknown keys and malformed values are reported with
 // file:line, all of them at once.
 func Decode(name string, data []byte) (*Config, []string, error) {
-	top, err := parseHCL(name, data)
+	top, err := hcldecode.Parse(name, data)
 	if err != nil {
 		return nil, nil, err
 	}
-	d := &decoder{file: name}
+	d := &decoder{Decoder: hcldecode.Decoder{File: name}}
 	c := New()
 	c.Source = name
 	var (
@@ -112,7 +113,7 @@ func Decode(name string, data []byte) (*Config, []string, error) {
 	if haveArgs {
 		args, err := SplitArgs(cmdArgs)
 		if err != nil {
-			d.errorf(cmdArgsPos, "cmd_args: %v", err)
+			d.Errorf(cmdArgsPos, "cmd_args: %v", err)
 		} else {
 			c.CmdArgs = args
 			if extraLines(cmdArgs) {
@@ -126,14 +127,14 @@ func Decode(name string, data []byte) (*Config, []string, error) {
 	if signal != "" {
 		sig, name, err := ParseSignal(signal)
 		if err != nil {
-			d.errorf(signalPos, "renew_signal: %v", err)
+			d.Errorf(signalPos, "renew_signal: %v", err)
 		} else {
 			c.RenewSignal, c.RenewSignalName = sig, name
 		}
 	}
 	if exitReady {
 		if daemonSet && c.DaemonMode {
-			d.errorf(exitPos, "exit_when_ready = true contradicts daemon_mode = true")
+			d.Errorf(exitPos, "exit_when_ready = true contradicts daemon_mode = true")
 		}
 		c.DaemonMode = false
 	}
@@ -148,7 +149,7 @@ func Decode(name string, data []byte) (*Config, []string, error) {
 	if m := c.KeyFileMode; m&0o007 != 0 {
 		d.warnf(token.Pos{}, "key_file_mode %#o gives every user access to the private key", m)
 	}
-	if err := d.err(); err != nil {
+	if err := d.Err(); err != nil {
 		return nil, d.sortedWarnings(), err
 	}
 	return c, d.sortedWarnings(), nil

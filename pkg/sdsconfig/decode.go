@@ -1,16 +1,12 @@
 package sdsconfig
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
 
-	"github.com/hashicorp/hcl"
 	"github.com/hashicorp/hcl/hcl/ast"
-	hclparser "github.com/hashicorp/hcl/hcl/parser"
-	"github.com/hashicorp/hcl/hcl/token"
+	"github.com/svidkit/svidkit/pkg/hcldecode"
 )
 
 // Decode parses an HCL configuration file named name (used in messages)
@@ -25,197 +21,93 @@ func Decode(name string, data []byte) (cfg Config, err error) {
 		}
 	}()
 	cfg = Default()
-	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' {
-		return Config{}, fmt.Errorf("%s: JSON configuration is not supported; write the file in HCL", name)
-	}
-	f, err := hcl.ParseBytes(data)
+	list, err := hcldecode.Parse(name, data)
 	if err != nil {
-		var pe *hclparser.PosError
-		if errors.As(err, &pe) {
-			return Config{}, fmt.Errorf("%s:%d:%d: syntax error: %w", name, pe.Pos.Line, pe.Pos.Column, pe.Err)
-		}
-		return Config{}, fmt.Errorf("%s: syntax error: %w", name, err)
+		return Config{}, err
 	}
-	list, ok := f.Node.(*ast.ObjectList)
-	if !ok {
-		return Config{}, fmt.Errorf("%s: top level is not an object", name)
-	}
-	d := &decoder{file: name}
+	d := &decoder{Decoder: hcldecode.Decoder{File: name}}
 	h := &cfg.HealthChecks
-	d.block("configuration", list, map[string]field{
-		"agent_address":                  d.str(&cfg.AgentAddress),
+	d.Block("configuration", list, map[string]hcldecode.Field{
+		"agent_address":                  d.String(&cfg.AgentAddress),
 		"listen_address":                 d.stringList(&cfg.ListenAddresses),
 		"listen_socket_mode":             d.mode(&cfg.ListenSocketMode),
-		"default_svid_name":              d.str(&cfg.DefaultSVIDName),
-		"default_bundle_name":            d.str(&cfg.DefaultBundleName),
-		"default_all_bundles_name":       d.str(&cfg.DefaultAllBundlesName),
-		"disable_spiffe_cert_validation": d.boolean(&cfg.DisableSPIFFECertValidation),
-		"log_level":                      d.str(&cfg.LogLevel),
-		"log_format":                     d.str(&cfg.LogFormat),
+		"default_svid_name":              d.String(&cfg.DefaultSVIDName),
+		"default_bundle_name":            d.String(&cfg.DefaultBundleName),
+		"default_all_bundles_name":       d.String(&cfg.DefaultAllBundlesName),
+		"disable_spiffe_cert_validation": d.Bool(&cfg.DisableSPIFFECertValidation),
+		"log_level":                      d.String(&cfg.LogLevel),
+		"log_format":                     d.String(&cfg.LogFormat),
 		"health_checks": func(it *ast.ObjectItem) {
 			if body, ok := d.object(it); ok {
-				d.block("health_checks", body, map[string]field{
-					"listener_enabled": d.boolean(&h.ListenerEnabled),
-					"bind_address":     d.str(&h.BindAddress),
+				d.Block("health_checks", body, map[string]hcldecode.Field{
+					"listener_enabled": d.Bool(&h.ListenerEnabled),
+					"bind_address":     d.String(&h.BindAddress),
 					"bind_port":        d.integer(&h.BindPort),
-					"live_path":        d.str(&h.LivePath),
-					"ready_path":       d.str(&h.ReadyPath),
-				})
+					"live_path":        d.String(&h.LivePath),
+					"ready_path":       d.String(&h.ReadyPath),
+				}, nil)
 			}
 		},
-	})
-	if err := errors.Join(d.errs...); err != nil {
+	}, nil)
+	if err := d.Err(); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
 }
 
-// decoder walks one file's syntax tree and collects every problem, so a
-// user sees all mistakes in one run.
+// decoder adds the sdsconfig-specific helpers to hcldecode.Decoder. object,
+// integer and stringList stay here because their messages differ from the
+// shared ones (a label is reported as "want a block", integer messages quote
+// the raw token, a bad value is "want a string or a list of strings").
 type decoder struct {
-	file string
-	errs []error
-}
-
-// field decodes the value of one key.
-type field func(it *ast.ObjectItem)
-
-// errorf records a problem at pos as "file:line: message".
-func (d *decoder) errorf(pos token.Pos, format string, args ...any) {
-	d.errs = append(d.errs, fmt.Errorf("%s:%d: %s", d.file, pos.Line, fmt.Sprintf(format, args...)))
-}
-
-// keyName returns the unquoted text of an object key.
-func keyName(k *ast.ObjectKey) string {
-	if k.Token.Type == token.STRING {
-		if s, err := strconv.Unquote(k.Token.Text); err == nil {
-			return s
-		}
-	}
-	return k.Token.Text
-}
-
-// block decodes the items of one block with fields; any other key is an
-// error naming it.
-func (d *decoder) block(what string, list *ast.ObjectList, fields map[string]field) {
-	seen := map[string]bool{}
-	for _, it := range list.Items {
-		if len(it.Keys) == 0 {
-			continue
-		}
-		key, pos := keyName(it.Keys[0]), it.Keys[0].Pos()
-		f, ok := fields[key]
-		switch {
-		case !ok:
-			d.errorf(pos, "unknown key %q in %s", key, what)
-		case seen[key]:
-			d.errorf(pos, "duplicate key %q in %s", key, what)
-		default:
-			seen[key] = true
-			f(it)
-		}
-	}
+	hcldecode.Decoder
 }
 
 // object returns the body of a nested block such as `health_checks { }`.
 func (d *decoder) object(it *ast.ObjectItem) (*ast.ObjectList, bool) {
-	key := keyName(it.Keys[0])
+	key := hcldecode.KeyName(it.Keys[0])
 	obj, ok := it.Val.(*ast.ObjectType)
 	if len(it.Keys) > 1 || !ok {
-		d.errorf(it.Pos(), "%s: want a block { ... }", key)
+		d.Errorf(it.Pos(), "%s: want a block { ... }", key)
 		return nil, false
 	}
 	return obj.List, true
 }
 
-// literal returns the single literal value of a key = value item.
-func (d *decoder) literal(it *ast.ObjectItem, want string) (token.Token, bool) {
-	lit, ok := it.Val.(*ast.LiteralType)
-	if len(it.Keys) > 1 || !ok {
-		d.errorf(it.Pos(), "%s: want %s", keyName(it.Keys[0]), want)
-		return token.Token{}, false
-	}
-	return lit.Token, true
-}
-
-// tokenString returns the value of a string token.
-func tokenString(t token.Token) (s string, ok bool) {
-	defer func() {
-		if recover() != nil {
-			s, ok = "", false
-		}
-	}()
-	if t.Type == token.STRING || t.Type == token.HEREDOC {
-		return t.Value().(string), true
-	}
-	return "", false
-}
-
-// str decodes a string.
-func (d *decoder) str(dst *string) field {
-	return func(it *ast.ObjectItem) {
-		t, ok := d.literal(it, "a string")
-		if !ok {
-			return
-		}
-		s, ok := tokenString(t)
-		if !ok {
-			d.errorf(t.Pos, "%s: want a string, got %s", keyName(it.Keys[0]), t.Text)
-			return
-		}
-		*dst = s
-	}
-}
-
 // integer decodes a number (or a string holding one).
-func (d *decoder) integer(dst *int) field {
+func (d *decoder) integer(dst *int) hcldecode.Field {
 	return func(it *ast.ObjectItem) {
-		t, ok := d.literal(it, "a number")
+		t, ok := d.Literal(it, "a number")
 		if !ok {
 			return
 		}
 		text := t.Text
-		if s, isStr := tokenString(t); isStr {
+		if s, isStr := hcldecode.TokenString(t); isStr {
 			text = s
 		}
 		n, err := strconv.Atoi(text)
 		if err != nil {
-			d.errorf(t.Pos, "%s: want a number, got %s", keyName(it.Keys[0]), t.Text)
+			d.Errorf(t.Pos, "%s: want a number, got %s", hcldecode.KeyName(it.Keys[0]), t.Text)
 			return
 		}
 		*dst = n
 	}
 }
 
-// boolean decodes true or false.
-func (d *decoder) boolean(dst *bool) field {
-	return func(it *ast.ObjectItem) {
-		t, ok := d.literal(it, "true or false")
-		if !ok {
-			return
-		}
-		if t.Type != token.BOOL {
-			d.errorf(t.Pos, "%s: want true or false, got %s", keyName(it.Keys[0]), t.Text)
-			return
-		}
-		*dst = t.Text == "true"
-	}
-}
-
 // mode decodes an octal permission such as "0660" (string or number).
-func (d *decoder) mode(dst *os.FileMode) field {
+func (d *decoder) mode(dst *os.FileMode) hcldecode.Field {
 	return func(it *ast.ObjectItem) {
-		t, ok := d.literal(it, `an octal mode such as "0660"`)
+		t, ok := d.Literal(it, `an octal mode such as "0660"`)
 		if !ok {
 			return
 		}
 		text := t.Text
-		if s, isStr := tokenString(t); isStr {
+		if s, isStr := hcldecode.TokenString(t); isStr {
 			text = s
 		}
 		m, err := ParseMode(text)
 		if err != nil {
-			d.errorf(t.Pos, "%s: %v", keyName(it.Keys[0]), err)
+			d.Errorf(t.Pos, "%s: %v", hcldecode.KeyName(it.Keys[0]), err)
 			return
 		}
 		*dst = m
@@ -232,13 +124,13 @@ func ParseMode(s string) (os.FileMode, error) {
 }
 
 // stringList decodes ["a", "b"] or a single "a".
-func (d *decoder) stringList(dst *[]string) field {
+func (d *decoder) stringList(dst *[]string) hcldecode.Field {
 	return func(it *ast.ObjectItem) {
-		key := keyName(it.Keys[0])
+		key := hcldecode.KeyName(it.Keys[0])
 		switch v := it.Val.(type) {
 		case *ast.LiteralType:
 			var s string
-			d.str(&s)(it)
+			d.String(&s)(it)
 			*dst = []string{s}
 		case *ast.ListType:
 			out := make([]string, 0, len(v.List))
@@ -246,17 +138,17 @@ func (d *decoder) stringList(dst *[]string) field {
 				lit, ok := n.(*ast.LiteralType)
 				s, isStr := "", false
 				if ok {
-					s, isStr = tokenString(lit.Token)
+					s, isStr = hcldecode.TokenString(lit.Token)
 				}
 				if !isStr {
-					d.errorf(n.Pos(), "%s: want a list of strings", key)
+					d.Errorf(n.Pos(), "%s: want a list of strings", key)
 					return
 				}
 				out = append(out, s)
 			}
 			*dst = out
 		default:
-			d.errorf(it.Pos(), "%s: want a string or a list of strings", key)
+			d.Errorf(it.Pos(), "%s: want a string or a list of strings", key)
 		}
 	}
 }

@@ -1,0 +1,269 @@
+// Package hcldecode holds the position-aware HCL v1 decoding helpers shared
+// by svidkit's configuration packages. A Decoder walks one file's syntax
+// tree and collects every problem as "file:line: message", so a user sees
+// all mistakes in one run instead of fixing them one at a time.
+package hcldecode
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/hcl"
+	"github.com/hashicorp/hcl/hcl/ast"
+	hclparser "github.com/hashicorp/hcl/hcl/parser"
+	"github.com/hashicorp/hcl/hcl/token"
+)
+
+// Decoder collects the errors and warnings found while decoding one file.
+// The zero value is usable; set File to the name used in messages.
+type Decoder struct {
+	// File is the file name prefixed to every message.
+	File string
+
+	errs     []error
+	warnings []string
+}
+
+// Field decodes the value of one key of a block.
+type Field func(it *ast.ObjectItem)
+
+// Errorf records a problem at pos as "file:line: message".
+func (d *Decoder) Errorf(pos token.Pos, format string, args ...any) {
+	d.errs = append(d.errs, fmt.Errorf("%s:%d: %s", d.File, pos.Line, fmt.Sprintf(format, args...)))
+}
+
+// Warnf records a non-fatal note at pos as "file:line: message".
+func (d *Decoder) Warnf(pos token.Pos, format string, args ...any) {
+	d.warnings = append(d.warnings, fmt.Sprintf("%s:%d: %s", d.File, pos.Line, fmt.Sprintf(format, args...)))
+}
+
+// Err returns every recorded problem joined, or nil.
+func (d *Decoder) Err() error { return errors.Join(d.errs...) }
+
+// Warnings returns the warnings recorded with Warnf, in the order recorded.
+func (d *Decoder) Warnings() []string { return d.warnings }
+
+// Parse parses the HCL data of the file called name to its top-level object
+// list. Errors carry the file name and, where known, the position. JSON
+// input is refused, and a panic in the HCL parser becomes an error.
+func Parse(name string, data []byte) (list *ast.ObjectList, err error) {
+	// The HCL v1 parser is old and has panicked on fuzzed input; bad input
+	// must produce an error, never a crash.
+	defer func() {
+		if r := recover(); r != nil {
+			list, err = nil, fmt.Errorf("%s: malformed configuration: %v", name, r)
+		}
+	}()
+	// HCL v1 flattens JSON objects into multi-key items and drops their
+	// positions, so JSON files cannot get the same checks; refuse them
+	// plainly instead of half-supporting them.
+	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '{' {
+		return nil, fmt.Errorf("%s: JSON configuration is not supported; write the file in HCL", name)
+	}
+	f, err := hcl.ParseBytes(data)
+	if err != nil {
+		var pe *hclparser.PosError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s:%d:%d: syntax error: %w", name, pe.Pos.Line, pe.Pos.Column, pe.Err)
+		}
+		return nil, fmt.Errorf("%s: syntax error: %w", name, err)
+	}
+	list, ok := f.Node.(*ast.ObjectList)
+	if !ok {
+		return nil, fmt.Errorf("%s: top level is not an object", name)
+	}
+	return list, nil
+}
+
+// KeyName returns the unquoted text of an object key.
+func KeyName(k *ast.ObjectKey) string {
+	if k.Token.Type == token.STRING {
+		if s, err := strconv.Unquote(k.Token.Text); err == nil {
+			return s
+		}
+	}
+	return k.Token.Text
+}
+
+// TokenString returns the value of a string or heredoc token; ok is false
+// for any other token or one whose value cannot be read.
+func TokenString(t token.Token) (s string, ok bool) {
+	defer func() {
+		if recover() != nil {
+			s, ok = "", false
+		}
+	}()
+	switch t.Type {
+	case token.STRING, token.HEREDOC:
+		v, isStr := t.Value().(string)
+		return v, isStr
+	}
+	return "", false
+}
+
+// Block decodes the items of one block (named in messages by what, e.g.
+// "server block") with the given fields. A key given twice is reported as
+// duplicate; a key in unsupported (which may be nil) is reported as a SPIRE
+// setting svidkit does not support yet; any other key is reported as
+// unknown.
+func (d *Decoder) Block(what string, list *ast.ObjectList, fields map[string]Field, unsupported map[string]bool) {
+	seen := make(map[string]bool)
+	for _, it := range list.Items {
+		if len(it.Keys) == 0 {
+			continue
+		}
+		key := KeyName(it.Keys[0])
+		pos := it.Keys[0].Pos()
+		f, ok := fields[key]
+		switch {
+		case ok && seen[key]:
+			d.Errorf(pos, "duplicate key %q in %s", key, what)
+		case ok:
+			seen[key] = true
+			f(it)
+		case unsupported[key]:
+			d.Errorf(pos, "key %q in %s is a SPIRE setting svidkit does not support yet", key, what)
+		default:
+			d.Errorf(pos, "unknown key %q in %s", key, what)
+		}
+	}
+}
+
+// Object returns the body of a nested block such as `server { ... }`,
+// reporting a label or a non-block value.
+func (d *Decoder) Object(it *ast.ObjectItem) (*ast.ObjectList, bool) {
+	key := KeyName(it.Keys[0])
+	if len(it.Keys) > 1 {
+		d.Errorf(it.Pos(), "%s: unexpected label %q", key, KeyName(it.Keys[1]))
+		return nil, false
+	}
+	obj, ok := it.Val.(*ast.ObjectType)
+	if !ok {
+		d.Errorf(it.Pos(), "%s: want a block { ... }", key)
+		return nil, false
+	}
+	return obj.List, true
+}
+
+// Literal returns the single literal value of a key = value item, reporting
+// "key: want <want>" otherwise.
+func (d *Decoder) Literal(it *ast.ObjectItem, want string) (token.Token, bool) {
+	key := KeyName(it.Keys[0])
+	lit, ok := it.Val.(*ast.LiteralType)
+	if len(it.Keys) > 1 || !ok {
+		d.Errorf(it.Pos(), "%s: want %s", key, want)
+		return token.Token{}, false
+	}
+	return lit.Token, true
+}
+
+// String decodes a string value into dst.
+func (d *Decoder) String(dst *string) Field {
+	return func(it *ast.ObjectItem) {
+		t, ok := d.Literal(it, "a string")
+		if !ok {
+			return
+		}
+		s, ok := TokenString(t)
+		if !ok {
+			d.Errorf(t.Pos, "%s: want a string, got %s", KeyName(it.Keys[0]), t.Text)
+			return
+		}
+		*dst = s
+	}
+}
+
+// Int decodes a decimal number, or a string holding one as SPIRE accepts,
+// into dst.
+func (d *Decoder) Int(dst *int) Field {
+	return func(it *ast.ObjectItem) {
+		t, ok := d.Literal(it, "a number")
+		if !ok {
+			return
+		}
+		text := t.Text
+		if s, isStr := TokenString(t); isStr {
+			text = s
+		} else if t.Type != token.NUMBER {
+			d.Errorf(t.Pos, "%s: want a number, got %s", KeyName(it.Keys[0]), t.Text)
+			return
+		}
+		n, err := strconv.Atoi(text)
+		if err != nil {
+			d.Errorf(t.Pos, "%s: want a number, got %q", KeyName(it.Keys[0]), text)
+			return
+		}
+		*dst = n
+	}
+}
+
+// Bool decodes true or false into dst.
+func (d *Decoder) Bool(dst *bool) Field {
+	return func(it *ast.ObjectItem) {
+		t, ok := d.Literal(it, "true or false")
+		if !ok {
+			return
+		}
+		if t.Type != token.BOOL {
+			d.Errorf(t.Pos, "%s: want true or false, got %s", KeyName(it.Keys[0]), t.Text)
+			return
+		}
+		*dst = t.Text == "true"
+	}
+}
+
+// Duration decodes a non-negative Go duration string such as "1h" or "90s"
+// into dst.
+func (d *Decoder) Duration(dst *time.Duration) Field {
+	return func(it *ast.ObjectItem) {
+		key := KeyName(it.Keys[0])
+		t, ok := d.Literal(it, `a duration such as "1h" or "90s"`)
+		if !ok {
+			return
+		}
+		s, isStr := TokenString(t)
+		if !isStr {
+			d.Errorf(t.Pos, "%s: want a duration string such as \"1h\" or \"90s\", got %s", key, t.Text)
+			return
+		}
+		v, err := time.ParseDuration(s)
+		if err != nil || v < 0 {
+			d.Errorf(t.Pos, "%s: invalid duration %q (want e.g. \"1h\" or \"90s\")", key, s)
+			return
+		}
+		*dst = v
+	}
+}
+
+// StringList decodes ["a", "b"] or a single "a" into dst.
+func (d *Decoder) StringList(dst *[]string) Field {
+	return func(it *ast.ObjectItem) {
+		key := KeyName(it.Keys[0])
+		switch v := it.Val.(type) {
+		case *ast.LiteralType:
+			var s string
+			d.String(&s)(it)
+			*dst = []string{s}
+		case *ast.ListType:
+			out := make([]string, 0, len(v.List))
+			for _, n := range v.List {
+				lit, ok := n.(*ast.LiteralType)
+				s, isStr := "", false
+				if ok {
+					s, isStr = TokenString(lit.Token)
+				}
+				if !isStr {
+					d.Errorf(n.Pos(), "%s: want a list of strings", key)
+					return
+				}
+				out = append(out, s)
+			}
+			*dst = out
+		default:
+			d.Errorf(it.Pos(), "%s: want a list of strings", key)
+		}
+	}
+}
