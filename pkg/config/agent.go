@@ -42,12 +42,17 @@ type Agent struct {
 	TrustBundleFormat string // pem (default) or spiffe
 	InsecureBootstrap bool
 
-	// JoinToken is used for the first attestation only.
+	// JoinToken is used for the first attestation only, with NodeAttestor
+	// "join_token".
 	JoinToken string
 
 	KeyManager KeyManager
-	// NodeAttestor is the node attestor plugin name ("join_token").
+	// NodeAttestor is the node attestor plugin name: NodeAttestorJoinToken
+	// or NodeAttestorK8sPSAT.
 	NodeAttestor string
+	// K8sPSAT is the k8s_psat NodeAttestor's settings; nil unless
+	// NodeAttestor is NodeAttestorK8sPSAT.
+	K8sPSAT *K8sPSATAttestor
 	// Unix is the unix WorkloadAttestor's settings; nil when not configured.
 	Unix *UnixAttestor
 
@@ -66,6 +71,29 @@ type SDS struct {
 	DefaultBundleName           string
 	DefaultAllBundlesName       string
 	DisableSPIFFECertValidation bool
+}
+
+// Node attestor plugin names accepted in the agent's plugins block.
+const (
+	NodeAttestorJoinToken = "join_token"
+	NodeAttestorK8sPSAT   = "k8s_psat"
+)
+
+// DefaultPSATTokenPath is where the k8s_psat node attestor reads the
+// agent's projected service account token unless token_path says
+// otherwise (SPIRE's default).
+const DefaultPSATTokenPath = "/var/run/secrets/tokens/spire-agent"
+
+// K8sPSATAttestor is the k8s_psat NodeAttestor's plugin_data: the agent
+// proves its node with the projected service account token the kubelet
+// keeps fresh at TokenPath.
+type K8sPSATAttestor struct {
+	// Cluster is the cluster name the server's k8s_psat attestor knows
+	// this cluster by. Required.
+	Cluster string
+	// TokenPath is the projected token file (default
+	// DefaultPSATTokenPath), read again for every attestation.
+	TokenPath string
 }
 
 // UnixAttestor is the unix WorkloadAttestor's plugin_data.
@@ -119,8 +147,16 @@ func (a *Agent) Validate() error {
 	if err := checkLogFormat(a.LogFormat); err != nil {
 		bad("log_format: %w", err)
 	}
-	if a.NodeAttestor == "" {
-		bad("missing NodeAttestor \"join_token\" plugin in plugins block")
+	switch a.NodeAttestor {
+	case "":
+		bad("missing NodeAttestor plugin (\"join_token\" or \"k8s_psat\") in plugins block")
+	case NodeAttestorK8sPSAT:
+		if a.JoinToken != "" {
+			bad("join_token (or -joinToken) is set but the NodeAttestor is \"k8s_psat\": remove it, or configure NodeAttestor \"join_token\"")
+		}
+		if a.K8sPSAT == nil || a.K8sPSAT.Cluster == "" {
+			bad("NodeAttestor \"k8s_psat\": missing required key \"cluster\" in plugin_data")
+		}
 	}
 	if a.KeyManager.Name == "" {
 		bad("missing KeyManager plugin (\"disk\" or \"memory\") in plugins block")
@@ -163,11 +199,13 @@ func (a *Agent) validateBootstrap() error {
 	return nil
 }
 
-// CheckJoinToken reports whether the agent can attest: a join token is
-// needed unless the agent already holds an SVID from an earlier run
-// (haveStoredSVID), so this check belongs at run time, not load time.
+// CheckJoinToken reports whether the agent can attest: with NodeAttestor
+// "join_token" a join token is needed unless the agent already holds an
+// SVID from an earlier run (haveStoredSVID), so this check belongs at run
+// time, not load time. Other node attestors (k8s_psat) need no token and
+// always pass.
 func (a *Agent) CheckJoinToken(haveStoredSVID bool) error {
-	if haveStoredSVID || a.JoinToken != "" {
+	if a.NodeAttestor != NodeAttestorJoinToken || haveStoredSVID || a.JoinToken != "" {
 		return nil
 	}
 	return errors.New("no join token: set join_token in the agent block or pass -joinToken (needed until the agent holds an SVID)")

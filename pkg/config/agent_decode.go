@@ -87,9 +87,23 @@ func (d *decoder) sdsBlock(s *SDS) hcldecode.Field {
 func (d *decoder) agentPlugins(a *Agent, blk *ast.ObjectItem, body *ast.ObjectList) {
 	kinds := map[string]pluginKind{
 		"NodeAttestor": {spire: spireNodeAttestors, supported: map[string]func(*decoder, plugin){
-			"join_token": func(d *decoder, p plugin) {
-				a.NodeAttestor = "join_token"
+			NodeAttestorJoinToken: func(d *decoder, p plugin) {
+				a.NodeAttestor = NodeAttestorJoinToken
 				d.pluginData(p, nil)
+			},
+			NodeAttestorK8sPSAT: func(d *decoder, p plugin) {
+				a.NodeAttestor = NodeAttestorK8sPSAT
+				a.K8sPSAT = &K8sPSATAttestor{TokenPath: DefaultPSATTokenPath}
+				d.pluginData(p, map[string]hcldecode.Field{
+					"cluster":    d.String(&a.K8sPSAT.Cluster),
+					"token_path": d.String(&a.K8sPSAT.TokenPath),
+				})
+				if a.K8sPSAT.Cluster == "" {
+					d.Errorf(p.pos, "NodeAttestor \"k8s_psat\": missing required key \"cluster\" in plugin_data")
+				}
+				if a.K8sPSAT.TokenPath == "" {
+					d.Errorf(p.pos, "NodeAttestor \"k8s_psat\": token_path must not be empty")
+				}
 			},
 		}},
 		"KeyManager": {spire: spireAgentKeyManagers, supported: map[string]func(*decoder, plugin){

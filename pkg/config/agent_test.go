@@ -143,9 +143,29 @@ plugins {
 		{name: "bad server port", mark: `trust_bundle_path = "/b" server_port = -1`, plugin: joinToken,
 			want: []string{`server_port: port -1 out of range`}},
 		{name: "no node attestor", mark: `insecure_bootstrap = true`,
-			want: []string{`missing NodeAttestor "join_token" plugin`}},
+			want: []string{`missing NodeAttestor plugin ("join_token" or "k8s_psat")`}},
 		{name: "unsupported node attestor", mark: `insecure_bootstrap = true`, plugin: `NodeAttestor "aws_iid" {}`,
 			want: []string{`agent.conf:9: NodeAttestor "aws_iid" is a SPIRE plugin svidkit does not support yet`}},
+		{name: "k8s_psat without cluster", mark: `insecure_bootstrap = true`, plugin: `NodeAttestor "k8s_psat" {}`,
+			want: []string{`agent.conf:9: NodeAttestor "k8s_psat": missing required key "cluster" in plugin_data`}},
+		{name: "k8s_psat empty cluster", mark: `insecure_bootstrap = true`,
+			plugin: `NodeAttestor "k8s_psat" { plugin_data { cluster = "" } }`,
+			want:   []string{`agent.conf:9: NodeAttestor "k8s_psat": missing required key "cluster"`}},
+		{name: "k8s_psat unknown key", mark: `insecure_bootstrap = true`,
+			plugin: "NodeAttestor \"k8s_psat\" {\n plugin_data {\n cluster = \"c\"\n tokn_path = \"/t\"\n }\n}",
+			want:   []string{`agent.conf:12: unknown key "tokn_path" in plugin_data of NodeAttestor "k8s_psat"`}},
+		{name: "k8s_psat cluster not a string", mark: `insecure_bootstrap = true`,
+			plugin: "NodeAttestor \"k8s_psat\" {\n plugin_data {\n cluster = [\"c\"]\n }\n}",
+			want:   []string{`agent.conf:11: cluster:`}},
+		{name: "k8s_psat empty token path", mark: `insecure_bootstrap = true`,
+			plugin: `NodeAttestor "k8s_psat" { plugin_data { cluster = "c" token_path = "" } }`,
+			want:   []string{`agent.conf:9: NodeAttestor "k8s_psat": token_path must not be empty`}},
+		{name: "k8s_psat with join token", mark: `insecure_bootstrap = true join_token = "abc"`,
+			plugin: `NodeAttestor "k8s_psat" { plugin_data { cluster = "c" } }`,
+			want:   []string{`join_token (or -joinToken) is set but the NodeAttestor is "k8s_psat"`}},
+		{name: "two node attestors", mark: `insecure_bootstrap = true`,
+			plugin: joinToken + "\nNodeAttestor \"k8s_psat\" { plugin_data { cluster = \"c\" } }",
+			want:   []string{`want exactly one NodeAttestor, got 2`}},
 		{name: "unsupported workload attestor", mark: `insecure_bootstrap = true`, plugin: joinToken + "\nWorkloadAttestor \"k8s\" {}",
 			want: []string{`agent.conf:10: WorkloadAttestor "k8s" is a SPIRE plugin svidkit does not support yet`}},
 		{name: "unsupported svid store", mark: `insecure_bootstrap = true`, plugin: joinToken + "\nSVIDStore \"aws_secretsmanager\" {}",
@@ -180,7 +200,7 @@ func TestParseAgentMissingRequired(t *testing.T) {
 		t.Fatal("ParseAgent succeeded on an empty agent block")
 	}
 	for _, key := range []string{`"trust_domain"`, `"server_address"`, `"data_dir"`, "trust_bundle_path",
-		`NodeAttestor "join_token"`, "KeyManager"} {
+		`NodeAttestor plugin ("join_token" or "k8s_psat")`, "KeyManager"} {
 		if !strings.Contains(err.Error(), key) {
 			t.Errorf("error %q does not name %s", err, key)
 		}
@@ -193,17 +213,20 @@ func TestParseAgentMissingRequired(t *testing.T) {
 func TestCheckJoinToken(t *testing.T) {
 	tests := []struct {
 		name      string
+		attestor  string
 		token     string
 		haveSVID  bool
 		wantError bool
 	}{
-		{"token and no SVID", "abc", false, false},
-		{"SVID and no token", "", true, false},
-		{"neither", "", false, true},
+		{"token and no SVID", config.NodeAttestorJoinToken, "abc", false, false},
+		{"SVID and no token", config.NodeAttestorJoinToken, "", true, false},
+		{"neither", config.NodeAttestorJoinToken, "", false, true},
+		{"k8s_psat needs no token", config.NodeAttestorK8sPSAT, "", false, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			a := config.NewAgent()
+			a.NodeAttestor = tc.attestor
 			a.JoinToken = tc.token
 			err := a.CheckJoinToken(tc.haveSVID)
 			if (err != nil) != tc.wantError {
@@ -244,5 +267,55 @@ func TestParseAgentSDS(t *testing.T) {
 	want := config.SDS{DefaultSVIDName: "svid", DefaultBundleName: "roots", DefaultAllBundlesName: "every", DisableSPIFFECertValidation: true}
 	if a.SDS != want {
 		t.Fatalf("SDS = %+v, want %+v", a.SDS, want)
+	}
+}
+
+func TestParseAgentK8sPSAT(t *testing.T) {
+	tests := []struct {
+		name   string
+		plugin string
+		want   config.K8sPSATAttestor
+	}{
+		{
+			name:   "default token path",
+			plugin: `NodeAttestor "k8s_psat" { plugin_data { cluster = "demo-cluster" } }`,
+			want:   config.K8sPSATAttestor{Cluster: "demo-cluster", TokenPath: "/var/run/secrets/tokens/spire-agent"},
+		},
+		{
+			name: "explicit token path",
+			plugin: `NodeAttestor "k8s_psat" {
+        plugin_data {
+            cluster = "c"
+            token_path = "/path"
+        }
+    }`,
+			want: config.K8sPSATAttestor{Cluster: "c", TokenPath: "/path"},
+		},
+		{
+			name:   "nested-object form",
+			plugin: `NodeAttestor { k8s_psat { plugin_data { cluster = "c" } } }`,
+			want:   config.K8sPSATAttestor{Cluster: "c", TokenPath: config.DefaultPSATTokenPath},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			data := strings.Replace(validAgent, `NodeAttestor "join_token" {
+        plugin_data {
+        }
+    }`, tc.plugin, 1)
+			a, _, err := config.ParseAgent("agent.conf", []byte(data))
+			if err != nil {
+				t.Fatalf("ParseAgent: %v", err)
+			}
+			if a.NodeAttestor != config.NodeAttestorK8sPSAT {
+				t.Errorf("NodeAttestor = %q, want k8s_psat", a.NodeAttestor)
+			}
+			if a.K8sPSAT == nil || *a.K8sPSAT != tc.want {
+				t.Fatalf("K8sPSAT = %+v, want %+v", a.K8sPSAT, tc.want)
+			}
+			if err := a.CheckJoinToken(false); err != nil {
+				t.Errorf("CheckJoinToken(false) = %v, want nil for k8s_psat", err)
+			}
+		})
 	}
 }
