@@ -307,7 +307,8 @@ func TestKubernetesManifestMatchesEnvoy(t *testing.T) {
 		t.Errorf("svidkit-sds args %v do not -listen on %s", args, sock)
 	}
 
-	// svidkit-sds reads the agent socket from the node's /run/svidkit/agent.
+	// svidkit-sds reads the agent socket from the node's
+	// /run/spire/agent-sockets, where deploy/k8s's agent serves it.
 	i := slices.Index(args, any("-agent-address"))
 	if i < 0 || i+1 >= len(args) {
 		t.Fatalf("svidkit-sds args %v lack -agent-address", args)
@@ -315,8 +316,8 @@ func TestKubernetesManifestMatchesEnvoy(t *testing.T) {
 	agentSock, _ := args[i+1].(string)
 	agentDir := path.Dir(agentSock)
 	agentVol := mountOf("svidkit-sds", agentDir)
-	if got := get(volumes[agentVol], "hostPath", "path"); got != "/run/svidkit/agent" {
-		t.Errorf("agent socket %s is not on hostPath /run/svidkit/agent (volume %q: %v)", args[i+1], agentVol, got)
+	if got := get(volumes[agentVol], "hostPath", "path"); got != "/run/spire/agent-sockets" {
+		t.Errorf("agent socket %s is not on hostPath /run/spire/agent-sockets (volume %q: %v)", args[i+1], agentVol, got)
 	}
 	if mountOf("envoy", "/etc/envoy") == "" || get(volumes[mountOf("envoy", "/etc/envoy")], "configMap") == nil {
 		t.Error("envoy does not mount its ConfigMap at /etc/envoy")
