@@ -42,6 +42,11 @@ func New(path string) (*kubernetes.Clientset, error) {
 		}
 	}
 	cfg.UserAgent = userAgent
+	// client-go defaults to protobuf for built-in types; the few requests
+	// these plugins make gain nothing from it, and JSON is what every
+	// apiserver, proxy and test fake speaks.
+	cfg.ContentType = "application/json"
+	cfg.AcceptContentTypes = "application/json"
 	cfg.QPS, cfg.Burst = clientQPS, clientBurst
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
