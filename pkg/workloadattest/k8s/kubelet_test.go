@@ -159,13 +159,17 @@ func TestKubeletSecurePort(t *testing.T) {
 			wantAuth: "Bearer agent-token",
 		},
 		{
-			name:     "node name matching the certificate",
-			cfg:      func(ca string) k8s.KubeletConfig { return k8s.KubeletConfig{CAPath: ca, TokenPath: token, NodeName: "127.0.0.1"} },
+			name: "node name matching the certificate",
+			cfg: func(ca string) k8s.KubeletConfig {
+				return k8s.KubeletConfig{CAPath: ca, TokenPath: token, NodeName: "127.0.0.1"}
+			},
 			wantAuth: "Bearer agent-token",
 		},
 		{
-			name:    "node name the certificate does not name",
-			cfg:     func(ca string) k8s.KubeletConfig { return k8s.KubeletConfig{CAPath: ca, TokenPath: token, NodeName: "localhost"} },
+			name: "node name the certificate does not name",
+			cfg: func(ca string) k8s.KubeletConfig {
+				return k8s.KubeletConfig{CAPath: ca, TokenPath: token, NodeName: "localhost"}
+			},
 			wantErr: "verify kubelet certificate",
 		},
 		{
