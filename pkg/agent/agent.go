@@ -1,5 +1,6 @@
 // Package agent is the svidkit node agent core: it attests the node to the
-// server (join token), keeps its own X.509-SVID renewed, syncs the entries the
+// server (join token or Kubernetes PSAT, through a NodeAttestor), keeps its
+// own X.509-SVID fresh (renewal, or re-attestation for PSAT), syncs the entries the
 // node is authorized for, mints and rotates their X.509-SVIDs and feeds them,
 // with the trust bundles, to the cache that serves the Workload API.
 //
@@ -75,7 +76,12 @@ type Config struct {
 	// InsecureBootstrap skips verifying the server during attestation when
 	// no bundle is known; later calls verify against the server's bundle.
 	InsecureBootstrap bool
-	// JoinToken attests the node when no valid stored identity exists.
+	// NodeAttestor attests the node when no valid stored identity exists,
+	// and again whenever the agent re-attests. Nil with an empty JoinToken
+	// means the agent can only reuse a stored identity.
+	NodeAttestor NodeAttestor
+	// JoinToken is shorthand for NodeAttestor: JoinToken{Token: JoinToken};
+	// set at most one of the two.
 	JoinToken string
 	// DataDir holds the agent's identity and bundle. Required.
 	DataDir string
@@ -100,17 +106,27 @@ type Config struct {
 
 // Agent is a running node agent. Create it with New and start it with Run.
 type Agent struct {
-	cfg     Config
-	log     *slog.Logger
-	store   *svidstore.Store
-	cache   *cache.Cache
-	metrics *metrics
+	cfg Config
+	log *slog.Logger
+	// attestor is cfg.NodeAttestor or the join token one; nil when none is
+	// configured.
+	attestor NodeAttestor
+	// stallLimit is how long the control loop may go without completing
+	// a round before Live reports false.
+	stallLimit time.Duration
+	store      *svidstore.Store
+	cache      *cache.Cache
+	metrics    *metrics
 	// serverID is the SPIFFE ID every server of the trust domain presents.
 	serverID spiffeid.ID
 
 	attested chan struct{}
 	ready    atomic.Bool
 	running  atomic.Bool
+	stopped  atomic.Bool
+	// progress is the Clock time (Unix nanoseconds) at which the control
+	// loop last completed a round or an attestation attempt.
+	progress atomic.Int64
 	// synced is set by the entry sync after its first successful sync.
 	synced atomic.Bool
 	// entriesChanged (size one) wakes the main loop to mint after the
@@ -128,7 +144,11 @@ type Agent struct {
 	conn atomic.Pointer[grpc.ClientConn]
 
 	// Owned by the Run loop.
-	svidReceived    time.Time // when svid arrived; zero for a stored one
+	svidReceived time.Time // when svid arrived; zero for a stored one
+	// reattestable is the server's Reattestable answer to the last
+	// attestation (or the attestor's claim for a stored SVID): the agent
+	// then re-attests at half life instead of calling RenewAgent.
+	reattestable    bool
 	lastBundleFetch time.Time
 	federated       map[spiffeid.TrustDomain]*spiffebundle.Bundle
 }
@@ -167,6 +187,13 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = realClock{}
 	}
+	attestor := cfg.NodeAttestor
+	if cfg.JoinToken != "" {
+		if attestor != nil {
+			return nil, errors.New("agent: set either a join token or a node attestor, not both")
+		}
+		attestor = JoinToken{Token: cfg.JoinToken}
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
@@ -183,12 +210,14 @@ func New(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	a := &Agent{
-		cfg:      cfg,
-		log:      cfg.Log,
-		store:    store,
-		metrics:  m,
-		serverID: serverID,
-		attested: make(chan struct{}),
+		cfg:        cfg,
+		log:        cfg.Log,
+		attestor:   attestor,
+		stallLimit: 2 * (iterationTimeout + max(maxBackoff, cfg.SyncInterval)),
+		store:      store,
+		metrics:    m,
+		serverID:   serverID,
+		attested:   make(chan struct{}),
 
 		entriesChanged: make(chan struct{}, 1),
 		denied:         make(chan error, 1),
@@ -205,6 +234,54 @@ func (a *Agent) Manager() workloadapi.Manager { return a.cache }
 // DataDir or obtained by attestation.
 func (a *Agent) Attested() <-chan struct{} { return a.attested }
 
-// Ready reports whether the agent is attested and has completed its first
-// sync of entries and SVIDs.
-func (a *Agent) Ready() bool { return a.ready.Load() }
+// Ready reports whether the agent can serve workloads: it holds an
+// unexpired SVID, and after attestation its first sync of entries and
+// their SVIDs has completed. The daemon adds that the Workload API socket
+// is listening.
+func (a *Agent) Ready() bool {
+	return a.ready.Load() && a.svidValid(a.cfg.Clock.Now())
+}
+
+// Live reports whether the agent is working or can still recover without a
+// restart; a liveness probe restarts it when it reports false. Precisely,
+// Live is true before Run starts, false after Run returned, and otherwise
+// true when both hold:
+//
+//   - the control loop made progress: it completed a housekeeping round
+//     (successful or not) or an attestation attempt within the last
+//     2×(30 s round timeout + max(10 s backoff cap, SyncInterval)), so a
+//     loop stuck on a call that never returns is noticed;
+//   - the agent holds an SVID that has not expired, or it is still in its
+//     first attestation of this run (making attempts, as checked above):
+//     an unreachable server at start is waited for, not restarted for.
+//
+// So an agent whose SVID expired and whose re-attestation keeps failing
+// (a PSAT agent whose token the server rejects) is not live. Live reads
+// atomics only and is safe for concurrent use.
+func (a *Agent) Live() bool {
+	if !a.running.Load() {
+		return true
+	}
+	if a.stopped.Load() {
+		return false
+	}
+	now := a.cfg.Clock.Now()
+	if now.Sub(time.Unix(0, a.progress.Load())) > a.stallLimit {
+		return false
+	}
+	select {
+	case <-a.attested:
+		return a.svidValid(now)
+	default:
+		return true
+	}
+}
+
+// svidValid reports whether the agent holds an SVID unexpired at now.
+func (a *Agent) svidValid(now time.Time) bool {
+	id := a.svid.Load()
+	return id != nil && now.Before(id.Chain[0].NotAfter)
+}
+
+// progressed records that the control loop completed a step, for Live.
+func (a *Agent) progressed() { a.progress.Store(a.cfg.Clock.Now().UnixNano()) }

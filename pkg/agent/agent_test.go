@@ -371,8 +371,8 @@ func TestStartupFailures(t *testing.T) {
 }
 
 // runErr runs an agent that must fail at startup with an error containing
-// want.
-func runErr(t testing.TB, cfg agent.Config, want string) {
+// want, and returns that error.
+func runErr(t testing.TB, cfg agent.Config, want string) error {
 	t.Helper()
 	a, err := agent.New(cfg)
 	if err != nil {
@@ -381,9 +381,15 @@ func runErr(t testing.TB, cfg agent.Config, want string) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	err = a.Run(ctx)
-	if err == nil || !strings.Contains(err.Error(), want) {
+	if !contains(err, want) {
 		t.Fatalf("Run = %v, want an error containing %q", err, want)
 	}
+	return err
+}
+
+// contains reports whether err is non-nil and its message contains s.
+func contains(err error, s string) bool {
+	return err != nil && strings.Contains(err.Error(), s)
 }
 
 func TestInsecureBootstrap(t *testing.T) {
@@ -494,6 +500,10 @@ func TestNewValidatesConfig(t *testing.T) {
 		{name: "bad key store", mutate: func(c *agent.Config) { c.KeyStore = "tpm" }, want: "key store"},
 		{name: "negative interval", mutate: func(c *agent.Config) { c.SyncInterval = -time.Second }, want: "sync interval"},
 		{name: "negative sync wait", mutate: func(c *agent.Config) { c.SyncWait = -time.Second }, want: "sync wait"},
+		{name: "join token and node attestor", mutate: func(c *agent.Config) {
+			c.JoinToken = "t"
+			c.NodeAttestor = agent.K8sPSAT{Cluster: "c", TokenPath: "/t"}
+		}, want: "either a join token or a node attestor"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

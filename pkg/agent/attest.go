@@ -21,12 +21,9 @@ import (
 	"github.com/svidkit/svidkit/pkg/agent/svidstore"
 )
 
-// joinTokenAttestor is the node attestor type of join tokens.
-const joinTokenAttestor = "join_token"
-
 // bootstrap gives the agent an identity: the stored one while it is valid,
-// otherwise a new one from join token attestation. Attestation is retried
-// while the server is unreachable.
+// otherwise a new one from node attestation. Attestation is retried while
+// the server is unreachable.
 func (a *Agent) bootstrap(ctx context.Context) error {
 	if err := a.loadTrust(); err != nil {
 		return err
@@ -34,30 +31,33 @@ func (a *Agent) bootstrap(ctx context.Context) error {
 	id, err := a.store.LoadIdentity()
 	switch {
 	case err == nil && !a.inTrustDomain(id.Chain[0]):
-		if a.cfg.JoinToken == "" {
+		if a.attestor == nil {
 			return fmt.Errorf("agent: stored agent SVID %q is not in trust domain %q and no join token is configured", uriString(id.Chain[0]), a.cfg.TrustDomain)
 		}
-		a.log.Warn("stored agent SVID is for another trust domain; attesting with the join token", "spiffe_id", uriString(id.Chain[0]))
+		a.log.Warn("stored agent SVID is for another trust domain; attesting again", "spiffe_id", uriString(id.Chain[0]))
 	case err == nil:
 		leaf := id.Chain[0]
 		if a.cfg.Clock.Now().Before(leaf.NotAfter) {
 			a.svid.Store(&id)
+			// The server's Reattestable answer is not stored; the attestor
+			// knows whether its kind of attestation can be repeated.
+			a.reattestable = a.attestor != nil && a.attestor.Reattestable()
 			a.log.Info("reusing stored agent SVID", "spiffe_id", uriString(leaf), "expires_at", leaf.NotAfter)
 			return a.connect(ctx)
 		}
-		if a.cfg.JoinToken == "" {
+		if a.attestor == nil {
 			return fmt.Errorf("agent: stored agent SVID expired at %v and no join token is configured; provide a new join token", leaf.NotAfter)
 		}
-		a.log.Warn("stored agent SVID expired; attesting with the join token", "expired_at", leaf.NotAfter)
+		a.log.Warn("stored agent SVID expired; attesting again", "expired_at", leaf.NotAfter)
 	case errors.Is(err, svidstore.ErrNotFound):
-		if a.cfg.JoinToken == "" {
+		if a.attestor == nil {
 			return fmt.Errorf("agent: no stored agent SVID in %q and no join token is configured", a.cfg.DataDir)
 		}
 	default:
-		if a.cfg.JoinToken == "" {
+		if a.attestor == nil {
 			return fmt.Errorf("agent: %w", err)
 		}
-		a.log.Warn("stored agent SVID unusable; attesting with the join token", "error", err)
+		a.log.Warn("stored agent SVID unusable; attesting again", "error", err)
 	}
 
 	if err := a.retry(ctx, "attestation", a.attest); err != nil {
@@ -83,7 +83,10 @@ func (a *Agent) connect(ctx context.Context) error {
 func (a *Agent) retry(ctx context.Context, what string, fn func(context.Context) error) error {
 	bo := newBackoff(a.cfg.SyncInterval, maxBackoff)
 	for {
-		err := fn(ctx)
+		actx, cancel := context.WithTimeout(ctx, iterationTimeout)
+		err := fn(actx)
+		cancel()
+		a.progressed()
 		if err == nil {
 			return nil
 		}
@@ -123,10 +126,21 @@ func (a *Agent) loadTrust() error {
 	return nil
 }
 
-// attest runs join token attestation with a new key and stores the
-// resulting identity. The server's bundle is fetched by the caller: by the
-// first sync, or by fetchBootstrapBundle under insecure bootstrap.
+// attest runs node attestation with a new key and fresh attestation data
+// from the configured attestor, and stores the resulting identity. It is
+// used for the first attestation and for every re-attestation. The
+// server's bundle is fetched by the caller: by the first sync, or by
+// fetchBootstrapBundle under insecure bootstrap.
 func (a *Agent) attest(ctx context.Context) error {
+	if a.attestor == nil {
+		return errors.New("attest: no node attestor configured (no join token)")
+	}
+	ctx, cancel := context.WithTimeout(ctx, iterationTimeout)
+	defer cancel()
+	data, err := a.attestor.AttestationData(ctx)
+	if err != nil {
+		return fmt.Errorf("attest: %w", err)
+	}
 	key, csr, err := newKeyAndCSR()
 	if err != nil {
 		return fmt.Errorf("attest: %w", err)
@@ -143,7 +157,7 @@ func (a *Agent) attest(ctx context.Context) error {
 	}
 	err = stream.Send(&agentv1.AttestAgentRequest{Step: &agentv1.AttestAgentRequest_Params_{
 		Params: &agentv1.AttestAgentRequest_Params{
-			Data:   &types.AttestationData{Type: joinTokenAttestor, Payload: []byte(a.cfg.JoinToken)},
+			Data:   data,
 			Params: &agentv1.AgentX509SVIDParams{Csr: csr},
 		},
 	}})
@@ -157,7 +171,7 @@ func (a *Agent) attest(ctx context.Context) error {
 	_ = stream.CloseSend()
 	result := resp.GetResult()
 	if result == nil {
-		return errors.New("attest: server sent a challenge; join token attestation has none")
+		return fmt.Errorf("attest: server sent a challenge; %s attestation has none", data.GetType())
 	}
 	chain, err := parseSVID(result.GetSvid(), key)
 	if err != nil {
@@ -172,8 +186,10 @@ func (a *Agent) attest(ctx context.Context) error {
 	}
 	a.svid.Store(&id)
 	a.svidReceived = a.cfg.Clock.Now()
+	a.reattestable = result.GetReattestable()
 	a.metrics.attestations.Inc()
-	a.log.Info("node attested", "spiffe_id", uriString(chain[0]), "expires_at", chain[0].NotAfter)
+	a.log.Info("node attested", "attestor", data.GetType(), "spiffe_id", uriString(chain[0]),
+		"expires_at", chain[0].NotAfter, "reattestable", a.reattestable)
 	return nil
 }
 

@@ -64,6 +64,16 @@ func (a *Agent) runEntrySync(ctx context.Context) {
 			// re-attestation), which ends calls on the old one: not a
 			// server failure, so ask again at once on the new one.
 			digest = ""
+		case mustReattest(err):
+			// The server asks for re-attestation: no point in asking again.
+			digest = ""
+			denied = 0
+			delay = bo.next()
+			a.metrics.syncErrors.Inc()
+			select {
+			case a.denied <- err:
+			default:
+			}
 		case status.Code(err) == codes.PermissionDenied:
 			digest = ""
 			denied++

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -94,6 +95,19 @@ type fakeServer struct {
 	// syncs receives the metadata of every SyncAuthorizedEntries call;
 	// calls beyond its buffer are not recorded.
 	syncs chan metadata.MD
+
+	// psatTokens maps the service account tokens k8s_psat attestation
+	// accepts to the node they identify.
+	psatTokens map[string]string
+	// attestData records the attestation data of every AttestAgent call.
+	attestData []*types.AttestationData
+	// mustReattest makes authenticated calls of these agents fail with
+	// AGENT_MUST_REATTEST until they attest again.
+	mustReattest map[spiffeid.ID]bool
+	// hold, when non-nil, makes BatchNewX509SVID wait until it is closed;
+	// held is signalled when a call starts waiting.
+	hold chan struct{}
+	held chan struct{}
 }
 
 type fakeServerConfig struct {
@@ -126,6 +140,9 @@ func newFakeServer(t testing.TB, clk *fakeClock, cfg fakeServerConfig) *fakeServ
 		longPoll: cfg.longPoll,
 		changed:  make(chan struct{}),
 		syncs:    make(chan metadata.MD, 1000),
+
+		psatTokens:   make(map[string]string),
+		mustReattest: make(map[spiffeid.ID]bool),
 	}
 	s.caKey = newKey(t)
 	s.jwtKey = newKey(t)
@@ -263,6 +280,13 @@ func (s *fakeServer) caller(ctx context.Context) (spiffeid.ID, error) {
 		rec.serial, rec.newSerial = rec.newSerial, nil
 	case leaf.SerialNumber.Cmp(rec.serial) != 0:
 		return spiffeid.ID{}, status.Errorf(codes.PermissionDenied, "agent %s SVID is not active", id)
+	case s.mustReattest[id]:
+		st, err := status.New(codes.PermissionDenied, "agent must reattest").WithDetails(
+			&types.PermissionDeniedDetails{Reason: types.PermissionDeniedDetails_AGENT_MUST_REATTEST})
+		if err != nil {
+			return spiffeid.ID{}, err
+		}
+		return spiffeid.ID{}, st.Err()
 	}
 	s.lastSerial = leaf.SerialNumber
 	return id, nil
@@ -374,31 +398,100 @@ func (a agentService) AttestAgent(stream agentv1.Agent_AttestAgentServer) error 
 		return err
 	}
 	params := req.GetParams()
-	if params.GetData().GetType() != "join_token" {
-		return status.Error(codes.InvalidArgument, "only join_token attestation")
-	}
-	token := string(params.GetData().GetPayload())
 	s.mu.Lock()
-	reusable, ok := s.tokens[token]
-	if ok && !reusable {
-		delete(s.tokens, token)
-	}
+	s.attestData = append(s.attestData, params.GetData())
 	s.mu.Unlock()
-	if !ok {
-		return status.Error(codes.PermissionDenied, "unknown join token")
+	var id spiffeid.ID
+	reattestable := false
+	switch params.GetData().GetType() {
+	case "join_token":
+		token := string(params.GetData().GetPayload())
+		s.mu.Lock()
+		reusable, ok := s.tokens[token]
+		if ok && !reusable {
+			delete(s.tokens, token)
+		}
+		s.mu.Unlock()
+		if !ok {
+			return status.Error(codes.PermissionDenied, "unknown join token")
+		}
+		id = spiffeid.RequireFromPath(td, "/spire/agent/join_token/"+token)
+	case "k8s_psat":
+		var payload struct{ Cluster, Token string }
+		if err := json.Unmarshal(params.GetData().GetPayload(), &payload); err != nil {
+			return status.Errorf(codes.InvalidArgument, "k8s_psat payload: %v", err)
+		}
+		s.mu.Lock()
+		node, ok := s.psatTokens[payload.Token]
+		s.mu.Unlock()
+		if !ok {
+			return status.Error(codes.PermissionDenied, "service account token rejected")
+		}
+		id = spiffeid.RequireFromPath(td, "/spire/agent/k8s_psat/"+payload.Cluster+"/"+node)
+		reattestable = true
+	default:
+		return status.Error(codes.InvalidArgument, "unsupported attestation type")
 	}
-	id := spiffeid.RequireFromPath(td, "/spire/agent/join_token/"+token)
 	svid, serial, err := s.signCSR(params.GetParams().GetCsr(), id, s.agentTTL)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	s.agents[id] = &agentRecord{serial: serial}
+	delete(s.mustReattest, id)
 	s.attests++
 	s.mu.Unlock()
 	return stream.Send(&agentv1.AttestAgentResponse{Step: &agentv1.AttestAgentResponse_Result_{
-		Result: &agentv1.AttestAgentResponse_Result{Svid: svid},
+		Result: &agentv1.AttestAgentResponse_Result{Svid: svid, Reattestable: reattestable},
 	}})
+}
+
+// addPSATToken makes k8s_psat attestation accept token for node.
+func (s *fakeServer) addPSATToken(token, node string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.psatTokens[token] = node
+}
+
+// removePSATToken makes k8s_psat attestation reject token.
+func (s *fakeServer) removePSATToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.psatTokens, token)
+}
+
+// attestations returns the attestation data received so far.
+func (s *fakeServer) attestations() []*types.AttestationData {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.attestData)
+}
+
+// requireReattest makes every attested agent's calls fail with
+// AGENT_MUST_REATTEST until it attests again.
+func (s *fakeServer) requireReattest() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id := range s.agents {
+		s.mustReattest[id] = true
+	}
+}
+
+// holdMinting makes BatchNewX509SVID calls wait until release is called;
+// held receives a value when a call is waiting.
+func (s *fakeServer) holdMinting() (held <-chan struct{}, release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	s.hold = ch
+	s.held = make(chan struct{}, 1)
+	held = s.held
+	s.mu.Unlock()
+	return held, sync.OnceFunc(func() {
+		s.mu.Lock()
+		s.hold = nil
+		s.mu.Unlock()
+		close(ch)
+	})
 }
 
 func (a agentService) RenewAgent(ctx context.Context, req *agentv1.RenewAgentRequest) (*agentv1.RenewAgentResponse, error) {
@@ -491,6 +584,20 @@ func (v svidService) BatchNewX509SVID(ctx context.Context, req *svidv1.BatchNewX
 	s := v.s
 	if _, err := s.caller(ctx); err != nil {
 		return nil, err
+	}
+	s.mu.Lock()
+	hold, held := s.hold, s.held
+	s.mu.Unlock()
+	if hold != nil {
+		select {
+		case held <- struct{}{}:
+		default:
+		}
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	resp := &svidv1.BatchNewX509SVIDResponse{}
 	for _, p := range req.GetParams() {

@@ -10,28 +10,31 @@ import (
 	"github.com/svidkit/svidkit/pkg/agent/svidstore"
 )
 
-// renewIfDue renews the agent SVID with a fresh key once it reached half its
-// lifetime, persists it and reconnects so the server sees the new SVID. An
-// SVID that expired while the server was unreachable is replaced by
-// attesting again when a join token is configured.
+// renewIfDue keeps the agent SVID fresh once it reached half its lifetime.
+// A re-attestable agent (the server answered Reattestable, as for k8s_psat)
+// attests again with fresh attestation data, as SPIRE's agent does; others
+// renew with RenewAgent and a fresh key. Either way the new SVID is
+// persisted and the connection replaced so the server sees it. An SVID
+// that expired while the server was unreachable cannot be renewed, so it
+// is replaced by attesting again when an attestor is configured.
 func (a *Agent) renewIfDue(ctx context.Context) error {
 	leaf := a.svid.Load().Chain[0]
 	now := a.cfg.Clock.Now()
 	if !now.Before(leaf.NotAfter) {
 		// Offline past the SVID's expiry: renewal is impossible, since the
 		// server rejects the expired certificate.
-		if a.cfg.JoinToken == "" {
+		if a.attestor == nil {
 			return fmt.Errorf("agent SVID expired at %v and no join token is configured; provide a new join token and restart", leaf.NotAfter)
 		}
-		a.log.Warn("agent SVID expired; attesting again with the join token", "expired_at", leaf.NotAfter)
-		if err := a.attest(ctx); err != nil {
-			return err
-		}
-		a.reconnect()
-		return nil
+		a.log.Warn("agent SVID expired; attesting again", "expired_at", leaf.NotAfter)
+		return a.reattest(ctx)
 	}
 	if !cache.RotationDue(leaf.NotBefore, leaf.NotAfter, a.svidReceived, now) {
 		return nil
+	}
+	if a.reattestable && a.attestor != nil {
+		a.log.Info("agent SVID at half life; attesting again", "expires_at", leaf.NotAfter)
+		return a.reattest(ctx)
 	}
 	conn, err := a.client()
 	if err != nil {
@@ -60,5 +63,14 @@ func (a *Agent) renewIfDue(ctx context.Context) error {
 	a.reconnect()
 	a.metrics.renewals.Inc()
 	a.log.Info("agent SVID renewed", "spiffe_id", uriString(chain[0]), "expires_at", chain[0].NotAfter)
+	return nil
+}
+
+// reattest attests the node again and switches to the new identity.
+func (a *Agent) reattest(ctx context.Context) error {
+	if err := a.attest(ctx); err != nil {
+		return err
+	}
+	a.reconnect()
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -28,9 +29,12 @@ const deniedLimit = 3
 // error when the agent cannot obtain an identity at all. Cached SVIDs keep
 // being served while the server is unreachable. Run may be called once.
 func (a *Agent) Run(ctx context.Context) error {
+	// Progress first: Live checks the stall limit as soon as running is set.
+	a.progressed()
 	if !a.running.CompareAndSwap(false, true) {
 		return errors.New("agent: Run called twice")
 	}
+	defer a.stopped.Store(true)
 	defer a.closeConn()
 	if err := a.bootstrap(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -62,9 +66,11 @@ func (a *Agent) loop(ctx context.Context) error {
 		case <-a.entriesChanged:
 		case err := <-a.denied:
 			a.handleDenied(ctx, err)
+			a.progressed()
 			continue
 		}
 		err := a.iterate(ctx)
+		a.progressed()
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -76,6 +82,11 @@ func (a *Agent) loop(ctx context.Context) error {
 			if a.synced.Load() && !a.ready.Swap(true) {
 				a.log.Info("agent ready", "entries", len(a.cache.Entries()))
 			}
+		case mustReattest(err):
+			denied = 0
+			delay = bo.next()
+			a.metrics.syncErrors.Inc()
+			a.handleDenied(ctx, err)
 		case status.Code(err) == codes.PermissionDenied:
 			denied++
 			delay = bo.next()
@@ -112,18 +123,36 @@ func (a *Agent) iterate(ctx context.Context) error {
 }
 
 // handleDenied reacts to the server refusing the agent's identity on every
-// call: with a join token it attests again, otherwise it can only report.
+// call, or asking it to re-attest (AGENT_MUST_REATTEST): with a node
+// attestor it attests again, otherwise it can only report.
 func (a *Agent) handleDenied(ctx context.Context, cause error) {
-	if a.cfg.JoinToken == "" {
+	if a.attestor == nil {
 		a.log.Error("server denies this agent (evicted, banned or unknown); configure a new join token and restart", "error", cause)
 		return
 	}
-	a.log.Error("server denies this agent (evicted, banned or unknown); attesting again with the join token", "error", cause)
-	if err := a.attest(ctx); err != nil {
-		a.log.Error("re-attestation failed", "error", err)
-		return
+	if mustReattest(cause) {
+		a.log.Warn("server asks this agent to attest again", "error", cause)
+	} else {
+		a.log.Error("server denies this agent (evicted, banned or unknown); attesting again", "error", cause)
 	}
-	a.reconnect()
+	if err := a.reattest(ctx); err != nil {
+		a.log.Error("re-attestation failed", "error", err)
+	}
+}
+
+// mustReattest reports whether err is the server's PermissionDenied with
+// reason AGENT_MUST_REATTEST (in PermissionDeniedDetails, as SPIRE sends).
+func mustReattest(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.PermissionDenied {
+		return false
+	}
+	for _, d := range st.Details() {
+		if pd, ok := d.(*types.PermissionDeniedDetails); ok && pd.GetReason() == types.PermissionDeniedDetails_AGENT_MUST_REATTEST {
+			return true
+		}
+	}
+	return false
 }
 
 // backoff yields exponentially growing delays between min and max.
