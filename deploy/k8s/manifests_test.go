@@ -1,0 +1,189 @@
+package k8s_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+func TestManifestsDecodeStrictly(t *testing.T) {
+	root := repoRoot(t)
+	files, err := manifestFiles(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"deploy/k8s/", "examples/legacy-db/k8s/", "examples/envoy/"} {
+		if !slices.ContainsFunc(files, func(f string) bool { return strings.HasPrefix(f, want) }) {
+			t.Errorf("no manifests found under %s", want)
+		}
+	}
+	for _, f := range files {
+		t.Run(f, func(t *testing.T) {
+			objs, err := loadFile(root, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]string{}
+			for _, o := range objs {
+				key := o.gvk.Kind + " " + o.id()
+				if prev, dup := seen[key]; dup {
+					t.Errorf("%s: %s is also defined in %s", o.where(), key, prev)
+				}
+				seen[key] = o.where()
+			}
+		})
+	}
+}
+
+// TestStrictDecoderRejects shows that the decoder the manifests pass is
+// strict: each of these documents is a plausible mistake it must refuse.
+func TestStrictDecoderRejects(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc, want string
+	}{
+		{"unknown top-level field", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: b}\nspec: {}\n", `unknown field "spec"`},
+		{"misspelled nested field", "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: a, namespace: b}\nspec:\n  template:\n    spec:\n      hostPid: true\n", `unknown field "spec.template.spec.hostPid"`},
+		{"unknown kind", "apiVersion: v1\nkind: Kustomization\nmetadata: {name: a}\n", "unknown kind"},
+		{"unknown apiVersion", "apiVersion: apps/v2\nkind: Deployment\nmetadata: {name: a, namespace: b}\n", "unknown kind"},
+		{"duplicate key", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a, namespace: b}\nmetadata: {name: c, namespace: b}\n", `key "metadata" already set`},
+		{"wrong value type", "apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: b}\nspec:\n  ports: [{port: grpc}]\n", "cannot unmarshal"},
+		{"no name", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {namespace: b}\n", "without metadata.name"},
+		{"no namespace", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a}\n", "names no namespace"},
+		{"namespace on a cluster-scoped kind", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: a, namespace: b}\n", "cluster-scoped"},
+		{"no kind", "apiVersion: v1\nmetadata: {name: a}\n", "missing apiVersion or kind"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := decodeObject([]byte(tc.doc))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("decode error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// kustomization is the part of kustomize's Kustomization these manifests
+// use; any other field fails the strict decode, so a typo cannot hide a
+// resource list.
+type kustomization struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Resources  []string `json:"resources"`
+}
+
+// kustomizationDirs returns the directories (relative to root,
+// slash-separated) holding a kustomization.yaml.
+func kustomizationDirs(t *testing.T, root string) []string {
+	t.Helper()
+	var dirs []string
+	for _, top := range manifestRoots {
+		err := filepath.WalkDir(filepath.Join(root, top), func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && isKustomization(p) {
+				rel, err := filepath.Rel(root, filepath.Dir(p))
+				if err != nil {
+					return err
+				}
+				dirs = append(dirs, filepath.ToSlash(rel))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dirs
+}
+
+func TestKustomizations(t *testing.T) {
+	root := repoRoot(t)
+	files, err := manifestFiles(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := kustomizationDirs(t, root)
+	for _, want := range []string{"deploy/k8s", "examples/legacy-db/k8s"} {
+		if !slices.Contains(dirs, want) {
+			t.Errorf("%s has no kustomization.yaml", want)
+		}
+	}
+	for _, dir := range dirs {
+		t.Run(dir, func(t *testing.T) {
+			var k kustomization
+			data := readRepoFile(t, root, path.Join(dir, "kustomization.yaml"))
+			if err := yaml.UnmarshalStrict(data, &k); err != nil {
+				t.Fatalf("%s/kustomization.yaml: %v", dir, err)
+			}
+			if k.APIVersion != "kustomize.config.k8s.io/v1beta1" || k.Kind != "Kustomization" {
+				t.Errorf("%s/kustomization.yaml: apiVersion %q kind %q, want kustomize.config.k8s.io/v1beta1 Kustomization", dir, k.APIVersion, k.Kind)
+			}
+			listed := map[string]bool{}
+			for _, r := range k.Resources {
+				clean := path.Join(dir, r)
+				if listed[clean] {
+					t.Errorf("%s/kustomization.yaml lists %s twice", dir, r)
+				}
+				listed[clean] = true
+				fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(clean)))
+				switch {
+				case err != nil:
+					t.Errorf("%s/kustomization.yaml lists %s: %v", dir, r, err)
+				case fi.IsDir():
+					if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(clean), "kustomization.yaml")); err != nil {
+						t.Errorf("%s/kustomization.yaml lists directory %s, which has no kustomization.yaml", dir, r)
+					}
+				case !slices.Contains(files, clean):
+					t.Errorf("%s/kustomization.yaml lists %s, which is not a manifest this test decodes", dir, r)
+				}
+			}
+			for _, f := range files {
+				if path.Dir(f) == dir && !listed[f] {
+					t.Errorf("%s is in %s but not in its kustomization.yaml resources", f, dir)
+				}
+			}
+		})
+	}
+}
+
+// TestKustomizeBuilds renders each kustomization with kubectl's built-in
+// kustomize, when kubectl is installed, and decodes the result strictly.
+func TestKustomizeBuilds(t *testing.T) {
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl not installed; TestKustomizations checks the resource lists")
+	}
+	root := repoRoot(t)
+	for _, dir := range kustomizationDirs(t, root) {
+		t.Run(dir, func(t *testing.T) {
+			cmd := exec.CommandContext(t.Context(), kubectl, "kustomize", filepath.Join(root, filepath.FromSlash(dir)))
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("kubectl kustomize %s: %v: %s", dir, err, stderr.String())
+			}
+			docs, _ := splitDocuments(out)
+			var errs []error
+			for _, d := range docs {
+				if _, _, err := decodeObject(d); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			if err := errors.Join(errs...); err != nil {
+				t.Errorf("kubectl kustomize %s renders objects that do not decode: %v", dir, err)
+			}
+			if len(docs) == 0 {
+				t.Errorf("kubectl kustomize %s renders nothing", dir)
+			}
+		})
+	}
+}
