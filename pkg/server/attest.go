@@ -4,22 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
-	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	agentv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/agent/v1"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/svidkit/svidkit/pkg/datastore"
+	"github.com/svidkit/svidkit/pkg/nodeattest"
 	"github.com/svidkit/svidkit/pkg/selector"
 )
 
-// joinTokenType is the only node attestor svidkit supports.
-const joinTokenType = "join_token"
-
-// AttestAgent admits an agent that presents a valid join token and signs
-// its first agent SVID.
+// AttestAgent admits an agent whose attestation data the attestor of its
+// type accepts, and signs its agent SVID. The order matters: the CSR is
+// checked first, then the data (side-effect free), then the agent must not
+// be banned, and only then is the attestation committed (a join token
+// spent), signed and stored. An agent that exists already is
+// re-attesting: its serial and selectors are replaced.
 func (s *agentService) AttestAgent(stream agentv1.Agent_AttestAgentServer) error {
 	ctx := stream.Context()
 	req, err := stream.Recv()
@@ -34,65 +37,110 @@ func (s *agentService) AttestAgent(stream agentv1.Agent_AttestAgentServer) error
 	if data == nil {
 		return status.Error(codes.InvalidArgument, "params.data: missing attestation data")
 	}
-	if data.Type != joinTokenType {
-		return status.Errorf(codes.Unimplemented, "params.data.type: node attestor %q is not supported (only %q)", data.Type, joinTokenType)
+	attestor, ok := s.attestors[data.Type]
+	if !ok {
+		return status.Errorf(codes.Unimplemented, "params.data.type: node attestor %q is not supported (configured: %s)",
+			data.Type, strings.Join(s.attestorTypes(), ", "))
 	}
 	if len(data.Payload) == 0 {
-		return status.Error(codes.InvalidArgument, "params.data.payload: missing join token")
+		return status.Errorf(codes.InvalidArgument, "params.data.payload: missing %s attestation payload", data.Type)
 	}
 	csr, err := parseCSR("params.params.csr", params.GetParams().GetCsr())
 	if err != nil {
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
-	token := string(data.Payload)
-	agentID, err := spiffeid.FromSegments(s.cfg.TrustDomain, "spire", "agent", joinTokenType, token)
+	res, err := attestor.Attest(ctx, data.Payload)
 	if err != nil {
-		return status.Errorf(codes.InvalidArgument, "params.data.payload: join token cannot form an agent ID: %v", err)
+		return s.attestFailed(data.Type, err)
 	}
+	agentID := res.AgentID
 
-	// Refuse banned agents before the token is spent.
 	existing, err := s.cfg.Store.GetAgent(ctx, agentID.String())
 	switch {
 	case err == nil && existing.Banned:
 		return permissionDenied(types.PermissionDeniedDetails_AGENT_BANNED, "failed to attest: agent %q is banned", agentID)
-	case err != nil && !errors.Is(err, datastore.ErrNotFound):
+	case errors.Is(err, datastore.ErrNotFound):
+		existing = nil
+	case err != nil:
 		return status.Errorf(codes.Internal, "look up agent: %v", err)
 	}
-
-	if _, err := s.cfg.Store.ConsumeJoinToken(ctx, token, s.cfg.Clock.Now()); err != nil {
-		switch {
-		case errors.Is(err, datastore.ErrNotFound):
-			return status.Error(codes.InvalidArgument, "failed to attest: join token does not exist or has already been used")
-		case errors.Is(err, datastore.ErrExpired):
-			return status.Error(codes.InvalidArgument, "failed to attest: join token expired")
+	if res.Commit != nil {
+		if err := res.Commit(ctx); err != nil {
+			return s.attestFailed(data.Type, err)
 		}
-		return status.Errorf(codes.Internal, "consume join token: %v", err)
 	}
 
 	chain, err := s.signX509(ctx, "agent", agentID, csr.PublicKey, s.cfg.AgentTTL, nil)
 	if err != nil {
 		return status.Errorf(codes.Internal, "%v", err)
 	}
+	// Every agent carries its own ID as a spiffe_id selector, so node
+	// entries and CreateJoinToken aliases can name a single agent.
+	sels := slices.Concat(res.Selectors, selector.Set{{Type: "spiffe_id", Value: agentID.String()}})
 	agent := &datastore.Agent{
 		SPIFFEID:        agentID.String(),
-		AttestationType: joinTokenType,
-		Selectors:       selector.NewSet(selector.Selector{Type: "spiffe_id", Value: agentID.String()}),
+		AttestationType: data.Type,
+		Selectors:       selector.NewSet(sels...),
 		SerialNumber:    chain[0].SerialNumber.String(),
 		ExpiresAt:       chain[0].NotAfter,
-		CanReattest:     false,
+		CanReattest:     res.CanReattest,
+	}
+	if err := s.storeAttested(stream, agent, existing != nil); err != nil {
+		return err
 	}
 	if existing != nil {
-		_, err = s.cfg.Store.UpdateAgent(ctx, agent)
-	} else {
+		// Held syncs of the previous SVID re-check the agent now: its old
+		// serial is gone and its selectors may have changed.
+		s.agentsChanged.notify()
+	}
+	s.cfg.Log.Info("agent attested", "agent_id", agentID.String(), "attestor", data.Type,
+		"serial", agent.SerialNumber, "reattested", existing != nil)
+	return stream.Send(&agentv1.AttestAgentResponse{Step: &agentv1.AttestAgentResponse_Result_{
+		Result: &agentv1.AttestAgentResponse_Result{Svid: protoX509SVID(agentID, chain, ""), Reattestable: res.CanReattest},
+	}})
+}
+
+// storeAttested records an attested agent, creating or replacing it. Two
+// attestations of a new agent can race (an agent restarted mid-attempt);
+// the later one replaces the earlier.
+func (s *agentService) storeAttested(stream agentv1.Agent_AttestAgentServer, agent *datastore.Agent, exists bool) error {
+	ctx := stream.Context()
+	var err error
+	if !exists {
 		_, err = s.cfg.Store.CreateAgent(ctx, agent)
 	}
-	if err != nil {
-		return status.Errorf(codes.Internal, "store agent %q: %v", agentID, err)
+	if exists || errors.Is(err, datastore.ErrAlreadyExists) {
+		_, err = s.cfg.Store.UpdateAgent(ctx, agent)
 	}
-	s.cfg.Log.Info("agent attested", "agent_id", agentID.String(), "serial", agent.SerialNumber)
-	return stream.Send(&agentv1.AttestAgentResponse{Step: &agentv1.AttestAgentResponse_Result_{
-		Result: &agentv1.AttestAgentResponse_Result{Svid: protoX509SVID(agentID, chain, ""), Reattestable: false},
-	}})
+	if err != nil {
+		return status.Errorf(codes.Internal, "store agent %q: %v", agent.SPIFFEID, err)
+	}
+	return nil
+}
+
+// attestFailed converts an attestor's error to a status: refusals caused
+// by the data are InvalidArgument or PermissionDenied with the attestor's
+// reason; anything else is the server's failure.
+func (s *agentService) attestFailed(typ string, err error) error {
+	switch nodeattest.KindOf(err) {
+	case nodeattest.KindInvalid:
+		return status.Errorf(codes.InvalidArgument, "failed to attest: %v", err)
+	case nodeattest.KindDenied:
+		s.cfg.Log.Warn("node attestation refused", "attestor", typ, "error", err)
+		return status.Errorf(codes.PermissionDenied, "failed to attest: %v", err)
+	}
+	s.cfg.Log.Error("node attestation failed", "attestor", typ, "error", err)
+	return status.Errorf(codes.Internal, "%v", fmt.Errorf("failed to attest: %w", err))
+}
+
+// attestorTypes lists the enabled attestation types, sorted.
+func (s *agentService) attestorTypes() []string {
+	names := make([]string, 0, len(s.attestors))
+	for t := range s.attestors {
+		names = append(names, t)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // RenewAgent signs a new SVID for the calling agent. The new serial becomes

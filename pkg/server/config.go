@@ -11,6 +11,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/svidkit/svidkit/pkg/datastore"
+	"github.com/svidkit/svidkit/pkg/nodeattest"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -58,6 +59,9 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Clock tells the time; default the system clock.
 	Clock Clock
+	// NodeAttestors are the node attestors served besides the built-in
+	// join_token one, each under its Type (e.g. k8s_psat).
+	NodeAttestors []nodeattest.Attestor
 }
 
 // withDefaults validates c and returns a copy with defaults filled in.
@@ -90,6 +94,19 @@ func (c Config) withDefaults() (Config, error) {
 	} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s must not be negative, got %s", name, d))
+		}
+	}
+	seen := map[string]bool{joinTokenType: true}
+	for i, a := range c.NodeAttestors {
+		switch {
+		case a == nil:
+			errs = append(errs, fmt.Errorf("node attestor %d is nil", i))
+		case a.Type() == "":
+			errs = append(errs, fmt.Errorf("node attestor %d has an empty type", i))
+		case seen[a.Type()]:
+			errs = append(errs, fmt.Errorf("node attestor %q is configured twice", a.Type()))
+		default:
+			seen[a.Type()] = true
 		}
 	}
 	if c.EntryPageSize < 0 {

@@ -10,6 +10,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/svidkit/svidkit/pkg/ca"
+	"github.com/svidkit/svidkit/pkg/nodeattest"
 )
 
 // deps is what every service handler shares.
@@ -23,6 +24,8 @@ type deps struct {
 	// agentsChanged is notified when an agent is banned or deleted, so
 	// that its held syncs end at once.
 	agentsChanged broadcast
+	// attestors serve AttestAgent, by attestation data type.
+	attestors map[string]nodeattest.Attestor
 	// stopping is closed when the server starts stopping, releasing held
 	// syncs so that the graceful stop does not wait for them.
 	stopping chan struct{}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/grpc"
+
+	"github.com/svidkit/svidkit/pkg/nodeattest"
 )
 
 // gracefulStopTimeout bounds how long Run waits for in-flight RPCs after
@@ -46,9 +48,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: build server ID: %w", err)
 	}
 	auth := &agentAuthorizer{store: cfg.Store, td: cfg.TrustDomain, clock: cfg.Clock}
+	attestors := map[string]nodeattest.Attestor{
+		joinTokenType: &joinTokenAttestor{td: cfg.TrustDomain, store: cfg.Store, clock: cfg.Clock},
+	}
+	for _, a := range cfg.NodeAttestors {
+		attestors[a.Type()] = a
+	}
 	d := &deps{
 		cfg: cfg, cache: newEntryCache(cfg.Store), metrics: m, serverID: serverID,
-		auth: auth, stopping: make(chan struct{}),
+		auth: auth, attestors: attestors, stopping: make(chan struct{}),
 	}
 	return &Server{
 		deps:      d,
