@@ -55,6 +55,8 @@ type Agent struct {
 	K8sPSAT *K8sPSATAttestor
 	// Unix is the unix WorkloadAttestor's settings; nil when not configured.
 	Unix *UnixAttestor
+	// K8s is the k8s WorkloadAttestor's settings; nil when not configured.
+	K8s *K8sAttestor
 
 	Health Health
 	// Telemetry says where Prometheus metrics are served.

@@ -128,6 +128,7 @@ func (d *decoder) agentPlugins(a *Agent, blk *ast.ObjectItem, body *ast.ObjectLi
 					"discover_workload_path": d.Bool(&a.Unix.DiscoverWorkloadPath),
 				})
 			},
+			"k8s": func(d *decoder, p plugin) { d.k8sWorkloadAttestor(a, p) },
 		}},
 		"SVIDStore": {spire: spireSVIDStores},
 	}
