@@ -1,6 +1,7 @@
 // Package agentd assembles the svidkit agent daemon from its configuration:
 // the agent core (attestation, sync, minting), the Workload API on a Unix
-// socket with the unix workload attestor, and the health/metrics listener.
+// socket with the configured workload attestors (unix, k8s), and the
+// health/metrics listener.
 package agentd
 
 import (
@@ -20,7 +21,6 @@ import (
 	"github.com/svidkit/svidkit/pkg/sds"
 	"github.com/svidkit/svidkit/pkg/taskrun"
 	"github.com/svidkit/svidkit/pkg/workloadapi"
-	"github.com/svidkit/svidkit/pkg/workloadattest/unix"
 )
 
 // Options are the process-level inputs that are not in the config file.
@@ -51,12 +51,16 @@ func Run(ctx context.Context, cfg *config.Agent, opts Options) error {
 	if cfg.KeyManager.Name == "disk" && cfg.KeyManager.Path != "" {
 		dataDir = cfg.KeyManager.Path
 	}
+	nodeAtt, err := nodeAttestor(cfg)
+	if err != nil {
+		return err
+	}
 	a, err := agent.New(agent.Config{
 		TrustDomain:       cfg.TrustDomain,
 		ServerAddress:     net.JoinHostPort(cfg.ServerAddress, strconv.Itoa(cfg.ServerPort)),
 		TrustBundle:       bundle,
 		InsecureBootstrap: cfg.InsecureBootstrap,
-		JoinToken:         cfg.JoinToken,
+		NodeAttestor:      nodeAtt,
 		DataDir:           dataDir,
 		KeyStore:          keyStore,
 		Log:               log.With("subsystem", "agent"),
@@ -66,11 +70,10 @@ func Run(ctx context.Context, cfg *config.Agent, opts Options) error {
 		return err
 	}
 
-	unixCfg := unix.Config{Log: log.With("subsystem", "workload_attestor")}
-	if cfg.Unix != nil {
-		unixCfg.DisableWorkloadPath = !cfg.Unix.DiscoverWorkloadPath
+	attestor, err := workloadAttestor(cfg, log)
+	if err != nil {
+		return err
 	}
-	attestor := unix.New(unixCfg)
 	// The agent serves Envoy's SDS v3 on the Workload API socket, as SPIRE's
 	// agent does, so Envoy configs written for SPIRE work unchanged.
 	sdsHandler := sds.New(sds.Config{
@@ -90,6 +93,7 @@ func Run(ctx context.Context, cfg *config.Agent, opts Options) error {
 		Services:   []func(grpc.ServiceRegistrar){sdsHandler.Register},
 	})
 
+	pr := &probes{agent: a}
 	tasks := []taskrun.Task{
 		{Name: "agent", Run: a.Run},
 		{Name: "workload api", Run: func(ctx context.Context) error {
@@ -104,6 +108,8 @@ func Run(ctx context.Context, cfg *config.Agent, opts Options) error {
 				return fmt.Errorf("listen on socket_path: %w", err)
 			}
 			log.Info("workload api listening", "socket_path", cfg.SocketPath)
+			pr.serving.Store(true)
+			defer pr.serving.Store(false)
 			if opts.Started != nil {
 				opts.Started(a)
 			}
@@ -115,7 +121,8 @@ func Run(ctx context.Context, cfg *config.Agent, opts Options) error {
 			BindAddress: cfg.Health.Addr(),
 			LivePath:    cfg.Health.LivePath,
 			ReadyPath:   cfg.Health.ReadyPath,
-			Ready:       a.Ready,
+			Live:        pr.Live,
+			Ready:       pr.Ready,
 			Gatherer:    reg,
 			Log:         log.With("subsystem", "health"),
 		})
@@ -124,7 +131,8 @@ func Run(ctx context.Context, cfg *config.Agent, opts Options) error {
 	if cfg.Telemetry.PrometheusEnabled {
 		ms := health.New(health.Config{
 			BindAddress: cfg.Telemetry.PrometheusAddr(),
-			Ready:       a.Ready,
+			Live:        pr.Live,
+			Ready:       pr.Ready,
 			Gatherer:    reg,
 			Log:         log.With("subsystem", "telemetry"),
 		})
