@@ -108,6 +108,7 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 			BindAddress: cfg.Health.Addr(),
 			LivePath:    cfg.Health.LivePath,
 			ReadyPath:   cfg.Health.ReadyPath,
+			Live:        liveness(store, authority, cfg.TrustDomain, log.With("subsystem", "health")),
 			Ready:       srv.Ready,
 			Gatherer:    reg,
 			Log:         log.With("subsystem", "health"),
