@@ -36,7 +36,7 @@ func ListenUnix(path string, mode os.FileMode) (net.Listener, error) {
 	if mode == 0 {
 		mode = DefaultSocketMode
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := makeSocketDir(filepath.Dir(path)); err != nil {
 		return nil, fmt.Errorf("workload api: create socket directory: %w", err)
 	}
 	switch fi, err := os.Lstat(path); {
@@ -58,6 +58,36 @@ func ListenUnix(path string, mode os.FileMode) (net.Listener, error) {
 		return nil, errors.Join(fmt.Errorf("workload api: chmod socket %q: %w", path, err), lis.Close())
 	}
 	return lis, nil
+}
+
+// makeSocketDir creates dir and its missing parents with mode 0755
+// exactly, whatever the umask, so workloads running as other users can
+// reach the socket. Directories that exist (a DaemonSet's hostPath mount)
+// keep their mode.
+func makeSocketDir(dir string) error {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		_, err := os.Stat(d)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, d := range missing {
+		if err := os.Chmod(d, 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Serve serves the Workload API on lis with peer-credential attestation

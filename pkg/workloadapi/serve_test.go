@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,6 +87,67 @@ func TestListenUnix(t *testing.T) {
 	t.Run("empty path", func(t *testing.T) {
 		if _, err := workloadapi.ListenUnix("", 0); err == nil {
 			t.Fatal("ListenUnix(\"\") succeeded")
+		}
+	})
+}
+
+// TestListenUnixSocketDir covers the DaemonSet hostPath layout: missing
+// socket directories are created 0755 even under a restrictive umask, an
+// existing (mounted) directory keeps its mode, and a socket left by the
+// previous pod is replaced.
+func TestListenUnixSocketDir(t *testing.T) {
+	old := syscall.Umask(0o077)
+	t.Cleanup(func() { syscall.Umask(old) })
+
+	t.Run("missing directories", func(t *testing.T) {
+		root := shortDir(t)
+		path := filepath.Join(root, "run", "spire", "api.sock")
+		lis, err := workloadapi.ListenUnix(path, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lis.Close()
+		for _, d := range []string{filepath.Join(root, "run"), filepath.Join(root, "run", "spire")} {
+			fi, err := os.Stat(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fi.Mode().Perm(); got != 0o755 {
+				t.Errorf("%s mode = %o, want 755 despite umask 077", d, got)
+			}
+		}
+	})
+	t.Run("mounted directory with a stale socket", func(t *testing.T) {
+		dir := filepath.Join(shortDir(t), "sockets")
+		if err := os.Mkdir(dir, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "api.sock")
+		prev, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev.SetUnlinkOnClose(false)
+		prev.Close() // the previous pod died without removing its socket
+		lis, err := workloadapi.ListenUnix(path, 0)
+		if err != nil {
+			t.Fatalf("ListenUnix over a stale socket: %v", err)
+		}
+		defer lis.Close()
+		conn, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatalf("dial the new socket: %v", err)
+		}
+		conn.Close()
+		fi, err := os.Stat(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != 0o750 {
+			t.Errorf("mounted directory mode changed to %o, want 750 kept", got)
 		}
 	})
 }
