@@ -21,11 +21,22 @@ const (
 	bundleFile = "svid_bundle.pem"
 )
 
+// helperBinEnv names a prebuilt svidkit-helper to test instead of building
+// one (for a test binary built with go test -c and run elsewhere).
+const helperBinEnv = "LEGACYDB_HELPER_BIN"
+
 // buildHelper builds cmd/helper as Taskfile.yml's build task does, into a
 // directory every user can read (the database's helper may run as another
 // user).
 func buildHelper(t *testing.T, dir string) string {
 	t.Helper()
+	if bin := os.Getenv(helperBinEnv); bin != "" {
+		abs, err := filepath.Abs(bin)
+		if err != nil {
+			t.Fatalf("%s: %v", helperBinEnv, err)
+		}
+		return abs
+	}
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Fatalf("needs the go toolchain to build cmd/helper: %v", err)
 	}

@@ -50,8 +50,11 @@ func TestPostgreSQLWithSVIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	helperBin := buildHelper(t, base)
+	step := func(what string) { t.Logf("%6.2fs %s", time.Since(began).Seconds(), what) }
+	step("built svidkit-helper")
 
 	env := testenv.Start(t, testenv.Options{TrustDomain: "legacy-db.test"})
+	step("server and agent up")
 	// The first DNS name becomes the certificate's subject CN: the server
 	// name clients verify for the database, the database user name for
 	// clients (pg_hba's cert method maps the CN to the user).
@@ -66,6 +69,7 @@ func TestPostgreSQLWithSVIDs(t *testing.T) {
 		helperConf{agentAddress: env.Agent.Address(), certDir: dbCerts, hint: "db"}.String())
 	runOneShot(t, dbUser, helperBin, initConf, newLineLog(t, "db helper (one-shot)"))
 	checkKeyFile(t, dbCerts, dbUser)
+	step("one-shot helper wrote the database's files")
 	first, err := readCert(dbCerts)
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +79,9 @@ func TestPostgreSQLWithSVIDs(t *testing.T) {
 	}
 
 	pg := newCluster(t, pgBin, dbUser, dbDir, dbCerts)
+	step("initdb done")
 	pg.start(t)
+	step("postgres accepts connections")
 	pg.psql(t, "CREATE ROLE app LOGIN; CREATE ROLE mallory LOGIN;")
 	postmaster := pg.postmasterPID(t)
 
@@ -97,6 +103,7 @@ func TestPostgreSQLWithSVIDs(t *testing.T) {
 	runOneShot(t, me, helperBin, me.writeFile(t, filepath.Join(base, "mallory.conf"),
 		helperConf{agentAddress: env.Agent.Address(), certDir: malloryCerts, hint: "mallory"}.String()), newLineLog(t, "mallory helper"))
 
+	step("helpers running, client files written")
 	bundle := filepath.Join(appCerts, bundleFile)
 	app := client{port: pg.port, user: "app", certDir: appCerts, bundlePath: bundle}
 
