@@ -11,10 +11,16 @@ import (
 	"testing"
 	"time"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	secretv3 "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/svidkit/svidkit/internal/fakekubelet"
@@ -115,6 +121,49 @@ func TestK8sWorkloadAttestation(t *testing.T) {
 		}
 		if n := len(x.SVIDs); n != 1 {
 			t.Errorf("got %d SVIDs, want 1", n)
+		}
+	})
+
+	sdsDefault := func(t *testing.T) (*tlsv3.Secret, error) {
+		t.Helper()
+		conn, err := grpc.NewClient("unix://"+ag.sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		resp, err := secretv3.NewSecretDiscoveryServiceClient(conn).FetchSecrets(ctx, &discoveryv3.DiscoveryRequest{
+			Node: &corev3.Node{Id: "envoy", Cluster: "billing"}, TypeUrl: secretTypeURL, ResourceNames: []string{"default"}})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range resp.Resources {
+			sec := &tlsv3.Secret{}
+			if err := r.UnmarshalTo(sec); err != nil {
+				t.Fatal(err)
+			}
+			if sec.Name == "default" {
+				return sec, nil
+			}
+		}
+		return nil, nil
+	}
+	t.Run("SDS caller attested by the same attestors", func(t *testing.T) {
+		sec, err := sdsDefault(t)
+		if err != nil || sec == nil {
+			t.Fatalf("FetchSecrets default = %v, %v", sec, err)
+		}
+		leaf := parseLeaf(t, sec.GetTlsCertificate().GetCertificateChain().GetInlineBytes())
+		if got := leaf.URIs[0].String(); got != billingID {
+			t.Fatalf("SDS default SVID is %s, want %s", got, billingID)
+		}
+		// A pod the kubelet never lists fails the k8s attestor, and with it
+		// the SDS call.
+		setCgroup(containerd("00000000-1111-4222-8333-444444444444", billingCID))
+		defer setCgroup(containerd(billingUID, billingCID))
+		if _, err := sdsDefault(t); status.Code(err) != codes.Internal {
+			t.Fatalf("FetchSecrets for an unlisted pod: %v, want Internal (attestation failed)", err)
 		}
 	})
 
