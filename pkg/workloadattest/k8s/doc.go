@@ -1,7 +1,9 @@
-// Package k8s is groundwork for the "k8s" workload attestor: it finds the
-// pod and container a process runs in from its /proc/<pid>/cgroup file, and
-// turns the pod, as the kubelet reports it on its /pods endpoint, into
-// SPIRE-compatible k8s selectors.
+// Package k8s is the agent's "k8s" workload attestor (SPIRE's
+// WorkloadAttestor "k8s"). Attestor finds the pod and container a process
+// runs in from its /proc/<pid>/cgroup file (ParseCgroup), looks the pod up
+// in the pod list of this node's kubelet (Kubelet, GET /pods on the
+// read-only or the secure port), and turns it into SPIRE-compatible k8s
+// selectors.
 //
 // Selectors, all of type "k8s" (the same set and formats as SPIRE's k8s
 // workload attestor, so registration entries written for SPIRE match):
@@ -17,6 +19,16 @@
 // in the pod spec (tag form) and once with the resolved image ID (digest
 // form), so entries can pin either.
 //
-// The package does not talk to the kubelet and is not yet wired into the
-// agent; it only parses.
+// A process in the host's namespaces (not in a container) gets no k8s
+// selectors and no error, so node programs still attest with the unix
+// attestor's. A container whose pod or status the kubelet does not list
+// yet (it reports new containers a moment after they start) is searched
+// for again every PollRetryInterval, up to MaxPollAttempts times, before
+// attestation fails naming the pod UID and container ID. One pod list is
+// shared by the attestations of a short window, so a node starting many
+// workloads at once sends the kubelet one request, not one per workload.
+//
+// The agent runs Attestor next to the unix attestor through
+// workloadattest.Multi (see pkg/agentd); the agent needs the host's PID
+// namespace (hostPID) to see workloads' /proc entries.
 package k8s
