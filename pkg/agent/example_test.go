@@ -57,3 +57,26 @@ func Example() {
 		log.Error("agent failed", "error", err)
 	}
 }
+
+// ExampleK8sPSAT attests a Kubernetes node with the agent pod's projected
+// service account token, as a DaemonSet agent does. The token file is read
+// for every attestation, and since the server answers Reattestable the
+// agent attests again at half life instead of renewing.
+func ExampleK8sPSAT() {
+	a, err := agent.New(agent.Config{
+		TrustDomain:   spiffeid.RequireTrustDomainFromString("example.org"),
+		ServerAddress: "spire-server.spire.svc:8081",
+		NodeAttestor: agent.K8sPSAT{
+			Cluster:   "demo-cluster",
+			TokenPath: "/var/run/secrets/tokens/spire-agent",
+		},
+		InsecureBootstrap: true, // or TrustBundle from the bundle ConfigMap
+		DataDir:           "/run/spire/data",
+	})
+	if err != nil {
+		slog.Error("configure agent", "error", err)
+		return
+	}
+	// Serve a.Live and a.Ready as the pod's liveness and readiness probes.
+	_, _ = a.Live(), a.Ready()
+}
