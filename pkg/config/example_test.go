@@ -16,13 +16,13 @@ func ExampleParseServer() {
 plugins {
   DataStore "sql" { plugin_data { database_type = "sqlite3" connection_string = "/var/lib/svidkit/ds.db" } }
   KeyManager "memory" {}
-  NodeAttestor "k8s_psat" {}
+  NodeAttestor "aws_iid" {}
 }`
 	_, _, err := config.ParseServer("server.conf", []byte(conf))
 	fmt.Println(err)
 	// Output:
 	// server.conf:4: unknown key "bind_adress" in server block
-	// server.conf:9: NodeAttestor "k8s_psat" is a SPIRE plugin svidkit does not support yet
+	// server.conf:9: NodeAttestor "aws_iid" is a SPIRE plugin svidkit does not support yet
 }
 
 func BenchmarkParseServer(b *testing.B) {

@@ -44,8 +44,15 @@ type Server struct {
 
 	DataStore  DataStore
 	KeyManager KeyManager
-	// NodeAttestors are the enabled node attestor names ("join_token").
+	// NodeAttestors are the enabled node attestor names ("join_token",
+	// "k8s_psat"), in file order.
 	NodeAttestors []string
+	// K8sPSAT is the k8s_psat node attestor's settings; nil when it is
+	// not configured.
+	K8sPSAT *K8sPSATNodeAttestor
+	// K8sBundle is the k8sbundle notifier's settings; nil when it is not
+	// configured.
+	K8sBundle *K8sBundle
 
 	Health Health
 	// Telemetry says where Prometheus metrics are served.

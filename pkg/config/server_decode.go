@@ -170,9 +170,12 @@ func (d *decoder) serverPlugins(s *Server, blk *ast.ObjectItem, body *ast.Object
 				s.NodeAttestors = append(s.NodeAttestors, "join_token")
 				d.pluginData(p, nil)
 			},
+			"k8s_psat": func(d *decoder, p plugin) { d.k8sPSATNodeAttestor(s, p) },
 		}},
-		"UpstreamAuthority":  {spire: spireUpstreamAuthority},
-		"Notifier":           {spire: spireNotifiers},
+		"UpstreamAuthority": {spire: spireUpstreamAuthority},
+		"Notifier": {spire: spireNotifiers, supported: map[string]func(*decoder, plugin){
+			"k8sbundle": func(d *decoder, p plugin) { d.k8sBundleNotifier(s, p) },
+		}},
 		"BundlePublisher":    {spire: spireBundlePublishers},
 		"CredentialComposer": {spire: spireCredComposers},
 	}
