@@ -7,10 +7,12 @@
 package fakekubelet
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -53,13 +55,14 @@ type Kubelet struct {
 	pods     []*corev1.Pod
 	hidden   map[types.UID]int // pod UID → requests still to answer without it
 	requests int
-	authz    []string // Authorization header of each request
+	authz    []string      // Authorization header of each request
+	answered chan struct{} // closed and replaced after each answered request
 }
 
 // New starts a fake kubelet, stopped when the test ends.
 func New(t testing.TB, opts Options) *Kubelet {
 	t.Helper()
-	k := &Kubelet{opts: opts, token: opts.Token, hidden: make(map[types.UID]int)}
+	k := &Kubelet{opts: opts, token: opts.Token, hidden: make(map[types.UID]int), answered: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /pods", k.listPods)
 	if !opts.Secure {
@@ -146,6 +149,24 @@ func (k *Kubelet) Requests() int {
 	return k.requests
 }
 
+// WaitRequests blocks until at least n /pods requests were answered with
+// a list, or ctx ends.
+func (k *Kubelet) WaitRequests(ctx context.Context, n int) error {
+	for {
+		k.mu.Lock()
+		got, answered := k.requests, k.answered
+		k.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-answered:
+		case <-ctx.Done():
+			return fmt.Errorf("fakekubelet: %d of %d requests: %w", got, n, ctx.Err())
+		}
+	}
+}
+
 // Authorizations returns the Authorization header of every request,
 // authenticated or not, in order.
 func (k *Kubelet) Authorizations() []string {
@@ -164,6 +185,8 @@ func (k *Kubelet) listPods(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	k.requests++
+	close(k.answered)
+	k.answered = make(chan struct{})
 	list := corev1.PodList{TypeMeta: metav1.TypeMeta{Kind: "PodList", APIVersion: "v1"}}
 	for _, p := range k.pods {
 		if k.hidden[p.UID] > 0 {

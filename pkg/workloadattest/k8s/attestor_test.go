@@ -177,12 +177,10 @@ func TestAttestWaitsForContainer(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { _, err := attest(t, a); done <- err }()
 	// Report the container once the attestor has looked at least twice.
-	deadline := time.Now().Add(10 * time.Second)
-	for kubelet.Requests() < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("attestor did not poll the kubelet twice within 10s")
-		}
-		time.Sleep(time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := kubelet.WaitRequests(ctx, 2); err != nil {
+		t.Fatal(err)
 	}
 	kubelet.PutPod(fakekubelet.RunningPod("payments", "billing", paymentsUID, "billing", nodeName, nil, billingAPI()))
 	if err := <-done; err != nil {
