@@ -1,0 +1,36 @@
+package workloadattest_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/svidkit/svidkit/pkg/selector"
+	"github.com/svidkit/svidkit/pkg/workloadattest"
+)
+
+// static is an attestor that describes every process the same way.
+type static []selector.Selector
+
+func (s static) Attest(context.Context, int32, uint32, uint32) (selector.Set, error) {
+	return selector.NewSet(s...), nil
+}
+
+func ExampleMulti() {
+	// The agent composes unix.New(...) and k8s.New(...) the same way.
+	att := workloadattest.Multi{
+		{Name: "unix", Attestor: static{{Type: "unix", Value: "uid:1000"}}},
+		{Name: "k8s", Attestor: static{{Type: "k8s", Value: "ns:payments"}, {Type: "k8s", Value: "sa:billing"}}},
+	}
+	sels, err := att.Attest(context.Background(), 4242, 1000, 1000)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, s := range sels {
+		fmt.Println(s)
+	}
+	// Output:
+	// k8s:ns:payments
+	// k8s:sa:billing
+	// unix:uid:1000
+}
