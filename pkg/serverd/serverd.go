@@ -1,5 +1,7 @@
 // Package serverd assembles the svidkit server daemon from its configuration:
-// datastore, CA, the spire-api-sdk APIs, and the health/metrics listener. It
+// datastore, CA, node attestors (join_token built in, k8s_psat), the
+// spire-api-sdk APIs, the k8sbundle notifier, and the health/metrics
+// listener. It
 // owns their lifetimes: everything stops when the context ends (SIGTERM) or
 // when one part fails.
 package serverd
@@ -21,6 +23,9 @@ import (
 	"github.com/svidkit/svidkit/pkg/config"
 	"github.com/svidkit/svidkit/pkg/datastore/sqlite"
 	"github.com/svidkit/svidkit/pkg/health"
+	"github.com/svidkit/svidkit/pkg/k8sbundle"
+	"github.com/svidkit/svidkit/pkg/nodeattest"
+	"github.com/svidkit/svidkit/pkg/nodeattest/k8spsat"
 	"github.com/svidkit/svidkit/pkg/server"
 	"github.com/svidkit/svidkit/pkg/taskrun"
 )
@@ -70,6 +75,10 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 		return fmt.Errorf("start CA: %w", err)
 	}
 
+	attestors, err := nodeAttestors(cfg, log)
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Config{
 		TrustDomain:        cfg.TrustDomain,
 		Store:              store,
@@ -81,6 +90,7 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 		AgentTTL:           cfg.AgentTTL,
 		Log:                log.With("subsystem", "api"),
 		Registerer:         reg,
+		NodeAttestors:      attestors,
 	})
 	if err != nil {
 		return fmt.Errorf("start server: %w", err)
@@ -92,6 +102,13 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 		{Name: "join token pruning", Run: func(ctx context.Context) error {
 			return pruneJoinTokens(ctx, store, log)
 		}},
+	}
+	if cfg.K8sBundle != nil {
+		n, err := bundleNotifier(cfg.K8sBundle, authority, log)
+		if err != nil {
+			return err
+		}
+		tasks = append(tasks, taskrun.Task{Name: "k8sbundle notifier", Run: n.Run})
 	}
 	if opts.Started != nil {
 		tasks = append(tasks, taskrun.Task{Name: "started", Run: func(ctx context.Context) error {
@@ -160,6 +177,49 @@ func pruneJoinTokens(ctx context.Context, store interface {
 			}
 		}
 	}
+}
+
+// nodeAttestors builds the configured node attestors other than the
+// server's built-in join_token.
+func nodeAttestors(cfg *config.Server, log *slog.Logger) ([]nodeattest.Attestor, error) {
+	if cfg.K8sPSAT == nil {
+		return nil, nil
+	}
+	clusters := make(map[string]k8spsat.Cluster, len(cfg.K8sPSAT.Clusters))
+	for name, c := range cfg.K8sPSAT.Clusters {
+		clusters[name] = k8spsat.Cluster{
+			ServiceAccountAllowList: c.ServiceAccountAllowList,
+			Audience:                c.Audience,
+			KubeConfigFile:          c.KubeConfigFile,
+			AllowedNodeLabelKeys:    c.AllowedNodeLabelKeys,
+			AllowedPodLabelKeys:     c.AllowedPodLabelKeys,
+		}
+	}
+	a, err := k8spsat.New(k8spsat.Config{
+		TrustDomain: cfg.TrustDomain,
+		Clusters:    clusters,
+		Log:         log.With("subsystem", "node_attestor", "attestor", k8spsat.Type),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("NodeAttestor \"k8s_psat\": %w", err)
+	}
+	return []nodeattest.Attestor{a}, nil
+}
+
+// bundleNotifier builds the k8sbundle notifier following the CA's bundle.
+func bundleNotifier(c *config.K8sBundle, authority *ca.Manager, log *slog.Logger) (*k8sbundle.Notifier, error) {
+	n, err := k8sbundle.New(k8sbundle.Config{
+		Source:         authority,
+		Namespace:      c.Namespace,
+		ConfigMap:      c.ConfigMap,
+		ConfigMapKey:   c.ConfigMapKey,
+		KubeConfigFile: c.KubeConfigFile,
+		Log:            log.With("subsystem", "notifier", "notifier", "k8sbundle"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("Notifier \"k8sbundle\": %w", err)
+	}
+	return n, nil
 }
 
 func caSubject(s config.Subject) pkix.Name {
