@@ -290,3 +290,21 @@ func TestAgentID(t *testing.T) {
 		t.Fatalf("AgentID = %q, want %q", id, want)
 	}
 }
+
+func TestAttestAPIServerAudience(t *testing.T) {
+	// audience = [] asks the apiserver to check its own audience, as SPIRE
+	// does; the review's audiences are then not compared.
+	c := newCluster(t)
+	c.api.AddToken("default-aud", fakekube.Token{Audiences: []string{"https://kubernetes.default.svc.cluster.local"}, User: fakekube.BoundUser(c.pod, c.node)})
+	c.api.AddToken("spire-aud", fakekube.Token{Audiences: []string{"spire-server"}, User: fakekube.BoundUser(c.pod, c.node)})
+	a := newAttestor(t, c.config(func(cl *k8spsat.Cluster) { cl.Audience = []string{} }))
+	if _, err := a.Attest(context.Background(), payload(t, "demo", "default-aud")); err != nil {
+		t.Fatalf("token for the apiserver's audience: %v", err)
+	}
+	if got := c.api.Reviews()[0].Audiences; len(got) != 0 {
+		t.Fatalf("spec.audiences = %q, want none", got)
+	}
+	if _, err := a.Attest(context.Background(), payload(t, "demo", "spire-aud")); nodeattest.KindOf(err) != nodeattest.KindDenied {
+		t.Fatalf("token for another audience: %v, want denied", err)
+	}
+}
