@@ -62,6 +62,9 @@ func newPSATEnv(t *testing.T) *psatEnv {
 		api.AddToken("token-"+n, fakekube.Token{Audiences: []string{"spire-server"}, User: fakekube.BoundUser(pod, node)})
 		if n == "1" {
 			api.AddToken("wrong-audience", fakekube.Token{Audiences: []string{"vault"}, User: fakekube.BoundUser(pod, node)})
+			other := pod.DeepCopy()
+			other.Spec.ServiceAccountName = "default"
+			api.AddToken("other-sa", fakekube.Token{Audiences: []string{"spire-server"}, User: fakekube.BoundUser(other, node)})
 		}
 	}
 	p.env = newEnv(t, func(c *server.Config) { c.NodeAttestors = append(c.NodeAttestors, att) })
@@ -178,6 +181,7 @@ func TestAttestAgentK8sPSATRefused(t *testing.T) {
 		msg                  string
 	}{
 		{name: "wrong audience", cluster: "demo", token: "wrong-audience", code: codes.PermissionDenied, msg: `token audiences ["vault"] is invalid for the target audiences ["spire-server"]`},
+		{name: "service account not allowed", cluster: "demo", token: "other-sa", code: codes.PermissionDenied, msg: `service account "spire:default" is not in service_account_allow_list`},
 		{name: "unauthenticated", cluster: "demo", token: "forged", code: codes.PermissionDenied, msg: "token not authenticated"},
 		{name: "unknown cluster", cluster: "prod", token: "token-1", code: codes.InvalidArgument, msg: `cluster "prod" is not configured`},
 	}
