@@ -212,7 +212,7 @@ func checkCertFiles(m *model) error {
 					p.add("%s: %w", c.what[i], err)
 				case at.volumeName() != dir.volumeName() || at.rel != wantRel:
 					want, _ := c.mountedAt(dir.volumeName(), wantRel)
-					p.add("%s: %s %s is not the file %s writes as %s (%s here)", c.where(), c.what[i], f.path, h.where(), path.Join(h.cfg.CertDir, f.name), orNone(want))
+					p.add("%s: %s %s is not the file %s writes as %s (this container sees that file at %s)", c.where(), c.what[i], f.path, h.where(), path.Join(h.cfg.CertDir, f.name), orNone(want))
 				}
 			}
 		}
@@ -229,7 +229,7 @@ func volumeEmptyDir(v *corev1.Volume) *corev1.EmptyDirVolumeSource {
 
 func orNone(s string) string {
 	if s == "" {
-		return "not mounted"
+		return "no path: not mounted"
 	}
 	return s
 }

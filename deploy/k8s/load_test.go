@@ -81,20 +81,30 @@ type manifestSet struct {
 	objects []object
 }
 
-// repoRoot returns the repository root: the closest parent holding go.mod.
+// repoRoot returns the repository root: the closest parent of the test's
+// directory holding go.mod.
 func repoRoot(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	wd, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
+	root, err := findRoot(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// findRoot returns the closest directory at or above dir holding go.mod.
+func findRoot(dir string) (string, error) {
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
+			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
+			return "", errors.New("no go.mod above the test directory")
 		}
 		dir = parent
 	}
@@ -237,37 +247,45 @@ func loadFile(root, file string) ([]object, error) {
 	return out, errors.Join(errs...)
 }
 
-var (
-	loadOnce   sync.Once
-	loadedSet  *manifestSet
-	loadedErrs error
-)
+// readManifests decodes every manifest under root's manifestRoots.
+func readManifests(root string) (*manifestSet, error) {
+	files, err := manifestFiles(root)
+	if err != nil {
+		return nil, err
+	}
+	s := &manifestSet{root: root, files: files}
+	var errs []error
+	for _, f := range files {
+		objs, err := loadFile(root, f)
+		errs = append(errs, err)
+		s.objects = append(s.objects, objs...)
+	}
+	return s, errors.Join(errs...)
+}
 
-// loadManifests decodes every manifest once per test binary. It fails the
-// test if any document does not decode (TestManifestsDecodeStrictly
-// reports each one separately).
+// loaded caches the decoded manifests for the tests that only read them.
+var loaded = sync.OnceValues(func() (*manifestSet, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	root, err := findRoot(wd)
+	if err != nil {
+		return nil, err
+	}
+	return readManifests(root)
+})
+
+// loadManifests returns the decoded manifests, shared by the tests that do
+// not change them. It fails the test if any document does not decode
+// (TestManifestsDecodeStrictly reports each one separately).
 func loadManifests(t testing.TB) *manifestSet {
 	t.Helper()
-	root := repoRoot(t)
-	loadOnce.Do(func() {
-		files, err := manifestFiles(root)
-		if err != nil {
-			loadedErrs = err
-			return
-		}
-		s := &manifestSet{root: root, files: files}
-		var errs []error
-		for _, f := range files {
-			objs, err := loadFile(root, f)
-			errs = append(errs, err)
-			s.objects = append(s.objects, objs...)
-		}
-		loadedSet, loadedErrs = s, errors.Join(errs...)
-	})
-	if loadedErrs != nil {
-		t.Fatalf("manifests do not decode: %v", loadedErrs)
+	s, err := loaded()
+	if err != nil {
+		t.Fatalf("manifests do not decode: %v", err)
 	}
-	return loadedSet
+	return s
 }
 
 // under returns the objects of files below dir (slash-separated, relative

@@ -3,6 +3,7 @@ package k8s_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path"
@@ -118,39 +119,83 @@ func TestKustomizations(t *testing.T) {
 	}
 	for _, dir := range dirs {
 		t.Run(dir, func(t *testing.T) {
-			var k kustomization
-			data := readRepoFile(t, root, path.Join(dir, "kustomization.yaml"))
-			if err := yaml.UnmarshalStrict(data, &k); err != nil {
-				t.Fatalf("%s/kustomization.yaml: %v", dir, err)
-			}
-			if k.APIVersion != "kustomize.config.k8s.io/v1beta1" || k.Kind != "Kustomization" {
-				t.Errorf("%s/kustomization.yaml: apiVersion %q kind %q, want kustomize.config.k8s.io/v1beta1 Kustomization", dir, k.APIVersion, k.Kind)
-			}
-			listed := map[string]bool{}
-			for _, r := range k.Resources {
-				clean := path.Join(dir, r)
-				if listed[clean] {
-					t.Errorf("%s/kustomization.yaml lists %s twice", dir, r)
-				}
-				listed[clean] = true
-				fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(clean)))
-				switch {
-				case err != nil:
-					t.Errorf("%s/kustomization.yaml lists %s: %v", dir, r, err)
-				case fi.IsDir():
-					if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(clean), "kustomization.yaml")); err != nil {
-						t.Errorf("%s/kustomization.yaml lists directory %s, which has no kustomization.yaml", dir, r)
-					}
-				case !slices.Contains(files, clean):
-					t.Errorf("%s/kustomization.yaml lists %s, which is not a manifest this test decodes", dir, r)
-				}
-			}
-			for _, f := range files {
-				if path.Dir(f) == dir && !listed[f] {
-					t.Errorf("%s is in %s but not in its kustomization.yaml resources", f, dir)
-				}
+			if err := checkKustomization(root, dir, files); err != nil {
+				t.Error(err)
 			}
 		})
+	}
+}
+
+// checkKustomization checks dir's kustomization.yaml against the manifest
+// files (relative to root): every resource it lists exists and is a
+// manifest (or a kustomization directory), none twice, and every manifest
+// in dir is listed.
+func checkKustomization(root, dir string, files []string) error {
+	var p problems
+	var k kustomization
+	data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(dir), "kustomization.yaml"))
+	if err != nil {
+		return err
+	}
+	if err := yaml.UnmarshalStrict(data, &k); err != nil {
+		return fmt.Errorf("%s/kustomization.yaml: %w", dir, err)
+	}
+	if k.APIVersion != "kustomize.config.k8s.io/v1beta1" || k.Kind != "Kustomization" {
+		p.add("%s/kustomization.yaml: apiVersion %q kind %q, want kustomize.config.k8s.io/v1beta1 Kustomization", dir, k.APIVersion, k.Kind)
+	}
+	listed := map[string]bool{}
+	for _, r := range k.Resources {
+		clean := path.Join(dir, r)
+		if listed[clean] {
+			p.add("%s/kustomization.yaml lists %s twice", dir, r)
+		}
+		listed[clean] = true
+		fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(clean)))
+		switch {
+		case err != nil:
+			p.add("%s/kustomization.yaml lists %s: %w", dir, r, err)
+		case fi.IsDir():
+			if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(clean), "kustomization.yaml")); err != nil {
+				p.add("%s/kustomization.yaml lists directory %s, which has no kustomization.yaml", dir, r)
+			}
+		case !slices.Contains(files, clean):
+			p.add("%s/kustomization.yaml lists %s, which is not a manifest this test decodes", dir, r)
+		}
+	}
+	for _, f := range files {
+		if path.Dir(f) == dir && !listed[f] {
+			p.add("%s is in %s but not in its kustomization.yaml resources", f, dir)
+		}
+	}
+	return p.err()
+}
+
+func TestCheckKustomizationRejects(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "deploy", "x")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{
+		"kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- a.yaml\n- a.yaml\n- gone.yaml\n",
+		"a.yaml":             "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n",
+		"b.yaml":             "apiVersion: v1\nkind: Namespace\nmetadata: {name: y}\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := checkKustomization(root, "deploy/x", []string{"deploy/x/a.yaml", "deploy/x/b.yaml"})
+	for _, want := range []string{"lists a.yaml twice", "lists gone.yaml", "deploy/x/b.yaml is in deploy/x but not in its kustomization.yaml"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("checkKustomization: %v, want an error containing %q", err, want)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresource:\n- a.yaml\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkKustomization(root, "deploy/x", []string{"deploy/x/a.yaml"}); err == nil || !strings.Contains(err.Error(), `unknown field "resource"`) {
+		t.Errorf("checkKustomization of a misspelled resources key: %v", err)
 	}
 }
 

@@ -46,9 +46,9 @@ func theContainer(t *testing.T, s *manifestSet, tool string) container {
 	return found[0]
 }
 
-func buildModel(t *testing.T) *model {
+// buildModel builds the model of manifests s.
+func buildModel(t *testing.T, s *manifestSet) *model {
 	t.Helper()
-	s := loadManifests(t)
 	m := &model{s: s}
 	base := s.under("deploy/k8s")
 	m.server = theContainer(t, base, "svidkit-server")

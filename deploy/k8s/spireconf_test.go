@@ -46,7 +46,7 @@ type serverConf struct {
 	}
 	KeysPath string
 	// Clusters is k8s_psat's clusters map with audience defaulted.
-	Clusters map[string]psatCluster
+	Clusters map[string]*psatCluster
 	Bundle   struct {
 		Namespace    string `hcl:"namespace"`
 		ConfigMap    string `hcl:"config_map"`
@@ -158,12 +158,12 @@ func readServerConf(data string) (*serverConf, error) {
 		return nil, err
 	}
 	c.KeysPath = disk.KeysPath
-	c.Clusters = psat.Clusters
-	for name, cl := range c.Clusters {
+	c.Clusters = map[string]*psatCluster{}
+	for name, cl := range psat.Clusters {
 		if len(cl.Audience) == 0 {
 			cl.Audience = []string{defaultPSATAudience}
-			c.Clusters[name] = cl
 		}
+		c.Clusters[name] = &cl
 	}
 	return c, nil
 }

@@ -25,40 +25,74 @@ func (p *problems) addErr(err error) {
 
 func (p problems) err() error { return errors.Join(p...) }
 
+// tieCheck is one rule about names that must agree, with a mistake it
+// must catch (TestTieChecksCatchMistakes makes it on a fresh copy).
+type tieCheck struct {
+	name    string
+	check   func(m *model) error
+	mistake func(m *model)
+}
+
+func tieChecks() []tieCheck {
+	return []tieCheck{
+		{"agent service account may read pods, nodes and nodes/proxy", checkAgentRBAC,
+			func(m *model) { m.agent.pod.spec.ServiceAccountName = "spire-agent-typo" }},
+		{"server service account may review tokens and read pods and nodes", checkServerRBAC,
+			func(m *model) { m.server.pod.spec.ServiceAccountName = "default" }},
+		{"server service account may get and patch the bundle ConfigMap", checkBundleRBAC,
+			func(m *model) { m.srv.Bundle.ConfigMap = "trust-bundle" }},
+		{"agent trusts the bundle ConfigMap the notifier writes", checkBundleMount,
+			func(m *model) { m.srv.Bundle.ConfigMapKey = "bundle.pem" }},
+		{"projected token has an audience of the agent's k8s_psat cluster", checkTokenAudience,
+			func(m *model) { agentCluster(m).Audience = []string{"kube-apiserver"} }},
+		{"k8s_psat cluster of the agent is configured on the server", checkClusterName,
+			func(m *model) { m.agt.PSAT.Cluster = "prod-cluster" }},
+		{"k8s_psat allow list holds the agent's service account", checkAllowList,
+			func(m *model) { agentCluster(m).ServiceAccountAllowList = []string{"spire:spire-server"} }},
+		{"agent node name comes from the downward API", checkNodeName,
+			func(m *model) { m.agt.K8s.NodeNameEnv = "NODE_NAME" }},
+		{"agent socket directory is a hostPath", checkAgentSocketDir,
+			func(m *model) { m.agt.Agent.SocketPath = "/tmp/spire-agent/public/api.sock" }},
+		{"workloads dial the agent socket through the same hostPath", checkWorkloadSockets,
+			func(m *model) { m.helpers[len(m.helpers)-1].cfg.AgentAddress = "/run/spire/sockets/agent.sock" }},
+		{"agent reaches the server through its Service", checkServerService,
+			func(m *model) { m.agt.Agent.ServerPort = 8443 }},
+		{"probes ask the health listeners", checkProbes,
+			func(m *model) { m.srv.Health.ReadyPath = "/healthz" }},
+		{"server state is on the PersistentVolume", checkServerState,
+			func(m *model) { m.srv.KeysPath = "/tmp/spire-server/private/keys.json" }},
+		{"daemons write only to writable volumes", checkWritablePaths,
+			func(m *model) { m.agt.Agent.DataDir = "/run/spire/bundle/data" }},
+		{"svidkit containers are locked down", checkSecurityContexts,
+			func(m *model) { m.agent.c.SecurityContext.ReadOnlyRootFilesystem = nil }},
+		{"helper signals PostgreSQL through a shared pid file", checkPIDFile,
+			func(m *model) { pidHelper(m).cfg.PIDFileName = "/var/lib/postgresql/data/postmaster.pid" }},
+		{"certificates are in memory where their consumers read them", checkCertFiles,
+			func(m *model) { pidHelper(m).cfg.SVIDKeyFileName = "key.pem" }},
+		{"init and sidecar helpers write the same files", checkInitMatchesSidecar,
+			func(m *model) { pidHelper(m).cfg.CertFileMode = 0o640 }},
+		{"key file belongs to the user who reads it", checkKeyOwner,
+			func(m *model) { pidHelper(m).c.SecurityContext.RunAsUser = ptr(int64(1000)) }},
+		{"PostgreSQL requires client certificates", checkHBAFile,
+			func(m *model) { replaceArg(m, "hba_file=/etc/postgresql/pg_hba.conf", "hba_file=/var/lib/postgresql/data/pgdata/pg_hba.conf") }},
+		{"entries.sh runs the server CLI in the server pod", checkEntriesExec,
+			func(m *model) { m.entries.container = "server" }},
+		{"node entry groups the agents of the cluster", checkNodeEntry,
+			func(m *model) { nodeEntryOf(m).selectors = []string{"k8s_psat:cluster:demo"} }},
+		{"workload entries hang off the node entry in the trust domain", checkEntryIDs,
+			func(m *model) { entryOfSA(m, "db").spiffeID = "spiffe://example.com/ns/legacy-db/sa/db" }},
+		{"every helper pod has an entry and every entry a pod", checkEntriesMatchPods,
+			func(m *model) { entryOfSA(m, "app").selectors = []string{"k8s:ns:legacy-db", "k8s:sa:client"} }},
+		{"client's host and user are in the SVIDs", checkClientNames,
+			func(m *model) { entryOfSA(m, "db").dns = []string{"db.local"} }},
+	}
+}
+
 // TestNamesTieTogether checks, one named rule at a time, that what one
 // object or configuration names another has.
 func TestNamesTieTogether(t *testing.T) {
-	m := buildModel(t)
-	for _, tc := range []struct {
-		name  string
-		check func(m *model) error
-	}{
-		{"agent service account may read pods, nodes and nodes/proxy", checkAgentRBAC},
-		{"server service account may review tokens and read pods and nodes", checkServerRBAC},
-		{"server service account may get and patch the bundle ConfigMap", checkBundleRBAC},
-		{"agent trusts the bundle ConfigMap the notifier writes", checkBundleMount},
-		{"projected token has an audience of the agent's k8s_psat cluster", checkTokenAudience},
-		{"k8s_psat cluster of the agent is configured on the server", checkClusterName},
-		{"k8s_psat allow list holds the agent's service account", checkAllowList},
-		{"agent node name comes from the downward API", checkNodeName},
-		{"agent socket directory is a hostPath", checkAgentSocketDir},
-		{"workloads dial the agent socket through the same hostPath", checkWorkloadSockets},
-		{"agent reaches the server through its Service", checkServerService},
-		{"probes ask the health listeners", checkProbes},
-		{"server state is on the PersistentVolume", checkServerState},
-		{"daemons write only to writable volumes", checkWritablePaths},
-		{"svidkit containers are locked down", checkSecurityContexts},
-		{"helper signals PostgreSQL through a shared pid file", checkPIDFile},
-		{"certificates are in memory where their consumers read them", checkCertFiles},
-		{"init and sidecar helpers write the same files", checkInitMatchesSidecar},
-		{"key file belongs to the user who reads it", checkKeyOwner},
-		{"PostgreSQL requires client certificates", checkHBAFile},
-		{"entries.sh runs the server CLI in the server pod", checkEntriesExec},
-		{"node entry groups the agents of the cluster", checkNodeEntry},
-		{"workload entries hang off the node entry in the trust domain", checkEntryIDs},
-		{"every helper pod has an entry and every entry a pod", checkEntriesMatchPods},
-		{"client's host and user are in the SVIDs", checkClientNames},
-	} {
+	m := buildModel(t, loadManifests(t))
+	for _, tc := range tieChecks() {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.check(m); err != nil {
 				t.Error(err)
@@ -174,7 +208,11 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 
 func checkAllowList(m *model) error {
 	want := m.agent.pod.meta.GetNamespace() + ":" + m.agent.pod.serviceAccount()
-	allow := m.srv.Clusters[m.agt.PSAT.Cluster].ServiceAccountAllowList
+	cluster, ok := m.srv.Clusters[m.agt.PSAT.Cluster]
+	if !ok {
+		return fmt.Errorf("the server has no k8s_psat cluster %q", m.agt.PSAT.Cluster)
+	}
+	allow := cluster.ServiceAccountAllowList
 	if !slices.Contains(allow, want) {
 		return fmt.Errorf("cluster %q: service_account_allow_list %q lacks the agent's %s", m.agt.PSAT.Cluster, allow, want)
 	}
