@@ -21,7 +21,9 @@ type refCheck struct {
 func refChecks() []refCheck {
 	return []refCheck{
 		{"namespaces exist", checkNamespacesExist,
-			func(s *manifestSet) { objectOf[*corev1.ServiceAccount](s, "spire", "spire-agent").Namespace = "spire-system" }},
+			func(s *manifestSet) {
+				objectOf[*corev1.ServiceAccount](s, "spire", "spire-agent").Namespace = "spire-system"
+			}},
 		{"workload selectors select their pods", checkSelectors,
 			func(s *manifestSet) {
 				objectOf[*appsv1.DaemonSet](s, "spire", "spire-agent").Spec.Template.Labels = map[string]string{"app": "agent"}

@@ -74,7 +74,9 @@ func tieChecks() []tieCheck {
 		{"key file belongs to the user who reads it", checkKeyOwner,
 			func(m *model) { pidHelper(m).c.SecurityContext.RunAsUser = ptr(int64(1000)) }},
 		{"PostgreSQL requires client certificates", checkHBAFile,
-			func(m *model) { replaceArg(m, "hba_file=/etc/postgresql/pg_hba.conf", "hba_file=/var/lib/postgresql/data/pgdata/pg_hba.conf") }},
+			func(m *model) {
+				replaceArg(m, "hba_file=/etc/postgresql/pg_hba.conf", "hba_file=/var/lib/postgresql/data/pgdata/pg_hba.conf")
+			}},
 		{"entries.sh runs the server CLI in the server pod", checkEntriesExec,
 			func(m *model) { m.entries.container = "server" }},
 		{"node entry groups the agents of the cluster", checkNodeEntry,
