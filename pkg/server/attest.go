@@ -54,6 +54,9 @@ func (s *agentService) AttestAgent(stream agentv1.Agent_AttestAgentServer) error
 		return s.attestFailed(data.Type, err)
 	}
 	agentID := res.AgentID
+	if !agentID.MemberOf(s.cfg.TrustDomain) || !strings.HasPrefix(agentID.Path(), "/spire/agent/") {
+		return status.Errorf(codes.Internal, "failed to attest: %s attestor returned %q, which is not an agent ID of %q", data.Type, agentID, s.cfg.TrustDomain)
+	}
 
 	existing, err := s.cfg.Store.GetAgent(ctx, agentID.String())
 	switch {

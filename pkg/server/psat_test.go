@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	agentv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/agent/v1"
 	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
@@ -295,6 +296,34 @@ type namedAttestor string
 func (n namedAttestor) Type() string { return string(n) }
 func (n namedAttestor) Attest(context.Context, []byte) (nodeattest.Result, error) {
 	return nodeattest.Result{}, nodeattest.Denied("refused")
+}
+
+// fixedAttestor admits every payload as id.
+type fixedAttestor struct{ id spiffeid.ID }
+
+func (fixedAttestor) Type() string { return "fixed" }
+func (f fixedAttestor) Attest(context.Context, []byte) (nodeattest.Result, error) {
+	return nodeattest.Result{AgentID: f.id}, nil
+}
+
+func TestAttestorResultChecked(t *testing.T) {
+	tests := []struct {
+		name string
+		id   spiffeid.ID
+		code codes.Code
+	}{
+		{name: "agent ID", id: spiffeid.RequireFromPath(td, "/spire/agent/fixed/a"), code: codes.OK},
+		{name: "not an agent path", id: spiffeid.RequireFromPath(td, "/workload"), code: codes.Internal},
+		{name: "other trust domain", id: spiffeid.RequireFromString("spiffe://evil.org/spire/agent/fixed/a"), code: codes.Internal},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, func(c *server.Config) { c.NodeAttestors = []nodeattest.Attestor{fixedAttestor{tt.id}} })
+			key, csr := newKeyCSR(t)
+			_, err := e.attestWith("", &types.AttestationData{Type: "fixed", Payload: []byte("x")}, csr, key)
+			wantCode(t, err, tt.code)
+		})
+	}
 }
 
 func TestNodeAttestorConfig(t *testing.T) {
