@@ -45,6 +45,9 @@ type env struct {
 	// ServerConfig is applied to every server start.
 	svidTTL time.Duration
 	caTTL   time.Duration
+	// serverConfig, when set, adjusts the server configuration of every
+	// start (node attestors, notifiers, TTLs).
+	serverConfig func(*config.Server)
 }
 
 func newEnv(t testing.TB) *env {
@@ -95,6 +98,9 @@ func (e *env) startServer() (stop func()) {
 		cfg.Health.ListenerEnabled = true
 		cfg.Health.BindAddress = "127.0.0.1"
 		cfg.Health.BindPort = e.healthPort
+	}
+	if e.serverConfig != nil {
+		e.serverConfig(cfg)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -285,7 +291,13 @@ func (p *agentProc) client(t testing.TB) *workloadapi.Client {
 // example with a used join token) and returns its error.
 func (e *env) runAgentExpectingFailure(name, joinToken string) error {
 	e.t.Helper()
-	cfg := e.agentConfig(name, joinToken)
+	return e.runAgentConfigExpectingFailure(name, e.agentConfig(name, joinToken))
+}
+
+// runAgentConfigExpectingFailure runs agent name with cfg, which must fail
+// to start, and returns its error.
+func (e *env) runAgentConfigExpectingFailure(name string, cfg *config.Agent) error {
+	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := agentd.Run(ctx, cfg, agentd.Options{Log: testLogger(e.t), Started: func(*agent.Agent) {
