@@ -58,6 +58,7 @@ type Server struct {
 	requests   int
 	failures   int
 	failing    bool
+	conflicts  int
 	version    int
 }
 
@@ -158,6 +159,15 @@ func (s *Server) SetFailing(failing bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failing = failing
+}
+
+// ConflictNext makes the next n ConfigMap patches fail with 409 Conflict
+// after bumping the ConfigMap's resourceVersion, as when another writer
+// got there first.
+func (s *Server) ConflictNext(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conflicts = n
 }
 
 // Failures returns how many requests were failed because of SetFailing.
@@ -303,6 +313,10 @@ func (s *Server) patchConfigMap(w http.ResponseWriter, r *http.Request) {
 	if cm == nil {
 		writeNotFound(w, "configmaps", name)
 		return
+	}
+	if s.conflicts > 0 {
+		s.conflicts--
+		cm.ResourceVersion = s.nextVersion()
 	}
 	if md, ok := patch["metadata"].(map[string]any); ok {
 		if rv, ok := md["resourceVersion"].(string); ok && rv != cm.ResourceVersion {

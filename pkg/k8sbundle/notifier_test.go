@@ -257,3 +257,38 @@ func TestNewErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestConflictRetriedAtOnce(t *testing.T) {
+	api := fakekube.New(t)
+	api.PutConfigMap(bundleConfigMap("spire", "spire-bundle"))
+	api.ConflictNext(2) // another server wrote between our get and patch, twice
+	m, _ := newCA(t)
+	logs := &logRecords{}
+	start(t, k8sbundle.Config{Source: m, KubeConfigFile: api.Kubeconfig(t, t.TempDir()), Log: slog.New(logs)})
+	eventually(t, "publish despite conflicts", func() bool {
+		return published(api, "spire", "spire-bundle", "bundle.crt", m.Bundle().X509Authorities())
+	})
+	if logs.contains("will retry") {
+		t.Fatalf("a conflict went through the failure backoff: %q", logs.all())
+	}
+}
+
+func TestUnchangedBundleNotRewritten(t *testing.T) {
+	api := fakekube.New(t)
+	api.PutConfigMap(bundleConfigMap("spire", "spire-bundle"))
+	m, _ := newCA(t)
+	kubeconfig := api.Kubeconfig(t, t.TempDir())
+	start(t, k8sbundle.Config{Source: m, KubeConfigFile: kubeconfig})
+	eventually(t, "publish", func() bool {
+		return published(api, "spire", "spire-bundle", "bundle.crt", m.Bundle().X509Authorities())
+	})
+	version := api.ConfigMap("spire", "spire-bundle").ResourceVersion
+
+	// A second server (or a restart) with the same bundle leaves it alone.
+	logs := &logRecords{}
+	start(t, k8sbundle.Config{Source: m, KubeConfigFile: kubeconfig, Log: slog.New(logs)})
+	eventually(t, "second notifier's check", func() bool { return logs.contains("ConfigMap already holds the trust bundle") })
+	if got := api.ConfigMap("spire", "spire-bundle").ResourceVersion; got != version {
+		t.Fatalf("resourceVersion %s -> %s: unchanged bundle was written again", version, got)
+	}
+}
