@@ -49,6 +49,8 @@ func tieChecks() []tieCheck {
 			func(m *model) { m.agt.PSAT.Cluster = "prod-cluster" }},
 		{"k8s_psat allow list holds the agent's service account", checkAllowList,
 			func(m *model) { agentCluster(m).ServiceAccountAllowList = []string{"spire:spire-server"} }},
+		{"daemons calling Kubernetes APIs get their service-account token", checkAPITokens,
+			func(m *model) { m.server.pod.spec.AutomountServiceAccountToken = ptr(false) }},
 		{"agent node name comes from the downward API", checkNodeName,
 			func(m *model) { m.agt.K8s.NodeNameEnv = "NODE_NAME" }},
 		{"agent socket directory is a hostPath", checkAgentSocketDir,
@@ -221,11 +223,17 @@ func checkAllowList(m *model) error {
 	return nil
 }
 
-func checkNodeName(m *model) error {
-	name := m.agt.K8s.NodeNameEnv
-	if name == "" {
-		name = "MY_NODE_NAME"
+// nodeNameEnv returns the k8s workload attestor's node_name_env, with
+// SPIRE's default.
+func nodeNameEnv(c *agentConf) string {
+	if c.K8s.NodeNameEnv == "" {
+		return "MY_NODE_NAME"
 	}
+	return c.K8s.NodeNameEnv
+}
+
+func checkNodeName(m *model) error {
+	name := nodeNameEnv(m.agt)
 	for _, e := range m.agent.c.Env {
 		if e.Name == name {
 			if e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != "spec.nodeName" {
@@ -235,6 +243,32 @@ func checkNodeName(m *model) error {
 		}
 	}
 	return fmt.Errorf("%s: no %s variable (node_name_env)", m.agent.where(), name)
+}
+
+// mountsToken reports whether pod p gets its service-account token
+// mounted: neither the pod nor its ServiceAccount turns automounting off
+// (the pod's setting wins).
+func mountsToken(s *manifestSet, p pod) bool {
+	if a := p.spec.AutomountServiceAccountToken; a != nil {
+		return *a
+	}
+	if sa, ok := find[*corev1.ServiceAccount](s, p.meta.GetNamespace(), p.serviceAccount()); ok && sa.v.AutomountServiceAccountToken != nil {
+		return *sa.v.AutomountServiceAccountToken
+	}
+	return true
+}
+
+// checkAPITokens: the server's k8s_psat attestor and k8sbundle notifier use
+// the in-cluster configuration, and the agent's k8s attestor authenticates
+// to the kubelet, with the pod's service-account token.
+func checkAPITokens(m *model) error {
+	var p problems
+	for _, c := range []container{m.server, m.agent} {
+		if !mountsToken(m.s, c.pod) {
+			p.add("%s: the service-account token is not mounted (automountServiceAccountToken: false), but the daemon calls the Kubernetes API", c.where())
+		}
+	}
+	return p.err()
 }
 
 // agentHostSocket returns the node path of the agent's Workload API socket.
