@@ -17,7 +17,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -263,25 +262,13 @@ func readManifests(root string) (*manifestSet, error) {
 	return s, errors.Join(errs...)
 }
 
-// loaded caches the decoded manifests for the tests that only read them.
-var loaded = sync.OnceValues(func() (*manifestSet, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return nil, err
-	}
-	root, err := findRoot(wd)
-	if err != nil {
-		return nil, err
-	}
-	return readManifests(root)
-})
-
-// loadManifests returns the decoded manifests, shared by the tests that do
-// not change them. It fails the test if any document does not decode
-// (TestManifestsDecodeStrictly reports each one separately).
+// loadManifests decodes the manifests, failing the test if any document
+// does not decode (TestManifestsDecodeStrictly reports each one
+// separately). Decoding takes milliseconds, so every test gets its own
+// copy and may change it.
 func loadManifests(t testing.TB) *manifestSet {
 	t.Helper()
-	s, err := loaded()
+	s, err := readManifests(repoRoot(t))
 	if err != nil {
 		t.Fatalf("manifests do not decode: %v", err)
 	}

@@ -8,23 +8,13 @@ import (
 )
 
 // The checks would be worthless if they passed whatever the manifests say.
-// These tests make each check's mistake on a freshly decoded copy of the
+// These tests make each check's mistake on their own decoded copy of the
 // manifests and require the check to pass before and fail after.
-
-// freshManifests decodes the manifests anew, for a test that changes them.
-func freshManifests(t *testing.T) *manifestSet {
-	t.Helper()
-	s, err := readManifests(repoRoot(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 func TestTieChecksCatchMistakes(t *testing.T) {
 	for _, tc := range tieChecks() {
 		t.Run(tc.name, func(t *testing.T) {
-			m := buildModel(t, freshManifests(t))
+			m := buildModel(t, loadManifests(t))
 			if err := tc.check(m); err != nil {
 				t.Fatalf("fails before the mistake: %v", err)
 			}
@@ -41,7 +31,7 @@ func TestTieChecksCatchMistakes(t *testing.T) {
 func TestRefChecksCatchMistakes(t *testing.T) {
 	for _, tc := range refChecks() {
 		t.Run(tc.name, func(t *testing.T) {
-			s := freshManifests(t)
+			s := loadManifests(t)
 			if err := tc.check(s); err != nil {
 				t.Fatalf("fails before the mistake: %v", err)
 			}
