@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/svidkit/svidkit/pkg/server"
 )
 
 func TestAttestAgentJoinToken(t *testing.T) {
@@ -243,5 +245,17 @@ func TestListAndCountAgents(t *testing.T) {
 	cnt, err := client.CountAgents(context.Background(), &agentv1.CountAgentsRequest{})
 	if err != nil || cnt.Count != 3 {
 		t.Fatalf("CountAgents = %v, %v", cnt, err)
+	}
+}
+
+// TestJoinTokenDisabled: a server configured without the join_token
+// attestor refuses join tokens, even ones an admin created.
+func TestJoinTokenDisabled(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.DisableJoinToken = true })
+	tok := e.createToken("", 600, nil)
+	_, err := e.attest(tok)
+	wantCode(t, err, codes.Unimplemented)
+	if msg := status.Convert(err).Message(); !strings.Contains(msg, `node attestor "join_token" is not supported`) {
+		t.Fatalf("message %q does not say join_token is not served", msg)
 	}
 }

@@ -62,6 +62,10 @@ type Config struct {
 	// NodeAttestors are the node attestors served besides the built-in
 	// join_token one, each under its Type (e.g. k8s_psat).
 	NodeAttestors []nodeattest.Attestor
+	// DisableJoinToken turns the built-in join_token attestor off, for a
+	// server whose configuration declares only other node attestors (as
+	// SPIRE serves only the attestors it is configured with).
+	DisableJoinToken bool
 }
 
 // withDefaults validates c and returns a copy with defaults filled in.

@@ -48,8 +48,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: build server ID: %w", err)
 	}
 	auth := &agentAuthorizer{store: cfg.Store, td: cfg.TrustDomain, clock: cfg.Clock}
-	attestors := map[string]nodeattest.Attestor{
-		joinTokenType: &joinTokenAttestor{td: cfg.TrustDomain, store: cfg.Store, clock: cfg.Clock},
+	attestors := make(map[string]nodeattest.Attestor)
+	if !cfg.DisableJoinToken {
+		attestors[joinTokenType] = &joinTokenAttestor{td: cfg.TrustDomain, store: cfg.Store, clock: cfg.Clock}
 	}
 	for _, a := range cfg.NodeAttestors {
 		attestors[a.Type()] = a

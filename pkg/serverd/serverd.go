@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -91,6 +92,10 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 		Log:                log.With("subsystem", "api"),
 		Registerer:         reg,
 		NodeAttestors:      attestors,
+		// Like SPIRE, serve only the node attestors the configuration
+		// declares: a k8s_psat-only server accepts no join tokens. A
+		// configuration that declares none keeps join tokens, as before.
+		DisableJoinToken: len(cfg.NodeAttestors) > 0 && !slices.Contains(cfg.NodeAttestors, config.NodeAttestorJoinToken),
 	})
 	if err != nil {
 		return fmt.Errorf("start server: %w", err)
