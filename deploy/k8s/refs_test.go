@@ -1,6 +1,7 @@
 package k8s_test
 
 import (
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -8,6 +9,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // refCheck is one rule about references between objects, with a mistake
@@ -36,6 +38,10 @@ func refChecks() []refCheck {
 			func(s *manifestSet) {
 				objectOf[*corev1.Service](s, "spire", "spire-server").Spec.Ports[0].TargetPort = intstr.FromString("api")
 			}},
+		{"names are valid Kubernetes names", checkNames,
+			func(s *manifestSet) {
+				objectOf[*appsv1.StatefulSet](s, "legacy-db", "db").Spec.Template.Spec.Containers[1].Ports[0].Name = "helper-health-port"
+			}},
 		{"bindings name defined roles and service accounts", checkBindings,
 			func(s *manifestSet) {
 				objectOf[*rbacv1.RoleBinding](s, "spire", "spire-server-bundle").RoleRef.Name = "spire-bundle"
@@ -43,9 +49,10 @@ func refChecks() []refCheck {
 	}
 }
 
-// TestReferencesResolve checks what the API server would accept but the
-// cluster could not run: references to objects, volumes and ports that the
-// manifests do not define.
+// TestReferencesResolve checks what strict decoding cannot see: names the
+// API server would reject, and references to objects, volumes and ports
+// that the manifests do not define (which it would accept, leaving pods
+// that never start).
 func TestReferencesResolve(t *testing.T) {
 	s := loadManifests(t)
 	for _, tc := range refChecks() {
@@ -157,6 +164,49 @@ func checkPorts(s *manifestSet) error {
 				if _, _, err := servicePort(svc, pd, sp.Port); err != nil {
 					p.add("%s: %w", svc.file, err)
 				}
+			}
+		}
+	}
+	return p.err()
+}
+
+// checkNames applies the API server's name rules the manifests could
+// break: object names are DNS subdomains (DNS labels for Namespaces and
+// Services), container, volume and init container names DNS labels, port
+// names IANA service names (at most 15 characters).
+func checkNames(s *manifestSet) error {
+	var p problems
+	bad := func(where, what, name string, errs []string) {
+		if len(errs) > 0 {
+			p.add("%s: %s %q: %s", where, what, name, strings.Join(errs, "; "))
+		}
+	}
+	for _, o := range s.objects {
+		name := o.meta.GetName()
+		switch o.gvk.Kind {
+		case "Namespace", "Service":
+			bad(o.where(), "name", name, validation.IsDNS1123Label(name))
+		default:
+			bad(o.where(), "name", name, validation.IsDNS1123Subdomain(name))
+		}
+	}
+	for _, pd := range pods(s) {
+		for _, v := range pd.spec.Volumes {
+			bad(pd.where(), "volume", v.Name, validation.IsDNS1123Label(v.Name))
+		}
+		for _, c := range pd.containers() {
+			bad(c.where(), "container name", c.c.Name, validation.IsDNS1123Label(c.c.Name))
+			for _, cp := range c.c.Ports {
+				if cp.Name != "" {
+					bad(c.where(), "port name", cp.Name, validation.IsValidPortName(cp.Name))
+				}
+			}
+		}
+	}
+	for _, svc := range all[*corev1.Service](s) {
+		for _, sp := range svc.v.Spec.Ports {
+			if sp.Name != "" {
+				bad(svc.where(), "port name", sp.Name, validation.IsValidPortName(sp.Name))
 			}
 		}
 	}
