@@ -189,7 +189,7 @@ say "3. one-shot svidkit-helper writes the database's certificate, key and CA bu
 as_db "$BIN/svidkit-helper" -config "$WORK/db/helper-init.conf" -daemon-mode=false -timeout 30s 2>"$WORK/db-helper-init.log" ||
   die "one-shot helper failed: $(tail -1 "$WORK/db-helper-init.log")"
 serial_of() { openssl x509 -noout -serial -in "$1" | cut -d= -f2; }
-say "   $(ls -l "$WORK/db/certs/svid_key.pem" | awk '{print $1, $3}') svid_key.pem -> ..data/svid_key.pem; serial $(serial_of "$WORK/db/certs/svid.pem")"
+say "   svid_key.pem -> $(readlink "$WORK/db/certs/svid_key.pem"): $(stat -L -c '%A %U' "$WORK/db/certs/svid_key.pem"); certificate serial $(serial_of "$WORK/db/certs/svid.pem")"
 
 # --- 4. PostgreSQL: TLS from the helper's files, clients authenticated by
 # certificate CN; the owner may connect over the private Unix socket.
