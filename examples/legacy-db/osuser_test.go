@@ -56,6 +56,11 @@ func (u osUser) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(name, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: u.cred}
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	if u.cred != nil {
+		// The test's working directory may be closed to u (a clone under
+		// /root); PostgreSQL's programs look up the current directory.
+		cmd.Dir = "/"
+	}
 	return cmd
 }
 

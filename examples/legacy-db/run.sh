@@ -56,6 +56,7 @@ mkdir -p "$WORK/server" "$WORK/agent" "$WORK/sock" "$WORK/admin" "$WORK/db/certs
 chmod 700 "$WORK/server" "$WORK/agent" "$WORK/admin" "$WORK/db" "$WORK/db/certs" "$WORK/db/run" "$WORK/app" "$WORK/mallory"
 chmod 755 "$WORK/sock"
 [ "$DB_USER" = "$ME" ] || chown -R "$DB_USER:" "$WORK/db"
+cd "$WORK" # the caller's directory may be closed to DB_USER (a clone under /root)
 ADMIN_SOCK=$WORK/admin/api.sock
 AGENT_SOCK=$WORK/sock/agent.sock
 PGDATA=$WORK/db/pgdata
