@@ -28,7 +28,7 @@ type cluster struct {
 	node *corev1.Node
 }
 
-func newCluster(t *testing.T) *cluster {
+func newCluster(t testing.TB) *cluster {
 	t.Helper()
 	api := fakekube.New(t)
 	node := &corev1.Node{
@@ -60,7 +60,7 @@ func (c *cluster) config(mod ...func(*k8spsat.Cluster)) k8spsat.Config {
 	return k8spsat.Config{TrustDomain: td, Clusters: map[string]k8spsat.Cluster{"demo": cl}, Log: slog.New(slog.DiscardHandler)}
 }
 
-func payload(t *testing.T, cluster, token string) []byte {
+func payload(t testing.TB, cluster, token string) []byte {
 	t.Helper()
 	b, err := json.Marshal(k8spsat.AttestationData{Cluster: cluster, Token: token})
 	if err != nil {
@@ -69,7 +69,7 @@ func payload(t *testing.T, cluster, token string) []byte {
 	return b
 }
 
-func newAttestor(t *testing.T, cfg k8spsat.Config) *k8spsat.Attestor {
+func newAttestor(t testing.TB, cfg k8spsat.Config) *k8spsat.Attestor {
 	t.Helper()
 	a, err := k8spsat.New(cfg)
 	if err != nil {
