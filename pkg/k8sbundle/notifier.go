@@ -12,9 +12,6 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/svidkit/svidkit/pkg/kubeclient"
@@ -67,7 +64,7 @@ type Config struct {
 // Notifier keeps a ConfigMap key holding the trust bundle current.
 type Notifier struct {
 	cfg    Config
-	client kubernetes.Interface
+	client *kubeclient.Client
 }
 
 // New validates cfg, fills in defaults and builds the apiserver client.
@@ -163,9 +160,8 @@ func (n *Notifier) Run(ctx context.Context) error {
 func (n *Notifier) publish(ctx context.Context, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
 	defer cancel()
-	cms := n.client.CoreV1().ConfigMaps(n.cfg.Namespace)
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cm, err := cms.Get(ctx, n.cfg.ConfigMap, metav1.GetOptions{})
+		cm, err := n.client.GetConfigMap(ctx, n.cfg.Namespace, n.cfg.ConfigMap)
 		if err != nil {
 			return n.apiError("get", err)
 		}
@@ -187,7 +183,7 @@ func (n *Notifier) publish(ctx context.Context, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("k8sbundle: encode patch: %w", err)
 		}
-		if _, err := cms.Patch(ctx, n.cfg.ConfigMap, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		if _, err := n.client.MergePatchConfigMap(ctx, n.cfg.Namespace, n.cfg.ConfigMap, patch); err != nil {
 			if apierrors.IsConflict(err) {
 				return err // RetryOnConflict re-reads
 			}

@@ -19,7 +19,7 @@ func TestNewFromKubeconfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := cs.CoreV1().Nodes().Get(context.Background(), "n1", metav1.GetOptions{})
+	n, err := cs.GetNode(context.Background(), "n1")
 	if err != nil {
 		t.Fatalf("get node through the kubeconfig's server and credentials: %v", err)
 	}

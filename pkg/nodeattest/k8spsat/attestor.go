@@ -11,8 +11,6 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	authv1 "k8s.io/api/authentication/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/svidkit/svidkit/pkg/kubeclient"
 	"github.com/svidkit/svidkit/pkg/nodeattest"
@@ -47,17 +45,17 @@ type Attestor struct {
 	clusters map[string]*cluster
 }
 
-// cluster is one configured cluster with its clientset.
+// cluster is one configured cluster with its apiserver client.
 type cluster struct {
 	name            string
-	client          kubernetes.Interface
+	client          *kubeclient.Client
 	serviceAccounts map[string]bool
 	audience        []string
 	nodeLabelKeys   map[string]bool
 	podLabelKeys    map[string]bool
 }
 
-// New validates cfg and builds each cluster's clientset.
+// New validates cfg and builds each cluster's apiserver client.
 func New(cfg Config) (*Attestor, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -144,7 +142,7 @@ func (a *Attestor) attest(ctx context.Context, cl *cluster, token string) (nodea
 		return nodeattest.Result{}, err
 	}
 
-	pod, err := cl.client.CoreV1().Pods(ns).Get(ctx, podName, metav1.GetOptions{})
+	pod, err := cl.client.GetPod(ctx, ns, podName)
 	if err != nil {
 		return nodeattest.Result{}, getError("pod "+ns+"/"+podName, err)
 	}
@@ -159,7 +157,7 @@ func (a *Attestor) attest(ctx context.Context, cl *cluster, token string) (nodea
 	if bound := optionalExtra(user, extraNodeName); bound != "" && bound != nodeName {
 		return nodeattest.Result{}, nodeattest.Denied("token is bound to node %q but pod %s/%s runs on node %q", bound, ns, podName, nodeName)
 	}
-	node, err := cl.client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
+	node, err := cl.client.GetNode(ctx, nodeName)
 	if err != nil {
 		return nodeattest.Result{}, getError("node "+nodeName, err)
 	}
@@ -193,9 +191,9 @@ func AgentID(td spiffeid.TrustDomain, cluster, nodeUID string) (spiffeid.ID, err
 // review asks the apiserver to authenticate token for the cluster's
 // audiences and returns the token's user.
 func (cl *cluster) review(ctx context.Context, token string) (authv1.UserInfo, error) {
-	tr, err := cl.client.AuthenticationV1().TokenReviews().Create(ctx, &authv1.TokenReview{
+	tr, err := cl.client.CreateTokenReview(ctx, &authv1.TokenReview{
 		Spec: authv1.TokenReviewSpec{Token: token, Audiences: cl.audience},
-	}, metav1.CreateOptions{})
+	})
 	if err != nil {
 		if apierrors.IsForbidden(err) {
 			return authv1.UserInfo{}, fmt.Errorf("create TokenReview: the server's service account may not create tokenreviews (RBAC): %w", err)

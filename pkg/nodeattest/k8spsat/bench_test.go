@@ -12,7 +12,7 @@ import (
 // checks and selectors. This is the server-side cost of every agent start
 // and re-attestation; a real apiserver adds its own latency per request.
 //
-// kubeclient limits each clientset to 50 requests/s with a burst of 100
+// kubeclient limits each client to 50 requests/s with a burst of 100
 // (client-go's default is 5/10), and an attestation makes 3 requests: with
 // -benchtime 30x the figure is the attestation's own cost; longer runs
 // measure that rate limit (about 17 attestations/s sustained per cluster).

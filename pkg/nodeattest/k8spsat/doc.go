@@ -17,7 +17,7 @@
 // token's node name and UID must match the pod's node: a token copied
 // from one node cannot attest another or a recreated pod.
 //
-// Each cluster gets one clientset, built by New (from kube_config_file or
+// Each cluster gets one kubeclient.Client, built by New (from kube_config_file or
 // the in-cluster configuration), and shared by all attestations.
 // Attestations are independent and safe for concurrent use.
 package k8spsat
