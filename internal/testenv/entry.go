@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ import (
 type Entry struct {
 	// Path is the SPIFFE ID's path; required.
 	Path string
-	// ParentPath defaults to NodePath: a workload of the Env's agent.
+	// ParentPath defaults to NodePath: a workload of Start's agent.
 	ParentPath string
 	// Selectors are "type:value" strings, such as "unix:uid:1000".
 	Selectors []string
@@ -30,8 +31,8 @@ type Entry struct {
 	X509TTL time.Duration
 }
 
-// proto converts e to the API type.
-func (e Entry) proto(td string) (*types.Entry, error) {
+// Proto converts e to the API type for the trust domain td.
+func (e Entry) Proto(td string) (*types.Entry, error) {
 	parent := e.ParentPath
 	if parent == "" {
 		parent = NodePath
@@ -54,21 +55,62 @@ func (e Entry) proto(td string) (*types.Entry, error) {
 }
 
 // CreateEntry creates e and returns its entry ID.
-func (s *Server) CreateEntry(t testing.TB, e Entry) string {
+func (a *Admin) CreateEntry(t testing.TB, e Entry) string {
 	t.Helper()
-	p, err := e.proto(s.td.Name())
+	p, err := e.Proto(a.td.Name())
 	if err != nil {
 		t.Fatalf("testenv: entry %s: %v", e.Path, err)
 	}
-	resp, err := entryv1.NewEntryClient(s.Admin).BatchCreateEntry(callCtx(t), &entryv1.BatchCreateEntryRequest{Entries: []*types.Entry{p}})
+	return a.CreateEntries(t, []*types.Entry{p})[0].Id
+}
+
+// CreateEntries creates entries as given, in batches of 100, and returns
+// them as stored (with their IDs).
+func (a *Admin) CreateEntries(t testing.TB, entries []*types.Entry) []*types.Entry {
+	t.Helper()
+	client := entryv1.NewEntryClient(a.conn)
+	out := make([]*types.Entry, 0, len(entries))
+	for batch := range slices.Chunk(entries, 100) {
+		resp, err := client.BatchCreateEntry(callCtx(t), &entryv1.BatchCreateEntryRequest{Entries: batch})
+		if err != nil {
+			t.Fatalf("testenv: BatchCreateEntry: %v", err)
+		}
+		for i, r := range resp.Results {
+			if codes.Code(r.Status.Code) != codes.OK {
+				t.Fatalf("testenv: BatchCreateEntry %s: %s", batch[i].GetSpiffeId().GetPath(), r.Status.Message)
+			}
+			out = append(out, r.Entry)
+		}
+	}
+	return out
+}
+
+// DeleteEntry deletes the entry with id.
+func (a *Admin) DeleteEntry(t testing.TB, id string) {
+	t.Helper()
+	resp, err := entryv1.NewEntryClient(a.conn).BatchDeleteEntry(callCtx(t), &entryv1.BatchDeleteEntryRequest{Ids: []string{id}})
 	if err != nil {
-		t.Fatalf("testenv: BatchCreateEntry %s: %v", e.Path, err)
+		t.Fatalf("testenv: BatchDeleteEntry %s: %v", id, err)
 	}
-	r := resp.Results[0]
-	if codes.Code(r.Status.Code) != codes.OK {
-		t.Fatalf("testenv: BatchCreateEntry %s: %s", e.Path, r.Status.Message)
+	if r := resp.Results[0]; codes.Code(r.Status.Code) != codes.OK {
+		t.Fatalf("testenv: BatchDeleteEntry %s: %s", id, r.Status.Message)
 	}
-	return r.Entry.Id
+}
+
+// SetDNSNames replaces the DNS names of the entry with id, which makes
+// agents mint a new SVID for it at their next sync.
+func (a *Admin) SetDNSNames(t testing.TB, id string, names ...string) {
+	t.Helper()
+	resp, err := entryv1.NewEntryClient(a.conn).BatchUpdateEntry(callCtx(t), &entryv1.BatchUpdateEntryRequest{
+		Entries:   []*types.Entry{{Id: id, DnsNames: names}},
+		InputMask: &types.EntryMask{DnsNames: true},
+	})
+	if err != nil {
+		t.Fatalf("testenv: BatchUpdateEntry %s: %v", id, err)
+	}
+	if r := resp.Results[0]; codes.Code(r.Status.Code) != codes.OK {
+		t.Fatalf("testenv: BatchUpdateEntry %s: %s", id, r.Status.Message)
+	}
 }
 
 // UID is the selector of a unix uid, for Entry.Selectors.

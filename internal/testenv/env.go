@@ -1,25 +1,23 @@
 package testenv
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/svidkit/svidkit/pkg/config"
 )
 
-// DefaultTrustDomain is the trust domain of an Env whose Options name none.
+// DefaultTrustDomain is the trust domain of a server whose Options name
+// none.
 const DefaultTrustDomain = "testenv.test"
 
-// startTimeout bounds how long a daemon may take to start or stop.
-const startTimeout = 30 * time.Second
-
-// Options describe an Env. The zero value is usable.
+// Options describe a server (and Start's agent). The zero value is usable.
 type Options struct {
 	// TrustDomain defaults to DefaultTrustDomain.
 	TrustDomain string
@@ -28,13 +26,34 @@ type Options struct {
 	SVIDTTL time.Duration
 	// CATTL is the CA's lifetime (default 24h).
 	CATTL time.Duration
-	// Log receives both daemons' logs; nil discards them unless the
-	// environment variable TESTENV_LOG is set, which logs to stderr.
+	// HealthPort, when not 0, turns on the server's health and metrics
+	// listener on 127.0.0.1:HealthPort (see FreePort).
+	HealthPort int
+	// ServerConfig, when set, adjusts the server's configuration last,
+	// before every start (node attestors, notifiers, TTLs).
+	ServerConfig func(*config.Server)
+	// Log receives the daemons' logs; nil means Logger().
 	Log *slog.Logger
 }
 
+func (o Options) withDefaults() Options {
+	if o.TrustDomain == "" {
+		o.TrustDomain = DefaultTrustDomain
+	}
+	if o.SVIDTTL == 0 {
+		o.SVIDTTL = time.Hour
+	}
+	if o.CATTL == 0 {
+		o.CATTL = 24 * time.Hour
+	}
+	if o.Log == nil {
+		o.Log = Logger()
+	}
+	return o
+}
+
 // Env is one running server and one agent attested to it with a join token
-// for the agent ID /node. Everything stops when the test ends.
+// for the agent ID NodePath. Everything stops when the test ends.
 type Env struct {
 	// TrustDomain is the trust domain of server and agent.
 	TrustDomain spiffeid.TrustDomain
@@ -44,110 +63,36 @@ type Env struct {
 	Agent *Agent
 }
 
-// NodePath is the path of the agent's SPIFFE ID; entries for workloads of
-// this agent have it as their parent.
+// NodePath is the path of Start's agent's SPIFFE ID; entries for workloads
+// of this agent have it as their parent.
 const NodePath = "/node"
 
-// Start runs a server and an agent and returns once the agent's Workload
-// API socket accepts connections.
+// Start runs a server and an agent named "agent" and returns once the
+// agent's Workload API socket accepts connections.
 func Start(t testing.TB, opts Options) *Env {
 	t.Helper()
-	if opts.TrustDomain == "" {
-		opts.TrustDomain = DefaultTrustDomain
-	}
-	td, err := spiffeid.TrustDomainFromString(opts.TrustDomain)
-	if err != nil {
-		t.Fatalf("testenv: trust domain: %v", err)
-	}
-	if opts.SVIDTTL == 0 {
-		opts.SVIDTTL = time.Hour
-	}
-	if opts.CATTL == 0 {
-		opts.CATTL = 24 * time.Hour
-	}
-	if opts.Log == nil {
-		opts.Log = defaultLogger()
-	}
-	dirs := newDirs(t)
-	srv := startServer(t, td, dirs, opts)
-	ag := startAgent(t, td, dirs, srv, opts.Log)
-	return &Env{TrustDomain: td, Server: srv, Agent: ag}
+	srv := StartServer(t, opts)
+	ag := srv.StartAgent(t, "agent", srv.JoinToken(t, NodePath))
+	return &Env{TrustDomain: srv.Layout.TrustDomain, Server: srv, Agent: ag}
 }
 
 // ID returns the SPIFFE ID with path in the Env's trust domain.
-func (e *Env) ID(path string) spiffeid.ID {
-	id, err := spiffeid.FromPath(e.TrustDomain, path)
+func (e *Env) ID(path string) spiffeid.ID { return mustID(e.TrustDomain, path) }
+
+func mustID(td spiffeid.TrustDomain, path string) spiffeid.ID {
+	id, err := spiffeid.FromPath(td, path)
 	if err != nil {
 		panic(fmt.Sprintf("testenv: SPIFFE ID path %q: %v", path, err))
 	}
 	return id
 }
 
-func defaultLogger() *slog.Logger {
+// Logger returns the logger daemons get when Options.Log is nil: debug
+// logs on stderr when the environment variable TESTENV_LOG is set,
+// nothing otherwise.
+func Logger() *slog.Logger {
 	if os.Getenv("TESTENV_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
-// dirs are an Env's directories.
-type dirs struct {
-	data      string // daemons' state, private
-	adminSock string // the admin socket, in a directory only this user can enter
-	agentSock string // the Workload API socket, in a directory every user can enter
-}
-
-func newDirs(t testing.TB) dirs {
-	t.Helper()
-	sock, err := os.MkdirTemp("", "svte")
-	if err != nil {
-		t.Fatalf("testenv: socket directory: %v", err)
-	}
-	t.Cleanup(func() { os.RemoveAll(sock) })
-	// Workloads may run as other users (a database's uid): they must be
-	// able to reach the agent's socket, whose own mode is 0777.
-	if err := os.Chmod(sock, 0o755); err != nil {
-		t.Fatalf("testenv: socket directory: %v", err)
-	}
-	admin := filepath.Join(sock, "admin")
-	if err := os.Mkdir(admin, 0o700); err != nil {
-		t.Fatalf("testenv: admin socket directory: %v", err)
-	}
-	return dirs{
-		data:      t.TempDir(),
-		adminSock: filepath.Join(admin, "api.sock"),
-		agentSock: filepath.Join(sock, "agent.sock"),
-	}
-}
-
-// run starts a daemon's Run in a goroutine, waits for it to report that it
-// serves, and registers its shutdown with t.Cleanup.
-func run[T any](t testing.TB, name string, fn func(ctx context.Context, started func(T)) error) T {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan T, 1)
-	done := make(chan error, 1)
-	go func() { done <- fn(ctx, func(v T) { started <- v }) }()
-	var v T
-	select {
-	case v = <-started:
-	case err := <-done:
-		cancel()
-		t.Fatalf("testenv: %s exited before serving: %v", name, err)
-	case <-time.After(startTimeout):
-		cancel()
-		t.Fatalf("testenv: %s did not serve within %s", name, startTimeout)
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("testenv: %s: %v", name, err)
-			}
-		case <-time.After(startTimeout):
-			t.Errorf("testenv: %s did not stop within %s", name, startTimeout)
-		}
-	})
-	return v
 }
