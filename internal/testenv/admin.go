@@ -41,17 +41,18 @@ func DialAdmin(t testing.TB, socket string, td spiffeid.TrustDomain) *Admin {
 // (agentv1.NewAgentClient(a.Conn()), ...).
 func (a *Admin) Conn() *grpc.ClientConn { return a.conn }
 
-func callCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
-	t.Cleanup(cancel)
-	return ctx
+// callCtx bounds one admin API call.
+func callCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), callTimeout)
 }
 
 // BundlePEM returns the trust domain's X.509 authorities as PEM, as
 // `svidkit-server bundle show -format pem` prints them.
 func (a *Admin) BundlePEM(t testing.TB) []byte {
 	t.Helper()
-	b, err := bundlev1.NewBundleClient(a.conn).GetBundle(callCtx(t), &bundlev1.GetBundleRequest{})
+	ctx, cancel := callCtx()
+	defer cancel()
+	b, err := bundlev1.NewBundleClient(a.conn).GetBundle(ctx, &bundlev1.GetBundleRequest{})
 	if err != nil {
 		t.Fatalf("testenv: GetBundle: %v", err)
 	}
@@ -71,7 +72,9 @@ func (a *Admin) JoinToken(t testing.TB, agentPath string) string {
 	if agentPath != "" {
 		req.AgentId = &types.SPIFFEID{TrustDomain: a.td.Name(), Path: agentPath}
 	}
-	tok, err := agentv1.NewAgentClient(a.conn).CreateJoinToken(callCtx(t), req)
+	ctx, cancel := callCtx()
+	defer cancel()
+	tok, err := agentv1.NewAgentClient(a.conn).CreateJoinToken(ctx, req)
 	if err != nil {
 		t.Fatalf("testenv: CreateJoinToken: %v", err)
 	}

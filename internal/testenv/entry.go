@@ -71,7 +71,9 @@ func (a *Admin) CreateEntries(t testing.TB, entries []*types.Entry) []*types.Ent
 	client := entryv1.NewEntryClient(a.conn)
 	out := make([]*types.Entry, 0, len(entries))
 	for batch := range slices.Chunk(entries, 100) {
-		resp, err := client.BatchCreateEntry(callCtx(t), &entryv1.BatchCreateEntryRequest{Entries: batch})
+		ctx, cancel := callCtx()
+		resp, err := client.BatchCreateEntry(ctx, &entryv1.BatchCreateEntryRequest{Entries: batch})
+		cancel()
 		if err != nil {
 			t.Fatalf("testenv: BatchCreateEntry: %v", err)
 		}
@@ -88,7 +90,9 @@ func (a *Admin) CreateEntries(t testing.TB, entries []*types.Entry) []*types.Ent
 // DeleteEntry deletes the entry with id.
 func (a *Admin) DeleteEntry(t testing.TB, id string) {
 	t.Helper()
-	resp, err := entryv1.NewEntryClient(a.conn).BatchDeleteEntry(callCtx(t), &entryv1.BatchDeleteEntryRequest{Ids: []string{id}})
+	ctx, cancel := callCtx()
+	defer cancel()
+	resp, err := entryv1.NewEntryClient(a.conn).BatchDeleteEntry(ctx, &entryv1.BatchDeleteEntryRequest{Ids: []string{id}})
 	if err != nil {
 		t.Fatalf("testenv: BatchDeleteEntry %s: %v", id, err)
 	}
@@ -101,7 +105,9 @@ func (a *Admin) DeleteEntry(t testing.TB, id string) {
 // agents mint a new SVID for it at their next sync.
 func (a *Admin) SetDNSNames(t testing.TB, id string, names ...string) {
 	t.Helper()
-	resp, err := entryv1.NewEntryClient(a.conn).BatchUpdateEntry(callCtx(t), &entryv1.BatchUpdateEntryRequest{
+	ctx, cancel := callCtx()
+	defer cancel()
+	resp, err := entryv1.NewEntryClient(a.conn).BatchUpdateEntry(ctx, &entryv1.BatchUpdateEntryRequest{
 		Entries:   []*types.Entry{{Id: id, DnsNames: names}},
 		InputMask: &types.EntryMask{DnsNames: true},
 	})
