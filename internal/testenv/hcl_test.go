@@ -15,52 +15,34 @@ import (
 // runs with the settings an in-process daemon gets.
 func TestHCLRoundTrip(t *testing.T) {
 	l := testenv.NewLayout(t, spiffeid.RequireTrustDomainFromString("hcl.test"))
-	withHealth := func(h *config.Health) {
-		h.ListenerEnabled = true
-		h.BindAddress = "127.0.0.1"
-		h.BindPort = 18080
+	health := config.Health{ListenerEnabled: true, BindAddress: "127.0.0.1", BindPort: 18080, LivePath: "/live", ReadyPath: "/ready"}
+	server := func(withHealth bool) *config.Server {
+		cfg := l.ServerConfig(18081)
+		if withHealth {
+			cfg.Health = health
+		}
+		return cfg
 	}
-	t.Run("server", func(t *testing.T) {
-		for _, health := range []bool{false, true} {
-			want := l.ServerConfig(18081)
-			if health {
-				withHealth(&want.Health)
-			}
-			text, err := testenv.ServerHCL(want)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, _, err := config.ParseServer("server.conf", []byte(text))
-			if err != nil {
-				t.Fatalf("ParseServer: %v\n%s", err, text)
-			}
-			got.Source = ""
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("loaded\n%+v\nwant\n%+v\nfrom\n%s", got, want, text)
-			}
+	agent := func(joinToken string) *config.Agent {
+		cfg, err := l.AgentConfig("127.0.0.1:18081", "a", joinToken)
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
-	t.Run("agent", func(t *testing.T) {
-		for _, token := range []string{"", "tok"} {
-			want, err := l.AgentConfig("127.0.0.1:18081", "a", token)
-			if err != nil {
-				t.Fatal(err)
-			}
-			withHealth(&want.Health)
-			text, err := testenv.AgentHCL(want)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, _, err := config.ParseAgent("agent.conf", []byte(text))
-			if err != nil {
-				t.Fatalf("ParseAgent: %v\n%s", err, text)
-			}
-			got.Source = ""
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("loaded\n%+v\nwant\n%+v\nfrom\n%s", got, want, text)
-			}
-		}
-	})
+		cfg.Health = health
+		return cfg
+	}
+	tests := []struct {
+		name  string
+		check func(t *testing.T)
+	}{
+		{"server", func(t *testing.T) { roundTrip(t, server(false), testenv.ServerHCL, config.ParseServer) }},
+		{"server with health listener", func(t *testing.T) { roundTrip(t, server(true), testenv.ServerHCL, config.ParseServer) }},
+		{"agent restarting", func(t *testing.T) { roundTrip(t, agent(""), testenv.AgentHCL, config.ParseAgent) }},
+		{"agent with join token", func(t *testing.T) { roundTrip(t, agent("tok"), testenv.AgentHCL, config.ParseAgent) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, tt.check)
+	}
 	t.Run("refused", func(t *testing.T) {
 		cfg := l.ServerConfig(0)
 		cfg.NodeAttestors = append(cfg.NodeAttestors, config.NodeAttestorK8sPSAT)
@@ -68,4 +50,23 @@ func TestHCLRoundTrip(t *testing.T) {
 			t.Fatal("ServerHCL rendered a k8s_psat server")
 		}
 	})
+}
+
+// roundTrip renders want, parses the text and compares, ignoring the
+// parsed configuration's Source (the file name).
+func roundTrip[C config.Server | config.Agent](t *testing.T, want *C, render func(*C) (string, error), parse func(string, []byte) (*C, []string, error)) {
+	t.Helper()
+	text, err := render(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := parse("test.conf", []byte(text))
+	if err != nil {
+		t.Fatalf("parse: %v\n%s", err, text)
+	}
+	// Source is the only field the file itself does not give.
+	reflect.ValueOf(got).Elem().FieldByName("Source").SetString("")
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("loaded\n%+v\nwant\n%+v\nfrom\n%s", got, want, text)
+	}
 }
