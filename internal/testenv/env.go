@@ -29,8 +29,8 @@ type Options struct {
 	// HealthPort, when not 0, turns on the server's health and metrics
 	// listener on 127.0.0.1:HealthPort (see FreePort).
 	HealthPort int
-	// ServerConfig, when set, adjusts the server's configuration last,
-	// before every start (node attestors, notifiers, TTLs).
+	// ServerConfig, when set, adjusts the server's configuration last
+	// (node attestors, notifiers, TTLs); restarts run with the result.
 	ServerConfig func(*config.Server)
 	// Log receives the daemons' logs; nil means Logger().
 	Log *slog.Logger
