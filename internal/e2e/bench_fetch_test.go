@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/svidkit/svidkit/internal/testenv"
 )
 
 // BenchmarkWorkloadFetchX509SVID measures one FetchX509SVID round trip of
@@ -13,12 +15,11 @@ import (
 // entries for other uids on the same agent, to show that matching does not
 // scan them. Target: p99 < 2 ms.
 func BenchmarkWorkloadFetchX509SVID(b *testing.B) {
-	e := newEnv(b)
-	e.startServer()
-	ag := e.startAgent("a", e.joinToken("/node"))
-	e.createEntry(workloadEntry("/node", "/workload", 0))
-	ag.waitSynced(b, 1, 30*time.Second)
-	client := ag.client(b)
+	e := startServer(b, testenv.Options{})
+	ag := e.StartAgent(b, "a", e.JoinToken(b, "/node"))
+	e.CreateEntry(b, workloadEntry("/node", "/workload", 0))
+	waitSynced(b, ag, 1, 30*time.Second)
+	client := ag.Client(b)
 	pollUntil(b, 10*time.Second, 20*time.Millisecond, "the workload's first X.509-SVID", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -47,7 +48,7 @@ func BenchmarkWorkloadFetchX509SVID(b *testing.B) {
 	}
 
 	b.Run("entries=1", run)
-	e.createEntries(otherUIDEntries("/node", 999))
-	ag.waitSynced(b, 1000, 2*time.Minute)
+	e.CreateEntries(b, otherUIDEntries("/node", 999))
+	waitSynced(b, ag, 1000, 2*time.Minute)
 	b.Run("entries=1000", run)
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svidkit/svidkit/internal/testenv"
 	"github.com/svidkit/svidkit/pkg/config"
 )
 
@@ -34,21 +35,20 @@ const idleAgents = 4
 //
 // It runs for over a minute and ignores b.N.
 func BenchmarkIdleSyncRate(b *testing.B) {
-	e := newEnv(b)
-	e.healthPort = freePort(b)
-	e.startServer()
-	serverMetrics := "http://" + net.JoinHostPort("127.0.0.1", itoa(e.healthPort)) + "/metrics"
+	healthPort := testenv.FreePort(b)
+	e := startServer(b, testenv.Options{HealthPort: healthPort})
+	serverMetrics := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(healthPort)) + "/metrics"
 	var agentMetrics []string
 	for i := range idleAgents {
 		name := fmt.Sprintf("idle%d", i)
 		node := "/node-" + name
-		e.createEntry(workloadEntry(node, "/wl-"+name, 0))
-		cfg := e.agentConfig(name, e.joinToken(node))
-		port := freePort(b)
+		e.CreateEntry(b, workloadEntry(node, "/wl-"+name, 0))
+		cfg := e.AgentConfig(b, name, e.JoinToken(b, node))
+		port := testenv.FreePort(b)
 		cfg.Telemetry = config.Telemetry{PrometheusEnabled: true, PrometheusHost: "127.0.0.1", PrometheusPort: port}
-		p := e.startAgentWith(name, cfg)
-		p.waitSynced(b, 1, 30*time.Second)
-		agentMetrics = append(agentMetrics, "http://"+net.JoinHostPort("127.0.0.1", itoa(port))+"/metrics")
+		p := e.StartAgentWith(b, name, cfg)
+		waitSynced(b, p, 1, 30*time.Second)
+		agentMetrics = append(agentMetrics, "http://"+net.JoinHostPort("127.0.0.1", strconv.Itoa(port))+"/metrics")
 	}
 
 	agentSyncs := func() float64 {

@@ -17,8 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	bundlev1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/bundle/v1"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
+
+	"github.com/svidkit/svidkit/internal/testenv"
 )
 
 // memorySettle is how long the daemons run untouched before a reading, so
@@ -43,7 +46,7 @@ func BenchmarkResidentMemory(b *testing.B) {
 		b.Skip("BenchmarkResidentMemory builds the daemons and needs the go toolchain in PATH: ", err)
 	}
 	root := moduleRoot(b, goTool)
-	e := newEnv(b)
+	l := testenv.NewLayout(b, spiffeid.RequireTrustDomainFromString(trustDomain))
 	bin := b.TempDir()
 	for _, name := range []string{"server", "agent"} {
 		// The flags of the Taskfile's build task, so that the figures are
@@ -56,13 +59,14 @@ func BenchmarkResidentMemory(b *testing.B) {
 		}
 	}
 
-	server := e.startServerProcess(filepath.Join(bin, "svidkit-server"), freePort(b))
-	healthPort := freePort(b)
-	agentProc := e.startAgentProcess(filepath.Join(bin, "svidkit-agent"), e.joinToken("/node"), healthPort)
+	serverPort := testenv.FreePort(b)
+	server, admin := startServerProcess(b, l, filepath.Join(bin, "svidkit-server"), serverPort)
+	healthPort := testenv.FreePort(b)
+	agentProc := startAgentProcess(b, l, admin, filepath.Join(bin, "svidkit-agent"), serverPort, healthPort)
 	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", healthPort)
 	readyURL := fmt.Sprintf("http://127.0.0.1:%d/ready", healthPort)
 	pollUntil(b, 30*time.Second, 50*time.Millisecond, "the agent to be ready and serve its socket", func() bool {
-		_, err := os.Stat(filepath.Join(e.sockDir, "agent.sock"))
+		_, err := os.Stat(l.AgentSocket(processAgent))
 		return err == nil && httpOK(readyURL)
 	})
 
@@ -79,7 +83,7 @@ func BenchmarkResidentMemory(b *testing.B) {
 			Selectors: []*types.Selector{{Type: "unix", Value: fmt.Sprintf("uid:%d", 20000+i)}},
 		}
 	}
-	e.createEntries(entries)
+	admin.CreateEntries(b, entries)
 	pollUntil(b, 2*time.Minute, 50*time.Millisecond, "the agent to mint 1,000 SVIDs", func() bool {
 		return agentMetric(metricsURL, "svidkit_agent_entries") >= n &&
 			agentMetric(metricsURL, "svidkit_agent_x509_svids_minted_total") >= n
@@ -113,138 +117,87 @@ func moduleRoot(tb testing.TB, goTool string) string {
 	return filepath.Dir(gomod)
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(tb testing.TB) int {
+// processAgent is the name of the agent BenchmarkResidentMemory runs.
+const processAgent = "agent"
+
+// startServerProcess runs the server binary on port with the settings of
+// an in-process testenv server and waits until its admin API answers.
+func startServerProcess(tb testing.TB, l *testenv.Layout, binary string, port int) (*exec.Cmd, *testenv.Admin) {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	cfg := l.ServerConfig(port)
+	conf, err := testenv.ServerHCL(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startServerProcess runs the server binary on port, waits until its admin
-// API answers, and fixes e.tcpAddr.
-func (e *env) startServerProcess(binary string, port int) *exec.Cmd {
-	e.t.Helper()
-	dataDir := filepath.Join(e.dir, "server")
-	conf := fmt.Sprintf(`server {
-  bind_address = "127.0.0.1"
-  bind_port = "%d"
-  socket_path = %q
-  trust_domain = %q
-  data_dir = %q
-  log_level = "INFO"
-  ca_ttl = "24h"
-  default_x509_svid_ttl = "1h"
-  agent_ttl = "1h"
-}
-
-plugins {
-  DataStore "sql" {
-    plugin_data {
-      database_type = "sqlite3"
-      connection_string = %q
-    }
-  }
-  KeyManager "disk" {
-    plugin_data {
-      keys_path = %q
-    }
-  }
-  NodeAttestor "join_token" {
-    plugin_data {}
-  }
-}
-`, port, e.adminSock, trustDomain, dataDir, filepath.Join(dataDir, "datastore.sqlite3"), filepath.Join(dataDir, "keys.json"))
-	cmd := e.startProcess(binary, "server", conf)
-	e.tcpAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	client := bundlev1.NewBundleClient(e.admin())
-	pollUntil(e.t, 30*time.Second, 50*time.Millisecond, "the server's admin API", func() bool {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	cmd := startProcess(tb, l.Dir, binary, "server", conf)
+	admin := testenv.DialAdmin(tb, l.AdminSocket, l.TrustDomain)
+	client := bundlev1.NewBundleClient(admin.Conn())
+	pollUntil(tb, 30*time.Second, 50*time.Millisecond, "the server's admin API", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_, err := client.GetBundle(ctx, &bundlev1.GetBundleRequest{})
 		return err == nil
 	})
-	return cmd
+	return cmd, admin
 }
 
-// startAgentProcess runs the agent binary with a join token and its health
-// listener on healthPort.
-func (e *env) startAgentProcess(binary, token string, healthPort int) *exec.Cmd {
-	e.t.Helper()
-	dataDir := filepath.Join(e.dir, "agent")
-	bundlePath := filepath.Join(e.dir, "bundle.pem")
-	if err := os.WriteFile(bundlePath, e.bundlePEM(), 0o644); err != nil {
-		e.t.Fatal(err)
+// startAgentProcess runs the agent binary with the settings of an
+// in-process testenv agent of the server on serverPort, a join token for
+// /node and its health listener on healthPort.
+func startAgentProcess(tb testing.TB, l *testenv.Layout, admin *testenv.Admin, binary string, serverPort, healthPort int) *exec.Cmd {
+	tb.Helper()
+	if err := os.WriteFile(l.BundlePath(), admin.BundlePEM(tb), 0o644); err != nil {
+		tb.Fatal(err)
 	}
-	host, port := splitHostPort(e.t, e.tcpAddr)
-	conf := fmt.Sprintf(`agent {
-  data_dir = %q
-  log_level = "INFO"
-  server_address = %q
-  server_port = "%d"
-  socket_path = %q
-  trust_domain = %q
-  trust_bundle_path = %q
-}
-
-plugins {
-  NodeAttestor "join_token" {
-    plugin_data {}
-  }
-  KeyManager "disk" {
-    plugin_data {
-      directory = %q
-    }
-  }
-  WorkloadAttestor "unix" {
-    plugin_data {}
-  }
-}
-
-health_checks {
-  listener_enabled = true
-  bind_address = "127.0.0.1"
-  bind_port = "%d"
-}
-`, dataDir, host, port, filepath.Join(e.sockDir, "agent.sock"), trustDomain, bundlePath, dataDir, healthPort)
-	return e.startProcess(binary, "agent", conf, "-joinToken", token)
-}
-
-// startProcess writes name.conf, starts `binary run -config name.conf
-// args...` with its output in name.log, and kills it at cleanup if it is
-// still running. The log is printed when the benchmark fails.
-func (e *env) startProcess(binary, name, conf string, args ...string) *exec.Cmd {
-	e.t.Helper()
-	confPath := filepath.Join(e.dir, name+".conf")
-	if err := os.MkdirAll(filepath.Join(e.dir, name), 0o700); err != nil {
-		e.t.Fatal(err)
+	cfg, err := l.AgentConfig(net.JoinHostPort("127.0.0.1", strconv.Itoa(serverPort)), processAgent, "")
+	if err != nil {
+		tb.Fatal(err)
 	}
+	cfg.Health.ListenerEnabled = true
+	cfg.Health.BindAddress = "127.0.0.1"
+	cfg.Health.BindPort = healthPort
+	conf, err := testenv.AgentHCL(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	return startProcess(tb, l.Dir, binary, "agent", conf, "-joinToken", admin.JoinToken(tb, "/node"))
+}
+
+// startProcess writes dir/name.conf, starts `binary run -config name.conf
+// args...` with its output in dir/name.log, and kills it at cleanup if it
+// is still running. The log is printed when the benchmark fails.
+func startProcess(tb testing.TB, dir, binary, name, conf string, args ...string) *exec.Cmd {
+	tb.Helper()
+	confPath := filepath.Join(dir, name+".conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
-		e.t.Fatal(err)
+		tb.Fatal(err)
 	}
-	logPath := filepath.Join(e.dir, name+".log")
+	logPath := filepath.Join(dir, name+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
-		e.t.Fatal(err)
+		tb.Fatal(err)
 	}
 	cmd := exec.Command(binary, append([]string{"run", "-config", confPath}, args...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		e.t.Fatalf("start %s: %v", name, err)
+		tb.Fatalf("start %s: %v", name, err)
 	}
-	e.t.Cleanup(func() {
+	tb.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			cmd.Process.Kill()
 			cmd.Wait()
 		}
 		logFile.Close()
-		if e.t.Failed() {
+		if tb.Failed() {
 			out, _ := os.ReadFile(logPath)
-			e.t.Logf("%s log:\n%s", name, out)
+			tb.Logf("%s log:\n%s", name, out)
 		}
 	})
 	return cmd

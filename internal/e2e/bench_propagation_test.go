@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
+
+	"github.com/svidkit/svidkit/internal/testenv"
 )
 
 // propagationRounds is how many create/observe/delete rounds
@@ -27,15 +29,14 @@ const propagationRounds = 50
 // With 50 samples p99 is the second-largest; max is reported too. The
 // benchmark runs its own fixed number of rounds and ignores b.N.
 func BenchmarkEntryPropagation(b *testing.B) {
-	e := newEnv(b)
-	e.startServer()
-	ag := e.startAgent("a", e.joinToken("/node"))
+	e := startServer(b, testenv.Options{})
+	ag := e.StartAgent(b, "a", e.JoinToken(b, "/node"))
 	// A standing identity keeps the watch stream open between rounds: with
 	// none, the agent denies the stream and go-spiffe retries with backoff,
 	// which would be measured instead of propagation.
 	baseID := "spiffe://" + trustDomain + "/base"
-	e.createEntry(workloadEntry("/node", "/base", 0))
-	w := watch(b, ag.client(b))
+	e.CreateEntry(b, workloadEntry("/node", "/base", 0))
+	w := watch(b, ag.Client(b))
 	w.waitFor(b, 30*time.Second, "the standing SVID", func(x *workloadapi.X509Context) bool { return ids(x)[baseID] != nil })
 
 	var created, withdrawn latencies
@@ -49,11 +50,11 @@ func BenchmarkEntryPropagation(b *testing.B) {
 		// Timed from before the admin call: its latency is part of what
 		// an operator sees.
 		start := time.Now()
-		entryID := e.createEntry(workloadEntry("/node", path, 0))
+		entryID := e.CreateEntry(b, workloadEntry("/node", path, 0))
 		w.waitFor(b, 10*time.Second, "the new entry's SVID", func(x *workloadapi.X509Context) bool { return ids(x)[id] != nil })
 		created = append(created, time.Since(start))
 
-		e.deleteEntry(entryID)
+		e.DeleteEntry(b, entryID)
 		deleted := time.Now()
 		w.waitFor(b, 10*time.Second, "the deleted entry's SVID to be withdrawn", func(x *workloadapi.X509Context) bool {
 			return ids(x)[id] == nil && ids(x)[baseID] != nil

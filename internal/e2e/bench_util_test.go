@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"os"
@@ -9,10 +8,9 @@ import (
 	"testing"
 	"time"
 
-	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
-	"google.golang.org/grpc/codes"
 
+	"github.com/svidkit/svidkit/internal/testenv"
 	"github.com/svidkit/svidkit/pkg/agent/cache"
 )
 
@@ -74,33 +72,13 @@ func otherUIDEntries(parentPath string, n int) []*types.Entry {
 	return out
 }
 
-// createEntries registers entries through the admin API in batches of 100,
-// failing on any per-entry error.
-func (e *env) createEntries(entries []*types.Entry) {
-	e.t.Helper()
-	client := entryv1.NewEntryClient(e.admin())
-	for batch := range slices.Chunk(entries, 100) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		resp, err := client.BatchCreateEntry(ctx, &entryv1.BatchCreateEntryRequest{Entries: batch})
-		cancel()
-		if err != nil {
-			e.t.Fatalf("BatchCreateEntry: %v", err)
-		}
-		for _, r := range resp.Results {
-			if codes.Code(r.Status.Code) != codes.OK {
-				e.t.Fatalf("BatchCreateEntry: %s", r.Status.Message)
-			}
-		}
-	}
-}
-
 // waitSynced waits until the in-process agent knows at least n entries and
 // holds a current SVID for every one of them.
-func (p *agentProc) waitSynced(tb testing.TB, n int, timeout time.Duration) {
+func waitSynced(tb testing.TB, p *testenv.Agent, n int, timeout time.Duration) {
 	tb.Helper()
-	c, ok := p.agent.Manager().(*cache.Cache)
+	c, ok := p.Agent.Manager().(*cache.Cache)
 	if !ok {
-		tb.Fatalf("agent manager is %T, want *cache.Cache", p.agent.Manager())
+		tb.Fatalf("agent manager is %T, want *cache.Cache", p.Agent.Manager())
 	}
 	pollUntil(tb, timeout, 20*time.Millisecond, fmt.Sprintf("the agent to hold SVIDs for %d entries", n), func() bool {
 		return len(c.Entries()) >= n && len(c.StaleEntries(time.Now())) == 0

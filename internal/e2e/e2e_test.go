@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -13,6 +12,8 @@ import (
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/svidkit/svidkit/internal/testenv"
 )
 
 // watcher records every X.509 context pushed to a go-spiffe watcher.
@@ -75,15 +76,13 @@ func ids(c *workloadapi.X509Context) map[string]*x509svid.SVID {
 }
 
 func TestEndToEnd(t *testing.T) {
-	e := newEnv(t)
-	e.svidTTL = 4 * time.Second
-	e.startServer()
-	token := e.joinToken("/node")
-	ag := e.startAgent("a", token)
+	e := startServer(t, testenv.Options{SVIDTTL: 4 * time.Second})
+	token := e.JoinToken(t, "/node")
+	ag := e.StartAgent(t, "a", token)
 
 	const appPath = "/app"
-	e.createEntry(workloadEntry("/node", appPath, 4))
-	c := ag.client(t)
+	e.CreateEntry(t, workloadEntry("/node", appPath, 4))
+	c := ag.Client(t)
 	w := watch(t, c)
 	appID := "spiffe://" + trustDomain + appPath
 
@@ -142,12 +141,12 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("new entry served within 1s and withdrawn on delete", func(t *testing.T) {
 		newID := "spiffe://" + trustDomain + "/app2"
 		start := time.Now()
-		entryID := e.createEntry(workloadEntry("/node", "/app2", 60))
+		entryID := e.CreateEntry(t, workloadEntry("/node", "/app2", 60))
 		w.waitFor(t, 5*time.Second, "the new entry's SVID", func(x *workloadapi.X509Context) bool { return ids(x)[newID] != nil })
 		if d := time.Since(start); d > time.Second {
 			t.Errorf("new entry took %v to be served, want at most 1s", d)
 		}
-		e.deleteEntry(entryID)
+		e.DeleteEntry(t, entryID)
 		w.waitFor(t, 5*time.Second, "the deleted entry's SVID to be withdrawn", func(x *workloadapi.X509Context) bool {
 			return ids(x)[newID] == nil && ids(x)[appID] != nil
 		})
@@ -155,15 +154,14 @@ func TestEndToEnd(t *testing.T) {
 }
 
 func TestUnregisteredWorkloadDenied(t *testing.T) {
-	e := newEnv(t)
-	e.startServer()
-	ag := e.startAgent("a", e.joinToken("/node"))
+	e := startServer(t, testenv.Options{})
+	ag := e.StartAgent(t, "a", e.JoinToken(t, "/node"))
 	// An entry for a different uid: this process matches nothing.
 	entry := workloadEntry("/node", "/other", 0)
-	entry.Selectors[0].Value = fmt.Sprintf("uid:%d", os.Getuid()+12345)
-	e.createEntry(entry)
+	entry.Selectors = []string{testenv.UID(os.Getuid() + 12345)}
+	e.CreateEntry(t, entry)
 
-	c := ag.client(t)
+	c := ag.Client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := c.FetchX509SVID(ctx)

@@ -4,18 +4,20 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/svidkit/svidkit/internal/testenv"
 )
 
 func TestServerHealthAndMetrics(t *testing.T) {
-	e := newEnv(t)
-	e.healthPort = freePort(t)
-	e.startServer()
-	e.joinToken("") // one admin RPC, so the RPC counter has a sample
+	healthPort := testenv.FreePort(t)
+	e := startServer(t, testenv.Options{HealthPort: healthPort})
+	e.JoinToken(t, "") // one admin RPC, so the RPC counter has a sample
 
-	base := "http://" + net.JoinHostPort("127.0.0.1", itoa(e.healthPort))
+	base := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(healthPort))
 	get := func(path string) (int, string) {
 		t.Helper()
 		client := &http.Client{Timeout: 5 * time.Second}

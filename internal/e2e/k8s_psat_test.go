@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/svidkit/svidkit/internal/fakekube"
+	"github.com/svidkit/svidkit/internal/testenv"
 	"github.com/svidkit/svidkit/pkg/config"
 )
 
@@ -80,18 +81,17 @@ func (w *psatWorld) serverConfig(cfg *config.Server) {
 // node entry (cluster selector) reaches the workload, and the agent
 // re-attests with the kubelet's rotated token instead of renewing.
 func TestK8sPSATEndToEnd(t *testing.T) {
-	e := newEnv(t)
-	w := newPSATWorld(t, e.dir)
-	e.serverConfig = func(cfg *config.Server) {
+	dir := t.TempDir()
+	w := newPSATWorld(t, dir)
+	e := startServer(t, testenv.Options{ServerConfig: func(cfg *config.Server) {
 		w.serverConfig(cfg)
 		// A short agent SVID life so that re-attestation at half life
 		// happens within the test.
 		cfg.AgentTTL = 8 * time.Second
-	}
-	e.startServer()
+	}})
 
 	// The notifier keeps the ConfigMap's bundle.crt equal to the bundle.
-	want := string(e.bundlePEM())
+	want := string(e.BundlePEM(t))
 	pollUntil(t, 15*time.Second, 20*time.Millisecond, "the k8sbundle notifier to publish the bundle", func() bool {
 		cm := w.kube.ConfigMap("spire", "spire-bundle")
 		return cm != nil && cm.Data["bundle.crt"] == want
@@ -102,14 +102,14 @@ func TestK8sPSATEndToEnd(t *testing.T) {
 	}
 
 	// Node entry: every agent of the cluster is spiffe://…/k8s-cluster/demo.
-	e.createEntry(&types.Entry{
+	e.CreateEntries(t, []*types.Entry{{
 		SpiffeId:  &types.SPIFFEID{TrustDomain: trustDomain, Path: "/k8s-cluster/" + psatCluster},
 		ParentId:  &types.SPIFFEID{TrustDomain: trustDomain, Path: "/spire/server"},
 		Selectors: []*types.Selector{{Type: "k8s_psat", Value: "cluster:" + psatCluster}},
-	})
-	e.createEntry(workloadEntry("/k8s-cluster/"+psatCluster, "/db", 0))
+	}})
+	e.CreateEntry(t, workloadEntry("/k8s-cluster/"+psatCluster, "/db", 0))
 
-	tokenPath := filepath.Join(e.dir, "tokens", "spire-agent")
+	tokenPath := filepath.Join(dir, "tokens", "spire-agent")
 	if err := os.MkdirAll(filepath.Dir(tokenPath), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -129,18 +129,18 @@ func TestK8sPSATEndToEnd(t *testing.T) {
 
 	// The agent bootstraps from the ConfigMap's bundle, as a DaemonSet pod
 	// mounting it would.
-	cfg := e.agentConfig("psat", "")
+	cfg := e.AgentConfig(t, "psat", "")
 	if err := os.WriteFile(cfg.TrustBundlePath, bundleFromConfigMap, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg.NodeAttestor = config.NodeAttestorK8sPSAT
 	cfg.K8sPSAT = &config.K8sPSATAttestor{Cluster: psatCluster, TokenPath: tokenPath}
-	ag := e.startAgentWith("psat", cfg)
+	ag := e.StartAgentWith(t, "psat", cfg)
 
 	wantID := "spiffe://" + trustDomain + "/spire/agent/k8s_psat/" + psatCluster + "/" + string(w.node.UID)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	agents := agentv1.NewAgentClient(e.admin())
+	agents := agentv1.NewAgentClient(e.Conn())
 	list, err := agents.ListAgents(ctx, &agentv1.ListAgentsRequest{})
 	if err != nil || len(list.Agents) != 1 {
 		t.Fatalf("ListAgents = %v, %v", list, err)
@@ -173,7 +173,7 @@ func TestK8sPSATEndToEnd(t *testing.T) {
 	}
 
 	// The workload entry under the node entry reaches the workload.
-	wt := watch(t, ag.client(t))
+	wt := watch(t, ag.Client(t))
 	wt.waitFor(t, 15*time.Second, "the workload SVID via the node entry", func(x *workloadapi.X509Context) bool {
 		return len(x.SVIDs) == 1 && x.SVIDs[0].ID.Path() == "/db"
 	})
@@ -197,7 +197,7 @@ func TestK8sPSATEndToEnd(t *testing.T) {
 		t.Fatalf("agent ID after re-attestation = %s, want %s", id, wantID)
 	}
 	// A new entry still arrives: the re-attested agent is authorized.
-	e.createEntry(workloadEntry("/k8s-cluster/"+psatCluster, "/db-2", 0))
+	e.CreateEntry(t, workloadEntry("/k8s-cluster/"+psatCluster, "/db-2", 0))
 	wt.waitFor(t, 15*time.Second, "a new entry after re-attestation", func(x *workloadapi.X509Context) bool { return len(x.SVIDs) == 2 })
 }
 
@@ -205,20 +205,19 @@ func TestK8sPSATEndToEnd(t *testing.T) {
 // refuses (here: a token minted for another audience) fails with the
 // server's reason and never serves workloads.
 func TestK8sPSATRefusedAgentDoesNotStart(t *testing.T) {
-	e := newEnv(t)
-	w := newPSATWorld(t, e.dir)
-	e.serverConfig = w.serverConfig
-	e.startServer()
+	dir := t.TempDir()
+	w := newPSATWorld(t, dir)
+	e := startServer(t, testenv.Options{ServerConfig: w.serverConfig})
 
-	tokenPath := filepath.Join(e.dir, "token")
+	tokenPath := filepath.Join(dir, "token")
 	w.kube.AddToken("vault-token", fakekube.Token{Audiences: []string{"vault"}, User: fakekube.BoundUser(w.pod, w.node)})
 	if err := os.WriteFile(tokenPath, []byte("vault-token"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := e.agentConfig("refused", "")
+	cfg := e.AgentConfig(t, "refused", "")
 	cfg.NodeAttestor = config.NodeAttestorK8sPSAT
 	cfg.K8sPSAT = &config.K8sPSATAttestor{Cluster: psatCluster, TokenPath: tokenPath}
-	err := e.runAgentConfigExpectingFailure("refused", cfg)
+	err := e.RunAgentExpectingFailure(t, "refused", cfg)
 	if err == nil || !strings.Contains(err.Error(), "audience") && !strings.Contains(err.Error(), "authenticated") {
 		t.Fatalf("agent error = %v, want the token refusal", err)
 	}

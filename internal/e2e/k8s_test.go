@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/svidkit/svidkit/internal/fakekubelet"
+	"github.com/svidkit/svidkit/internal/testenv"
 	"github.com/svidkit/svidkit/pkg/config"
 )
 
@@ -43,8 +44,7 @@ func TestK8sWorkloadAttestation(t *testing.T) {
 		otherUID   = "c3a9d7e1-5b2f-4c8a-8e6d-1f4b7a9c2e50"
 		otherCID   = "9c7e5a3b1d2f4e6a8c0b2d4f6e8a1c3e5b7d9f0a2c4e6b8d1f3a5c7e9b0d2f4a"
 	)
-	e := newEnv(t)
-	e.startServer()
+	e := startServer(t, testenv.Options{})
 
 	kubelet := fakekubelet.New(t, fakekubelet.Options{Secure: true, Token: token})
 	kubelet.PutPod(fakekubelet.RunningPod("payments", "billing-6d8f9c7b5-q2xkz", billingUID, "billing", node,
@@ -79,7 +79,7 @@ func TestK8sWorkloadAttestation(t *testing.T) {
 	// The plugin settings come from an agent.conf as a DaemonSet would
 	// carry it; only the proc root (no HCL key) is set in the runtime
 	// config.
-	cfg := e.agentConfig("k8s", e.joinToken("/node"))
+	cfg := e.AgentConfig(t, "k8s", e.JoinToken(t, "/node"))
 	plugins, _, err := config.DecodeAgent("agent.conf", []byte(fmt.Sprintf(`plugins {
   WorkloadAttestor "unix" {}
   WorkloadAttestor "k8s" {
@@ -97,10 +97,10 @@ func TestK8sWorkloadAttestation(t *testing.T) {
 	}
 	cfg.Unix, cfg.K8s = plugins.Unix, plugins.K8s
 	cfg.K8s.ProcRoot = procRoot
-	ag := e.startAgentWith("k8s", cfg)
+	ag := e.StartAgentWith(t, "k8s", cfg)
 
 	const billingPath = "/ns/payments/sa/billing"
-	e.createEntry(&types.Entry{
+	e.CreateEntries(t, []*types.Entry{{
 		SpiffeId: &types.SPIFFEID{TrustDomain: trustDomain, Path: billingPath},
 		ParentId: &types.SPIFFEID{TrustDomain: trustDomain, Path: "/node"},
 		Selectors: []*types.Selector{
@@ -108,10 +108,10 @@ func TestK8sWorkloadAttestation(t *testing.T) {
 			{Type: "k8s", Value: "sa:billing"},
 			{Type: "unix", Value: fmt.Sprintf("uid:%d", os.Getuid())},
 		},
-	})
+	}})
 	billingID := "spiffe://" + trustDomain + billingPath
 
-	c := ag.client(t)
+	c := ag.Client(t)
 	t.Run("pod in the entry's namespace gets the SVID", func(t *testing.T) {
 		x := watch(t, c).waitFor(t, 10*time.Second, "the billing SVID", func(x *workloadapi.X509Context) bool {
 			return ids(x)[billingID] != nil
@@ -126,7 +126,7 @@ func TestK8sWorkloadAttestation(t *testing.T) {
 
 	sdsDefault := func(t *testing.T) (*tlsv3.Secret, error) {
 		t.Helper()
-		conn, err := grpc.NewClient("unix://"+ag.sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := grpc.NewClient("unix://"+ag.Socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,20 +6,21 @@ import (
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
+
+	"github.com/svidkit/svidkit/internal/testenv"
 )
 
 // TestAgentServesWhileServerIsDown: cached SVIDs keep being served while the
 // server is away, and the agent reconnects by itself when it returns.
 func TestAgentServesWhileServerIsDown(t *testing.T) {
-	e := newEnv(t)
-	stop := e.startServer()
-	ag := e.startAgent("a", e.joinToken("/node"))
-	e.createEntry(workloadEntry("/node", "/app", 0))
-	c := ag.client(t)
+	e := startServer(t, testenv.Options{})
+	ag := e.StartAgent(t, "a", e.JoinToken(t, "/node"))
+	e.CreateEntry(t, workloadEntry("/node", "/app", 0))
+	c := ag.Client(t)
 	w := watch(t, c)
 	w.waitFor(t, 10*time.Second, "the first SVID", func(x *workloadapi.X509Context) bool { return len(x.SVIDs) == 1 })
 
-	stop()
+	e.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	svid, err := c.FetchX509SVID(ctx)
@@ -30,8 +31,8 @@ func TestAgentServesWhileServerIsDown(t *testing.T) {
 		t.Fatalf("served %s, want /app", svid.ID)
 	}
 
-	e.startServer()
-	e.createEntry(workloadEntry("/node", "/app2", 0))
+	e.Restart(t)
+	e.CreateEntry(t, workloadEntry("/node", "/app2", 0))
 	w.waitFor(t, 20*time.Second, "an entry created after the server came back", func(x *workloadapi.X509Context) bool {
 		return ids(x)["spiffe://"+trustDomain+"/app2"] != nil
 	})

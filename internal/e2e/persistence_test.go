@@ -11,29 +11,30 @@ import (
 	bundlev1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/bundle/v1"
 	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/svidkit/svidkit/internal/testenv"
 )
 
 func TestServerRestartKeepsState(t *testing.T) {
-	e := newEnv(t)
-	stop := e.startServer()
-	ag := e.startAgent("a", e.joinToken("/node"))
-	entryID := e.createEntry(workloadEntry("/node", "/app", 0))
+	e := startServer(t, testenv.Options{})
+	ag := e.StartAgent(t, "a", e.JoinToken(t, "/node"))
+	entryID := e.CreateEntry(t, workloadEntry("/node", "/app", 0))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	bundleBefore, err := bundlev1.NewBundleClient(e.admin()).GetBundle(ctx, &bundlev1.GetBundleRequest{})
+	bundleBefore, err := bundlev1.NewBundleClient(e.Conn()).GetBundle(ctx, &bundlev1.GetBundleRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	agentsBefore, err := agentv1.NewAgentClient(e.admin()).ListAgents(ctx, &agentv1.ListAgentsRequest{})
+	agentsBefore, err := agentv1.NewAgentClient(e.Conn()).ListAgents(ctx, &agentv1.ListAgentsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ag.stop()
-	stop()
+	ag.Stop()
+	e.Stop()
 
-	e.startServer()
-	admin := e.admin()
+	e.Restart(t)
+	admin := e.Conn()
 	entry, err := entryv1.NewEntryClient(admin).GetEntry(ctx, &entryv1.GetEntryRequest{Id: entryID})
 	if err != nil {
 		t.Fatalf("entry lost across restart: %v", err)
@@ -58,8 +59,8 @@ func TestServerRestartKeepsState(t *testing.T) {
 
 	// The agent restarts without a join token: it reuses its stored SVID,
 	// and the same workload gets an SVID that chains to the same CA.
-	ag2 := e.startAgent("a", "")
-	c := ag2.client(t)
+	ag2 := e.StartAgent(t, "a", "")
+	c := ag2.Client(t)
 	w := watch(t, c)
 	x := w.waitFor(t, 10*time.Second, "an SVID after restarts", func(x *workloadapi.X509Context) bool { return len(x.SVIDs) > 0 })
 	if _, _, err := x509svid.Verify(x.SVIDs[0].Certificates, x.Bundles); err != nil {

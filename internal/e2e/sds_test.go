@@ -13,6 +13,8 @@ import (
 	secretv3 "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/svidkit/svidkit/internal/testenv"
 )
 
 const secretTypeURL = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
@@ -21,13 +23,11 @@ const secretTypeURL = "type.googleapis.com/envoy.extensions.transport_sockets.tl
 // socket gets its SVID ("default") and trust bundle ("ROOTCA") over SDS v3,
 // as from SPIRE's agent, and a rotated SVID as a new version.
 func TestAgentServesSDS(t *testing.T) {
-	e := newEnv(t)
-	e.svidTTL = 4 * time.Second
-	e.startServer()
-	ag := e.startAgent("a", e.joinToken("/node"))
-	e.createEntry(workloadEntry("/node", "/envoy", 4))
+	e := startServer(t, testenv.Options{SVIDTTL: 4 * time.Second})
+	ag := e.StartAgent(t, "a", e.JoinToken(t, "/node"))
+	e.CreateEntry(t, workloadEntry("/node", "/envoy", 4))
 
-	conn, err := grpc.NewClient("unix://"+ag.sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient("unix://"+ag.Socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
