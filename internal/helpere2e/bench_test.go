@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svidkit/svidkit/internal/testenv"
 	"github.com/svidkit/svidkit/pkg/helper"
 )
 
@@ -57,17 +58,16 @@ const updateRounds = 40
 // within 2x of it. The benchmark runs its own fixed number of rounds and
 // ignores b.N.
 func BenchmarkUpdateToDisk(b *testing.B) {
-	e := newEnv(b)
-	e.startServer()
-	ag := e.startAgent("a", e.joinToken())
-	entry := e.createEntry(workloadEntry("/app", 0))
+	e := startServer(b)
+	ag := e.StartAgent(b, "a", e.JoinToken(b, testenv.NodePath))
+	entryID := e.CreateEntry(b, workloadEntry("/app", 0))
 	b.Setenv(childEnv, "1")
 	for i, d := range certDirs(b) {
-		b.Run(d.name, func(b *testing.B) { benchUpdate(b, e, ag.sock, entry.Id, d.dir, i) })
+		b.Run(d.name, func(b *testing.B) { benchUpdate(b, e, ag.Socket, entryID, d.dir, i) })
 	}
 }
 
-func benchUpdate(b *testing.B, e *env, sock, entryID, dir string, run int) {
+func benchUpdate(b *testing.B, e *testenv.Server, sock, entryID, dir string, run int) {
 	cfg := helperConfig(b, sock)
 	cfg.CertDir = dir
 	cfg.Cmd = selfExe(b)
@@ -80,7 +80,7 @@ func benchUpdate(b *testing.B, e *env, sock, entryID, dir string, run int) {
 	serial := first.Serial
 	b.ResetTimer()
 	for i := range updateRounds {
-		e.setDNSNames(entryID, fmt.Sprintf("r%d-%d.example.org", run, i))
+		e.SetDNSNames(b, entryID, fmt.Sprintf("r%d-%d.example.org", run, i))
 		ev := waitWrite(b, h, 10*time.Second, "the rotated set", func(ev helper.Event) bool { return ev.Changed && ev.Serial != serial })
 		serial = ev.Serial
 		hup := childOut.waitLine(b, "hup", 5*time.Second)
@@ -111,12 +111,11 @@ func benchUpdate(b *testing.B, e *env, sock, entryID, dir string, run int) {
 // 128 KiB stack, as fsnotify reads into a 64 KiB array on it.
 func BenchmarkResidentMemoryDaemon(b *testing.B) {
 	bin := buildHelper(b)
-	e := newEnv(b)
-	e.startServer()
-	ag := e.startAgent("a", e.joinToken())
-	e.createEntry(workloadEntry("/app", 0))
+	e := startServer(b)
+	ag := e.StartAgent(b, "a", e.JoinToken(b, testenv.NodePath))
+	e.CreateEntry(b, workloadEntry("/app", 0))
 	certDir := b.TempDir()
-	conf := writeConfig(b, ag.sock, certDir, `daemon_mode = true
+	conf := writeConfig(b, ag.Socket, certDir, `daemon_mode = true
 jwt_svids = [{ jwt_audience = "db", jwt_svid_file_name = "db.jwt" }]
 jwt_bundle_file_name = "jwt_bundle.json"
 health_checks {
@@ -166,12 +165,11 @@ health_checks {
 // runtime and package initialisation and exit, is about 6 ms of it.
 func BenchmarkOneShot(b *testing.B) {
 	bin := buildHelper(b)
-	e := newEnv(b)
-	e.startServer()
-	ag := e.startAgent("a", e.joinToken())
-	e.createEntry(workloadEntry("/app", 0))
+	e := startServer(b)
+	ag := e.StartAgent(b, "a", e.JoinToken(b, testenv.NodePath))
+	e.CreateEntry(b, workloadEntry("/app", 0))
 	for _, d := range certDirs(b) {
-		b.Run(d.name, func(b *testing.B) { benchOneShot(b, bin, ag.sock, d.dir) })
+		b.Run(d.name, func(b *testing.B) { benchOneShot(b, bin, ag.Socket, d.dir) })
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svidkit/svidkit/internal/testenv"
 	"github.com/svidkit/svidkit/pkg/helper"
 	"github.com/svidkit/svidkit/pkg/helperconfig"
 )
@@ -33,7 +34,7 @@ func runHelper(t testing.TB, cfg *helperconfig.Config, stdout *lineSink) *helper
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	h, err := helper.New(cfg, helper.Options{Log: daemonLogger(), Stdout: stdout, Stderr: os.Stderr})
+	h, err := helper.New(cfg, helper.Options{Log: testenv.Logger(), Stdout: stdout, Stderr: os.Stderr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,12 +118,11 @@ func mustPair(t testing.TB, dir string) *x509.Certificate {
 }
 
 func TestDaemonAgainstAgent(t *testing.T) {
-	e := newEnv(t)
-	e.startServer()
-	ag := e.startAgent("a", e.joinToken())
-	e.createEntry(workloadEntry("/app", 4)) // 4s TTL: rotation every ~2s
+	e := startServer(t)
+	ag := e.StartAgent(t, "a", e.JoinToken(t, testenv.NodePath))
+	e.CreateEntry(t, workloadEntry("/app", 4)) // 4s TTL: rotation every ~2s
 
-	cfg := helperConfig(t, ag.sock)
+	cfg := helperConfig(t, ag.Socket)
 	cfg.Cmd = selfExe(t)
 	childOut := newLineSink()
 	pidFile := filepath.Join(t.TempDir(), "app.pid")
@@ -185,13 +185,13 @@ func TestDaemonAgainstAgent(t *testing.T) {
 	})
 
 	t.Run("agent restart: files kept, helper reconnects", func(t *testing.T) {
-		ag.stop()
+		ag.Stop()
 		before := mustPair(t, cfg.CertDir)
-		if _, err := os.Stat(ag.sock); err == nil {
+		if _, err := os.Stat(ag.Socket); err == nil {
 			t.Log("agent left its socket file behind")
 		}
 		restarted := time.Now()
-		e.startAgent("a", "")
+		e.StartAgent(t, "a", "")
 		ev := waitWrite(t, h, 15*time.Second, "a write after the agent restart", func(ev helper.Event) bool { return ev.Received.After(restarted) })
 		t.Logf("first update %v after the agent restart (changed=%v)", ev.Received.Sub(restarted), ev.Changed)
 		after := mustPair(t, cfg.CertDir)

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/svidkit/svidkit/internal/testenv"
 )
 
 // writeConfig writes a one-shot helper.conf for the agent at sock.
@@ -56,11 +58,10 @@ func exitCode(t testing.TB, cmd *exec.Cmd, timeout time.Duration) int {
 
 func TestOneShotBinaryBlocksUntilEntryCreated(t *testing.T) {
 	bin := buildHelper(t)
-	e := newEnv(t)
-	e.startServer()
-	ag := e.startAgent("a", e.joinToken())
+	e := startServer(t)
+	ag := e.StartAgent(t, "a", e.JoinToken(t, testenv.NodePath))
 	certDir := t.TempDir()
-	conf := writeConfig(t, ag.sock, certDir, "")
+	conf := writeConfig(t, ag.Socket, certDir, "")
 
 	cmd := exec.Command(bin, "-config", conf)
 	stderr, err := cmd.StderrPipe()
@@ -74,7 +75,7 @@ func TestOneShotBinaryBlocksUntilEntryCreated(t *testing.T) {
 	go scanLines(bufio.NewScanner(stderr), logs)
 	// The helper reports that it is waiting (no identity issued yet).
 	logs.waitContains(t, "waiting for the Workload API", 10*time.Second)
-	e.createEntry(workloadEntry("/app", 0))
+	e.CreateEntry(t, workloadEntry("/app", 0))
 	if code := exitCode(t, cmd, 15*time.Second); code != 0 {
 		t.Fatalf("exit code %d, want 0", code)
 	}
@@ -83,10 +84,9 @@ func TestOneShotBinaryBlocksUntilEntryCreated(t *testing.T) {
 
 func TestOneShotBinaryTimeout(t *testing.T) {
 	bin := buildHelper(t)
-	e := newEnv(t)
-	e.startServer()
-	ag := e.startAgent("a", e.joinToken())
-	e.createEntry(workloadEntry("/app", 0))
+	e := startServer(t)
+	ag := e.StartAgent(t, "a", e.JoinToken(t, testenv.NodePath))
+	e.CreateEntry(t, workloadEntry("/app", 0))
 	tests := []struct {
 		name     string
 		args     func(conf string) []string
@@ -98,18 +98,18 @@ func TestOneShotBinaryTimeout(t *testing.T) {
 		{
 			name:     "hint never served, -timeout flag",
 			args:     func(conf string) []string { return []string{"-config", conf, "-timeout", "1s"} },
-			sock:     ag.sock,
+			sock:     ag.Socket,
 			extra:    `hint = "nope"`,
 			wantCode: 2,
-			wantMsg:  `Error: timed out after 1s waiting for an X.509-SVID (hint "nope") from the Workload API at unix://` + ag.sock + `: last error: no SVID with hint "nope" is served`,
+			wantMsg:  `Error: timed out after 1s waiting for an X.509-SVID (hint "nope") from the Workload API at unix://` + ag.Socket + `: last error: no SVID with hint "nope" is served`,
 		},
 		{
 			name:     "socket absent, exit_timeout in the file",
 			args:     func(conf string) []string { return []string{"run", "--config", conf} },
-			sock:     filepath.Join(e.sockDir, "none.sock"),
+			sock:     e.Layout.AgentSocket("none"),
 			extra:    `exit_timeout = "500ms"`,
 			wantCode: 2,
-			wantMsg:  "Error: timed out after 500ms waiting for an X.509-SVID from the Workload API at unix://" + filepath.Join(e.sockDir, "none.sock") + ": last error:",
+			wantMsg:  "Error: timed out after 500ms waiting for an X.509-SVID from the Workload API at unix://" + e.Layout.AgentSocket("none") + ": last error:",
 		},
 	}
 	for _, tt := range tests {
@@ -135,12 +135,11 @@ func TestOneShotBinaryTimeout(t *testing.T) {
 
 func TestDaemonBinaryStopsOnSIGTERM(t *testing.T) {
 	bin := buildHelper(t)
-	e := newEnv(t)
-	e.startServer()
-	ag := e.startAgent("a", e.joinToken())
-	e.createEntry(workloadEntry("/app", 0))
+	e := startServer(t)
+	ag := e.StartAgent(t, "a", e.JoinToken(t, testenv.NodePath))
+	e.CreateEntry(t, workloadEntry("/app", 0))
 	certDir := t.TempDir()
-	conf := writeConfig(t, ag.sock, certDir, "")
+	conf := writeConfig(t, ag.Socket, certDir, "")
 	// -daemon-mode overrides daemon_mode = false from the file.
 	cmd := exec.Command(bin, "-config", conf, "-daemon-mode=true")
 	stderr, err := cmd.StderrPipe()
