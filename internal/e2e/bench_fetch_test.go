@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svidkit/svidkit/internal/benchmetric"
 	"github.com/svidkit/svidkit/internal/testenv"
 )
 
@@ -36,7 +37,7 @@ func BenchmarkWorkloadFetchX509SVID(b *testing.B) {
 				b.Fatalf("FetchX509SVID: %v", err)
 			}
 		}
-		var lat latencies
+		var lat benchmetric.Latencies
 		for b.Loop() {
 			start := time.Now()
 			if _, err := client.FetchX509SVID(ctx); err != nil {
@@ -44,7 +45,7 @@ func BenchmarkWorkloadFetchX509SVID(b *testing.B) {
 			}
 			lat = append(lat, time.Since(start))
 		}
-		lat.report(b, "", false)
+		lat.Report(b, "", false)
 	}
 
 	b.Run("entries=1", run)

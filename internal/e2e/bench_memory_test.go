@@ -21,6 +21,7 @@ import (
 	bundlev1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/bundle/v1"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 
+	"github.com/svidkit/svidkit/internal/benchmetric"
 	"github.com/svidkit/svidkit/internal/testenv"
 )
 
@@ -90,8 +91,8 @@ func BenchmarkResidentMemory(b *testing.B) {
 	})
 	time.Sleep(memorySettle) // Let the daemons idle; nothing to wait for.
 	reportMemory(b, "1k", server.Process.Pid, agentProc.Process.Pid)
-	b.ReportMetric(procStatusMiB(b, server.Process.Pid, "VmHWM:"), "server-peak-MiB")
-	b.ReportMetric(procStatusMiB(b, agentProc.Process.Pid, "VmHWM:"), "agent-peak-MiB")
+	b.ReportMetric(benchmetric.ProcStatusMiB(b, server.Process.Pid, "VmHWM:"), "server-peak-MiB")
+	b.ReportMetric(benchmetric.ProcStatusMiB(b, agentProc.Process.Pid, "VmHWM:"), "agent-peak-MiB")
 	b.StopTimer()
 	b.ReportMetric(0, "ns/op")
 
@@ -256,8 +257,8 @@ func reportMemory(b *testing.B, phase string, serverPID, agentPID int) {
 		name string
 		pid  int
 	}{{"server", serverPID}, {"agent", agentPID}} {
-		b.ReportMetric(procStatusMiB(b, d.pid, "VmRSS:"), d.name+"-"+phase+"-MiB")
-		b.ReportMetric(procStatusMiB(b, d.pid, "RssAnon:"), d.name+"-"+phase+"-anon-MiB")
+		b.ReportMetric(benchmetric.ProcStatusMiB(b, d.pid, "VmRSS:"), d.name+"-"+phase+"-MiB")
+		b.ReportMetric(benchmetric.ProcStatusMiB(b, d.pid, "RssAnon:"), d.name+"-"+phase+"-anon-MiB")
 	}
 }
 
@@ -269,26 +270,4 @@ func httpOK(url string) bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
-}
-
-// procStatusMiB reads a kB field (VmRSS:, RssAnon:, VmHWM:) of
-// /proc/<pid>/status in MiB.
-func procStatusMiB(tb testing.TB, pid int, field string) float64 {
-	tb.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		tb.Fatalf("read memory of pid %d: %v", pid, err)
-	}
-	for line := range strings.Lines(string(data)) {
-		f := strings.Fields(line)
-		if len(f) == 3 && f[0] == field && f[2] == "kB" {
-			kb, err := strconv.ParseFloat(f[1], 64)
-			if err != nil {
-				tb.Fatalf("parse %s of pid %d: %v", field, pid, err)
-			}
-			return kb / 1024
-		}
-	}
-	tb.Fatalf("no %s in /proc/%d/status", field, pid)
-	return 0
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
+	"github.com/svidkit/svidkit/internal/benchmetric"
 	"github.com/svidkit/svidkit/internal/testenv"
 )
 
@@ -39,7 +40,7 @@ func BenchmarkEntryPropagation(b *testing.B) {
 	w := watch(b, ag.Client(b))
 	w.waitFor(b, 30*time.Second, "the standing SVID", func(x *workloadapi.X509Context) bool { return ids(x)[baseID] != nil })
 
-	var created, withdrawn latencies
+	var created, withdrawn benchmetric.Latencies
 	b.ResetTimer()
 	for i := range propagationRounds {
 		// Deliberate jitter, not a wait for an event.
@@ -63,6 +64,6 @@ func BenchmarkEntryPropagation(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(0, "ns/op")
-	created.report(b, "", true)
-	withdrawn.report(b, "withdraw-", true)
+	created.Report(b, "", true)
+	withdrawn.Report(b, "withdraw-", true)
 }

@@ -2,9 +2,7 @@ package e2e_test
 
 import (
 	"fmt"
-	"math"
 	"os"
-	"slices"
 	"testing"
 	"time"
 
@@ -13,33 +11,6 @@ import (
 	"github.com/svidkit/svidkit/internal/testenv"
 	"github.com/svidkit/svidkit/pkg/agent/cache"
 )
-
-// latencies collects per-operation durations and reports quantiles.
-type latencies []time.Duration
-
-// quantile returns the q-quantile (nearest rank) of the samples; 0 when
-// there are none.
-func (l latencies) quantile(q float64) time.Duration {
-	if len(l) == 0 {
-		return 0
-	}
-	s := slices.Clone(l)
-	slices.Sort(s)
-	i := int(math.Ceil(float64(len(s))*q)) - 1
-	return s[min(max(i, 0), len(s)-1)]
-}
-
-// report publishes the p50 and p99 (and optionally max) of l, in
-// milliseconds, under prefix (e.g. "" gives "p50-ms").
-func (l latencies) report(b *testing.B, prefix string, withMax bool) {
-	b.ReportMetric(ms(l.quantile(0.50)), prefix+"p50-ms")
-	b.ReportMetric(ms(l.quantile(0.99)), prefix+"p99-ms")
-	if withMax {
-		b.ReportMetric(ms(l.quantile(1)), prefix+"max-ms")
-	}
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // pollUntil calls cond every interval until it reports true, failing the
 // benchmark after timeout. It is for states that publish no event (a

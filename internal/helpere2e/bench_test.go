@@ -3,37 +3,17 @@ package helpere2e_test
 import (
 	"bufio"
 	"fmt"
-	"math"
-	"net"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/svidkit/svidkit/internal/benchmetric"
 	"github.com/svidkit/svidkit/internal/testenv"
 	"github.com/svidkit/svidkit/pkg/helper"
 )
-
-// latencies collects durations and reports quantiles in milliseconds.
-type latencies []time.Duration
-
-func (l latencies) quantile(q float64) time.Duration {
-	if len(l) == 0 {
-		return 0
-	}
-	s := slices.Clone(l)
-	slices.Sort(s)
-	i := int(math.Ceil(float64(len(s))*q)) - 1
-	return s[min(max(i, 0), len(s)-1)]
-}
-
-func (l latencies) report(b *testing.B, prefix string) {
-	b.ReportMetric(float64(l.quantile(0.5))/1e6, prefix+"p50-ms")
-	b.ReportMetric(float64(l.quantile(0.99))/1e6, prefix+"p99-ms")
-}
 
 // updateRounds is the number of rotations BenchmarkUpdateToDisk measures.
 const updateRounds = 40
@@ -76,7 +56,7 @@ func benchUpdate(b *testing.B, e *testenv.Server, sock, entryID, dir string, run
 	first := waitWrite(b, h, 30*time.Second, "the first set", func(ev helper.Event) bool { return ev.Changed })
 	childOut.waitLine(b, "ready", 10*time.Second)
 
-	var disk, signal latencies
+	var disk, signal benchmetric.Latencies
 	serial := first.Serial
 	b.ResetTimer()
 	for i := range updateRounds {
@@ -89,8 +69,8 @@ func benchUpdate(b *testing.B, e *testenv.Server, sock, entryID, dir string, run
 	}
 	b.StopTimer()
 	b.ReportMetric(0, "ns/op")
-	disk.report(b, "disk-")
-	signal.report(b, "signal-")
+	disk.Report(b, "disk-", false)
+	signal.Report(b, "signal-", false)
 }
 
 // BenchmarkResidentMemoryDaemon runs the real svidkit-helper binary in
@@ -120,7 +100,7 @@ jwt_svids = [{ jwt_audience = "db", jwt_svid_file_name = "db.jwt" }]
 jwt_bundle_file_name = "jwt_bundle.json"
 health_checks {
   listener_enabled = true
-  bind_port = `+fmt.Sprint(freePort(b))+`
+  bind_port = `+fmt.Sprint(testenv.FreePort(b))+`
 }
 `)
 	// daemon_mode appears twice otherwise; drop the one-shot line.
@@ -147,9 +127,9 @@ health_checks {
 	time.Sleep(2 * time.Second) // let the daemon idle; there is nothing to wait for
 	b.StopTimer()
 	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(procStatusMiB(b, cmd.Process.Pid, "VmRSS:"), "rss-MiB")
-	b.ReportMetric(procStatusMiB(b, cmd.Process.Pid, "RssAnon:"), "anon-MiB")
-	b.ReportMetric(procStatusMiB(b, cmd.Process.Pid, "VmHWM:"), "peak-MiB")
+	b.ReportMetric(benchmetric.ProcStatusMiB(b, cmd.Process.Pid, "VmRSS:"), "rss-MiB")
+	b.ReportMetric(benchmetric.ProcStatusMiB(b, cmd.Process.Pid, "RssAnon:"), "anon-MiB")
+	b.ReportMetric(benchmetric.ProcStatusMiB(b, cmd.Process.Pid, "VmHWM:"), "peak-MiB")
 }
 
 // BenchmarkOneShot times the real binary in one-shot mode while the SVID is
@@ -189,7 +169,7 @@ func benchOneShot(b *testing.B, bin, sock, certDir string) {
 		}
 		confs[i] = writeConfig(b, sock, dir, "")
 	}
-	var wall, inside latencies
+	var wall, inside benchmetric.Latencies
 	b.ResetTimer()
 	for i := range b.N {
 		start := time.Now()
@@ -201,8 +181,8 @@ func benchOneShot(b *testing.B, bin, sock, certDir string) {
 		inside = append(inside, elapsedFromLog(b, string(out)))
 	}
 	b.StopTimer()
-	wall.report(b, "")
-	inside.report(b, "in-helper-")
+	wall.Report(b, "", false)
+	inside.Report(b, "in-helper-", false)
 }
 
 // elapsedFromLog returns the elapsed= value of the helper's final log line:
@@ -241,36 +221,4 @@ func certDirs(b *testing.B) []certDir {
 		dirs = append(dirs, certDir{"tmpfs", shm})
 	}
 	return dirs
-}
-
-// procStatusMiB reads a kB field of /proc/<pid>/status in MiB.
-func procStatusMiB(tb testing.TB, pid int, field string) float64 {
-	tb.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		tb.Fatalf("read memory of pid %d: %v", pid, err)
-	}
-	for line := range strings.Lines(string(data)) {
-		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == field {
-			var kb float64
-			if _, err := fmt.Sscan(f[1], &kb); err != nil {
-				tb.Fatal(err)
-			}
-			return kb / 1024
-		}
-	}
-	tb.Fatalf("%s not in /proc/%d/status", field, pid)
-	return 0
-}
-
-// freePort returns a TCP port that was free a moment ago.
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
