@@ -15,6 +15,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
+	"github.com/svidkit/svidkit/internal/testclock"
 	"github.com/svidkit/svidkit/pkg/agent"
 	"github.com/svidkit/svidkit/pkg/selector"
 	"github.com/svidkit/svidkit/pkg/workloadapi"
@@ -25,14 +26,14 @@ const waitTimeout = 5 * time.Second
 // harness is one agent under test against a fake server.
 type harness struct {
 	t     testing.TB
-	clk   *fakeClock
+	clk   *testclock.Clock
 	srv   *fakeServer
 	agent *agent.Agent
 	done  chan error
 	stop  context.CancelFunc
 }
 
-func newClock() *fakeClock { return &fakeClock{now: time.Now()} }
+func newClock() *testclock.Clock { return testclock.New(time.Now()) }
 
 func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t: t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -59,7 +60,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // config returns an agent config pointing at srv with its CA as bootstrap
 // bundle.
-func config(t testing.TB, srv *fakeServer, clk *fakeClock, dataDir, token string) agent.Config {
+func config(t testing.TB, srv *fakeServer, clk *testclock.Clock, dataDir, token string) agent.Config {
 	return agent.Config{
 		TrustDomain:   td,
 		ServerAddress: srv.addr,
@@ -74,7 +75,7 @@ func config(t testing.TB, srv *fakeServer, clk *fakeClock, dataDir, token string
 }
 
 // start runs an agent with cfg until the test ends or stop is called.
-func start(t testing.TB, srv *fakeServer, clk *fakeClock, cfg agent.Config) *harness {
+func start(t testing.TB, srv *fakeServer, clk *testclock.Clock, cfg agent.Config) *harness {
 	t.Helper()
 	a, err := agent.New(cfg)
 	if err != nil {

@@ -35,28 +35,11 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+
+	"github.com/svidkit/svidkit/internal/testclock"
 )
 
 var td = spiffeid.RequireTrustDomainFromString("example.org")
-
-// fakeClock is a settable clock shared by the agent and the fake server, so
-// SVID lifetimes and rotation follow test time.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // agentRecord is what the fake server knows about an attested agent.
 type agentRecord struct {
@@ -67,7 +50,7 @@ type agentRecord struct {
 // real gRPC and TLS, with a self-signed test CA.
 type fakeServer struct {
 	t        testing.TB
-	clk      *fakeClock
+	clk      *testclock.Clock
 	caKey    *ecdsa.PrivateKey
 	ca       *x509.Certificate
 	jwtKey   *ecdsa.PrivateKey
@@ -118,7 +101,7 @@ type fakeServerConfig struct {
 	longPoll bool
 }
 
-func newFakeServer(t testing.TB, clk *fakeClock, cfg fakeServerConfig) *fakeServer {
+func newFakeServer(t testing.TB, clk *testclock.Clock, cfg fakeServerConfig) *fakeServer {
 	t.Helper()
 	if cfg.agentTTL == 0 {
 		cfg.agentTTL = time.Hour

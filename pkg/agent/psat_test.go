@@ -12,12 +12,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/svidkit/svidkit/internal/testclock"
 	"github.com/svidkit/svidkit/pkg/agent"
 )
 
 // psatConfig returns an agent config attesting with k8s_psat for cluster
 // "demo" from the token file at tokenPath.
-func psatConfig(t testing.TB, srv *fakeServer, clk *fakeClock, dataDir, tokenPath string) agent.Config {
+func psatConfig(t testing.TB, srv *fakeServer, clk *testclock.Clock, dataDir, tokenPath string) agent.Config {
 	cfg := config(t, srv, clk, dataDir, "")
 	cfg.NodeAttestor = agent.K8sPSAT{Cluster: "demo", TokenPath: tokenPath}
 	return cfg

@@ -18,34 +18,17 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/svidkit/svidkit/internal/testclock"
 	"github.com/svidkit/svidkit/pkg/ca"
 	"github.com/svidkit/svidkit/pkg/datastore"
 )
 
 var td = spiffeid.RequireTrustDomainFromString("example.org")
 
-// fakeClock is a Clock the test moves by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
+func newFakeClock() *testclock.Clock {
 	// Start at the real time so go-spiffe verifiers that use time.Now
 	// accept what is signed before the clock is advanced.
-	return &fakeClock{now: time.Now().Truncate(time.Second)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
+	return testclock.New(time.Now().Truncate(time.Second))
 }
 
 // memBundles is an in-memory BundleStore that can be told to fail.

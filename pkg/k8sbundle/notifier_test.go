@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/svidkit/svidkit/internal/fakekube"
+	"github.com/svidkit/svidkit/internal/testclock"
 	"github.com/svidkit/svidkit/pkg/ca"
 	"github.com/svidkit/svidkit/pkg/datastore/sqlite"
 	"github.com/svidkit/svidkit/pkg/k8sbundle"
@@ -24,27 +25,10 @@ import (
 
 var td = spiffeid.RequireTrustDomainFromString("example.org")
 
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
-
 // newCA returns a real CA manager on a fake clock, publishing to sqlite.
-func newCA(t *testing.T) (*ca.Manager, *fakeClock) {
+func newCA(t *testing.T) (*ca.Manager, *testclock.Clock) {
 	t.Helper()
-	clock := &fakeClock{now: time.Now().Truncate(time.Second)}
+	clock := testclock.New(time.Now().Truncate(time.Second))
 	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db.sqlite3"), nil)
 	if err != nil {
 		t.Fatal(err)

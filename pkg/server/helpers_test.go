@@ -31,29 +31,12 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/svidkit/svidkit/internal/testca"
+	"github.com/svidkit/svidkit/internal/testclock"
 	"github.com/svidkit/svidkit/pkg/datastore/sqlite"
 	"github.com/svidkit/svidkit/pkg/server"
 )
 
 var td = spiffeid.RequireTrustDomainFromString("example.org")
-
-// fakeClock is a settable clock, starting at the real time.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // env is a running server with its CA, store and clients.
 type env struct {
@@ -63,7 +46,7 @@ type env struct {
 	// bundle is the trust bundle of the server's authority (e.ca's unless
 	// an option replaced the authority).
 	bundle   func() *spiffebundle.Bundle
-	clock    *fakeClock
+	clock    *testclock.Clock
 	socket   string
 	admin    *grpc.ClientConn
 	registry *prometheus.Registry
@@ -139,7 +122,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 
 // envParts are the components a server is built from.
 type envParts struct {
-	clock *fakeClock
+	clock *testclock.Clock
 	ca    *testca.CA
 	store *sqlite.Store
 }
@@ -148,7 +131,7 @@ type envParts struct {
 // a temporary directory.
 func newEnvParts(t testing.TB) envParts {
 	t.Helper()
-	clock := &fakeClock{now: time.Now()}
+	clock := testclock.New(time.Now())
 	authority, err := testca.New(td, clock.Now)
 	if err != nil {
 		t.Fatal(err)

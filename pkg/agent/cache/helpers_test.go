@@ -8,12 +8,12 @@ import (
 	"crypto/x509"
 	"math/big"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/svidkit/svidkit/internal/testclock"
 	"github.com/svidkit/svidkit/pkg/agent/cache"
 	"github.com/svidkit/svidkit/pkg/selector"
 	"github.com/svidkit/svidkit/pkg/workloadapi"
@@ -21,25 +21,7 @@ import (
 
 var td = spiffeid.RequireTrustDomainFromString("example.org")
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_800_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newFakeClock() *testclock.Clock { return testclock.New(time.Unix(1_800_000_000, 0)) }
 
 func sel(s string) selector.Selector {
 	v, err := selector.Parse(s)

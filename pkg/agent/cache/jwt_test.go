@@ -11,13 +11,14 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/svidkit/svidkit/internal/testclock"
 	"github.com/svidkit/svidkit/pkg/agent/cache"
 	"github.com/svidkit/svidkit/pkg/workloadapi"
 )
 
 // countingMinter issues numbered tokens valid for ttl from its clock.
 type countingMinter struct {
-	clk *fakeClock
+	clk *testclock.Clock
 	ttl time.Duration
 	err error
 
