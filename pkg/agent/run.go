@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -113,13 +114,21 @@ func (a *Agent) iterate(ctx context.Context) error {
 	defer cancel()
 	start := time.Now()
 	defer func() { a.metrics.syncDuration.Observe(time.Since(start).Seconds()) }()
-	if err := a.renewIfDue(ctx); err != nil {
-		return err
+	// A failed renewal or re-attestation (for k8s_psat it depends on the
+	// kube-apiserver, minting does not) must not stop bundle refresh and
+	// workload SVID rotation while the agent SVID is still valid; its
+	// error is still the round's result, so the loop reacts to it.
+	renewErr := a.renewIfDue(ctx)
+	if renewErr != nil && !a.svidValid(a.cfg.Clock.Now()) {
+		return renewErr
 	}
 	if err := a.refreshBundles(ctx); err != nil {
-		return err
+		return cmp.Or(renewErr, err)
 	}
-	return a.mintStale(ctx)
+	if err := a.mintStale(ctx); err != nil {
+		return cmp.Or(renewErr, err)
+	}
+	return renewErr
 }
 
 // handleDenied reacts to the server refusing the agent's identity on every
