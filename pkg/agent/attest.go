@@ -90,8 +90,14 @@ func (a *Agent) retry(ctx context.Context, what string, fn func(context.Context)
 		if err == nil {
 			return nil
 		}
+		// Retry while the server is unreachable, and also when it answers
+		// Internal or ResourceExhausted: a k8s_psat server says Internal
+		// while its kube-apiserver is down (a control-plane upgrade), and a
+		// DaemonSet's agents should wait that out rather than crash-loop.
+		// Refusals (InvalidArgument, PermissionDenied) and local errors
+		// (no gRPC status) end the agent with their message.
 		switch status.Code(err) {
-		case codes.Unavailable, codes.DeadlineExceeded:
+		case codes.Unavailable, codes.DeadlineExceeded, codes.Internal, codes.ResourceExhausted:
 		default:
 			return fmt.Errorf("agent: %s: %w", what, err)
 		}

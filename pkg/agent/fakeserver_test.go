@@ -84,6 +84,9 @@ type fakeServer struct {
 	psatTokens map[string]string
 	// attestData records the attestation data of every AttestAgent call.
 	attestData []*types.AttestationData
+	// attestErrs are returned, first to last, by the next AttestAgent
+	// calls (after they are recorded in attestData).
+	attestErrs []error
 	// mustReattest makes authenticated calls of these agents fail with
 	// AGENT_MUST_REATTEST until they attest again.
 	mustReattest map[spiffeid.ID]bool
@@ -383,7 +386,14 @@ func (a agentService) AttestAgent(stream agentv1.Agent_AttestAgentServer) error 
 	params := req.GetParams()
 	s.mu.Lock()
 	s.attestData = append(s.attestData, params.GetData())
+	var fail error
+	if len(s.attestErrs) > 0 {
+		fail, s.attestErrs = s.attestErrs[0], s.attestErrs[1:]
+	}
 	s.mu.Unlock()
+	if fail != nil {
+		return fail
+	}
 	var id spiffeid.ID
 	reattestable := false
 	switch params.GetData().GetType() {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/svidkit/svidkit/internal/testclock"
 	"github.com/svidkit/svidkit/pkg/agent"
@@ -239,5 +241,29 @@ func TestMustReattest(t *testing.T) {
 	waitUpdate(t, sub, "db after re-attestation", hasIDs("db", "web"))
 	if _, renewals := srv.counts(); renewals != 0 {
 		t.Fatalf("renewals = %d, want 0", renewals)
+	}
+}
+
+// TestK8sPSATAttestationWaitsOutServerErrors: while the server answers
+// Internal (its kube-apiserver is down) or ResourceExhausted, the agent
+// retries its first attestation instead of exiting, so a DaemonSet's
+// agents do not crash-loop through a control-plane upgrade.
+func TestK8sPSATAttestationWaitsOutServerErrors(t *testing.T) {
+	clk := newClock()
+	srv := newFakeServer(t, clk, fakeServerConfig{agentTTL: time.Hour})
+	srv.addPSATToken("token-1", "node-1")
+	srv.mu.Lock()
+	srv.attestErrs = []error{
+		status.Error(codes.Internal, "failed to attest: k8s_psat: create TokenReview: connection refused"),
+		status.Error(codes.ResourceExhausted, "too many attestations"),
+	}
+	srv.mu.Unlock()
+	tokenPath := filepath.Join(t.TempDir(), "spire-agent")
+	writeToken(t, tokenPath, "token-1")
+
+	h := start(t, srv, clk, psatConfig(t, srv, clk, t.TempDir(), tokenPath))
+	h.waitAttested()
+	if got := psatTokens(t, srv); len(got) != 3 {
+		t.Fatalf("attestations = %d, want 3 (two refused by server errors, then success)", len(got))
 	}
 }
