@@ -54,6 +54,10 @@ type Server struct {
 	// configured.
 	K8sBundle *K8sBundle
 
+	// RateLimitAttestation limits AttestAgent to one per second per client
+	// IP (SPIRE's ratelimit { attestation }, default true).
+	RateLimitAttestation bool
+
 	Health Health
 	// Telemetry says where Prometheus metrics are served.
 	Telemetry Telemetry
@@ -91,6 +95,8 @@ func NewServer() *Server {
 		DefaultJWTSVIDTTL:  5 * time.Minute,
 		CAKeyType:          "ec-p256",
 		Health:             defaultHealth(),
+		// SPIRE's default: ratelimit { attestation = true }.
+		RateLimitAttestation: true,
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 var serverUnsupported = setOf("admin_ids", "audit_log_enabled", "cache_reload_interval",
 	"prune_events_older_than", "event_timeout", "experimental", "federation", "log_file",
 	"log_source_location", "profiling_enabled", "profiling_port", "profiling_freq", "profiling_names",
-	"ratelimit", "use_legacy_downstream_x509_ca_ttl", "exclude_sn_from_ca_subject",
+	"use_legacy_downstream_x509_ca_ttl", "exclude_sn_from_ca_subject",
 	"omit_x509svid_uid", "allow_unsafe_ids", "ca_key_manager_key_type")
 
 // topUnsupported lists top-level blocks SPIRE has that svidkit does not.
@@ -97,6 +97,16 @@ func (d *decoder) serverBlock(s *Server, body *ast.ObjectList) {
 		},
 		"jwt_issuer": d.String(&s.JWTIssuer),
 		"agent_ttl":  d.Duration(&s.AgentTTL),
+		"ratelimit": func(it *ast.ObjectItem) {
+			if rl, ok := d.Object(it); ok {
+				d.Block("ratelimit block", rl, map[string]hcldecode.Field{
+					"attestation": d.Bool(&s.RateLimitAttestation),
+					// svidkit signs at the agents' pace; SPIRE's signing
+					// limit (500 per second per IP) is accepted, not applied.
+					"signing": d.Bool(new(bool)),
+				}, nil)
+			}
+		},
 	}, serverUnsupported)
 	switch {
 	case x509Set:

@@ -259,3 +259,30 @@ func TestJoinTokenDisabled(t *testing.T) {
 		t.Fatalf("message %q does not say join_token is not served", msg)
 	}
 }
+
+// TestAttestationRateLimit: by default one client IP gets one AttestAgent
+// per second (SPIRE's ratelimit { attestation = true }); a second one at
+// once waits, and fails with ResourceExhausted when its deadline is
+// shorter than the wait.
+func TestAttestationRateLimit(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.DisableAttestationRateLimit = false })
+	e.mustAttest("limit-1")
+	tok := e.createToken("limit-2", 600, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	stream, err := agentv1.NewAgentClient(e.tcpConn(nil)).AttestAgent(ctx)
+	if err == nil {
+		_, csr := newKeyCSR(t)
+		// A Send to a stream the server already ended fails with EOF;
+		// Recv then returns the server's status.
+		_ = stream.Send(&agentv1.AttestAgentRequest{Step: &agentv1.AttestAgentRequest_Params_{
+			Params: &agentv1.AttestAgentRequest_Params{Data: joinTokenData(tok), Params: &agentv1.AgentX509SVIDParams{Csr: csr}},
+		}})
+		_, err = stream.Recv()
+	}
+	wantCode(t, err, codes.ResourceExhausted)
+	// Waiting callers are served in turn: the token is still unspent.
+	if _, err := e.attest(tok); err != nil {
+		t.Fatalf("attestation after the wait: %v", err)
+	}
+}

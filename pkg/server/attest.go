@@ -25,6 +25,9 @@ import (
 // re-attesting: its serial and selectors are replaced.
 func (s *agentService) AttestAgent(stream agentv1.Agent_AttestAgentServer) error {
 	ctx := stream.Context()
+	if err := s.attestLimit.wait(ctx); err != nil {
+		return err
+	}
 	req, err := stream.Recv()
 	if err != nil {
 		return status.Errorf(codes.InvalidArgument, "receive attestation request: %v", err)

@@ -66,6 +66,9 @@ type Config struct {
 	// server whose configuration declares only other node attestors (as
 	// SPIRE serves only the attestors it is configured with).
 	DisableJoinToken bool
+	// DisableAttestationRateLimit turns off the limit of one AttestAgent
+	// per second per client IP (SPIRE's ratelimit { attestation = false }).
+	DisableAttestationRateLimit bool
 }
 
 // withDefaults validates c and returns a copy with defaults filled in.

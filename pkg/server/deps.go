@@ -26,6 +26,8 @@ type deps struct {
 	agentsChanged broadcast
 	// attestors serve AttestAgent, by attestation data type.
 	attestors map[string]nodeattest.Attestor
+	// attestLimit limits AttestAgent per client IP; nil when disabled.
+	attestLimit *ipLimiter
 	// stopping is closed when the server starts stopping, releasing held
 	// syncs so that the graceful stop does not wait for them.
 	stopping chan struct{}

@@ -84,6 +84,9 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		Registerer:  reg,
 		Clock:       clock,
 		Log:         slog.New(slog.DiscardHandler),
+		// Tests attest many agents from 127.0.0.1 in quick succession;
+		// TestAttestationRateLimit turns the limit back on.
+		DisableAttestationRateLimit: true,
 	}
 	for _, o := range opts {
 		o(&cfg)

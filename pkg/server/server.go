@@ -59,6 +59,9 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, cache: newEntryCache(cfg.Store), metrics: m, serverID: serverID,
 		auth: auth, attestors: attestors, stopping: make(chan struct{}),
 	}
+	if !cfg.DisableAttestationRateLimit {
+		d.attestLimit = newIPLimiter(attestPerIP, attestPerIP)
+	}
 	return &Server{
 		deps:      d,
 		svid:      &serverSVID{id: serverID, authority: cfg.Authority, clock: cfg.Clock, log: cfg.Log},

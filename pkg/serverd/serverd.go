@@ -95,7 +95,8 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 		// Like SPIRE, serve only the node attestors the configuration
 		// declares: a k8s_psat-only server accepts no join tokens. A
 		// configuration that declares none keeps join tokens, as before.
-		DisableJoinToken: len(cfg.NodeAttestors) > 0 && !slices.Contains(cfg.NodeAttestors, config.NodeAttestorJoinToken),
+		DisableJoinToken:            len(cfg.NodeAttestors) > 0 && !slices.Contains(cfg.NodeAttestors, config.NodeAttestorJoinToken),
+		DisableAttestationRateLimit: !cfg.RateLimitAttestation,
 	})
 	if err != nil {
 		return fmt.Errorf("start server: %w", err)
