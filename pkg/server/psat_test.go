@@ -2,10 +2,12 @@ package server_test
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 	k8stypes "k8s.io/apimachinery/pkg/types"
 
 	"github.com/svidkit/svidkit/internal/fakekube"
+	"github.com/svidkit/svidkit/pkg/ca"
 	"github.com/svidkit/svidkit/pkg/nodeattest"
 	"github.com/svidkit/svidkit/pkg/nodeattest/k8spsat"
 	"github.com/svidkit/svidkit/pkg/server"
@@ -33,7 +36,7 @@ type psatEnv struct {
 	api *fakekube.Server
 }
 
-func newPSATEnv(t *testing.T) *psatEnv {
+func newPSATEnv(t *testing.T, opts ...envOption) *psatEnv {
 	t.Helper()
 	api := fakekube.New(t)
 	att, err := k8spsat.New(k8spsat.Config{
@@ -68,7 +71,7 @@ func newPSATEnv(t *testing.T) *psatEnv {
 			api.AddToken("other-sa", fakekube.Token{Audiences: []string{"spire-server"}, User: fakekube.BoundUser(other, node)})
 		}
 	}
-	p.env = newEnv(t, func(c *server.Config) { c.NodeAttestors = append(c.NodeAttestors, att) })
+	p.env = newEnv(t, append([]envOption{func(c *server.Config) { c.NodeAttestors = append(c.NodeAttestors, att) }}, opts...)...)
 	return p
 }
 
@@ -347,5 +350,47 @@ func TestNodeAttestorConfig(t *testing.T) {
 				t.Fatalf("New error = %v, want %q", err, tt.msg)
 			}
 		})
+	}
+}
+
+// banningAuthority bans an agent while the server signs its re-attested
+// SVID: an admin's BanAgent landing between the attestation's ban check
+// and its write.
+type banningAuthority struct {
+	server.Authority
+	ban func(id string)
+}
+
+func (b banningAuthority) SignX509SVID(ctx context.Context, p ca.X509SVIDParams) ([]*x509.Certificate, error) {
+	if b.ban != nil {
+		b.ban(p.SPIFFEID.String())
+	}
+	return b.Authority.SignX509SVID(ctx, p)
+}
+
+// TestBanDuringReattestationHolds: a ban that lands while a re-attestation
+// is being signed is not overwritten by it.
+func TestBanDuringReattestationHolds(t *testing.T) {
+	var banNow atomic.Pointer[func(string)]
+	p := newPSATEnv(t, func(c *server.Config) {
+		c.Authority = banningAuthority{Authority: c.Authority, ban: func(id string) {
+			if f := banNow.Load(); f != nil {
+				(*f)(id)
+			}
+		}}
+	})
+	svid := p.mustAttestPSAT("token-1")
+	ban := func(id string) {
+		if _, err := agentv1.NewAgentClient(p.admin).BanAgent(context.Background(), &agentv1.BanAgentRequest{Id: idOf(svid)}); err != nil {
+			t.Errorf("BanAgent: %v", err)
+		}
+	}
+	banNow.Store(&ban)
+	_, _, err := p.attestPSAT("demo", "token-1")
+	banNow.Store(nil)
+	wantCode(t, err, codes.PermissionDenied)
+	assertReason(t, err, types.PermissionDeniedDetails_AGENT_BANNED)
+	if a := p.getAgent(svid); !a.Banned {
+		t.Fatalf("ban lost to a concurrent re-attestation: %v", a)
 	}
 }
