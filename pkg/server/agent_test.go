@@ -268,7 +268,7 @@ func TestAttestationRateLimit(t *testing.T) {
 	e := newEnv(t, func(c *server.Config) { c.DisableAttestationRateLimit = false })
 	e.mustAttest("limit-1")
 	tok := e.createToken("limit-2", 600, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	stream, err := agentv1.NewAgentClient(e.tcpConn(nil)).AttestAgent(ctx)
 	if err == nil {
