@@ -24,6 +24,8 @@ var (
 	ErrExpired = errors.New("expired")
 	// ErrConflict reports an update whose expected revision is stale.
 	ErrConflict = errors.New("conflict")
+	// ErrBanned reports a write refused because the agent is banned.
+	ErrBanned = errors.New("banned")
 )
 
 // Entry is a registration entry: the workload (or node group) described by
@@ -142,6 +144,11 @@ type Store interface {
 	CreateAgent(ctx context.Context, a *Agent) (*Agent, error)
 	// UpdateAgent replaces the stored agent with a.SPIFFEID; ErrNotFound if absent.
 	UpdateAgent(ctx context.Context, a *Agent) (*Agent, error)
+	// ReattestAgent replaces the stored agent with a.SPIFFEID, as
+	// UpdateAgent does, in the same transaction as the check that it is
+	// not banned: ErrBanned if it is (nothing is written, so a ban that
+	// raced a re-attestation stands), ErrNotFound if absent.
+	ReattestAgent(ctx context.Context, a *Agent) (*Agent, error)
 	// GetAgent returns one agent; ErrNotFound if absent.
 	GetAgent(ctx context.Context, spiffeID string) (*Agent, error)
 	// ListAgents returns every agent ordered by SPIFFE ID.

@@ -116,21 +116,16 @@ func (s *agentService) storeAttested(stream agentv1.Agent_AttestAgentServer, age
 		_, err = s.cfg.Store.CreateAgent(ctx, agent)
 	}
 	if exists || errors.Is(err, datastore.ErrAlreadyExists) {
-		// A ban (or delete) that landed while the attestation was verified
-		// and signed must not be overwritten by this write. The re-read
-		// leaves only the gap to the update itself; closing that too needs
-		// a conditional update in the datastore.
-		current, gerr := s.cfg.Store.GetAgent(ctx, agent.SPIFFEID)
+		// ReattestAgent checks the ban in the write's own transaction: a
+		// ban that landed while the attestation was verified and signed
+		// stands.
+		_, err = s.cfg.Store.ReattestAgent(ctx, agent)
 		switch {
-		case gerr == nil && current.Banned:
+		case errors.Is(err, datastore.ErrBanned):
 			return permissionDenied(types.PermissionDeniedDetails_AGENT_BANNED, "failed to attest: agent %q is banned", agent.SPIFFEID)
-		case gerr != nil && !errors.Is(gerr, datastore.ErrNotFound):
-			return status.Errorf(codes.Internal, "look up agent %q: %v", agent.SPIFFEID, gerr)
-		case errors.Is(gerr, datastore.ErrNotFound):
+		case errors.Is(err, datastore.ErrNotFound):
 			// Deleted meanwhile: attest it anew.
 			_, err = s.cfg.Store.CreateAgent(ctx, agent)
-		default:
-			_, err = s.cfg.Store.UpdateAgent(ctx, agent)
 		}
 	}
 	if err != nil {

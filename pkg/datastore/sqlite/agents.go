@@ -45,19 +45,42 @@ func (s *Store) CreateAgent(ctx context.Context, a *datastore.Agent) (*datastore
 // UpdateAgent replaces the stored agent's fields, keeping CreatedAt and
 // setting UpdatedAt.
 func (s *Store) UpdateAgent(ctx context.Context, a *datastore.Agent) (*datastore.Agent, error) {
-	if err := a.Validate(); err != nil {
+	out, err := s.updateAgent(ctx, a, false)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: update agent: %w", err)
+	}
+	return out, nil
+}
+
+// ReattestAgent is UpdateAgent for a re-attested agent: it refuses, with
+// datastore.ErrBanned, an agent banned in the meantime.
+func (s *Store) ReattestAgent(ctx context.Context, a *datastore.Agent) (*datastore.Agent, error) {
+	out, err := s.updateAgent(ctx, a, true)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: re-attest agent: %w", err)
+	}
+	return out, nil
+}
+
+// updateAgent replaces the stored agent's fields in one transaction; with
+// unlessBanned it first checks, in that transaction, that the stored
+// agent is not banned.
+func (s *Store) updateAgent(ctx context.Context, a *datastore.Agent, unlessBanned bool) (*datastore.Agent, error) {
+	if err := a.Validate(); err != nil {
+		return nil, err
 	}
 	out := normalizeAgent(a)
 	out.UpdatedAt = fromNanos(time.Now().UnixNano())
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		var created int64
-		err := tx.QueryRowContext(ctx, `SELECT created_at_ns FROM agents WHERE spiffe_id = ?`, out.SPIFFEID).Scan(&created)
+		var created, banned int64
+		err := tx.QueryRowContext(ctx, `SELECT created_at_ns, banned FROM agents WHERE spiffe_id = ?`, out.SPIFFEID).Scan(&created, &banned)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("agent %q: %w", out.SPIFFEID, datastore.ErrNotFound)
 		case err != nil:
 			return fmt.Errorf("look up agent %q: %w", out.SPIFFEID, err)
+		case unlessBanned && banned != 0:
+			return fmt.Errorf("agent %q: %w", out.SPIFFEID, datastore.ErrBanned)
 		}
 		out.CreatedAt = fromNanos(created)
 		if _, err := tx.ExecContext(ctx, `UPDATE agents SET attestation_type = ?, serial_number = ?,
@@ -73,7 +96,7 @@ func (s *Store) UpdateAgent(ctx context.Context, a *datastore.Agent) (*datastore
 		return insertAgentSelectors(ctx, tx, out)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: update agent: %w", err)
+		return nil, err
 	}
 	return out, nil
 }

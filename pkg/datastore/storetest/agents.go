@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -13,6 +14,7 @@ var agentTests = []test{
 	{"CreateGetRoundTrip", testAgentRoundTrip},
 	{"CreateDuplicate", testAgentDuplicate},
 	{"UpdateBanAndSerials", testAgentUpdate},
+	{"ReattestUnlessBanned", testAgentReattest},
 	{"List", testAgentList},
 	{"Delete", testAgentDelete},
 	{"NotFound", testAgentNotFound},
@@ -177,4 +179,41 @@ func testAgentNotFound(t *testing.T, s datastore.Store) {
 	_, err = s.UpdateAgent(ctx, newAgent(t, "spiffe://td/missing"))
 	wantErr(t, "UpdateAgent", err, datastore.ErrNotFound)
 	wantErr(t, "DeleteAgent", s.DeleteAgent(ctx, "spiffe://td/missing"), datastore.ErrNotFound)
+}
+
+func testAgentReattest(t *testing.T, s datastore.Store) {
+	ctx := t.Context()
+	created, err := s.CreateAgent(ctx, newAgent(t, "spiffe://td/a"))
+	must(t, "CreateAgent", err)
+
+	next := *created
+	next.SerialNumber, next.Selectors = "7", sel(t, "k8s_psat:cluster:demo")
+	got, err := s.ReattestAgent(ctx, &next)
+	must(t, "ReattestAgent", err)
+	want := next
+	want.CreatedAt, want.UpdatedAt = created.CreatedAt, got.UpdatedAt
+	if d := agentDiff(got, &want); d != "" {
+		t.Errorf("ReattestAgent returned %s", d)
+	}
+
+	banned := *got
+	banned.Banned, banned.SerialNumber = true, ""
+	_, err = s.UpdateAgent(ctx, &banned)
+	must(t, "UpdateAgent (ban)", err)
+	again := *got
+	again.SerialNumber = "8"
+	if _, err := s.ReattestAgent(ctx, &again); !errors.Is(err, datastore.ErrBanned) {
+		t.Fatalf("ReattestAgent of a banned agent: %v, want ErrBanned", err)
+	}
+	stored, err := s.GetAgent(ctx, created.SPIFFEID)
+	must(t, "GetAgent", err)
+	if !stored.Banned || stored.SerialNumber != "" {
+		t.Fatalf("refused re-attestation changed the banned agent: %+v", stored)
+	}
+
+	missing := *got
+	missing.SPIFFEID = "spiffe://td/missing"
+	if _, err := s.ReattestAgent(ctx, &missing); !errors.Is(err, datastore.ErrNotFound) {
+		t.Fatalf("ReattestAgent of a missing agent: %v, want ErrNotFound", err)
+	}
 }
