@@ -24,6 +24,7 @@ import (
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
@@ -252,45 +253,41 @@ func (s *Server) tokenReview(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getPod(w http.ResponseWriter, r *http.Request) {
 	ns, name := r.PathValue("ns"), r.PathValue("name")
-	s.mu.Lock()
-	p := s.pods[ns+"/"+name]
-	if p != nil {
-		p = p.DeepCopy()
-	}
-	s.mu.Unlock()
-	if p == nil {
-		writeNotFound(w, "pods", name)
-		return
-	}
-	p.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}
-	writeJSON(w, http.StatusOK, p)
+	serveObject(w, "pods", name, "Pod", copyOf(s, func() *corev1.Pod { return s.pods[ns+"/"+name] }))
 }
 
 func (s *Server) getNode(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	s.mu.Lock()
-	n := s.nodes[name]
-	if n != nil {
-		n = n.DeepCopy()
-	}
-	s.mu.Unlock()
-	if n == nil {
-		writeNotFound(w, "nodes", name)
-		return
-	}
-	n.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Node"}
-	writeJSON(w, http.StatusOK, n)
+	serveObject(w, "nodes", name, "Node", copyOf(s, func() *corev1.Node { return s.nodes[name] }))
 }
 
 func (s *Server) getConfigMap(w http.ResponseWriter, r *http.Request) {
-	ns, name := r.PathValue("ns"), r.PathValue("name")
-	cm := s.ConfigMap(ns, name)
-	if cm == nil {
-		writeNotFound(w, "configmaps", name)
+	serveObject(w, "configmaps", r.PathValue("name"), "ConfigMap", s.ConfigMap(r.PathValue("ns"), r.PathValue("name")))
+}
+
+// copyOf returns a deep copy of what get returns under the lock, or nil.
+func copyOf[T interface{ DeepCopy() T }](s *Server, get func() T) T {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var zero T
+	if obj := get(); any(obj) != any(zero) {
+		return obj.DeepCopy()
+	}
+	return zero
+}
+
+// serveObject writes obj as a core/v1 kind, or the apiserver's NotFound
+// status when it is nil.
+func serveObject[T interface {
+	*corev1.Pod | *corev1.Node | *corev1.ConfigMap
+}](w http.ResponseWriter, resource, name, kind string, obj T) {
+	if obj == nil {
+		writeNotFound(w, resource, name)
 		return
 	}
-	cm.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}
-	writeJSON(w, http.StatusOK, cm)
+	type typed interface{ GetObjectKind() schema.ObjectKind }
+	any(obj).(typed).GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: kind})
+	writeJSON(w, http.StatusOK, obj)
 }
 
 // patchConfigMap applies a JSON merge patch (RFC 7386) to a ConfigMap.
