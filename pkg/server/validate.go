@@ -23,12 +23,9 @@ func entryFromProto(e *types.Entry, td spiffeid.TrustDomain) (*datastore.Entry, 
 	if err := validateEntryID(e.Id); err != nil {
 		return nil, err
 	}
-	id, err := parseMemberID("spiffe_id", e.SpiffeId, td)
+	id, err := parseWorkloadID("spiffe_id", e.SpiffeId, td)
 	if err != nil {
 		return nil, err
-	}
-	if id.Path() == "" {
-		return nil, fmt.Errorf("spiffe_id: %q has no path", id)
 	}
 	parent, err := parseMemberID("parent_id", e.ParentId, td)
 	if err != nil {
