@@ -1,14 +1,10 @@
 package e2e_test
 
 import (
-	"bytes"
-	"context"
 	"strings"
 	"testing"
 
 	"github.com/svidkit/svidkit/internal/testenv"
-	"github.com/svidkit/svidkit/pkg/cliargs"
-	"github.com/svidkit/svidkit/pkg/servercli"
 )
 
 // TestCLIRefusesReservedIDs reproduces issue 10 finding 9 with the
@@ -32,14 +28,9 @@ func TestCLIRefusesReservedIDs(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			root := servercli.New(servercli.Options{})
-			var out, errOut bytes.Buffer
-			root.SetOut(&out)
-			root.SetErr(&errOut)
-			root.SetIn(bytes.NewReader(nil))
-			code := cliargs.Execute(context.Background(), root, append(tc.args, "-socketPath", s.Layout.AdminSocket))
-			if code == 0 || !strings.Contains(errOut.String(), "reserved namespace") {
-				t.Fatalf("exit %d, want non-zero naming the reserved namespace\nstdout: %s\nstderr: %s", code, out.String(), errOut.String())
+			code, out, errOut := runServerCLI(s, tc.args...)
+			if code == 0 || !strings.Contains(errOut, "reserved namespace") {
+				t.Fatalf("exit %d, want non-zero naming the reserved namespace\nstdout: %s\nstderr: %s", code, out, errOut)
 			}
 		})
 	}
