@@ -72,7 +72,8 @@ type Config struct {
 	// SPIRE serves only the attestors it is configured with).
 	DisableJoinToken bool
 	// DisableAttestationRateLimit turns off the limit of one AttestAgent
-	// per second per client IP (SPIRE's ratelimit { attestation = false }).
+	// per second per client IP (SPIRE's ratelimit { attestation = false }),
+	// and with it the cap on attestations pending per IP.
 	DisableAttestationRateLimit bool
 	// AttestationFirstMessageTimeout is how long AttestAgent waits for the
 	// attestation request after the stream opens; a caller that sends
