@@ -23,9 +23,6 @@ const (
 // in messages).
 const TopLevel = "top level"
 
-// topLevel is TopLevel, for brevity inside the package.
-const topLevel = TopLevel
-
 // Values of Config.WriteMode.
 const (
 	WriteModeAtomic = "atomic"
@@ -52,8 +49,8 @@ type Config struct {
 	Source string
 	// Lines holds the line of each key Decode read, so that Validate can
 	// name it; the zero value (a configuration built in code) has none.
-	// Keys are looked up in block "top level" ("health_checks",
-	// "jwt_svids[0]" for nested ones).
+	// Top-level keys are in block TopLevel, nested ones in "health_checks"
+	// or "jwt_svids[0]", ...
 	Lines hcldecode.Lines
 
 	// AgentAddress is agent_address as written (a socket path or a

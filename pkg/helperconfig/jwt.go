@@ -40,7 +40,7 @@ func (d *decoder) jwtSVIDs(dst *[]JWTSVID) field {
 func (d *decoder) jwtSVID(dst *[]JWTSVID, obj *ast.ObjectType) {
 	var j JWTSVID
 	what := fmt.Sprintf("jwt_svids[%d]", len(*dst))
-	d.Record(topLevel, what, obj.Pos())
+	d.Record(TopLevel, what, obj.Pos())
 	d.block(what, obj.List, map[string]field{
 		"jwt_audience":        d.str(&j.Audience),
 		"jwt_extra_audiences": d.stringList(&j.ExtraAudiences),

@@ -107,7 +107,7 @@ func Decode(name string, data []byte) (*Config, []string, error) {
 	for _, a := range aliases.list {
 		fields[a.old] = a.field
 	}
-	d.block(topLevel, top, fields)
+	d.block(TopLevel, top, fields)
 	aliases.check()
 
 	if haveArgs {

@@ -37,7 +37,7 @@ func (c *Config) Validate() error {
 	}
 	x509Keys := []string{"svid_file_name", "svid_key_file_name", "svid_bundle_file_name"}
 	if n := countSet(c.SVIDFileName, c.SVIDKeyFileName, c.SVIDBundleFileName); n != 0 && n != 3 {
-		v.at(c.Lines.First(topLevel, x509Keys...), "all or none of svid_file_name, svid_key_file_name, svid_bundle_file_name must be set")
+		v.at(c.Lines.First(TopLevel, x509Keys...), "all or none of svid_file_name, svid_key_file_name, svid_bundle_file_name must be set")
 	} else if n == 0 && len(c.JWTSVIDs) == 0 && c.JWTBundleFileName == "" {
 		v.at(0, "nothing to write: set svid_file_name, svid_key_file_name and svid_bundle_file_name, or jwt_svids, or jwt_bundle_file_name")
 	}
@@ -75,7 +75,7 @@ func (v *validation) line(key string) int {
 	if block, k, nested := strings.Cut(key, "."); nested {
 		return v.c.Lines.Line(block, k)
 	}
-	return v.c.Lines.Line(topLevel, key)
+	return v.c.Lines.Line(TopLevel, key)
 }
 
 // health checks the health_checks block.
@@ -115,7 +115,7 @@ func (v *validation) extras() {
 		v.at(v.line("restart_policy"), "restart_policy %q needs cmd", c.RestartPolicy)
 	}
 	if (c.PKCS12FileName == "") != (c.PKCS12PasswordFile == "") {
-		v.at(c.Lines.First(topLevel, "pkcs12_file_name", "pkcs12_password_file"), "pkcs12_file_name and pkcs12_password_file must be set together")
+		v.at(c.Lines.First(TopLevel, "pkcs12_file_name", "pkcs12_password_file"), "pkcs12_file_name and pkcs12_password_file must be set together")
 	}
 	if c.PKCS12TrustStoreFileName != "" && c.PKCS12PasswordFile == "" {
 		v.at(v.line("pkcs12_truststore_file_name"), "pkcs12_truststore_file_name needs pkcs12_password_file")
