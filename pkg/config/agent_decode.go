@@ -41,11 +41,12 @@ func DecodeAgent(name string, data []byte) (*Agent, []string, error) {
 	if err := d.Err(); err != nil {
 		return nil, d.Warnings(), err
 	}
+	a.Lines = d.Lines()
 	return a, d.Warnings(), nil
 }
 
 func (d *decoder) agentBlock(a *Agent, body *ast.ObjectList) {
-	d.Block("agent block", body, map[string]hcldecode.Field{
+	d.Block(AgentBlock, body, map[string]hcldecode.Field{
 		"data_dir":            d.String(&a.DataDir),
 		"log_level":           d.String(&a.LogLevel),
 		"log_format":          d.String(&a.LogFormat),

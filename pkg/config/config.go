@@ -38,6 +38,13 @@ func defaultHealth() Health {
 	return Health{BindAddress: "0.0.0.0", BindPort: 80, LivePath: "/live", ReadyPath: "/ready"}
 }
 
+// Block names used in Server.Lines and Agent.Lines (and in messages).
+const (
+	ServerBlock = "server block"
+	AgentBlock  = "agent block"
+	healthBlock = "health_checks block"
+)
+
 // KeyManager names the configured KeyManager plugin and its settings.
 type KeyManager struct {
 	// Name is "disk" or "memory".

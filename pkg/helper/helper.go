@@ -49,6 +49,9 @@ type Helper struct {
 	metrics *metrics
 	state   *state
 	events  chan Event
+	// writeFailed wakes retryLoop after a failed write; size one, so
+	// failures in a burst collapse.
+	writeFailed chan struct{}
 }
 
 // New checks cfg (which must have passed Validate) and returns a Helper.
@@ -89,6 +92,8 @@ func New(cfg *helperconfig.Config, opts Options) (*Helper, error) {
 		mode:    mode,
 		metrics: &metrics{},
 		events:  make(chan Event, eventBuffer),
+
+		writeFailed: make(chan struct{}, 1),
 	}
 	h.state = newState(cfg)
 	return h, nil
@@ -140,6 +145,7 @@ func (h *Helper) runDaemon(ctx context.Context) error {
 		{Name: "workload api", Run: func(ctx context.Context) error { return h.watchLoop(ctx, sock.Changed()) }},
 		{Name: "socket watch", Run: sock.Run},
 		{Name: "repair", Run: h.repairLoop},
+		{Name: "write retry", Run: h.retryLoop},
 	}
 	tasks = append(tasks, h.httpTasks(rl.Counts)...)
 	h.log.Info("svidkit-helper started", "mode", "daemon", "workload_api", h.addr, "cert_dir", h.cfg.CertDir)

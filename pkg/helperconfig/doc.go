@@ -3,7 +3,14 @@
 // and defaults, plus a few opt-in svidkit extras.
 //
 // Every problem is reported with the key and its file:line, and all problems
-// of a file are reported together. The result is a typed Config with defaults
+// of a file are reported together, one per line in file order. Output file
+// names (svid_file_name, svid_key_file_name, svid_bundle_file_name,
+// jwt_bundle_file_name, jwt_svids[].jwt_svid_file_name and the extras'
+// *_file_name keys) must be plain names inside cert_dir: a path separator,
+// NUL, "." or a leading ".." is refused at load, as are two keys naming one
+// file. pid_file_name and pkcs12_password_file are paths and are not
+// restricted. renew_signal refuses SIGKILL and SIGSTOP, which no workload
+// can handle. The result is a typed Config with defaults
 // resolved; it stays faithful to the file (for example the
 // SPIFFE_ENDPOINT_SOCKET fallback is applied by WorkloadAPIAddress, not by
 // Parse) so command-line overrides can be applied before Validate.
