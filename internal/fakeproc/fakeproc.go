@@ -29,15 +29,9 @@ func Open(tb testing.TB, root string, pid int32) *procid.Process {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		tb.Fatal(err)
 	}
-	stat := filepath.Join(dir, "stat")
-	switch _, err := os.Stat(stat); {
+	switch _, err := os.Stat(filepath.Join(dir, "stat")); {
 	case errors.Is(err, fs.ErrNotExist):
-		// pid (comm) state ppid ... with starttime as field 22.
-		line := fmt.Sprintf("%d (fake app) S 1 %d %d 0 -1 4194304 100 0 0 0 1 1 0 0 20 0 1 0 %d 1000000 100\n",
-			pid, pid, pid, StartTime)
-		if err := os.WriteFile(stat, []byte(line), 0o644); err != nil {
-			tb.Fatal(err)
-		}
+		WriteStat(tb, root, pid, StartTime)
 	case err != nil:
 		tb.Fatal(err)
 	}
@@ -47,4 +41,21 @@ func Open(tb testing.TB, root string, pid int32) *procid.Process {
 	}
 	tb.Cleanup(func() { p.Close() })
 	return p
+}
+
+// WriteStat writes <root>/<pid>/stat for a process that started at start
+// clock ticks after boot. Writing another start time for a pid that Open
+// was called for makes it look reused.
+func WriteStat(tb testing.TB, root string, pid int32, start uint64) {
+	tb.Helper()
+	dir := filepath.Join(root, strconv.Itoa(int(pid)))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	// pid (comm) state ppid ... with starttime as field 22.
+	line := fmt.Sprintf("%d (fake app) S 1 %d %d 0 -1 4194304 100 0 0 0 1 1 0 0 20 0 1 0 %d 1000000 100\n",
+		pid, pid, pid, start)
+	if err := os.WriteFile(filepath.Join(dir, "stat"), []byte(line), 0o644); err != nil {
+		tb.Fatal(err)
+	}
 }

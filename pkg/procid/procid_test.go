@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -195,10 +194,7 @@ func TestVerifyFakeTree(t *testing.T) {
 	}{
 		{name: "unchanged", change: func(*testing.T, string) {}},
 		{name: "pid reused", want: procid.ErrGone, change: func(t *testing.T, dir string) {
-			line := "7 (other) S 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 " + strconv.Itoa(fakeproc.StartTime+1) + " 0\n"
-			if err := os.WriteFile(filepath.Join(dir, "stat"), []byte(line), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			fakeproc.WriteStat(t, filepath.Dir(dir), 7, fakeproc.StartTime+1)
 		}},
 		{name: "process gone", want: procid.ErrGone, change: func(t *testing.T, dir string) {
 			if err := os.RemoveAll(dir); err != nil {

@@ -351,6 +351,26 @@ func TestAttestErrors(t *testing.T) {
 	}
 }
 
+// TestAttestRefusesChangedProcess: the cgroup read is of the caller only
+// if the caller is still there afterwards; a pid reused by another
+// process (seen here as a new start time in a fake tree without pidfds)
+// is refused, whatever its cgroup says.
+func TestAttestRefusesChangedProcess(t *testing.T) {
+	kubelet := fakekubelet.New(t, fakekubelet.Options{})
+	putBillingPod(kubelet)
+	a := newAttestor(t, kubelet, containerdCgroup(paymentsUID, cid), nil)
+	identity := t.TempDir()
+	p := fakeproc.Open(t, identity, testPID)
+	if _, err := a.Attest(context.Background(), p, 0, 0); err != nil {
+		t.Fatalf("Attest before the pid is reused: %v", err)
+	}
+	fakeproc.WriteStat(t, identity, testPID, fakeproc.StartTime+100)
+	sels, err := a.Attest(context.Background(), p, 0, 0)
+	if !errors.Is(err, procid.ErrGone) {
+		t.Fatalf("Attest after the pid was reused = %q, %v; want ErrGone", sels.Strings(), err)
+	}
+}
+
 func TestNewErrors(t *testing.T) {
 	_, err := k8s.New(k8s.Config{Kubelet: k8s.KubeletConfig{ReadOnlyPort: 1, SecurePort: 2}})
 	if err == nil || !strings.HasPrefix(err.Error(), "k8s attestor: kubelet: ") {

@@ -277,6 +277,49 @@ func TestHashCacheKey(t *testing.T) {
 	})
 }
 
+// TestAttestRefusesChangedProcess changes a fake tree after the process
+// was identified: a new start time is a reused pid, a new executable an
+// exec; either way nothing read may be reported.
+func TestAttestRefusesChangedProcess(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(t *testing.T, fp fakeProc)
+		want   error
+	}{
+		{name: "pid reused", want: procid.ErrGone, change: func(t *testing.T, fp fakeProc) {
+			fakeproc.WriteStat(t, fp.root, 42, fakeproc.StartTime+1)
+		}},
+		{name: "exec'd another binary", want: procid.ErrExeChanged, change: func(t *testing.T, fp fakeProc) {
+			other := filepath.Join(filepath.Dir(fp.bin), "other")
+			if err := os.WriteFile(other, []byte("#!/bin/false\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			exe := filepath.Join(fp.root, "42", "exe")
+			if err := os.Remove(exe); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(other, exe); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fp := newFakeProc(t, 42, "10", []byte("#!/bin/true\n"))
+			a := unix.New(unix.Config{ProcRoot: fp.root})
+			p := fakeproc.Open(t, fp.root, 42)
+			if _, err := a.Attest(context.Background(), p, 1, 1); err != nil {
+				t.Fatalf("Attest before the change: %v", err)
+			}
+			tt.change(t, fp)
+			sels, err := a.Attest(context.Background(), p, 1, 1)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Attest = %q, %v; want %v", sels.Strings(), err, tt.want)
+			}
+		})
+	}
+}
+
 func TestAttestExitedProcess(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	if err := cmd.Start(); err != nil {
