@@ -42,23 +42,8 @@ const memorySettle = 2 * time.Second
 // The agent's health listener is on, to read its sync metrics. It runs
 // once and ignores b.N.
 func BenchmarkResidentMemory(b *testing.B) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		b.Skip("BenchmarkResidentMemory builds the daemons and needs the go toolchain in PATH: ", err)
-	}
-	root := moduleRoot(b, goTool)
+	bin := buildBinaries(b, "server", "agent")
 	l := testenv.NewLayout(b, spiffeid.RequireTrustDomainFromString(trustDomain))
-	bin := b.TempDir()
-	for _, name := range []string{"server", "agent"} {
-		// The flags of the Taskfile's build task, so that the figures are
-		// those of the shipped binaries.
-		build := exec.Command(goTool, "build", "-trimpath", "-tags", "grpcnotrace", "-ldflags", "-s -w",
-			"-o", filepath.Join(bin, "svidkit-"+name), "./cmd/"+name)
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			b.Fatalf("go build ./cmd/%s: %v\n%s", name, err, out)
-		}
-	}
 
 	serverPort := testenv.FreePort(b)
 	server, admin := startServerProcess(b, l, filepath.Join(bin, "svidkit-server"), serverPort)

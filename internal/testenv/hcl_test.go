@@ -40,6 +40,11 @@ func TestHCLRoundTrip(t *testing.T) {
 		{"server with health listener", func(t *testing.T) { roundTrip(t, server(true), testenv.ServerHCL, config.ParseServer) }},
 		{"agent restarting", func(t *testing.T) { roundTrip(t, agent(""), testenv.AgentHCL, config.ParseAgent) }},
 		{"agent with join token", func(t *testing.T) { roundTrip(t, agent("tok"), testenv.AgentHCL, config.ParseAgent) }},
+		{"agent with a JWT-SVID cache size", func(t *testing.T) {
+			cfg := agent("")
+			cfg.JWTSVIDCacheMaxSize = 10
+			roundTrip(t, cfg, testenv.AgentHCL, config.ParseAgent)
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, tt.check)

@@ -69,6 +69,9 @@ type Agent struct {
 	// SDS configures the SDS v3 service the agent serves on its Workload
 	// API socket (SPIRE's agent { sds { ... } } block).
 	SDS SDS
+	// JWTSVIDCacheMaxSize is the most JWT-SVIDs the agent keeps for reuse
+	// (SPIRE's jwt_svid_cache_max_size); 0 means SPIRE's default, 1,000.
+	JWTSVIDCacheMaxSize int
 }
 
 // SDS holds the SDS resource names and validator choice; empty names mean

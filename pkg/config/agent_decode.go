@@ -9,7 +9,7 @@ import (
 var agentUnsupported = setOf("retry_bootstrap", "workload_x509_svid_key_type",
 	"authorized_delegates", "experimental", "allowed_foreign_jwt_claims",
 	"allow_unauthenticated_verifiers", "availability_target", "x509_svid_cache_max_size",
-	"jwt_svid_cache_max_size", "log_file", "log_source_location", "profiling_enabled",
+	"log_file", "log_source_location", "profiling_enabled",
 	"profiling_port", "profiling_freq", "profiling_names", "rebootstrap_mode", "rebootstrap_delay",
 	"require_pq_kem", "trust_bundle_unix_socket", "sync_interval", "use_sync_authorized_entries")
 
@@ -66,6 +66,12 @@ func (d *decoder) agentBlock(a *Agent, body *ast.ObjectList) {
 		},
 		"join_token": d.String(&a.JoinToken),
 		"sds":        d.sdsBlock(&a.SDS),
+		"jwt_svid_cache_max_size": func(it *ast.ObjectItem) {
+			d.Int(&a.JWTSVIDCacheMaxSize)(it)
+			if a.JWTSVIDCacheMaxSize < 0 {
+				d.Errorf(it.Pos(), "jwt_svid_cache_max_size: want a positive number, or 0 for the default, got %d", a.JWTSVIDCacheMaxSize)
+			}
+		},
 	}, agentUnsupported)
 }
 
