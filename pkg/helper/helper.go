@@ -107,7 +107,11 @@ func (h *Helper) Address() string { return h.addr }
 // one-shot mode it returns once the files are written (nil) or the exit
 // timeout expired (*TimeoutError). Run may be called once.
 func (h *Helper) Run(ctx context.Context) error {
-	w, err := svidfile.New(h.cfg.CertDir, svidfile.Options{Mode: h.mode})
+	opts := svidfile.Options{Mode: h.mode}
+	if !h.cfg.IgnoreUmask {
+		opts.Umask = svidfile.ProcessUmask() // modes as spiffe-helper's
+	}
+	w, err := svidfile.New(h.cfg.CertDir, opts)
 	if err != nil {
 		return fmt.Errorf("helper: cert_dir: %w", err)
 	}
