@@ -36,6 +36,10 @@ func TestMain(m *testing.M) {
 		appMain()
 		return
 	}
+	if os.Getenv(launchEnv) != "" {
+		launchMain()
+		return
+	}
 	os.Exit(m.Run())
 }
 
