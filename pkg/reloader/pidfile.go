@@ -26,20 +26,28 @@ type pidFile struct {
 	mode     fs.FileMode
 	dev, ino uint64
 	mtime    int64 // nanoseconds
+	// linkOwner is the owner of the symlink at the pid file's path, or -1
+	// when the path is not a symlink.
+	linkOwner int64
 }
 
 // key identifies the pid and the file's state, so that a refusal is logged
 // once per state rather than on every update.
 func (pf pidFile) key(reason string) string {
-	return fmt.Sprintf("%d %d:%d %d %o %d %s", pf.pid, pf.dev, pf.ino, pf.owner, pf.mode, pf.mtime, reason)
+	return fmt.Sprintf("%d %d:%d %d %o %d %d %s", pf.pid, pf.dev, pf.ino, pf.owner, pf.mode, pf.mtime, pf.linkOwner, reason)
 }
 
 // readPID returns the pid on the first line of the file at path, trimmed,
 // as spiffe-helper reads it; unlike spiffe-helper it ignores later lines so
 // that PostgreSQL's postmaster.pid works. Only a positive 32-bit number is a
 // pid: kill(2) with 0 or a negative number would signal whole process groups.
-// The owner and mode are those of the file that was read (fstat).
+// The owner and mode are those of the file that was read (fstat); when the
+// path is a symlink, the symlink's owner is recorded too.
 func readPID(path string) (pidFile, error) {
+	li, err := os.Lstat(path)
+	if err != nil {
+		return pidFile{}, fmt.Errorf("read pid file: %w", err)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return pidFile{}, fmt.Errorf("read pid file: %w", err)
@@ -50,8 +58,16 @@ func readPID(path string) (pidFile, error) {
 		return pidFile{}, fmt.Errorf("stat pid file %q: %w", path, err)
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
+	lst, lok := li.Sys().(*syscall.Stat_t)
+	if !ok || !lok {
 		return pidFile{}, fmt.Errorf("stat pid file %q: no owner information", path)
+	}
+	linkOwner := int64(-1)
+	switch {
+	case li.Mode()&fs.ModeSymlink != 0:
+		linkOwner = int64(lst.Uid)
+	case !os.SameFile(li, fi):
+		return pidFile{}, fmt.Errorf("pid file %q was replaced while being read", path)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxPIDFileRead))
 	if err != nil {
@@ -73,6 +89,8 @@ func readPID(path string) (pidFile, error) {
 		dev:   uint64(st.Dev), //nolint:unconvert // int32 on some platforms
 		ino:   st.Ino,
 		mtime: fi.ModTime().UnixNano(),
+
+		linkOwner: linkOwner,
 	}, nil
 }
 

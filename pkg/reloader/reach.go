@@ -19,8 +19,8 @@ func refusef(format string, args ...any) *refusal {
 
 // checkReach reports a refusal unless the helper may signal p, the process
 // named by the pid file pf. Whoever can write the pid file chooses the pid,
-// so the file must be writable by its owner only, pid 1 and the helper are
-// never signalled, and the process must be one the helper started (the
+// so the file must be writable by its owner only (and a symlink to it must
+// be the owner's or root's), pid 1 and the helper are never signalled, and the process must be one the helper started (the
 // child or a descendant of it), or, in the helper's pid namespace, run as
 // the pid file's owner: its real or saved uid is the owner's, the rule by
 // which kill(2) lets an unprivileged owner signal it. PIDFileAnyProcess
@@ -33,6 +33,10 @@ func (l *loop) checkReach(pf pidFile, p *process) error {
 		return refusef("pid %d is the helper itself", pf.pid)
 	case pf.mode&0o022 != 0:
 		return refusef("the pid file is writable by group or others (mode %#o); only its owner may write it", pf.mode.Perm())
+	case pf.linkOwner >= 0 && pf.linkOwner != int64(pf.owner) && pf.linkOwner != 0:
+		// As fs.protected_symlinks: whoever planted the link chose the
+		// file, so the link must be the file owner's (or root's).
+		return refusef("the pid file path is a symlink owned by uid %d, neither root nor the owner %d of the file it names", pf.linkOwner, pf.owner)
 	}
 	if l.cfg.PIDFileAnyProcess {
 		return nil

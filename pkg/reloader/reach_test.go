@@ -67,17 +67,20 @@ func TestPIDFileNamingUnreachableProcessIsRefused(t *testing.T) {
 		ownerUID   int         // the pid file's owner
 		mode       os.FileMode // the pid file's mode
 		anyProcess bool        // Config.PIDFileAnyProcess
+		linkOwner  int         // >= 0: pid_file_name is a symlink owned by this uid
 		wantSignal bool
 		wantReason string
 	}{
-		{"other uid than the file's owner (root file, nobody's process)", nobody, 0, 0o644, false, false, "not as the pid file's owner"},
-		{"file owned by another uid naming a root process", 0, nobody, 0o644, false, false, "not as the pid file's owner"},
-		{"world-writable file", nobody, nobody, 0o666, false, false, "writable by group or others"},
-		{"group-writable file", nobody, nobody, 0o664, false, false, "writable by group or others"},
-		{"world-writable file with any process allowed", nobody, nobody, 0o646, true, false, "writable by group or others"},
-		{"same uid as the file's owner (legacy app)", nobody, nobody, 0o644, false, true, ""},
-		{"root's process named in root's file", 0, 0, 0o600, false, true, ""},
-		{"other uid, any process allowed", nobody, 0, 0o644, true, true, ""},
+		{"other uid than the file's owner (root file, nobody's process)", nobody, 0, 0o644, false, -1, false, "not as the pid file's owner"},
+		{"file owned by another uid naming a root process", 0, nobody, 0o644, false, -1, false, "not as the pid file's owner"},
+		{"symlink of another uid to root's pid file", 0, 0, 0o644, false, nobody, false, "symlink owned by uid 65534"},
+		{"root's symlink to nobody's pid file", nobody, nobody, 0o644, false, 0, true, ""},
+		{"world-writable file", nobody, nobody, 0o666, false, -1, false, "writable by group or others"},
+		{"group-writable file", nobody, nobody, 0o664, false, -1, false, "writable by group or others"},
+		{"world-writable file with any process allowed", nobody, nobody, 0o646, true, -1, false, "writable by group or others"},
+		{"same uid as the file's owner (legacy app)", nobody, nobody, 0o644, false, -1, true, ""},
+		{"root's process named in root's file", 0, 0, 0o600, false, -1, true, ""},
+		{"other uid, any process allowed", nobody, 0, 0o644, true, -1, true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,7 +90,18 @@ func TestPIDFileNamingUnreachableProcessIsRefused(t *testing.T) {
 			cfg, logs := pidConfig(pidFile)
 			cfg.PIDFileAnyProcess = tt.anyProcess
 			rr := start(t, cfg)
-			writePIDFileAs(t, pidFile, tg.pid(), tt.ownerUID, tt.mode)
+			if tt.linkOwner >= 0 {
+				real := filepath.Join(t.TempDir(), "real.pid")
+				writePIDFileAs(t, real, tg.pid(), tt.ownerUID, tt.mode)
+				if err := os.Symlink(real, pidFile); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Lchown(pidFile, tt.linkOwner, tt.linkOwner); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				writePIDFileAs(t, pidFile, tg.pid(), tt.ownerUID, tt.mode)
+			}
 			rr.Notify()
 			decision := waitDecision(t, logs)
 			if got := tg.hupPending(t); got != tt.wantSignal {

@@ -14,7 +14,8 @@
 //
 // Whoever can write the pid file chooses whom the helper, often root,
 // signals. So the process it names is signalled only when the file is
-// writable by its owner alone, the pid is not 1 or the helper's, and the
+// writable by its owner alone (and a symlink to it is root's or the
+// owner's), the pid is not 1 or the helper's, and the
 // process is the child or its descendant, or runs in the helper's pid
 // namespace as the pid file's owner (its real or saved uid, the rule by
 // which kill(2) would let the owner signal it); Config.PIDFileAnyProcess
