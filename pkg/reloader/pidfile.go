@@ -86,7 +86,7 @@ func readPID(path string) (pidFile, error) {
 		pid:   int(pid),
 		owner: st.Uid,
 		mode:  fi.Mode(),
-		dev:   uint64(st.Dev), //nolint:unconvert // int32 on some platforms
+		dev:   uint64(st.Dev), //nolint:unconvert // not uint64 on every platform
 		ino:   st.Ino,
 		mtime: fi.ModTime().UnixNano(),
 

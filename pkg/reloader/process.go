@@ -6,7 +6,6 @@ import (
 	"syscall"
 
 	"github.com/prometheus/procfs"
-	"golang.org/x/sys/unix"
 )
 
 // process is a handle on the process a pid named when it was opened. With
@@ -25,7 +24,7 @@ type process struct {
 // errProcessGone when there is no such process.
 func openProcess(pfs procfs.FS, pid int) (*process, error) {
 	p := &process{pid: pid, pidfd: -1}
-	fd, err := unix.PidfdOpen(pid, 0)
+	fd, err := pidfdOpen(pid)
 	switch {
 	case err == nil:
 		p.pidfd = fd
@@ -55,7 +54,7 @@ func openProcess(pfs procfs.FS, pid int) (*process, error) {
 func (p *process) signal(sig syscall.Signal) error {
 	var err error
 	if p.pidfd >= 0 {
-		err = unix.PidfdSendSignal(p.pidfd, sig, nil, 0)
+		err = pidfdSendSignal(p.pidfd, sig)
 	} else {
 		err = p.killSame(sig)
 	}
@@ -82,7 +81,7 @@ func (p *process) killSame(sig syscall.Signal) error {
 // close releases the pidfd, if any.
 func (p *process) close() {
 	if p.pidfd >= 0 {
-		_ = unix.Close(p.pidfd)
+		_ = syscall.Close(p.pidfd)
 		p.pidfd = -1
 	}
 }

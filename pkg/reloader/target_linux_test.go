@@ -16,16 +16,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The test binary also doubles as a launcher for target processes: with
-// launchEnv set it blocks SIGHUP, optionally switches to the uid (and gid)
-// in launchEnv, and execs sleep. A blocked signal stays pending, so whether
-// anyone sent the target SIGHUP can be read from /proc/<pid>/status at any
-// time later, with no race against its delivery.
-const launchEnv = "RELOADER_TEST_LAUNCH_UID"
-
 // hupBit is SIGHUP's bit in the SigPnd, ShdPnd and SigBlk masks.
 const hupBit = 1 << (syscall.SIGHUP - 1)
 
+// launchMain is the launcher (see launchEnv): it blocks SIGHUP, optionally
+// switches to the uid (and gid) in launchEnv, and execs sleep. A blocked
+// signal stays pending, so whether anyone sent the target SIGHUP can be read
+// from /proc/<pid>/status at any time later, with no race against its
+// delivery.
 func launchMain() {
 	fail := func(err error) {
 		fmt.Fprintln(os.Stderr, "launcher:", err)
