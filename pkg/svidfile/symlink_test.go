@@ -65,31 +65,44 @@ func TestPlantedLockSymlinkIsRefused(t *testing.T) {
 	}
 }
 
-// TestPlantedTempSymlinksAreNotFollowed plants symlinks to outside files at
-// every predictable name the writer uses for its own entries; the writer
-// must write the set without creating or changing anything outside its
-// directory.
+// TestPlantedTempSymlinksAreNotFollowed plants symlinks to an outside
+// directory and to a missing outside file at every predictable name the
+// writer uses for its own entries; the writer must write the set without
+// creating, changing or removing anything outside its directory.
 func TestPlantedTempSymlinksAreNotFollowed(t *testing.T) {
 	for _, mode := range []svidfile.Mode{svidfile.ModeAtomic, svidfile.ModePlain} {
 		for _, name := range []string{"..data_tmp", "..link_tmp", "..tmp-1"} {
-			t.Run(mode.String()+"/"+name, func(t *testing.T) {
-				dir, outside := t.TempDir(), t.TempDir()
-				target := filepath.Join(outside, "target")
-				if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
-					t.Fatal(err)
-				}
-				w := mustNew(t, dir, svidfile.Options{Mode: mode})
-				files := newPair(t).set()
-				mustWrite(t, w, files, true)
-				assertVisible(t, dir, files)
-				entries, err := os.ReadDir(outside)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(entries) != 0 {
-					t.Fatalf("writer created %q outside its directory", entries[0].Name())
-				}
-			})
+			for _, target := range []string{"victim", "missing"} {
+				t.Run(mode.String()+"/"+name+"/"+target, func(t *testing.T) {
+					dir, outside := t.TempDir(), t.TempDir()
+					keep := filepath.Join(outside, "victim", "keep")
+					if err := os.Mkdir(filepath.Dir(keep), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(keep, []byte("keep"), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.Symlink(filepath.Join(outside, target), filepath.Join(dir, name)); err != nil {
+						t.Fatal(err)
+					}
+					w := mustNew(t, dir, svidfile.Options{Mode: mode})
+					files := newPair(t).set()
+					mustWrite(t, w, files, true)
+					assertVisible(t, dir, files)
+					var found []string
+					err := filepath.WalkDir(outside, func(p string, _ fs.DirEntry, err error) error {
+						found = append(found, p)
+						return err
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := []string{outside, filepath.Dir(keep), keep}
+					if strings.Join(found, "\n") != strings.Join(want, "\n") {
+						t.Fatalf("outside the directory: %q, want %q", found, want)
+					}
+				})
+			}
 		}
 	}
 }
