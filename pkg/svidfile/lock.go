@@ -30,6 +30,9 @@ func lockDir(root *os.Root) (*os.File, error) {
 		f, err = root.OpenFile(lockName, os.O_RDWR, 0)
 	}
 	if err != nil {
+		if target, lerr := root.Readlink(lockName); lerr == nil {
+			return nil, fmt.Errorf("svidfile: lock %q is a symlink to %q; refusing to follow it", p, target)
+		}
 		return nil, fmt.Errorf("svidfile: open lock %q: %w", p, err)
 	}
 	if err := checkLockFile(root, f); err != nil {
