@@ -107,7 +107,11 @@ func (h *Helper) Address() string { return h.addr }
 // one-shot mode it returns once the files are written (nil) or the exit
 // timeout expired (*TimeoutError). Run may be called once.
 func (h *Helper) Run(ctx context.Context) error {
-	w, err := svidfile.New(h.cfg.CertDir, svidfile.Options{Mode: h.mode})
+	opts := svidfile.Options{Mode: h.mode}
+	if !h.cfg.IgnoreUmask {
+		opts.Umask = svidfile.ProcessUmask() // modes as spiffe-helper's
+	}
+	w, err := svidfile.New(h.cfg.CertDir, opts)
 	if err != nil {
 		return fmt.Errorf("helper: cert_dir: %w", err)
 	}
@@ -126,14 +130,15 @@ func (h *Helper) Run(ctx context.Context) error {
 // runDaemon runs every long-lived part until ctx ends or one fails.
 func (h *Helper) runDaemon(ctx context.Context) error {
 	rl, err := reloader.New(reloader.Config{
-		Cmd:     h.cfg.Cmd,
-		Args:    h.cfg.CmdArgs,
-		PIDFile: h.cfg.PIDFileName,
-		Signal:  h.cfg.RenewSignal,
-		Restart: reloader.RestartPolicy(h.cfg.RestartPolicy),
-		Stdout:  h.opts.Stdout,
-		Stderr:  h.opts.Stderr,
-		Log:     h.log,
+		Cmd:               h.cfg.Cmd,
+		Args:              h.cfg.CmdArgs,
+		PIDFile:           h.cfg.PIDFileName,
+		PIDFileAnyProcess: h.cfg.PIDFileAnyProcess,
+		Signal:            h.cfg.RenewSignal,
+		Restart:           reloader.RestartPolicy(h.cfg.RestartPolicy),
+		Stdout:            h.opts.Stdout,
+		Stderr:            h.opts.Stderr,
+		Log:               h.log,
 	})
 	if err != nil {
 		return &ConfigError{Err: fmt.Errorf("helper: %w", err)}

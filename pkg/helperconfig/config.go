@@ -124,6 +124,9 @@ type Config struct {
 	// MetricsBindAddress is a host:port for /metrics; "" means the health
 	// listener serves /metrics when it is enabled.
 	MetricsBindAddress string
+
+	// Opt-outs of safety checks; see safety.go.
+	Safety
 }
 
 // JWTSVID is one entry of jwt_svids.

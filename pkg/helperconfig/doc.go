@@ -62,4 +62,11 @@
 //     its own listener. When empty, /metrics is served on the health
 //     listener if health_checks.listener_enabled is true, and not at all
 //     otherwise.
+//   - ignore_umask = true: write the file modes exactly. By default they are
+//     subject to the process umask, as in spiffe-helper (cert_file_mode 0664
+//     under umask 022 gives 0644).
+//   - pid_file_any_process = true: let pid_file_name name any process (see
+//     package reloader for the checks it skips). By default the process must
+//     be cmd or its descendant, or run in the helper's pid namespace as the
+//     pid file's owner.
 package helperconfig

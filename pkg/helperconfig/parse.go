@@ -104,6 +104,7 @@ func Decode(name string, data []byte) (*Config, []string, error) {
 		"restart_policy":              d.str(&c.RestartPolicy),
 		"metrics_bind_address":        d.str(&c.MetricsBindAddress),
 	}
+	d.safetyFields(fields, &c.Safety)
 	for _, a := range aliases.list {
 		fields[a.old] = a.field
 	}
