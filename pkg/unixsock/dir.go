@@ -37,8 +37,12 @@ func (e *DirError) Error() string {
 	if !e.SocketDir {
 		what = "directory on the socket path"
 	}
-	msg := fmt.Sprintf("unixsock: %s %q is owned by uid %d with mode %04o: it must be owned by root or uid %d and not writable by group or others (unless sticky), or another user can replace the socket",
-		what, e.Path, e.UID, e.Mode, e.EUID)
+	owners := "root"
+	if e.EUID != 0 {
+		owners = fmt.Sprintf("root or uid %d", e.EUID)
+	}
+	msg := fmt.Sprintf("unixsock: %s %q is owned by uid %d with mode %04o: it must be owned by %s and not writable by group or others (unless sticky), or another user can replace the socket",
+		what, e.Path, e.UID, e.Mode, owners)
 	if e.SocketDir && e.SharedHint != "" {
 		msg += "; if the directory is shared on purpose, set " + e.SharedHint
 	}

@@ -31,6 +31,10 @@
 //  4. checks with lstat(2) that the path now names the very inode it bound
 //     (device and inode number) and fails with ErrReplaced otherwise.
 //
+// A socket path may use all 107 bytes bind allows: when the temporary
+// path is too long, Listen binds through /proc/self/fd/N/, which names the
+// private directory by its descriptor.
+//
 // A client can only reach the socket once it is at its final path, where
 // its mode is already set. Close removes the socket only while the path
 // still names it.

@@ -132,6 +132,9 @@ type privateDir struct {
 	fd   int
 }
 
+// maxSocketPath is the longest path bind accepts (sun_path less its NUL).
+const maxSocketPath = len(unix.RawSockaddrUnix{}.Path) - 1
+
 // sockName is the socket's name inside the private directory; short, as
 // socket paths are limited to 107 bytes.
 const sockName = "s"
@@ -172,7 +175,14 @@ func newPrivateDir(dirfd int, dir string, euid int) (*privateDir, error) {
 // place binds the socket in the private directory, sets its mode there,
 // renames it to base in dirfd and checks that path names it.
 func (p *privateDir) place(ctx context.Context, dirfd int, path, base string, mode fs.FileMode, placed func()) (net.Listener, error) {
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "unix", filepath.Join(p.path, sockName))
+	bindPath := filepath.Join(p.path, sockName)
+	if len(bindPath) > maxSocketPath {
+		// The temporary name is 13 bytes longer than the directory; a
+		// final path that fits may not. /proc/self/fd/N names the same
+		// directory, through the descriptor.
+		bindPath = fmt.Sprintf("/proc/self/fd/%d/%s", p.fd, sockName)
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "unix", bindPath)
 	if err != nil {
 		return nil, fmt.Errorf("unixsock: listen on %q: %w", path, err)
 	}
