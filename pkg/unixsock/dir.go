@@ -156,13 +156,15 @@ func lstatDir(path string) (dirInfo, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return dirInfo{}, fmt.Errorf("unixsock: %q is not a directory", path)
 	}
-	return dirInfo{path: path, uid: st.Uid, mode: st.Mode & 0o7777}, nil
+	return dirInfo{path: path, uid: st.Uid, mode: uint32(st.Mode) & 0o7777}, nil
 }
 
 // makeDirs creates dir and its missing parents with mode exactly, whatever
 // the umask. Existing directories (a Kubernetes hostPath mount) keep their
-// mode; checkPath judges them.
-func makeDirs(dir string, mode fs.FileMode) error {
+// mode; checkPath judges them. Nothing is created below a directory that
+// fails checkPath's rules (with euid), so every directory makeDirs creates
+// stays the daemon's.
+func makeDirs(dir string, mode fs.FileMode, euid int) error {
 	var missing []string
 	for d := dir; ; d = filepath.Dir(d) {
 		_, err := os.Stat(d)
@@ -177,8 +179,18 @@ func makeDirs(dir string, mode fs.FileMode) error {
 			break
 		}
 	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if _, err := checkPath(filepath.Dir(missing[len(missing)-1]), euid, false, ""); err != nil {
+		var de *DirError
+		if errors.As(err, &de) {
+			de.SocketDir = false // an ancestor of the socket's directory
+		}
+		return err
+	}
 	for i := len(missing) - 1; i >= 0; i-- {
-		if err := makeDir(missing[i], mode); err != nil {
+		if err := makeDir(missing[i], mode, euid); err != nil {
 			return err
 		}
 	}
@@ -187,7 +199,7 @@ func makeDirs(dir string, mode fs.FileMode) error {
 
 // makeDir creates d and sets its mode through a descriptor opened without
 // following links. A directory someone else created first is left alone.
-func makeDir(d string, mode fs.FileMode) error {
+func makeDir(d string, mode fs.FileMode, euid int) error {
 	switch err := unix.Mkdir(d, 0o700); {
 	case errors.Is(err, unix.EEXIST):
 		return nil
@@ -203,7 +215,7 @@ func makeDir(d string, mode fs.FileMode) error {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fmt.Errorf("unixsock: stat directory %q: %w", d, err)
 	}
-	if int64(st.Uid) != int64(os.Geteuid()) {
+	if int64(st.Uid) != int64(euid) {
 		return nil // replaced by someone else's: checkPath refuses it
 	}
 	if err := unix.Fchmod(fd, uint32(mode.Perm())); err != nil {

@@ -90,6 +90,16 @@ func TestListenDirChecks(t *testing.T) {
 			mkdir(t, sub, 0o755, 0)
 			return sub
 		}},
+		{name: "nothing created under another uid's directory", wantErr: "theirs|65534|0755", layout: func(t *testing.T, base string) string {
+			d := filepath.Join(base, "theirs")
+			mkdir(t, d, 0o755, other)
+			t.Cleanup(func() {
+				if _, err := os.Lstat(filepath.Join(d, "run")); err == nil {
+					t.Error("Listen created a directory inside another uid's directory")
+				}
+			})
+			return filepath.Join(d, "run", "svidkit")
+		}},
 		{name: "symlink kept by root to a safe directory, like /var/run", layout: func(t *testing.T, base string) string {
 			d := filepath.Join(base, "run")
 			mkdir(t, d, 0o755, 0)

@@ -72,10 +72,10 @@ func listen(ctx context.Context, path string, cfg Config, placed func()) (net.Li
 	}
 	dir, base := filepath.Split(path)
 	dir = filepath.Clean(dir)
-	if err := makeDirs(dir, cfg.DirMode); err != nil {
+	euid := os.Geteuid()
+	if err := makeDirs(dir, cfg.DirMode, euid); err != nil {
 		return nil, err
 	}
-	euid := os.Geteuid()
 	info, err := checkPath(dir, euid, cfg.SharedDir, cfg.SharedHint)
 	if err != nil {
 		return nil, err
