@@ -51,6 +51,8 @@ func Attack(t *testing.T, tgt Target) {
 		name   string
 		attack func(t *testing.T, dir, victim string, watch []string)
 		okErr  func(err error, dir string) bool
+		// refused: every start must fail (with okErr).
+		refused bool
 	}{
 		{
 			name: "attacker-owned directory",
@@ -63,6 +65,7 @@ func Attack(t *testing.T, tgt Target) {
 			okErr: func(err error, dir string) bool {
 				return strings.Contains(err.Error(), dir) && strings.Contains(err.Error(), "uid 65534")
 			},
+			refused: true,
 		},
 		{
 			name: "root-owned directory, race run by root",
@@ -113,6 +116,7 @@ func Attack(t *testing.T, tgt Target) {
 			path := filepath.Join(dir, "api.sock")
 			tt.attack(t, dir, victim, tgt.Watch(path))
 
+			listened := 0
 			for i := range Starts {
 				lis, err := tgt.Listen(path)
 				if err == nil {
@@ -128,11 +132,17 @@ func Attack(t *testing.T, tgt Target) {
 				if err != nil && !tt.okErr(err, dir) && !lostRace(err) {
 					t.Fatalf("start %d: unexpected error: %v", i, err)
 				}
+				if err == nil {
+					listened++
+				}
 				// A symlink left at the path makes every later start fail
 				// as "not a socket": clear it, as an operator would.
 				if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() == fs.ModeSymlink {
 					os.Remove(path)
 				}
+			}
+			if tt.refused && listened > 0 {
+				t.Errorf("%d of %d starts listened in a directory uid %d owns, want every one refused", listened, Starts, Nobody)
 			}
 		})
 	}

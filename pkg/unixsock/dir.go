@@ -32,6 +32,7 @@ type DirError struct {
 	SharedHint string
 }
 
+// Error names the directory, its owner and mode, and what is required.
 func (e *DirError) Error() string {
 	what := "socket directory"
 	if !e.SocketDir {
