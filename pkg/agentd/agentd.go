@@ -20,6 +20,7 @@ import (
 	"github.com/svidkit/svidkit/pkg/health"
 	"github.com/svidkit/svidkit/pkg/sds"
 	"github.com/svidkit/svidkit/pkg/taskrun"
+	"github.com/svidkit/svidkit/pkg/unixsock"
 	"github.com/svidkit/svidkit/pkg/workloadapi"
 )
 
@@ -104,7 +105,11 @@ func Run(ctx context.Context, cfg *config.Agent, opts Options) error {
 			case <-ctx.Done():
 				return nil
 			}
-			lis, err := workloadapi.ListenUnix(cfg.SocketPath, workloadapi.DefaultSocketMode)
+			lis, err := workloadapi.ListenUnix(ctx, cfg.SocketPath, unixsock.Config{
+				SharedDir:  cfg.SocketDirShared,
+				SharedHint: "socket_dir_shared = true in the agent block",
+				Log:        log,
+			})
 			if err != nil {
 				return fmt.Errorf("listen on socket_path: %w", err)
 			}

@@ -36,6 +36,9 @@ type Agent struct {
 	// SocketPath is the Workload API socket
 	// (default /tmp/spire-agent/public/api.sock).
 	SocketPath string
+	// SocketDirShared (socket_dir_shared, an svidkit extension) accepts a
+	// socket directory other users own or may write, with a warning.
+	SocketDirShared bool
 	// AdminSocketPath is the optional agent admin socket; empty disables it.
 	AdminSocketPath string
 	TrustDomain     spiffeid.TrustDomain

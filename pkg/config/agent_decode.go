@@ -53,6 +53,7 @@ func (d *decoder) agentBlock(a *Agent, body *ast.ObjectList) {
 		"server_address":      d.String(&a.ServerAddress),
 		"server_port":         d.Int(&a.ServerPort),
 		"socket_path":         d.String(&a.SocketPath),
+		"socket_dir_shared":   d.Bool(&a.SocketDirShared),
 		"admin_socket_path":   d.String(&a.AdminSocketPath),
 		"trust_domain":        d.trustDomain(&a.TrustDomain),
 		"trust_bundle_path":   d.String(&a.TrustBundlePath),

@@ -4,7 +4,9 @@
 // supports, and converted once into plain runtime structs (Server, Agent)
 // with defaults resolved. Keys and plugins that SPIRE knows but svidkit does
 // not implement are rejected with a message saying so, rather than being
-// silently ignored.
+// silently ignored. svidkit's own additions are few and off by default:
+// socket_dir_shared in the agent and server blocks (accept a socket
+// directory other users may write, with a warning; see package unixsock).
 package config
 
 import (

@@ -25,11 +25,14 @@ type Server struct {
 	BindPort    int    // default 8081
 	// SocketPath is the admin API Unix socket
 	// (default /tmp/spire-server/private/api.sock).
-	SocketPath  string
-	TrustDomain spiffeid.TrustDomain
-	DataDir     string
-	LogLevel    string // DEBUG, INFO, WARN or ERROR; default INFO
-	LogFormat   string // text or json; default text
+	SocketPath string
+	// SocketDirShared (socket_dir_shared, an svidkit extension) accepts a
+	// socket directory other users own or may write, with a warning.
+	SocketDirShared bool
+	TrustDomain     spiffeid.TrustDomain
+	DataDir         string
+	LogLevel        string // DEBUG, INFO, WARN or ERROR; default INFO
+	LogFormat       string // text or json; default text
 
 	CATTL              time.Duration // default 24h
 	DefaultX509SVIDTTL time.Duration // default 1h

@@ -65,6 +65,7 @@ func (d *decoder) serverBlock(s *Server, body *ast.ObjectList) {
 			socketSet = true
 			d.String(&s.SocketPath)(it)
 		},
+		"socket_dir_shared": d.Bool(&s.SocketDirShared),
 		"registration_uds_path": func(it *ast.ObjectItem) {
 			legacyUDS = true
 			d.String(&udsPath)(it)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/svidkit/svidkit/pkg/procid"
 	"github.com/svidkit/svidkit/pkg/selector"
+	"github.com/svidkit/svidkit/pkg/unixsock"
 	"github.com/svidkit/svidkit/pkg/workloadapi"
 	"github.com/svidkit/svidkit/pkg/workloadattest/unix"
 )
@@ -182,7 +183,7 @@ func TestMetrics(t *testing.T) {
 }
 
 func TestNewRequiresManagerAndAttestor(t *testing.T) {
-	lis, err := workloadapi.ListenUnix(shortDir(t)+"/s.sock", 0)
+	lis, err := workloadapi.ListenUnix(context.Background(), shortDir(t)+"/s.sock", unixsock.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
