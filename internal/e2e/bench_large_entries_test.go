@@ -22,7 +22,7 @@ import (
 // once settled. It runs once and ignores b.N.
 func BenchmarkLargeEntrySyncMemory(b *testing.B) {
 	const n = 2 * largeEntryCount
-	bin := buildDaemons(b)
+	bin := buildBinaries(b, "server", "agent")
 	l := testenv.NewLayout(b, spiffeid.RequireTrustDomainFromString(trustDomain))
 	serverPort := testenv.FreePort(b)
 	server, admin := startServerProcess(b, l, filepath.Join(bin, "svidkit-server"), serverPort)

@@ -42,8 +42,9 @@ const memorySettle = 2 * time.Second
 // The agent's health listener is on, to read its sync metrics. It runs
 // once and ignores b.N.
 func BenchmarkResidentMemory(b *testing.B) {
-	bin := buildDaemons(b)
+	bin := buildBinaries(b, "server", "agent")
 	l := testenv.NewLayout(b, spiffeid.RequireTrustDomainFromString(trustDomain))
+
 	serverPort := testenv.FreePort(b)
 	server, admin := startServerProcess(b, l, filepath.Join(bin, "svidkit-server"), serverPort)
 	healthPort := testenv.FreePort(b)
@@ -86,29 +87,6 @@ func BenchmarkResidentMemory(b *testing.B) {
 			b.Errorf("%s: %v", filepath.Base(p.Path), err)
 		}
 	}
-}
-
-// buildDaemons builds svidkit-server and svidkit-agent with the flags of
-// the Taskfile's build task, so that the figures are those of the shipped
-// binaries, and returns their directory. It skips the benchmark without a
-// go toolchain in PATH.
-func buildDaemons(b *testing.B) string {
-	b.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		b.Skip("this benchmark builds the daemons and needs the go toolchain in PATH: ", err)
-	}
-	root := moduleRoot(b, goTool)
-	bin := b.TempDir()
-	for _, name := range []string{"server", "agent"} {
-		build := exec.Command(goTool, "build", "-trimpath", "-tags", "grpcnotrace", "-ldflags", "-s -w",
-			"-o", filepath.Join(bin, "svidkit-"+name), "./cmd/"+name)
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			b.Fatalf("go build ./cmd/%s: %v\n%s", name, err, out)
-		}
-	}
-	return bin
 }
 
 // moduleRoot returns the directory holding go.mod.

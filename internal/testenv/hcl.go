@@ -58,6 +58,9 @@ func AgentHCL(cfg *config.Agent) (string, error) {
 	if cfg.JoinToken != "" {
 		fmt.Fprintf(&b, "  join_token = %q\n", cfg.JoinToken)
 	}
+	if cfg.JWTSVIDCacheMaxSize != 0 {
+		fmt.Fprintf(&b, "  jwt_svid_cache_max_size = %d\n", cfg.JWTSVIDCacheMaxSize)
+	}
 	fmt.Fprintf(&b, "}\n\nplugins {\n  NodeAttestor %q {\n    plugin_data {}\n  }\n", cfg.NodeAttestor)
 	switch cfg.KeyManager.Name {
 	case "disk":

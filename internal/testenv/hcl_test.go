@@ -8,6 +8,7 @@ import (
 
 	"github.com/svidkit/svidkit/internal/testenv"
 	"github.com/svidkit/svidkit/pkg/config"
+	"github.com/svidkit/svidkit/pkg/hcldecode"
 )
 
 // TestHCLRoundTrip: the rendered files load, with pkg/config, into exactly
@@ -39,6 +40,11 @@ func TestHCLRoundTrip(t *testing.T) {
 		{"server with health listener", func(t *testing.T) { roundTrip(t, server(true), testenv.ServerHCL, config.ParseServer) }},
 		{"agent restarting", func(t *testing.T) { roundTrip(t, agent(""), testenv.AgentHCL, config.ParseAgent) }},
 		{"agent with join token", func(t *testing.T) { roundTrip(t, agent("tok"), testenv.AgentHCL, config.ParseAgent) }},
+		{"agent with a JWT-SVID cache size", func(t *testing.T) {
+			cfg := agent("")
+			cfg.JWTSVIDCacheMaxSize = 10
+			roundTrip(t, cfg, testenv.AgentHCL, config.ParseAgent)
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, tt.check)
@@ -53,7 +59,7 @@ func TestHCLRoundTrip(t *testing.T) {
 }
 
 // roundTrip renders want, parses the text and compares, ignoring the
-// parsed configuration's Source (the file name).
+// parsed configuration's Source (the file name) and Lines.
 func roundTrip[C config.Server | config.Agent](t *testing.T, want *C, render func(*C) (string, error), parse func(string, []byte) (*C, []string, error)) {
 	t.Helper()
 	text, err := render(want)
@@ -64,8 +70,10 @@ func roundTrip[C config.Server | config.Agent](t *testing.T, want *C, render fun
 	if err != nil {
 		t.Fatalf("parse: %v\n%s", err, text)
 	}
-	// Source is the only field the file itself does not give.
+	// Source and Lines are the only fields the file gives that the
+	// configuration it was rendered from cannot hold.
 	reflect.ValueOf(got).Elem().FieldByName("Source").SetString("")
+	reflect.ValueOf(got).Elem().FieldByName("Lines").Set(reflect.ValueOf(hcldecode.Lines{}))
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("loaded\n%+v\nwant\n%+v\nfrom\n%s", got, want, text)
 	}

@@ -96,6 +96,10 @@ type Config struct {
 	// nothing changed (svidkit servers cap it at 30 s); DefaultSyncWait if
 	// zero.
 	SyncWait time.Duration
+	// JWTSVIDCacheMaxSize is the most JWT-SVIDs kept for reuse, least
+	// recently used dropped first; cache.DefaultJWTSVIDCacheMaxSize if
+	// zero.
+	JWTSVIDCacheMaxSize int
 	// Clock defaults to the system clock.
 	Clock Clock
 	// Log defaults to slog.Default().
@@ -222,7 +226,8 @@ func New(cfg Config) (*Agent, error) {
 		entriesChanged: make(chan struct{}, 1),
 		denied:         make(chan error, 1),
 	}
-	a.cache = cache.New(cache.Config{Clock: cfg.Clock, Log: cfg.Log, JWTMinter: jwtMinter{a: a}})
+	a.cache = cache.New(cache.Config{Clock: cfg.Clock, Log: cfg.Log, JWTMinter: jwtMinter{a: a},
+		JWTSVIDCacheMaxSize: cfg.JWTSVIDCacheMaxSize})
 	return a, nil
 }
 

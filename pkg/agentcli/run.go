@@ -71,6 +71,8 @@ func loadAgentConfig(cmd *cobra.Command, f *runFlags) (*config.Agent, error) {
 		return nil, err
 	}
 	fs := cmd.Flags()
+	// A value from a flag is not on a line of the file.
+	forget := func(key string) { cfg.Lines.Forget(config.AgentBlock, key) }
 	if fs.Changed("trustDomain") {
 		td, err := spiffeid.TrustDomainFromString(f.trustDomain)
 		if err != nil {
@@ -83,6 +85,7 @@ func loadAgentConfig(cmd *cobra.Command, f *runFlags) (*config.Agent, error) {
 	}
 	if fs.Changed("socketPath") {
 		cfg.SocketPath = f.socketPath
+		forget("socket_path")
 	}
 	if fs.Changed("dataDir") {
 		cfg.DataDir = f.dataDir
@@ -92,12 +95,15 @@ func loadAgentConfig(cmd *cobra.Command, f *runFlags) (*config.Agent, error) {
 	}
 	if fs.Changed("serverPort") {
 		cfg.ServerPort = f.serverPort
+		forget("server_port")
 	}
 	if fs.Changed("logLevel") {
 		cfg.LogLevel = f.logLevel
+		forget("log_level")
 	}
 	if fs.Changed("insecureBootstrap") {
 		cfg.InsecureBootstrap = f.insecureBootstrap
+		forget("insecure_bootstrap")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err

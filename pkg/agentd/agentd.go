@@ -20,6 +20,7 @@ import (
 	"github.com/svidkit/svidkit/pkg/health"
 	"github.com/svidkit/svidkit/pkg/sds"
 	"github.com/svidkit/svidkit/pkg/taskrun"
+	"github.com/svidkit/svidkit/pkg/unixsock"
 	"github.com/svidkit/svidkit/pkg/workloadapi"
 )
 
@@ -56,15 +57,16 @@ func Run(ctx context.Context, cfg *config.Agent, opts Options) error {
 		return err
 	}
 	a, err := agent.New(agent.Config{
-		TrustDomain:       cfg.TrustDomain,
-		ServerAddress:     net.JoinHostPort(cfg.ServerAddress, strconv.Itoa(cfg.ServerPort)),
-		TrustBundle:       bundle,
-		InsecureBootstrap: cfg.InsecureBootstrap,
-		NodeAttestor:      nodeAtt,
-		DataDir:           dataDir,
-		KeyStore:          keyStore,
-		Log:               log.With("subsystem", "agent"),
-		Registerer:        reg,
+		TrustDomain:         cfg.TrustDomain,
+		ServerAddress:       net.JoinHostPort(cfg.ServerAddress, strconv.Itoa(cfg.ServerPort)),
+		TrustBundle:         bundle,
+		InsecureBootstrap:   cfg.InsecureBootstrap,
+		NodeAttestor:        nodeAtt,
+		DataDir:             dataDir,
+		KeyStore:            keyStore,
+		JWTSVIDCacheMaxSize: cfg.JWTSVIDCacheMaxSize,
+		Log:                 log.With("subsystem", "agent"),
+		Registerer:          reg,
 	})
 	if err != nil {
 		return err
@@ -103,7 +105,11 @@ func Run(ctx context.Context, cfg *config.Agent, opts Options) error {
 			case <-ctx.Done():
 				return nil
 			}
-			lis, err := workloadapi.ListenUnix(cfg.SocketPath, workloadapi.DefaultSocketMode)
+			lis, err := workloadapi.ListenUnix(ctx, cfg.SocketPath, unixsock.Config{
+				SharedDir:  cfg.SocketDirShared,
+				SharedHint: "socket_dir_shared = true in the agent block",
+				Log:        log,
+			})
 			if err != nil {
 				return fmt.Errorf("listen on socket_path: %w", err)
 			}

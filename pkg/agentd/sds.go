@@ -30,9 +30,9 @@ func (s sdsSource) Watch(ctx context.Context) (sds.Watch, error) {
 	if !ok {
 		return nil, status.Error(codes.Internal, "caller credentials unavailable")
 	}
-	sels, err := s.att.Attest(ctx, info.PID, info.UID, info.GID)
+	sels, err := s.att.Attest(ctx, info.Process, info.UID, info.GID)
 	if err != nil {
-		return nil, status.Error(codes.Internal, "workload attestation failed")
+		return nil, workloadapi.AttestError(err)
 	}
 	sub, err := s.mgr.Subscribe(ctx, sels)
 	if err != nil {

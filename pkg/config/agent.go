@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/svidkit/svidkit/pkg/hcldecode"
 )
 
 // Trust bundle formats accepted in trust_bundle_format.
@@ -21,6 +22,10 @@ const (
 type Agent struct {
 	// Source is the file the configuration came from (for messages).
 	Source string
+	// Lines holds the line of each key DecodeAgent read, so that Validate
+	// can name it (block AgentBlock for the agent block's keys); see
+	// Server.Lines.
+	Lines hcldecode.Lines
 
 	DataDir   string
 	LogLevel  string // DEBUG, INFO, WARN or ERROR; default INFO
@@ -31,6 +36,9 @@ type Agent struct {
 	// SocketPath is the Workload API socket
 	// (default /tmp/spire-agent/public/api.sock).
 	SocketPath string
+	// SocketDirShared (socket_dir_shared, an svidkit extension) accepts a
+	// socket directory other users own or may write, with a warning.
+	SocketDirShared bool
 	// AdminSocketPath is the optional agent admin socket; empty disables it.
 	AdminSocketPath string
 	TrustDomain     spiffeid.TrustDomain
@@ -64,6 +72,9 @@ type Agent struct {
 	// SDS configures the SDS v3 service the agent serves on its Workload
 	// API socket (SPIRE's agent { sds { ... } } block).
 	SDS SDS
+	// JWTSVIDCacheMaxSize is the most JWT-SVIDs the agent keeps for reuse
+	// (SPIRE's jwt_svid_cache_max_size); 0 means SPIRE's default, 1,000.
+	JWTSVIDCacheMaxSize int
 }
 
 // SDS holds the SDS resource names and validator choice; empty names mean
@@ -120,8 +131,9 @@ func NewAgent() *Agent {
 // keys (and the flags that can set them). The join token is not checked
 // here: see CheckJoinToken.
 func (a *Agent) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	p := hcldecode.Problems{File: a.Source}
+	bad := func(format string, args ...any) { p.At(0, format, args...) }
+	line := func(key string) int { return a.Lines.Line(AgentBlock, key) }
 	if a.TrustDomain.IsZero() {
 		bad("missing required key \"trust_domain\" in agent block (or -trustDomain)")
 	}
@@ -132,22 +144,20 @@ func (a *Agent) Validate() error {
 		bad("missing required key \"data_dir\" in agent block (or -dataDir)")
 	}
 	if a.SocketPath == "" {
-		bad("socket_path must not be empty")
+		p.At(line("socket_path"), "socket_path must not be empty")
 	}
-	if err := a.validateBootstrap(); err != nil {
-		errs = append(errs, err)
-	}
+	a.validateBootstrap(&p)
 	if err := checkPort(a.ServerPort); err != nil {
-		bad("server_port: %w", err)
+		p.At(line("server_port"), "server_port: %v", err)
 	}
 	if err := checkPort(a.Health.BindPort); err != nil {
-		bad("health_checks bind_port: %w", err)
+		p.At(a.Lines.Line(healthBlock, "bind_port"), "health_checks bind_port: %v", err)
 	}
 	if _, err := ParseLogLevel(a.LogLevel); err != nil {
-		bad("log_level: %w", err)
+		p.At(line("log_level"), "log_level: %v", err)
 	}
 	if err := checkLogFormat(a.LogFormat); err != nil {
-		bad("log_format: %w", err)
+		p.At(line("log_format"), "log_format: %v", err)
 	}
 	switch a.NodeAttestor {
 	case "":
@@ -163,18 +173,14 @@ func (a *Agent) Validate() error {
 	if a.KeyManager.Name == "" {
 		bad("missing KeyManager plugin (\"disk\" or \"memory\") in plugins block")
 	}
-	if err := errors.Join(errs...); err != nil {
-		if a.Source != "" {
-			return fmt.Errorf("%s: %w", a.Source, err)
-		}
-		return err
-	}
-	return nil
+	return p.Err()
 }
 
 // validateBootstrap checks that exactly one way of trusting the server on
 // first contact is configured.
-func (a *Agent) validateBootstrap() error {
+func (a *Agent) validateBootstrap(p *hcldecode.Problems) {
+	line := func(keys ...string) int { return a.Lines.First(AgentBlock, keys...) }
+	sources := []string{"trust_bundle_path", "trust_bundle_url", "insecure_bootstrap"}
 	n := 0
 	for _, set := range []bool{a.TrustBundlePath != "", a.TrustBundleURL != "", a.InsecureBootstrap} {
 		if set {
@@ -183,22 +189,24 @@ func (a *Agent) validateBootstrap() error {
 	}
 	switch {
 	case n == 0:
-		return errors.New("missing trust bundle: set trust_bundle_path or trust_bundle_url, or insecure_bootstrap = true")
+		p.At(0, "missing trust bundle: set trust_bundle_path or trust_bundle_url, or insecure_bootstrap = true")
+		return
 	case n > 1:
-		return errors.New("only one of trust_bundle_path, trust_bundle_url and insecure_bootstrap may be set")
+		p.At(line(sources...), "only one of trust_bundle_path, trust_bundle_url and insecure_bootstrap may be set")
+		return
 	}
 	if a.TrustBundleURL != "" {
 		u, err := url.Parse(a.TrustBundleURL)
 		if err != nil || u.Scheme != "https" || u.Host == "" {
-			return fmt.Errorf("trust_bundle_url %q: want an https:// URL", a.TrustBundleURL)
+			p.At(line("trust_bundle_url"), "trust_bundle_url %q: want an https:// URL", a.TrustBundleURL)
+			return
 		}
 	}
 	switch strings.ToLower(a.TrustBundleFormat) {
 	case BundleFormatPEM, BundleFormatSPIFFE:
 	default:
-		return fmt.Errorf("trust_bundle_format: unknown format %q (want pem or spiffe)", a.TrustBundleFormat)
+		p.At(line("trust_bundle_format"), "trust_bundle_format: unknown format %q (want pem or spiffe)", a.TrustBundleFormat)
 	}
-	return nil
 }
 
 // CheckJoinToken reports whether the agent can attest: with NodeAttestor

@@ -9,7 +9,7 @@ import (
 var agentUnsupported = setOf("retry_bootstrap", "workload_x509_svid_key_type",
 	"authorized_delegates", "experimental", "allowed_foreign_jwt_claims",
 	"allow_unauthenticated_verifiers", "availability_target", "x509_svid_cache_max_size",
-	"jwt_svid_cache_max_size", "log_file", "log_source_location", "profiling_enabled",
+	"log_file", "log_source_location", "profiling_enabled",
 	"profiling_port", "profiling_freq", "profiling_names", "rebootstrap_mode", "rebootstrap_delay",
 	"require_pq_kem", "trust_bundle_unix_socket", "sync_interval", "use_sync_authorized_entries")
 
@@ -41,17 +41,19 @@ func DecodeAgent(name string, data []byte) (*Agent, []string, error) {
 	if err := d.Err(); err != nil {
 		return nil, d.Warnings(), err
 	}
+	a.Lines = d.Lines()
 	return a, d.Warnings(), nil
 }
 
 func (d *decoder) agentBlock(a *Agent, body *ast.ObjectList) {
-	d.Block("agent block", body, map[string]hcldecode.Field{
+	d.Block(AgentBlock, body, map[string]hcldecode.Field{
 		"data_dir":            d.String(&a.DataDir),
 		"log_level":           d.String(&a.LogLevel),
 		"log_format":          d.String(&a.LogFormat),
 		"server_address":      d.String(&a.ServerAddress),
 		"server_port":         d.Int(&a.ServerPort),
 		"socket_path":         d.String(&a.SocketPath),
+		"socket_dir_shared":   d.Bool(&a.SocketDirShared),
 		"admin_socket_path":   d.String(&a.AdminSocketPath),
 		"trust_domain":        d.trustDomain(&a.TrustDomain),
 		"trust_bundle_path":   d.String(&a.TrustBundlePath),
@@ -65,6 +67,12 @@ func (d *decoder) agentBlock(a *Agent, body *ast.ObjectList) {
 		},
 		"join_token": d.String(&a.JoinToken),
 		"sds":        d.sdsBlock(&a.SDS),
+		"jwt_svid_cache_max_size": func(it *ast.ObjectItem) {
+			d.Int(&a.JWTSVIDCacheMaxSize)(it)
+			if a.JWTSVIDCacheMaxSize < 0 {
+				d.Errorf(it.Pos(), "jwt_svid_cache_max_size: want a positive number, or 0 for the default, got %d", a.JWTSVIDCacheMaxSize)
+			}
+		},
 	}, agentUnsupported)
 }
 

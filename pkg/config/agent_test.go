@@ -319,3 +319,37 @@ func TestParseAgentK8sPSAT(t *testing.T) {
 		})
 	}
 }
+
+// TestParseAgentJWTSVIDCacheMaxSize: SPIRE's jwt_svid_cache_max_size is
+// read as SPIRE reads it (0 or absent: the default), and a negative size is
+// refused naming the key and its line.
+func TestParseAgentJWTSVIDCacheMaxSize(t *testing.T) {
+	tests := []struct {
+		name    string
+		setting string // added after trust_domain, line 9
+		want    int
+		wantErr string
+	}{
+		{"absent", "", 0, ""},
+		{"set", "jwt_svid_cache_max_size = 5000", 5000, ""},
+		{"zero means the default", "jwt_svid_cache_max_size = 0", 0, ""},
+		{"negative", "jwt_svid_cache_max_size = -1", 0, `agent.conf:9: jwt_svid_cache_max_size: want a positive number, or 0 for the default, got -1`},
+		{"not a number", `jwt_svid_cache_max_size = "many"`, 0, `agent.conf:9: jwt_svid_cache_max_size: want a number`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := strings.Replace(validAgent, `trust_domain = "example.org"`, "trust_domain = \"example.org\"\n    "+tt.setting, 1)
+			a, _, err := config.ParseAgent("agent.conf", []byte(data))
+			switch {
+			case tt.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case a.JWTSVIDCacheMaxSize != tt.want:
+				t.Fatalf("JWTSVIDCacheMaxSize = %d, want %d", a.JWTSVIDCacheMaxSize, tt.want)
+			}
+		})
+	}
+}

@@ -4,7 +4,9 @@
 // supports, and converted once into plain runtime structs (Server, Agent)
 // with defaults resolved. Keys and plugins that SPIRE knows but svidkit does
 // not implement are rejected with a message saying so, rather than being
-// silently ignored.
+// silently ignored. svidkit's own additions are few and off by default:
+// socket_dir_shared in the agent and server blocks (accept a socket
+// directory other users may write, with a warning; see package unixsock).
 package config
 
 import (
@@ -37,6 +39,13 @@ func (h Health) Addr() string {
 func defaultHealth() Health {
 	return Health{BindAddress: "0.0.0.0", BindPort: 80, LivePath: "/live", ReadyPath: "/ready"}
 }
+
+// Block names used in Server.Lines and Agent.Lines (and in messages).
+const (
+	ServerBlock = "server block"
+	AgentBlock  = "agent block"
+	healthBlock = "health_checks block"
+)
 
 // KeyManager names the configured KeyManager plugin and its settings.
 type KeyManager struct {

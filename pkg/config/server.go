@@ -1,13 +1,13 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/svidkit/svidkit/pkg/hcldecode"
 )
 
 // Server is the svidkit server's runtime configuration with defaults
@@ -15,16 +15,24 @@ import (
 type Server struct {
 	// Source is the file the configuration came from (for messages).
 	Source string
+	// Lines holds the line of each key DecodeServer read, so that Validate
+	// can name it (block ServerBlock for the server block's keys); the
+	// zero value, for a configuration built in code, has none. A command
+	// line that overrides a key forgets its line.
+	Lines hcldecode.Lines
 
 	BindAddress string // default 0.0.0.0
 	BindPort    int    // default 8081
 	// SocketPath is the admin API Unix socket
 	// (default /tmp/spire-server/private/api.sock).
-	SocketPath  string
-	TrustDomain spiffeid.TrustDomain
-	DataDir     string
-	LogLevel    string // DEBUG, INFO, WARN or ERROR; default INFO
-	LogFormat   string // text or json; default text
+	SocketPath string
+	// SocketDirShared (socket_dir_shared, an svidkit extension) accepts a
+	// socket directory other users own or may write, with a warning.
+	SocketDirShared bool
+	TrustDomain     spiffeid.TrustDomain
+	DataDir         string
+	LogLevel        string // DEBUG, INFO, WARN or ERROR; default INFO
+	LogFormat       string // text or json; default text
 
 	CATTL              time.Duration // default 24h
 	DefaultX509SVIDTTL time.Duration // default 1h
@@ -101,54 +109,70 @@ func NewServer() *Server {
 }
 
 // Validate reports every setting that cannot work: missing required keys,
-// bad levels, ports and key types. It names the key (and the flag that can
-// set it) and is meant to run after flag overrides are applied.
+// bad levels, ports and key types, lifetimes not shorter than the CA's. It
+// names the key (and the flag that can set it), one problem per line with
+// the file's line when the file set the key, and is meant to run after
+// flag overrides are applied.
 func (s *Server) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	p := hcldecode.Problems{File: s.Source}
+	line := func(key string) int { return s.Lines.Line(ServerBlock, key) }
 	if s.TrustDomain.IsZero() {
-		bad("missing required key \"trust_domain\" in server block (or -trustDomain)")
+		p.At(0, "missing required key \"trust_domain\" in server block (or -trustDomain)")
 	}
 	if s.DataDir == "" {
-		bad("missing required key \"data_dir\" in server block (or -dataDir)")
+		p.At(0, "missing required key \"data_dir\" in server block (or -dataDir)")
 	}
 	if s.SocketPath == "" {
-		bad("socket_path must not be empty")
+		p.At(line("socket_path"), "socket_path must not be empty")
 	}
 	if err := checkPort(s.BindPort); err != nil {
-		bad("bind_port: %w", err)
+		p.At(line("bind_port"), "bind_port: %v", err)
 	}
 	if err := checkPort(s.Health.BindPort); err != nil {
-		bad("health_checks bind_port: %w", err)
+		p.At(s.Lines.Line(healthBlock, "bind_port"), "health_checks bind_port: %v", err)
 	}
 	if _, err := ParseLogLevel(s.LogLevel); err != nil {
-		bad("log_level: %w", err)
+		p.At(line("log_level"), "log_level: %v", err)
 	}
 	if err := checkLogFormat(s.LogFormat); err != nil {
-		bad("log_format: %w", err)
+		p.At(line("log_format"), "log_format: %v", err)
 	}
 	if !containsFold(keyTypes, s.CAKeyType) {
-		bad("ca_key_type: unknown key type %q (want one of %s)", s.CAKeyType, strings.Join(keyTypes, ", "))
+		p.At(line("ca_key_type"), "ca_key_type: unknown key type %q (want one of %s)", s.CAKeyType, strings.Join(keyTypes, ", "))
 	}
 	if s.JWTKeyType != "" && !containsFold(keyTypes, s.JWTKeyType) {
-		bad("jwt_key_type: unknown key type %q (want one of %s)", s.JWTKeyType, strings.Join(keyTypes, ", "))
+		p.At(line("jwt_key_type"), "jwt_key_type: unknown key type %q (want one of %s)", s.JWTKeyType, strings.Join(keyTypes, ", "))
 	}
-	if s.CATTL > 0 && s.DefaultX509SVIDTTL >= s.CATTL {
-		bad("default_x509_svid_ttl (%s) must be shorter than ca_ttl (%s)", s.DefaultX509SVIDTTL, s.CATTL)
-	}
+	s.validateTTLs(&p)
 	if s.DataStore.DatabaseType == "" {
-		bad("missing DataStore \"sql\" plugin in plugins block")
+		p.At(0, "missing DataStore \"sql\" plugin in plugins block")
 	}
 	if s.KeyManager.Name == "" {
-		bad("missing KeyManager plugin (\"disk\" or \"memory\") in plugins block")
+		p.At(0, "missing KeyManager plugin (\"disk\" or \"memory\") in plugins block")
 	}
-	if err := errors.Join(errs...); err != nil {
-		if s.Source != "" {
-			return fmt.Errorf("%s: %w", s.Source, err)
+	return p.Err()
+}
+
+// validateTTLs checks that every lifetime the CA signs is shorter than the
+// CA's own: a longer one would be cut at the CA's expiry. A problem is put
+// on the line of the lifetime, or of ca_ttl when only that was set.
+func (s *Server) validateTTLs(p *hcldecode.Problems) {
+	if s.CATTL <= 0 {
+		return
+	}
+	for _, t := range []struct {
+		key  string
+		keys []string // spellings in the file, the deprecated one last
+		ttl  time.Duration
+	}{
+		{"default_x509_svid_ttl", []string{"default_x509_svid_ttl", "default_svid_ttl"}, s.DefaultX509SVIDTTL},
+		{"default_jwt_svid_ttl", []string{"default_jwt_svid_ttl"}, s.DefaultJWTSVIDTTL},
+		{"agent_ttl", []string{"agent_ttl"}, s.AgentTTL},
+	} {
+		if t.ttl >= s.CATTL {
+			p.At(s.Lines.First(ServerBlock, append(t.keys, "ca_ttl")...), "%s (%s) must be shorter than ca_ttl (%s)", t.key, t.ttl, s.CATTL)
 		}
-		return err
 	}
-	return nil
 }
 
 // EffectiveJWTKeyType returns JWTKeyType, or CAKeyType when it is unset.

@@ -47,6 +47,7 @@ func DecodeServer(name string, data []byte) (*Server, []string, error) {
 	if err := d.Err(); err != nil {
 		return nil, d.Warnings(), err
 	}
+	s.Lines = d.Lines()
 	return s, d.Warnings(), nil
 }
 
@@ -57,13 +58,14 @@ func (d *decoder) serverBlock(s *Server, body *ast.ObjectList) {
 		socketSet, legacyUDS bool
 		udsPath              string
 	)
-	d.Block("server block", body, map[string]hcldecode.Field{
+	d.Block(ServerBlock, body, map[string]hcldecode.Field{
 		"bind_address": d.String(&s.BindAddress),
 		"bind_port":    d.Int(&s.BindPort),
 		"socket_path": func(it *ast.ObjectItem) {
 			socketSet = true
 			d.String(&s.SocketPath)(it)
 		},
+		"socket_dir_shared": d.Bool(&s.SocketDirShared),
 		"registration_uds_path": func(it *ast.ObjectItem) {
 			legacyUDS = true
 			d.String(&udsPath)(it)
@@ -147,7 +149,7 @@ func (d *decoder) healthBlock(h *Health) hcldecode.Field {
 		if !ok {
 			return
 		}
-		d.Block("health_checks block", body, map[string]hcldecode.Field{
+		d.Block(healthBlock, body, map[string]hcldecode.Field{
 			"listener_enabled": d.Bool(&h.ListenerEnabled),
 			"bind_address":     d.String(&h.BindAddress),
 			"bind_port":        d.Int(&h.BindPort),

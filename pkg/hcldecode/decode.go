@@ -23,16 +23,17 @@ type Decoder struct {
 	// File is the file name prefixed to every message.
 	File string
 
-	errs     []error
+	errs     Problems
 	warnings []string
+	lines    Lines
 }
 
 // Field decodes the value of one key of a block.
 type Field func(it *ast.ObjectItem)
 
-// Errorf records a problem at pos as "file:line: message".
+// Errorf records a problem at pos, reported as "file:line: message".
 func (d *Decoder) Errorf(pos token.Pos, format string, args ...any) {
-	d.errs = append(d.errs, fmt.Errorf("%s:%d: %s", d.File, pos.Line, fmt.Sprintf(format, args...)))
+	d.errs.At(pos.Line, format, args...)
 }
 
 // Warnf records a non-fatal note at pos as "file:line: message".
@@ -40,11 +41,21 @@ func (d *Decoder) Warnf(pos token.Pos, format string, args ...any) {
 	d.warnings = append(d.warnings, fmt.Sprintf("%s:%d: %s", d.File, pos.Line, fmt.Sprintf(format, args...)))
 }
 
-// Err returns every recorded problem joined, or nil.
-func (d *Decoder) Err() error { return errors.Join(d.errs...) }
+// Err returns every recorded problem, one per line in file order, or nil.
+func (d *Decoder) Err() error {
+	d.errs.File = d.File
+	return d.errs.Err()
+}
 
 // Warnings returns the warnings recorded with Warnf, in the order recorded.
 func (d *Decoder) Warnings() []string { return d.warnings }
+
+// Record notes that key was given in block at pos; Block records every key
+// it decodes.
+func (d *Decoder) Record(block, key string, pos token.Pos) { d.lines.set(block, key, pos.Line) }
+
+// Lines returns the lines of the keys recorded so far.
+func (d *Decoder) Lines() Lines { return d.lines }
 
 // Parse parses the HCL data of the file called name to its top-level object
 // list. Errors carry the file name and, where known, the position. JSON
@@ -123,6 +134,7 @@ func (d *Decoder) Block(what string, list *ast.ObjectList, fields map[string]Fie
 			d.Errorf(pos, "duplicate key %q in %s", key, what)
 		case ok:
 			seen[key] = true
+			d.Record(what, key, pos)
 			f(it)
 		case unsupported[key]:
 			d.Errorf(pos, "key %q in %s is a SPIRE setting svidkit does not support yet", key, what)

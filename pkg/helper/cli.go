@@ -140,14 +140,17 @@ func runCommand(ctx context.Context, f *flags, set map[string]bool, opts CLIOpti
 	if err != nil {
 		return &ConfigError{Err: err}
 	}
+	// A value from a flag is not on a line of the file.
 	if set["daemon-mode"] {
 		cfg.DaemonMode = f.daemonMode
+		cfg.Lines.Forget(helperconfig.TopLevel, "daemon_mode")
 	}
 	if set["timeout"] {
 		cfg.ExitTimeout = f.timeout
+		cfg.Lines.Forget(helperconfig.TopLevel, "exit_timeout")
 	}
 	if err := cfg.Validate(); err != nil {
-		return &ConfigError{Err: fmt.Errorf("%s: %w", f.config, err)}
+		return &ConfigError{Err: err}
 	}
 	if cfg.DaemonMode && opts.DaemonMaxProcs > 0 && opts.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(opts.DaemonMaxProcs)
@@ -184,6 +187,10 @@ func Main(args []string, opts CLIOptions) int {
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintf(opts.Stderr, "Error: %s\n", oneLine(err.Error()))
+	// One line per problem: a configuration error lists each on its own
+	// line with its file:line.
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(opts.Stderr, "Error: %s\n", strings.TrimRight(line, "\r"))
+	}
 	return ExitCode(err)
 }

@@ -83,3 +83,68 @@ func TestTimeoutErrorIsOneLine(t *testing.T) {
 type errWithNewline struct{}
 
 func (errWithNewline) Error() string { return "rpc error:\nno identity issued" }
+
+// TestMainConfigProblemsOneLineEach checks what an operator sees for a
+// file with several problems: one "Error:" line per problem, each naming
+// the file, the line and the key, and exit code 1 before anything is
+// written.
+func TestMainConfigProblemsOneLineEach(t *testing.T) {
+	dir := t.TempDir()
+	certDir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	badValues := write("values.conf", `cert_dir = "`+certDir+`"
+svid_file_name = "svid.pem"
+svid_key_file_name = "key.pem"
+svid_bundle_file_name = "bundle.pem"
+renew_signal = "SIGKILL"
+exit_timeout = "soon"
+`)
+	badNames := write("names.conf", `cert_dir = "`+certDir+`"
+svid_file_name = "../evil.pem"
+svid_key_file_name = "key.pem"
+svid_bundle_file_name = "key.pem"
+daemon_mode = false
+exit_timeout = "5s"
+`)
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"values", []string{"-config", badValues}, []string{
+			badValues + `:5: renew_signal: SIGKILL cannot be caught or ignored, so the workload would not reload; use a signal it handles, such as "SIGHUP" or "SIGUSR1"`,
+			badValues + `:6: exit_timeout: invalid duration "soon" (want e.g. "30s" or "5m")`,
+		}},
+		{"file names", []string{"-config", badNames}, []string{
+			badNames + `:2: svid_file_name: invalid file name "../evil.pem": name contains a path separator or NUL; want a plain file name inside cert_dir`,
+			badNames + `:4: svid_key_file_name (line 3) and svid_bundle_file_name are both "key.pem"`,
+		}},
+		{"a flag's value has no line", []string{"-config", badNames, "-timeout", "-1s"}, []string{
+			badNames + `:2: svid_file_name: invalid file name "../evil.pem": name contains a path separator or NUL; want a plain file name inside cert_dir`,
+			badNames + `:4: svid_key_file_name (line 3) and svid_bundle_file_name are both "key.pem"`,
+			badNames + `: exit_timeout: must not be negative, got -1s`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := helper.Main(tt.args, helper.CLIOptions{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }})
+			if code != helper.ExitConfig {
+				t.Errorf("exit code %d, want %d", code, helper.ExitConfig)
+			}
+			want := "Error: " + strings.Join(tt.want, "\nError: ") + "\n"
+			if stderr.String() != want {
+				t.Errorf("stderr:\n%s\nwant:\n%s", stderr.String(), want)
+			}
+			if entries, err := os.ReadDir(certDir); err != nil || len(entries) != 0 {
+				t.Errorf("cert_dir holds %d entries (%v), want none", len(entries), err)
+			}
+		})
+	}
+}

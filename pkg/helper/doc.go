@@ -22,6 +22,12 @@
 //   - a tamper check: cert_dir is watched with fsnotify (and checked every
 //     few seconds) and a set deleted or modified behind the helper's back
 //     is rewritten, followed by a notification.
+//   - write retries: a set that fails to write (ENOSPC, EIO) is written
+//     again with capped exponential backoff (500ms doubling to 15s) until
+//     it succeeds, without waiting for the next update; an update arriving
+//     meanwhile replaces it. Each failure is logged with its cause and
+//     counted in _write_errors_total, and /ready answers 503 until the set
+//     is on disk.
 //   - the health listener (/live and /ready, with spiffe-helper's JSON body)
 //     and Prometheus metrics (text format, served without the client library).
 //

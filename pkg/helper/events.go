@@ -25,7 +25,8 @@ const (
 type Event struct {
 	Kind EventKind
 	// Output names what triggered the write: "x509", "jwt_svid" or
-	// "jwt_bundle" ("repair" for EventRepair).
+	// "jwt_bundle", "retry" when a set that failed to write is written
+	// again (see Helper.Run), "repair" for EventRepair.
 	Output string
 	// Received is when the Workload API delivered the material.
 	Received time.Time

@@ -49,6 +49,9 @@ type Helper struct {
 	metrics *metrics
 	state   *state
 	events  chan Event
+	// writeFailed wakes retryLoop after a failed write; size one, so
+	// failures in a burst collapse.
+	writeFailed chan struct{}
 }
 
 // New checks cfg (which must have passed Validate) and returns a Helper.
@@ -89,6 +92,8 @@ func New(cfg *helperconfig.Config, opts Options) (*Helper, error) {
 		mode:    mode,
 		metrics: &metrics{},
 		events:  make(chan Event, eventBuffer),
+
+		writeFailed: make(chan struct{}, 1),
 	}
 	h.state = newState(cfg)
 	return h, nil
@@ -102,7 +107,11 @@ func (h *Helper) Address() string { return h.addr }
 // one-shot mode it returns once the files are written (nil) or the exit
 // timeout expired (*TimeoutError). Run may be called once.
 func (h *Helper) Run(ctx context.Context) error {
-	w, err := svidfile.New(h.cfg.CertDir, svidfile.Options{Mode: h.mode})
+	opts := svidfile.Options{Mode: h.mode}
+	if !h.cfg.IgnoreUmask {
+		opts.Umask = svidfile.ProcessUmask() // modes as spiffe-helper's
+	}
+	w, err := svidfile.New(h.cfg.CertDir, opts)
 	if err != nil {
 		return fmt.Errorf("helper: cert_dir: %w", err)
 	}
@@ -121,14 +130,15 @@ func (h *Helper) Run(ctx context.Context) error {
 // runDaemon runs every long-lived part until ctx ends or one fails.
 func (h *Helper) runDaemon(ctx context.Context) error {
 	rl, err := reloader.New(reloader.Config{
-		Cmd:     h.cfg.Cmd,
-		Args:    h.cfg.CmdArgs,
-		PIDFile: h.cfg.PIDFileName,
-		Signal:  h.cfg.RenewSignal,
-		Restart: reloader.RestartPolicy(h.cfg.RestartPolicy),
-		Stdout:  h.opts.Stdout,
-		Stderr:  h.opts.Stderr,
-		Log:     h.log,
+		Cmd:               h.cfg.Cmd,
+		Args:              h.cfg.CmdArgs,
+		PIDFile:           h.cfg.PIDFileName,
+		PIDFileAnyProcess: h.cfg.PIDFileAnyProcess,
+		Signal:            h.cfg.RenewSignal,
+		Restart:           reloader.RestartPolicy(h.cfg.RestartPolicy),
+		Stdout:            h.opts.Stdout,
+		Stderr:            h.opts.Stderr,
+		Log:               h.log,
 	})
 	if err != nil {
 		return &ConfigError{Err: fmt.Errorf("helper: %w", err)}
@@ -140,6 +150,7 @@ func (h *Helper) runDaemon(ctx context.Context) error {
 		{Name: "workload api", Run: func(ctx context.Context) error { return h.watchLoop(ctx, sock.Changed()) }},
 		{Name: "socket watch", Run: sock.Run},
 		{Name: "repair", Run: h.repairLoop},
+		{Name: "write retry", Run: h.retryLoop},
 	}
 	tasks = append(tasks, h.httpTasks(rl.Counts)...)
 	h.log.Info("svidkit-helper started", "mode", "daemon", "workload_api", h.addr, "cert_dir", h.cfg.CertDir)

@@ -57,6 +57,13 @@ func (h *Helper) repair() {
 		s.mu.Unlock()
 		return
 	}
+	if len(s.unwritten) != 0 {
+		// The writer's last set is older than the current one, which
+		// retryLoop is writing: putting the old one back would undo the
+		// newer update.
+		s.mu.Unlock()
+		return
+	}
 	repaired, err := s.writer.Repair()
 	notify := repaired && s.notify != nil && s.started
 	if notify {

@@ -30,6 +30,10 @@ type state struct {
 	jwt        map[string]svidfile.File // JWT-SVID files by name
 	jwtBundle  *svidfile.File
 	started    bool // the first complete set was handed to the reloader
+	// unwritten holds the outputs (status keys) whose update failed to
+	// write and is not on disk yet; retryLoop writes the set again until
+	// it is empty.
+	unwritten map[string]bool
 
 	x509Enabled bool
 	jwtNames    []string // configured JWT-SVID file names
@@ -42,6 +46,7 @@ type state struct {
 func newState(cfg *helperconfig.Config) *state {
 	s := &state{
 		jwt:         make(map[string]svidfile.File),
+		unwritten:   make(map[string]bool),
 		x509Enabled: cfg.X509Enabled(),
 		x509Status:  statusUnwritten,
 		jwtStatus:   make(map[string]string),
@@ -113,10 +118,14 @@ func (s *state) live() bool {
 }
 
 // ready reports spiffe-helper's readiness (every output written) and,
-// beyond it, that the X.509-SVID on disk has not expired.
+// beyond it, that the X.509-SVID on disk has not expired and that no
+// update is still waiting to be written.
 func (s *state) ready(now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.unwritten) != 0 {
+		return false
+	}
 	if s.x509Enabled && (s.x509Status != statusWritten || !now.Before(s.x509Expiry)) {
 		return false
 	}

@@ -64,17 +64,39 @@ func (h *Helper) writeJWTBundles(set *jwtbundle.Set, received time.Time) error {
 // commit applies an update to the current set and writes the whole set.
 // When files changed, or when the set becomes complete for the first time,
 // the reloader is notified. key names the output for the health statuses.
+// A nil apply writes the current set again if an earlier write of it
+// failed (see retryLoop) and does nothing otherwise. A failed write is
+// handed to retryLoop.
 func (h *Helper) commit(ev *Event, key string, apply func(*state)) error {
 	s := h.state
 	s.mu.Lock()
-	apply(s)
+	if apply == nil && len(s.unwritten) == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	if apply != nil {
+		apply(s)
+	}
 	changed, err := s.writer.Write(s.files())
 	if err != nil {
-		s.setStatus(key, statusFailed)
+		if apply != nil {
+			s.setStatus(key, statusFailed)
+			s.unwritten[key] = true
+		}
 		s.mu.Unlock()
+		select {
+		case h.writeFailed <- struct{}{}:
+		default: // a retry is already signalled
+		}
 		return h.failed(*ev, "", fmt.Errorf("write files to %q: %w", s.certDir, err))
 	}
-	s.setStatus(key, statusWritten)
+	if apply != nil {
+		s.setStatus(key, statusWritten)
+	}
+	for k := range s.unwritten { // this write put them on disk too
+		s.setStatus(k, statusWritten)
+		delete(s.unwritten, k)
+	}
 	notify := s.notify != nil && s.complete() && (changed || !s.started)
 	if notify {
 		s.started = true

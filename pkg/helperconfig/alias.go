@@ -37,7 +37,12 @@ func (a *aliases) add(key, old string, f field, hooks []func(*ast.ObjectItem)) f
 			}
 		}}
 	}
-	al.field = wrap(&al.oldPos)
+	oldField := wrap(&al.oldPos)
+	al.field = field{decode: func(it *ast.ObjectItem) {
+		// Messages name the key as it is spelled today.
+		a.d.Record(TopLevel, key, it.Keys[0].Pos())
+		oldField.decode(it)
+	}}
 	a.list = append(a.list, al)
 	return wrap(&al.keyPos)
 }

@@ -4,6 +4,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/svidkit/svidkit/pkg/hcldecode"
 )
 
 // Defaults, the same as spiffe-helper's.
@@ -16,6 +18,10 @@ const (
 	DefaultLivenessPath                  = "/live"
 	DefaultReadinessPath                 = "/ready"
 )
+
+// TopLevel is the block of the file's top-level keys in Config.Lines (and
+// in messages).
+const TopLevel = "top level"
 
 // Values of Config.WriteMode.
 const (
@@ -41,6 +47,11 @@ const (
 type Config struct {
 	// Source names the file the configuration was read from.
 	Source string
+	// Lines holds the line of each key Decode read, so that Validate can
+	// name it; the zero value (a configuration built in code) has none.
+	// Top-level keys are in block TopLevel, nested ones in "health_checks"
+	// or "jwt_svids[0]", ...
+	Lines hcldecode.Lines
 
 	// AgentAddress is agent_address as written (a socket path or a
 	// unix:// or tcp:// address); see WorkloadAPIAddress for the
@@ -113,6 +124,9 @@ type Config struct {
 	// MetricsBindAddress is a host:port for /metrics; "" means the health
 	// listener serves /metrics when it is enabled.
 	MetricsBindAddress string
+
+	// Opt-outs of safety checks; see safety.go.
+	Safety
 }
 
 // JWTSVID is one entry of jwt_svids.

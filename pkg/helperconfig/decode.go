@@ -84,6 +84,7 @@ func (d *decoder) block(what string, list *ast.ObjectList, fields map[string]fie
 			d.Errorf(pos, "duplicate key %q in %s", key, what)
 		default:
 			seen[key] = true
+			d.Record(what, key, pos)
 			f.decode(it)
 		}
 	}

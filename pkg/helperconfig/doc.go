@@ -3,7 +3,14 @@
 // and defaults, plus a few opt-in svidkit extras.
 //
 // Every problem is reported with the key and its file:line, and all problems
-// of a file are reported together. The result is a typed Config with defaults
+// of a file are reported together, one per line in file order. Output file
+// names (svid_file_name, svid_key_file_name, svid_bundle_file_name,
+// jwt_bundle_file_name, jwt_svids[].jwt_svid_file_name and the extras'
+// *_file_name keys) must be plain names inside cert_dir: a path separator,
+// NUL, "." or a leading ".." is refused at load, as are two keys naming one
+// file. pid_file_name and pkcs12_password_file are paths and are not
+// restricted. renew_signal refuses SIGKILL and SIGSTOP, which no workload
+// can handle. The result is a typed Config with defaults
 // resolved; it stays faithful to the file (for example the
 // SPIFFE_ENDPOINT_SOCKET fallback is applied by WorkloadAPIAddress, not by
 // Parse) so command-line overrides can be applied before Validate.
@@ -55,4 +62,11 @@
 //     its own listener. When empty, /metrics is served on the health
 //     listener if health_checks.listener_enabled is true, and not at all
 //     otherwise.
+//   - ignore_umask = true: write the file modes exactly. By default they are
+//     subject to the process umask, as in spiffe-helper (cert_file_mode 0664
+//     under umask 022 gives 0644).
+//   - pid_file_any_process = true: let pid_file_name name any process (see
+//     package reloader for the checks it skips). By default the process must
+//     be cmd or its descendant, or run in the helper's pid namespace as the
+//     pid file's owner.
 package helperconfig

@@ -67,8 +67,8 @@ pid_file_name = "/run/app.pid"
 renew_signal = "SIGHUP"`, []string{"pid_file_name is set but daemon_mode is false"}},
 		{"same file for cert and key", `svid_file_name = "a.pem"
 svid_key_file_name = "a.pem"
-svid_bundle_file_name = "b.pem"`, []string{`svid_file_name and svid_key_file_name are both "a.pem"`}},
-		{"jwt token clobbers bundle", x509Set + `jwt_svids = [{jwt_audience = "a", jwt_svid_file_name = "svid_bundle.pem"}]`, []string{`svid_bundle_file_name and jwt_svids[0].jwt_svid_file_name are both "svid_bundle.pem"`}},
+svid_bundle_file_name = "b.pem"`, []string{`helper.conf:2: svid_file_name (line 1) and svid_key_file_name are both "a.pem"`}},
+		{"jwt token clobbers bundle", x509Set + `jwt_svids = [{jwt_audience = "a", jwt_svid_file_name = "svid_bundle.pem"}]`, []string{`helper.conf:5: svid_bundle_file_name (line 4) and jwt_svids[0].jwt_svid_file_name are both "svid_bundle.pem"`}},
 		{"same health paths", x509Set + "health_checks {\n liveness_path = \"/h\"\n readiness_path = \"/h\"\n}", []string{`liveness_path and readiness_path are both "/h"`}},
 		{"health path without slash", x509Set + "health_checks {\n liveness_path = \"live\"\n}", []string{`health_checks.liveness_path: path "live" must start with /`}},
 		{"bad write_mode", x509Set + `write_mode = "fast"`, []string{`write_mode: "fast" is not one of "atomic", "plain"`}},

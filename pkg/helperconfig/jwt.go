@@ -39,7 +39,9 @@ func (d *decoder) jwtSVIDs(dst *[]JWTSVID) field {
 // jwtSVID decodes one jwt_svids entry and appends it.
 func (d *decoder) jwtSVID(dst *[]JWTSVID, obj *ast.ObjectType) {
 	var j JWTSVID
-	d.block(fmt.Sprintf("jwt_svids[%d]", len(*dst)), obj.List, map[string]field{
+	what := fmt.Sprintf("jwt_svids[%d]", len(*dst))
+	d.Record(TopLevel, what, obj.Pos())
+	d.block(what, obj.List, map[string]field{
 		"jwt_audience":        d.str(&j.Audience),
 		"jwt_extra_audiences": d.stringList(&j.ExtraAudiences),
 		"jwt_svid_file_name":  d.str(&j.FileName),

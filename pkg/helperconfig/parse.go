@@ -26,7 +26,7 @@ func Parse(name string, data []byte) (*Config, []string, error) {
 		return nil, warnings, err
 	}
 	if err := c.Validate(); err != nil {
-		return nil, warnings, fmt.Errorf("%s: %w", name, err)
+		return nil, warnings, err
 	}
 	return c, warnings, nil
 }
@@ -104,10 +104,11 @@ func Decode(name string, data []byte) (*Config, []string, error) {
 		"restart_policy":              d.str(&c.RestartPolicy),
 		"metrics_bind_address":        d.str(&c.MetricsBindAddress),
 	}
+	d.safetyFields(fields, &c.Safety)
 	for _, a := range aliases.list {
 		fields[a.old] = a.field
 	}
-	d.block("top level", top, fields)
+	d.block(TopLevel, top, fields)
 	aliases.check()
 
 	if haveArgs {
@@ -152,5 +153,6 @@ func Decode(name string, data []byte) (*Config, []string, error) {
 	if err := d.Err(); err != nil {
 		return nil, d.sortedWarnings(), err
 	}
+	c.Lines = d.Lines()
 	return c, d.sortedWarnings(), nil
 }

@@ -1,7 +1,10 @@
 // Package peercred provides gRPC transport credentials for Unix domain
 // sockets that identify the calling process by the kernel's peer
-// credentials (SO_PEERCRED): its pid, uid and gid. The Workload API uses them
-// to attest the caller without any secret on the wire.
+// credentials (SO_PEERCRED): its pid, uid and gid, and a handle on the
+// process itself (procid.Process) that tells later whether the pid still
+// names the process that connected, running the same executable. The
+// Workload API uses them to attest the caller without any secret on the
+// wire.
 package peercred
 
 import (
@@ -9,9 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
+
+	"github.com/svidkit/svidkit/pkg/procid"
 )
 
 // AuthType is the value AuthInfo.AuthType returns.
@@ -25,6 +31,11 @@ type Info struct {
 	// UID and GID are the peer's effective user and group ids.
 	UID uint32
 	GID uint32
+	// Process is the process that connected, identified at the handshake
+	// (by the pidfd the kernel keeps for the connection where it has
+	// SO_PEERPIDFD, Linux 6.5 and later). It is released when the
+	// connection closes.
+	Process *procid.Process
 }
 
 // AuthInfo carries a connection's peer credentials through gRPC; handlers
@@ -69,8 +80,10 @@ func (creds) ClientHandshake(_ context.Context, _ string, conn net.Conn) (net.Co
 	return conn, AuthInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.NoSecurity}}, nil
 }
 
-// ServerHandshake reads SO_PEERCRED from the accepted connection. A
-// connection that is not a Unix socket is refused.
+// ServerHandshake reads the peer credentials of the accepted connection
+// and opens a handle on the peer process, which the returned connection
+// releases when it is closed. A connection that is not a Unix socket, or
+// whose peer has already exited, is refused.
 func (creds) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	info, err := readCred(conn)
 	if err != nil {
@@ -78,10 +91,25 @@ func (creds) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, err
 	}
 	// A Unix socket is local to the host, so it offers the same guarantees as
 	// gRPC's own "local" credentials give it.
-	return conn, AuthInfo{
+	return &procConn{Conn: conn, proc: info.Process}, AuthInfo{
 		CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity},
 		Info:           info,
 	}, nil
+}
+
+// procConn is a server connection that releases its peer's process handle
+// when it is closed.
+type procConn struct {
+	net.Conn
+	proc *procid.Process
+	once sync.Once
+	err  error
+}
+
+// Close closes the connection and releases the process handle.
+func (c *procConn) Close() error {
+	c.once.Do(func() { c.err = errors.Join(c.Conn.Close(), c.proc.Close()) })
+	return c.err
 }
 
 // Info describes the credentials.

@@ -2,8 +2,10 @@ package peercred_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -16,8 +18,38 @@ import (
 	"github.com/svidkit/svidkit/pkg/peercred"
 )
 
-func self() peercred.Info {
-	return peercred.Info{PID: int32(os.Getpid()), UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
+// connectEnv makes the test binary a process that connects to the socket
+// it names and exits.
+const connectEnv = "PEERCRED_TEST_CONNECT"
+
+func TestMain(m *testing.M) {
+	if sock := os.Getenv(connectEnv); sock != "" {
+		if _, err := net.Dial("unix", sock); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// checkSelf checks that info describes this process, with a live process
+// handle.
+func checkSelf(t *testing.T, info peercred.Info) {
+	t.Helper()
+	want := peercred.Info{PID: int32(os.Getpid()), UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
+	if got := (peercred.Info{PID: info.PID, UID: info.UID, GID: info.GID}); got != want {
+		t.Errorf("info = %+v, want %+v", got, want)
+	}
+	if info.Process == nil {
+		t.Fatal("info has no process handle")
+	}
+	if info.Process.PID() != want.PID {
+		t.Errorf("process handle is of pid %d, want %d", info.Process.PID(), want.PID)
+	}
+	if err := info.Process.Verify(); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
 }
 
 // shortDir returns a temp dir short enough for a socket path.
@@ -82,9 +114,7 @@ func TestServerHandshake(t *testing.T) {
 				t.Fatalf("ServerHandshake: %v", err)
 			}
 			got := ai.(peercred.AuthInfo)
-			if got.Info != self() {
-				t.Errorf("info = %+v, want %+v", got.Info, self())
-			}
+			checkSelf(t, got.Info)
 			if got.AuthType() != peercred.AuthType {
 				t.Errorf("AuthType = %q", got.AuthType())
 			}
@@ -128,8 +158,51 @@ func TestFromContextOverGRPC(t *testing.T) {
 	if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
 		t.Fatalf("Check: %v", err)
 	}
-	if got := <-seen; got != self() {
-		t.Errorf("info = %+v, want %+v", got, self())
+	checkSelf(t, <-seen)
+}
+
+// TestServerHandshakeReleasesProcess: closing the connection releases the
+// handle on its peer, which then verifies no more.
+func TestServerHandshakeReleasesProcess(t *testing.T) {
+	conn, ai, err := peercred.New().ServerHandshake(acceptedPair(t, "unix", filepath.Join(shortDir(t), "s.sock")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc := ai.(peercred.AuthInfo).Info.Process
+	if err := proc.Verify(); err != nil {
+		t.Fatalf("Verify before Close: %v", err)
+	}
+	if err := conn.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := proc.Verify(); err == nil {
+		t.Fatal("Verify after the connection closed succeeded, want error")
+	}
+}
+
+// TestServerHandshakeRefusesExitedPeer: a peer that has exited by the time
+// its connection is accepted is refused, whatever process has its pid by
+// then.
+func TestServerHandshakeRefusesExitedPeer(t *testing.T) {
+	sock := filepath.Join(shortDir(t), "s.sock")
+	lis, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), connectEnv+"="+sock)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("peer: %v", err)
+	}
+	conn, err := lis.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, ai, err := peercred.New().ServerHandshake(conn); err == nil {
+		t.Fatalf("ServerHandshake of a connection from exited pid %d succeeded: %+v", cmd.Process.Pid, ai)
 	}
 }
 

@@ -26,6 +26,9 @@ const (
 	ignoreTermEnv = "RELOADER_TEST_IGNORE_TERM" // survive SIGTERM
 	pidFileEnv    = "RELOADER_TEST_PIDFILE"     // write the pid here once ready
 	pgStyleEnv    = "RELOADER_TEST_PG_STYLE"    // write it in steps, PostgreSQL style
+	// launchEnv makes the test binary a launcher of target processes
+	// (launchMain) running as the uid it holds.
+	launchEnv = "RELOADER_TEST_LAUNCH_UID"
 )
 
 // waitTimeout bounds every wait for an event.
@@ -34,6 +37,10 @@ const waitTimeout = 10 * time.Second
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		appMain()
+		return
+	}
+	if os.Getenv(launchEnv) != "" {
+		launchMain()
 		return
 	}
 	os.Exit(m.Run())

@@ -11,6 +11,17 @@
 // when the helper stops, a pid file that is absent, partly written, stale or
 // holds a non-positive number never leads to a wrong kill(2), and the pid
 // file is watched instead of being read only at update time.
+//
+// Whoever can write the pid file chooses whom the helper, often root,
+// signals. So the process it names is signalled only when the file is
+// writable by its owner alone (and a symlink to it is root's or the
+// owner's), the pid is not 1 or the helper's, and the
+// process is the child or its descendant, or runs in the helper's pid
+// namespace as the pid file's owner (its real or saved uid, the rule by
+// which kill(2) would let the owner signal it); Config.PIDFileAnyProcess
+// drops the last condition. Each refusal is logged as a warning once per
+// pid and file state. The signal goes through a pidfd opened before the
+// checks, so a pid reused meanwhile is not signalled.
 package reloader
 
 import (
@@ -51,6 +62,11 @@ type Config struct {
 	// directory is watched, so a PIDFile that is itself a symlink is read
 	// fresh on every Notify but changes of its target are not seen.
 	PIDFile string
+	// PIDFileAnyProcess lets the pid file name a process that is neither
+	// the child (or its descendant) nor, in the helper's pid namespace,
+	// running as the pid file's owner; see signalPIDFile for the checks
+	// that remain.
+	PIDFileAnyProcess bool
 	// Signal is sent to the child and to the pid file's process after every
 	// write after the first (spiffe-helper's renew_signal). Default SIGHUP.
 	Signal syscall.Signal

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/prometheus/procfs"
 )
 
 // loop is the state of one Run. Only Run's goroutine touches it; the only
@@ -28,6 +29,9 @@ type loop struct {
 	retry   timer // retry watching the directory
 	settle  timer // read the pid file once it stops changing
 	lastPID int   // last pid from the pid file that was signalled
+
+	procfs      procfs.FS // /proc, to check the pid file's process
+	lastRefusal string    // pidFile.key of the last logged refusal
 }
 
 // timer is a resettable timer whose channel is nil while it is stopped, so
@@ -69,6 +73,11 @@ func (r *Reloader) Run(ctx context.Context) error {
 		backoff: r.cfg.RestartBackoff,
 	}
 	if r.cfg.PIDFile != "" {
+		pfs, err := procfs.NewDefaultFS()
+		if err != nil {
+			return fmt.Errorf("reloader: pid file %q needs /proc: %w", r.cfg.PIDFile, err)
+		}
+		l.procfs = pfs
 		w, err := fsnotify.NewWatcher()
 		if err != nil {
 			return fmt.Errorf("reloader: watch pid file %q: %w", r.cfg.PIDFile, err)

@@ -15,15 +15,30 @@ import (
 type deltaState struct {
 	wildcard   bool
 	subscribed map[string]bool
+	// subscribedBytes is the length of the subscribed names in all.
+	subscribedBytes int
 	// has maps each resource name the client holds to its version.
 	has map[string]string
 }
 
 // apply records a request's subscription changes. The first request with
-// no names subscribes to the wildcard, as the xDS protocol defines.
-func (s *deltaState) apply(r *discoveryv3.DeltaDiscoveryRequest, first bool) {
+// no names subscribes to the wildcard, as the xDS protocol defines. It
+// refuses a request whose name lists exceed the limits, or that would
+// subscribe the stream to more names than one request may carry: requests
+// within the limits must not add up to an unbounded subscription.
+func (s *deltaState) apply(r *discoveryv3.DeltaDiscoveryRequest, first bool) error {
+	if err := checkNames("resource_names_subscribe", r.GetResourceNamesSubscribe()); err != nil {
+		return err
+	}
+	if err := checkNames("resource_names_unsubscribe", r.GetResourceNamesUnsubscribe()); err != nil {
+		return err
+	}
 	if first {
-		for name, v := range r.GetInitialResourceVersions() {
+		initial := r.GetInitialResourceVersions()
+		if err := checkNames("initial_resource_versions", slices.Collect(maps.Keys(initial))); err != nil {
+			return err
+		}
+		for name, v := range initial {
 			s.has[name] = v
 		}
 		if len(r.GetResourceNamesSubscribe()) == 0 {
@@ -35,15 +50,29 @@ func (s *deltaState) apply(r *discoveryv3.DeltaDiscoveryRequest, first bool) {
 			s.wildcard = true
 			continue
 		}
-		s.subscribed[name] = true
+		if !s.subscribed[name] {
+			s.subscribed[name] = true
+			s.subscribedBytes += len(name)
+		}
 	}
 	for _, name := range r.GetResourceNamesUnsubscribe() {
 		if name == "*" {
 			s.wildcard = false
 			continue
 		}
-		delete(s.subscribed, name)
+		if s.subscribed[name] {
+			delete(s.subscribed, name)
+			s.subscribedBytes -= len(name)
+		}
 	}
+	const what = "subscriptions of this stream"
+	if len(s.subscribed) > MaxResourceNames {
+		return tooMany(what, len(s.subscribed))
+	}
+	if s.subscribedBytes > MaxResourceNameBytes {
+		return tooLong(what, s.subscribedBytes)
+	}
+	return nil
 }
 
 // diff returns the response that brings the client from what it holds to
@@ -142,7 +171,10 @@ func (h *Handler) deltaSecrets(stream grpc.BidiStreamingServer[discoveryv3.Delta
 				// Node is only required on the first request.
 				spiffe = h.useSPIFFEValidator(r.GetNode())
 			}
-			state.apply(r, !started)
+			if err := state.apply(r, !started); err != nil {
+				log.Warn("refusing request", "error", err)
+				return err
+			}
 			started = true
 		}
 		if !started || snap == nil {

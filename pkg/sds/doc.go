@@ -30,8 +30,17 @@
 // is not an error: the state-of-the-world protocol answers with what is
 // available and sends the rest when it appears; the delta protocol adds the
 // resource when it appears and lists it in removed_resources when it goes
-// away. FetchSecrets cannot wait and answers NotFound naming the missing
-// names.
+// away. FetchSecrets cannot wait and answers NotFound counting the missing
+// names and quoting the first few.
+//
+// # Limits
+//
+// A request may carry at most [MaxResourceNames] (256) names of at most
+// [MaxResourceNameBytes] (64 KiB) in all, and a delta stream may be
+// subscribed to no more; a request beyond that ends the stream (or fails
+// the FetchSecrets call) with codes.InvalidArgument naming the limit.
+// Envoy asks for a handful of names. Names that cannot be served are never
+// remembered between requests, so unknown names cost no memory.
 //
 // # Validation contexts and their switches
 //

@@ -2,7 +2,6 @@ package sds
 
 import (
 	"context"
-	"fmt"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/grpc/codes"
@@ -11,9 +10,13 @@ import (
 
 // fetchSecrets answers one unary request from the workload's first
 // snapshot. It cannot wait for names that are not available, so those make
-// it fail with NotFound.
+// it fail with NotFound (a short message: see notFound).
 func (h *Handler) fetchSecrets(ctx context.Context, req *discoveryv3.DiscoveryRequest) (*discoveryv3.DiscoveryResponse, error) {
 	if err := checkType(req.GetTypeUrl()); err != nil {
+		return nil, err
+	}
+	if err := checkNames("resource_names", req.GetResourceNames()); err != nil {
+		h.log.Warn("refusing request", "protocol", "fetch", "error", err)
 		return nil, err
 	}
 	w, err := h.watch(ctx)
@@ -38,7 +41,7 @@ func (h *Handler) fetchSecrets(ctx context.Context, req *discoveryv3.DiscoveryRe
 		return nil, status.Errorf(codes.Internal, "sds: render secrets: %v", err)
 	}
 	if len(missing) > 0 {
-		return nil, status.Error(codes.NotFound, fmt.Sprintf("sds: no secrets for %q", missing))
+		return nil, notFound(missing)
 	}
 	resp := &discoveryv3.DiscoveryResponse{VersionInfo: setVersion(served), TypeUrl: secretTypeURL}
 	for _, r := range served {

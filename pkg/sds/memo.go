@@ -24,7 +24,7 @@ type memoKey struct {
 // memo holds what one snapshot rendered for one validator choice.
 type memo struct {
 	mu       sync.Mutex
-	byName   map[string]*resource // a nil value: cannot be served
+	byName   map[string]*resource // served names only; see view.lookup
 	wildcard []*resource
 	wildOK   bool
 }

@@ -1,6 +1,7 @@
 package sds
 
 import (
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -33,5 +34,33 @@ func TestRenderCacheSharesAndForgets(t *testing.T) {
 		}
 		runtime.GC()
 		runtime.Gosched()
+	}
+}
+
+// TestMemoKeepsNoMisses: names a snapshot cannot serve are resolved again
+// each time rather than remembered, so a stream of unknown names cannot
+// grow the memo (issue 10, finding 3); served names are still shared.
+func TestMemoKeepsNoMisses(t *testing.T) {
+	td := spiffeid.RequireTrustDomainFromString("example.org")
+	snap := &Snapshot{TrustDomain: td, Bundles: x509bundle.NewSet(x509bundle.New(td))}
+	n := names{svid: DefaultSVIDName, bundle: DefaultBundleName, all: DefaultAllBundlesName}
+	v := newRenderCache().view(snap, n, true)
+	for round := range 10 {
+		req := []string{DefaultBundleName}
+		for i := range 100 {
+			req = append(req, fmt.Sprintf("unknown-%d-%d", round, i))
+		}
+		served, missing, err := v.render(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(served) != 1 || len(missing) != 100 {
+			t.Fatalf("served %d, missing %d; want 1 and 100", len(served), len(missing))
+		}
+	}
+	v.memo.mu.Lock()
+	defer v.memo.mu.Unlock()
+	if got := len(v.memo.byName); got != 1 {
+		t.Fatalf("memo holds %d names after 1,000 unknown ones, want 1 (ROOTCA)", got)
 	}
 }

@@ -36,7 +36,11 @@ type view struct {
 	memo   *memo
 }
 
-// lookup is resolve through the memo.
+// lookup is resolve through the memo. Only served names are remembered:
+// they are few (the snapshot's SVIDs and bundles under their spellings),
+// while names that cannot be served are whatever a client sends, so
+// remembering them would let a client grow the memo without bound (issue
+// 10). Resolving such a name again costs a parse and a map lookup.
 func (v view) lookup(name string) (*resource, error) {
 	if v.memo == nil {
 		return v.resolve(name)
@@ -47,7 +51,7 @@ func (v view) lookup(name string) (*resource, error) {
 		return r, nil
 	}
 	r, err := v.resolve(name)
-	if err != nil {
+	if err != nil || r == nil {
 		return nil, err
 	}
 	v.memo.byName[name] = r

@@ -51,6 +51,10 @@ func (h *Handler) streamSecrets(stream grpc.BidiStreamingServer[discoveryv3.Disc
 			if err := checkType(r.GetTypeUrl()); err != nil {
 				return err
 			}
+			if err := checkNames("resource_names", r.GetResourceNames()); err != nil {
+				log.Warn("refusing request", "error", err)
+				return err
+			}
 			if lastSent != "" && r.GetResponseNonce() != lastSent {
 				log.Debug("ignoring request with stale nonce", "nonce", r.GetResponseNonce(), "expected", lastSent)
 				continue

@@ -70,6 +70,7 @@ type runFlags struct {
 	listen                               []string
 	svidName, bundleName, allBundlesName string
 	disableSPIFFEValidation              bool
+	allowInsecureTCP, socketDirShared    bool
 	logLevel, logFormat, healthAddress   string
 }
 
@@ -94,8 +95,10 @@ func newRunCommand(opts Options) *cobra.Command {
 	fs := cmd.Flags()
 	fs.StringVar(&f.config, "config", "", "HCL configuration file (optional)")
 	fs.StringVar(&f.agentAddress, "agent-address", "", "Workload API socket path or unix:///path, tcp://ip:port (default $"+sdsconfig.EndpointSocketEnv+")")
-	fs.StringArrayVar(&f.listen, "listen", nil, "where to serve SDS: a Unix socket path or a loopback host:port; repeatable (default "+sdsconfig.DefaultListenAddress+")")
+	fs.StringArrayVar(&f.listen, "listen", nil, "where to serve SDS: a Unix socket path, or a loopback host:port with -allow-insecure-tcp; repeatable (default "+sdsconfig.DefaultListenAddress+")")
+	fs.BoolVar(&f.allowInsecureTCP, "allow-insecure-tcp", false, "permit loopback TCP listeners, from which every local user can fetch the private keys")
 	fs.StringVar(&f.socketMode, "listen-socket-mode", "0660", "permissions of the Unix sockets")
+	fs.BoolVar(&f.socketDirShared, "socket-dir-shared", false, "accept a socket directory other users own or may write (an emptyDir shared with Envoy)")
 	fs.StringVar(&f.svidName, "default-svid-name", sdsconfig.DefaultSVIDName, "resource name of the default SVID")
 	fs.StringVar(&f.bundleName, "default-bundle-name", sdsconfig.DefaultBundleName, "resource name of the workload's trust domain bundle")
 	fs.StringVar(&f.allBundlesName, "default-all-bundles-name", sdsconfig.DefaultAllBundlesName, "resource name of all bundles")
@@ -134,6 +137,13 @@ func (f *runFlags) load(cmd *cobra.Command, getenv func(string) string) (sdsconf
 	set("log-format", &cfg.LogFormat, f.logFormat)
 	if changed("listen") {
 		cfg.ListenAddresses = f.listen
+		cfg.ListenAddressPos = ""
+	}
+	if changed("allow-insecure-tcp") {
+		cfg.AllowInsecureTCP = f.allowInsecureTCP
+	}
+	if changed("socket-dir-shared") {
+		cfg.SocketDirShared = f.socketDirShared
 	}
 	if changed("listen-socket-mode") {
 		m, err := sdsconfig.ParseMode(f.socketMode)

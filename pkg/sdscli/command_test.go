@@ -96,7 +96,7 @@ func TestRunWithFlagsOnly(t *testing.T) {
 	api.Set(nil, ca.SVID("/envoy", ""))
 	sdsSock := filepath.Join(filepath.Dir(sdsbridgetest.SocketPath(t, "x")), "sub", "sds.sock")
 
-	out := start(t, nil, "run", "-agent-address", api.Socket(), "-listen", sdsSock, "-listen", "127.0.0.1:0", "-listen-socket-mode", "0600")
+	out := start(t, nil, "run", "-agent-address", api.Socket(), "-listen", sdsSock, "-listen", "127.0.0.1:0", "-allow-insecure-tcp", "-listen-socket-mode", "0600")
 	fetchDefault(t, "unix://"+sdsSock, out)
 
 	fi, err := os.Stat(sdsSock)

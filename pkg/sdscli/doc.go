@@ -1,7 +1,7 @@
 // Package sdscli is the svidkit-sds command: a standalone bridge that runs
 // beside Envoy, reads the workload's identities from the Workload API
 // (package sdsbridge) and serves them to Envoy over SDS v3 (package sds) on
-// a Unix socket and, optionally, TCP on loopback.
+// a Unix socket (TCP on loopback only with -allow-insecure-tcp).
 //
 //	svidkit-sds run -agent-address /run/svidkit/agent/api.sock -listen /run/svidkit-sds/sds.sock
 //

@@ -48,7 +48,7 @@ func Serve(ctx context.Context, cfg sdsconfig.Config, log *slog.Logger) error {
 	}
 	var lns []net.Listener
 	for _, l := range specs {
-		ln, err := listen(ctx, l, cfg.ListenSocketMode)
+		ln, err := listen(ctx, l, cfg, log)
 		if err != nil {
 			return errors.Join(err, closeAll(lns))
 		}

@@ -36,8 +36,19 @@ type Config struct {
 	// ListenAddresses are where SDS is served: Unix socket paths (or
 	// unix:///path) and loopback host:port pairs.
 	ListenAddresses []string
+	// ListenAddressPos is "file:line" of listen_address when a file set
+	// it, for messages; empty when flags or defaults did.
+	ListenAddressPos string
+	// AllowInsecureTCP (allow_insecure_tcp) permits TCP listeners. Any
+	// local user can connect to one and fetch the private keys, so they
+	// are refused without it, and logged as a warning with it.
+	AllowInsecureTCP bool
 	// ListenSocketMode is the permission of the Unix sockets.
 	ListenSocketMode os.FileMode
+	// SocketDirShared (socket_dir_shared) accepts a socket directory that
+	// other users own or may write (an emptyDir shared with Envoy), with a
+	// warning.
+	SocketDirShared bool
 	// Resource names, as in SPIRE's agent { sds { ... } }.
 	DefaultSVIDName       string
 	DefaultBundleName     string
@@ -103,6 +114,8 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("listen_address: not set"))
 	}
 	if _, err := c.Listeners(); err != nil {
+		errs = append(errs, err)
+	} else if err := c.checkTCP(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.ListenSocketMode&^0o777 != 0 {

@@ -13,6 +13,7 @@ func TestDecode(t *testing.T) {
 	full := sdsconfig.Default()
 	full.AgentAddress = "/run/svidkit/agent/api.sock"
 	full.ListenAddresses = []string{"/run/sds/sds.sock", "127.0.0.1:8234"}
+	full.ListenAddressPos = "cfg.hcl:3"
 	full.ListenSocketMode = 0o600
 	full.DefaultSVIDName = "svid"
 	full.DefaultBundleName = "root"
@@ -24,6 +25,7 @@ func TestDecode(t *testing.T) {
 
 	single := sdsconfig.Default()
 	single.ListenAddresses = []string{"/tmp/s.sock"}
+	single.ListenAddressPos = "cfg.hcl:2"
 	single.ListenSocketMode = 0o640
 
 	tests := []struct {
@@ -103,6 +105,15 @@ func TestValidate(t *testing.T) {
 		{name: "no listen address", mod: func(c *sdsconfig.Config) { c.ListenAddresses = nil }, wantErr: "listen_address: not set"},
 		{name: "public TCP refused", mod: func(c *sdsconfig.Config) { c.ListenAddresses = []string{"0.0.0.0:8234"} }, wantErr: "loopback only"},
 		{name: "any-address TCP refused", mod: func(c *sdsconfig.Config) { c.ListenAddresses = []string{":8234"} }, wantErr: "loopback only"},
+		{name: "loopback TCP refused", mod: func(c *sdsconfig.Config) { c.ListenAddresses = []string{"/a.sock", "127.0.0.1:8234"} }, wantErr: `listen_address "127.0.0.1:8234": TCP lets every local user fetch the private keys`},
+		{name: "loopback TCP refused at its line", mod: func(c *sdsconfig.Config) {
+			c.ListenAddresses = []string{"[::1]:8234"}
+			c.ListenAddressPos = "sds.conf:4"
+		}, wantErr: `sds.conf:4: listen_address "[::1]:8234"`},
+		{name: "loopback TCP allowed", mod: func(c *sdsconfig.Config) {
+			c.ListenAddresses = []string{"localhost:8234"}
+			c.AllowInsecureTCP = true
+		}},
 		{name: "relative path refused", mod: func(c *sdsconfig.Config) { c.ListenAddresses = []string{"sds.sock"} }, wantErr: "absolute Unix socket path"},
 		{name: "duplicate listener", mod: func(c *sdsconfig.Config) { c.ListenAddresses = []string{"/a.sock", "unix:///a.sock"} }, wantErr: "listed twice"},
 		{name: "same names", mod: func(c *sdsconfig.Config) { c.DefaultAllBundlesName = "ROOTCA" }, wantErr: "default_all_bundles_name"},

@@ -28,9 +28,14 @@ func Decode(name string, data []byte) (cfg Config, err error) {
 	d := &decoder{Decoder: hcldecode.Decoder{File: name}}
 	h := &cfg.HealthChecks
 	d.Block("configuration", list, map[string]hcldecode.Field{
-		"agent_address":                  d.String(&cfg.AgentAddress),
-		"listen_address":                 d.stringList(&cfg.ListenAddresses),
+		"agent_address": d.String(&cfg.AgentAddress),
+		"listen_address": func(it *ast.ObjectItem) {
+			cfg.ListenAddressPos = fmt.Sprintf("%s:%d", name, it.Pos().Line)
+			d.stringList(&cfg.ListenAddresses)(it)
+		},
+		"allow_insecure_tcp":             d.Bool(&cfg.AllowInsecureTCP),
 		"listen_socket_mode":             d.mode(&cfg.ListenSocketMode),
+		"socket_dir_shared":              d.Bool(&cfg.SocketDirShared),
 		"default_svid_name":              d.String(&cfg.DefaultSVIDName),
 		"default_bundle_name":            d.String(&cfg.DefaultBundleName),
 		"default_all_bundles_name":       d.String(&cfg.DefaultAllBundlesName),

@@ -58,6 +58,26 @@ func ParseListen(addr string) (Listener, error) {
 	return Listener{Network: "tcp", Address: net.JoinHostPort(host, port)}, nil
 }
 
+// checkTCP refuses TCP listeners unless AllowInsecureTCP: SDS hands out
+// private keys, and any local user can connect to a loopback port.
+func (c Config) checkTCP() error {
+	if c.AllowInsecureTCP {
+		return nil
+	}
+	var errs []error
+	for _, a := range c.ListenAddresses {
+		if l, err := ParseListen(a); err != nil || l.Network != "tcp" {
+			continue
+		}
+		msg := fmt.Sprintf("listen_address %q: TCP lets every local user fetch the private keys; use a Unix socket, or set allow_insecure_tcp = true (-allow-insecure-tcp) to accept that", a)
+		if c.ListenAddressPos != "" {
+			msg = c.ListenAddressPos + ": " + msg
+		}
+		errs = append(errs, errors.New(msg))
+	}
+	return errors.Join(errs...)
+}
+
 // isLoopback reports whether host is "localhost" or a loopback IP.
 func isLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {

@@ -48,6 +48,9 @@ type Config struct {
 	BindAddress string
 	// SocketPath is the admin Unix socket. Required.
 	SocketPath string
+	// SocketDirShared accepts an admin socket directory that other users
+	// own or may write, with a warning (config socket_dir_shared).
+	SocketDirShared bool
 	// DefaultX509SVIDTTL is used when an entry or request sets no TTL.
 	DefaultX509SVIDTTL time.Duration
 	// DefaultJWTSVIDTTL is used when an entry or request sets no JWT TTL.

@@ -1,10 +1,10 @@
 package server
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
@@ -18,6 +18,8 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
+
+	"github.com/svidkit/svidkit/pkg/unixsock"
 )
 
 // Permissions of the admin socket and of its directory when created.
@@ -75,28 +77,20 @@ func (s *Server) newAdminServer() (*grpc.Server, *health.Server) {
 	return g, h
 }
 
-// listenAdminSocket creates the admin socket with mode socketMode,
-// creating its directory (socketDirMode) if missing and removing a stale
-// socket file.
-func listenAdminSocket(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), socketDirMode); err != nil {
-		return nil, fmt.Errorf("create admin socket directory: %w", err)
-	}
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode()&os.ModeSocket == 0 {
-			return nil, fmt.Errorf("admin socket %q exists and is not a socket", path)
-		}
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("remove stale admin socket %q: %w", path, err)
-		}
-	}
-	lis, err := net.Listen("unix", path)
+// listenAdminSocket creates the admin socket with mode socketMode with
+// package unixsock, creating its directory (socketDirMode) if missing,
+// replacing a stale socket and refusing a directory on the path that
+// another user could change unless shared.
+func listenAdminSocket(ctx context.Context, path string, shared bool, log *slog.Logger) (net.Listener, error) {
+	lis, err := unixsock.Listen(ctx, path, unixsock.Config{
+		Mode:       socketMode,
+		DirMode:    socketDirMode,
+		SharedDir:  shared,
+		SharedHint: "socket_dir_shared = true in the server block",
+		Log:        log,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("listen on admin socket %q: %w", path, err)
-	}
-	if err := os.Chmod(path, socketMode); err != nil {
-		lis.Close()
-		return nil, fmt.Errorf("set admin socket %q mode: %w", path, err)
+		return nil, fmt.Errorf("admin socket: %w", err)
 	}
 	return lis, nil
 }

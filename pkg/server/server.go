@@ -100,7 +100,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: listen on %q: %w", cfg.BindAddress, err)
 	}
-	unixLis, err := listenAdminSocket(cfg.SocketPath)
+	unixLis, err := listenAdminSocket(ctx, cfg.SocketPath, cfg.SocketDirShared, cfg.Log)
 	if err != nil {
 		return errors.Join(fmt.Errorf("server: %w", err), tcpLis.Close())
 	}

@@ -67,6 +67,8 @@ func loadServerConfig(cmd *cobra.Command, f *runFlags) (*config.Server, error) {
 		return nil, err
 	}
 	fs := cmd.Flags()
+	// A value from a flag is not on a line of the file.
+	forget := func(key string) { cfg.Lines.Forget(config.ServerBlock, key) }
 	if fs.Changed("trustDomain") {
 		td, err := spiffeid.TrustDomainFromString(f.trustDomain)
 		if err != nil {
@@ -76,18 +78,22 @@ func loadServerConfig(cmd *cobra.Command, f *runFlags) (*config.Server, error) {
 	}
 	if fs.Changed("bindAddress") {
 		cfg.BindAddress = f.bindAddress
+		forget("bind_address")
 	}
 	if fs.Changed("serverPort") {
 		cfg.BindPort = f.serverPort
+		forget("bind_port")
 	}
 	if fs.Changed("socketPath") {
 		cfg.SocketPath = f.socketPath
+		forget("socket_path")
 	}
 	if fs.Changed("dataDir") {
 		cfg.DataDir = f.dataDir
 	}
 	if fs.Changed("logLevel") {
 		cfg.LogLevel = f.logLevel
+		forget("log_level")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err

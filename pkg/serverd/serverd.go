@@ -86,6 +86,7 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 		Authority:          authority,
 		BindAddress:        net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.BindPort)),
 		SocketPath:         cfg.SocketPath,
+		SocketDirShared:    cfg.SocketDirShared,
 		DefaultX509SVIDTTL: cfg.DefaultX509SVIDTTL,
 		DefaultJWTSVIDTTL:  cfg.DefaultJWTSVIDTTL,
 		AgentTTL:           cfg.AgentTTL,

@@ -18,12 +18,11 @@ func (w *Writer) writeAtomic(files []File) error {
 	if err != nil {
 		return err
 	}
-	verDir := filepath.Join(w.dir, ver)
-	if err := fillVersion(verDir, files); err != nil {
-		return errors.Join(err, os.RemoveAll(verDir))
+	if err := w.fillVersion(ver, files); err != nil {
+		return errors.Join(err, w.root.RemoveAll(ver))
 	}
 	if err := w.switchData(ver); err != nil {
-		return errors.Join(err, os.RemoveAll(verDir))
+		return errors.Join(err, w.root.RemoveAll(ver))
 	}
 	// From here on the new set is current; failures below leave it current
 	// but possibly with a visible name missing, which Intact reports. One
@@ -38,7 +37,7 @@ func (w *Writer) writeAtomic(files []File) error {
 	if err := w.removeStaleLinks(files); err != nil {
 		return err
 	}
-	if err := syncDir(w.dir); err != nil {
+	if err := syncDir(w.root); err != nil {
 		return err
 	}
 	return w.removeOldVersions(ver)
@@ -47,13 +46,13 @@ func (w *Writer) writeAtomic(files []File) error {
 // removeOldVersions deletes every version directory except keep: the
 // previous one and any orphaned by a crash or by a deleted "..data".
 func (w *Writer) removeOldVersions(keep string) error {
-	entries, err := os.ReadDir(w.dir)
+	entries, err := readDir(w.root, ".")
 	if err != nil {
-		return fmt.Errorf("svidfile: read directory %q: %w", w.dir, err)
+		return err
 	}
 	for _, e := range entries {
 		if name := e.Name(); e.IsDir() && name != keep && versionRE.MatchString(name) {
-			if err := os.RemoveAll(filepath.Join(w.dir, name)); err != nil {
+			if err := w.root.RemoveAll(name); err != nil {
 				return fmt.Errorf("svidfile: remove old version %q: %w", name, err)
 			}
 		}
@@ -61,22 +60,28 @@ func (w *Writer) removeOldVersions(keep string) error {
 	return nil
 }
 
-// fillVersion writes every file into verDir, then fsyncs the files and the
-// directory concurrently: on journaling file systems concurrent fsyncs
-// share one journal commit, which makes a set cost about as much as one
-// file.
-func fillVersion(verDir string, files []File) error {
+// fillVersion writes every file into the version directory ver, then
+// fsyncs the files and the directory concurrently: on journaling file
+// systems concurrent fsyncs share one journal commit, which makes a set
+// cost about as much as one file. The directory is opened once as a Root,
+// so that replacing it with a symlink cannot redirect the files.
+func (w *Writer) fillVersion(ver string, files []File) error {
+	vr, err := w.root.OpenRoot(ver)
+	if err != nil {
+		return fmt.Errorf("svidfile: open version %q: %w", filepath.Join(w.dir, ver), err)
+	}
+	defer vr.Close()
 	handles := make([]*os.File, 0, len(files)+1)
 	for _, f := range files {
-		h, err := createFile(filepath.Join(verDir, f.Name), f.Data, f.Mode)
+		h, err := createFile(vr, f.Name, f.Data, f.Mode)
 		if err != nil {
 			return errors.Join(fmt.Errorf("svidfile: write %q: %w", f.Name, err), closeAll(handles))
 		}
 		handles = append(handles, h)
 	}
-	d, err := os.Open(verDir)
+	d, err := vr.Open(".")
 	if err != nil {
-		return errors.Join(fmt.Errorf("svidfile: open version %q: %w", verDir, err), closeAll(handles))
+		return errors.Join(fmt.Errorf("svidfile: open version %q: %w", vr.Name(), err), closeAll(handles))
 	}
 	handles = append(handles, d)
 	return errors.Join(syncAll(handles), closeAll(handles))
@@ -86,14 +91,14 @@ func fillVersion(verDir string, files []File) error {
 // caller fsyncs the target directory.
 func (w *Writer) switchData(ver string) error {
 	tmp := filepath.Join(w.dir, dataTmpLink)
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := w.root.Remove(dataTmpLink); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("svidfile: remove stale %q: %w", tmp, err)
 	}
-	if err := os.Symlink(ver, tmp); err != nil {
+	if err := w.root.Symlink(ver, dataTmpLink); err != nil {
 		return fmt.Errorf("svidfile: create %q: %w", tmp, err)
 	}
-	if err := os.Rename(tmp, filepath.Join(w.dir, dataLink)); err != nil {
-		return errors.Join(fmt.Errorf("svidfile: switch %q: %w", dataLink, err), os.Remove(tmp))
+	if err := w.root.Rename(dataTmpLink, dataLink); err != nil {
+		return errors.Join(fmt.Errorf("svidfile: switch %q: %w", dataLink, err), w.root.Remove(dataTmpLink))
 	}
 	return nil
 }
@@ -103,21 +108,21 @@ func (w *Writer) switchData(ver string) error {
 func (w *Writer) ensureLink(name string) error {
 	p := filepath.Join(w.dir, name)
 	want := linkTarget(name)
-	if cur, err := os.Readlink(p); err == nil && cur == want {
+	if cur, err := w.root.Readlink(name); err == nil && cur == want {
 		return nil
 	}
-	if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+	if fi, err := w.root.Lstat(name); err == nil && fi.IsDir() {
 		return fmt.Errorf("svidfile: visible name %q is a directory", p)
 	}
 	tmp := filepath.Join(w.dir, linkTmp)
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := w.root.Remove(linkTmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("svidfile: remove stale %q: %w", tmp, err)
 	}
-	if err := os.Symlink(want, tmp); err != nil {
+	if err := w.root.Symlink(want, linkTmp); err != nil {
 		return fmt.Errorf("svidfile: link %q: %w", name, err)
 	}
-	if err := os.Rename(tmp, p); err != nil {
-		return errors.Join(fmt.Errorf("svidfile: link %q: %w", name, err), os.Remove(tmp))
+	if err := w.root.Rename(linkTmp, name); err != nil {
+		return errors.Join(fmt.Errorf("svidfile: link %q: %w", name, err), w.root.Remove(linkTmp))
 	}
 	return nil
 }
@@ -129,20 +134,20 @@ func (w *Writer) removeStaleLinks(files []File) error {
 	for _, f := range files {
 		keep[f.Name] = true
 	}
-	entries, err := os.ReadDir(w.dir)
+	entries, err := readDir(w.root, ".")
 	if err != nil {
-		return fmt.Errorf("svidfile: read directory %q: %w", w.dir, err)
+		return err
 	}
 	for _, e := range entries {
 		name := e.Name()
 		if e.Type()&fs.ModeSymlink == 0 || keep[name] || strings.HasPrefix(name, "..") {
 			continue
 		}
-		target, err := os.Readlink(filepath.Join(w.dir, name))
+		target, err := w.root.Readlink(name)
 		if err != nil || target != linkTarget(name) {
 			continue
 		}
-		if err := os.Remove(filepath.Join(w.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := w.root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("svidfile: remove stale link %q: %w", name, err)
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"path"
 	"syscall"
 )
 
@@ -16,7 +16,7 @@ import (
 func (w *Writer) matches(files []File) (bool, error) {
 	if w.mode == ModePlain {
 		for _, f := range files {
-			ok, err := fileMatches(filepath.Join(w.dir, f.Name), f)
+			ok, err := fileMatches(w.root, f.Name, f)
 			if !ok || err != nil {
 				return false, err
 			}
@@ -27,38 +27,37 @@ func (w *Writer) matches(files []File) (bool, error) {
 	if err != nil || cur == "" {
 		return false, err
 	}
-	verDir := filepath.Join(w.dir, cur)
 	for _, f := range files {
-		target, err := os.Readlink(filepath.Join(w.dir, f.Name))
+		target, err := w.root.Readlink(f.Name)
 		if err != nil {
 			return false, absentIsFalse(err, f.Name)
 		}
 		if target != linkTarget(f.Name) {
 			return false, nil
 		}
-		ok, err := fileMatches(filepath.Join(verDir, f.Name), f)
+		ok, err := fileMatches(w.root, path.Join(cur, f.Name), f)
 		if !ok || err != nil {
 			return false, err
 		}
 	}
-	entries, err := os.ReadDir(verDir)
+	entries, err := fs.ReadDir(w.root.FS(), cur)
 	if err != nil {
 		return false, absentIsFalse(err, cur)
 	}
 	return len(entries) == len(files), nil
 }
 
-// fileMatches reports whether path is a regular file (not a symlink) with
-// exactly f's mode and content.
-func fileMatches(path string, f File) (bool, error) {
-	fi, err := os.Lstat(path)
+// fileMatches reports whether name inside root is a regular file (not a
+// symlink) with exactly f's mode and content.
+func fileMatches(root *os.Root, name string, f File) (bool, error) {
+	fi, err := root.Lstat(name)
 	if err != nil {
 		return false, absentIsFalse(err, f.Name)
 	}
 	if !fi.Mode().IsRegular() || fi.Mode().Perm() != f.Mode || fi.Size() != int64(len(f.Data)) {
 		return false, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := root.ReadFile(name)
 	if err != nil {
 		return false, absentIsFalse(err, f.Name)
 	}

@@ -21,4 +21,10 @@
 //
 // Only one Writer may own a directory at a time; New takes an exclusive
 // flock(2) on "..lock" inside it.
+//
+// Whoever else can write the directory may plant symlinks in it. The Writer
+// reaches every entry through an os.Root of the directory and creates files
+// with O_EXCL, so such a symlink never leads it to a file outside the
+// directory: a planted "..lock" is refused with an error naming it, and a
+// version directory swapped for a symlink makes that write fail.
 package svidfile

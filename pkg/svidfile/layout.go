@@ -32,7 +32,7 @@ func linkTarget(name string) string { return dataLink + "/" + name }
 // currentVersion returns the version directory "..data" points to, or ""
 // when there is none (first write, or "..data" is not ours).
 func (w *Writer) currentVersion() (string, error) {
-	target, err := os.Readlink(filepath.Join(w.dir, dataLink))
+	target, err := w.root.Readlink(dataLink)
 	if err != nil {
 		return "", absentIsFalse(err, dataLink)
 	}
@@ -42,9 +42,11 @@ func (w *Writer) currentVersion() (string, error) {
 	return target, nil
 }
 
-// newVersionDir creates an empty, world-traversable version directory and
-// returns its base name. File modes inside protect the key.
+// newVersionDir creates an empty version directory, world-traversable
+// unless the umask says otherwise, and returns its base name. File modes
+// inside protect the key.
 func (w *Writer) newVersionDir() (string, error) {
+	perm := 0o755 &^ w.umask
 	for range 10 {
 		var rnd [4]byte
 		if _, err := rand.Read(rnd[:]); err != nil {
@@ -52,25 +54,26 @@ func (w *Writer) newVersionDir() (string, error) {
 		}
 		name := ".." + time.Now().UTC().Format("20060102T150405.000000000") + "." + hex.EncodeToString(rnd[:])
 		p := filepath.Join(w.dir, name)
-		err := os.Mkdir(p, 0o755)
+		err := w.root.Mkdir(name, perm)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
 		if err != nil {
 			return "", fmt.Errorf("svidfile: create version directory %q: %w", p, err)
 		}
-		if err := os.Chmod(p, 0o755); err != nil { // umask must not matter
-			return "", errors.Join(fmt.Errorf("svidfile: chmod %q: %w", p, err), os.Remove(p))
+		if err := w.root.Chmod(name, perm); err != nil { // the process umask must not matter
+			return "", errors.Join(fmt.Errorf("svidfile: chmod %q: %w", p, err), w.root.Remove(name))
 		}
 		return name, nil
 	}
 	return "", fmt.Errorf("svidfile: could not create a unique version directory in %q", w.dir)
 }
 
-// createFile creates path (which must not exist) with exactly mode and
-// writes data; the caller fsyncs and closes the returned file.
-func createFile(path string, data []byte, mode os.FileMode) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+// createFile creates name inside root (it must not exist; O_EXCL never
+// follows a symlink, and root refuses a path that leaves it) with exactly
+// mode and writes data; the caller fsyncs and closes the returned file.
+func createFile(root *os.Root, name string, data []byte, mode os.FileMode) (*os.File, error) {
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return nil, err
 	}
@@ -84,10 +87,11 @@ func createFile(path string, data []byte, mode os.FileMode) (*os.File, error) {
 	return f, nil
 }
 
-// syncDir fsyncs a directory so that entries created or renamed in it are
-// durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// syncDir fsyncs the directory of root so that entries created or renamed
+// in it are durable.
+func syncDir(root *os.Root) error {
+	dir := root.Name()
+	d, err := root.Open(".")
 	if err != nil {
 		return fmt.Errorf("svidfile: open directory %q for sync: %w", dir, err)
 	}
@@ -115,6 +119,16 @@ func syncAll(handles []*os.File) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// readDir returns the entries of the directory name inside root, sorted by
+// name.
+func readDir(root *os.Root, name string) ([]fs.DirEntry, error) {
+	entries, err := fs.ReadDir(root.FS(), name)
+	if err != nil {
+		return nil, fmt.Errorf("svidfile: read directory %q: %w", filepath.Join(root.Name(), name), err)
+	}
+	return entries, nil
 }
 
 // closeAll closes every handle and joins the errors.

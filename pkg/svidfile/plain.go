@@ -1,16 +1,19 @@
 package svidfile
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
-	"path/filepath"
 )
 
 // pendingFile is a fully written, not yet renamed temp file.
 type pendingFile struct {
-	tmp  *os.File
-	name string
+	tmp     *os.File
+	tmpName string // base name of tmp
+	name    string
 }
 
 // writePlain replaces each changed file on its own: all changed files are
@@ -22,27 +25,27 @@ type pendingFile struct {
 func (w *Writer) writePlain(files []File) error {
 	var todo []pendingFile
 	for _, f := range files {
-		same, err := fileMatches(filepath.Join(w.dir, f.Name), f)
+		same, err := fileMatches(w.root, f.Name, f)
 		if err == nil && !same {
-			var tmp *os.File
-			if tmp, err = createTemp(w.dir, f); err == nil {
-				todo = append(todo, pendingFile{tmp: tmp, name: f.Name})
+			var p pendingFile
+			if p, err = createTemp(w.root, f); err == nil {
+				todo = append(todo, p)
 			}
 		}
 		if err != nil {
-			return errors.Join(fmt.Errorf("svidfile: write %q: %w", f.Name, err), closeAll(tempHandles(todo)), removeTemps(todo))
+			return errors.Join(fmt.Errorf("svidfile: write %q: %w", f.Name, err), closeAll(tempHandles(todo)), w.removeTemps(todo))
 		}
 	}
 	hs := tempHandles(todo)
 	if err := errors.Join(syncAll(hs), closeAll(hs)); err != nil {
-		return errors.Join(err, removeTemps(todo))
+		return errors.Join(err, w.removeTemps(todo))
 	}
 	for i, p := range todo {
-		if err := os.Rename(p.tmp.Name(), filepath.Join(w.dir, p.name)); err != nil {
-			return errors.Join(fmt.Errorf("svidfile: write %q: %w", p.name, err), removeTemps(todo[i:]))
+		if err := w.root.Rename(p.tmpName, p.name); err != nil {
+			return errors.Join(fmt.Errorf("svidfile: write %q: %w", p.name, err), w.removeTemps(todo[i:]))
 		}
 	}
-	return syncDir(w.dir)
+	return syncDir(w.root)
 }
 
 func tempHandles(todo []pendingFile) []*os.File {
@@ -54,27 +57,36 @@ func tempHandles(todo []pendingFile) []*os.File {
 }
 
 // removeTemps removes temp files that were not renamed.
-func removeTemps(todo []pendingFile) error {
+func (w *Writer) removeTemps(todo []pendingFile) error {
 	var errs []error
 	for _, p := range todo {
-		errs = append(errs, os.Remove(p.tmp.Name()))
+		errs = append(errs, w.root.Remove(p.tmpName))
 	}
 	return errors.Join(errs...)
 }
 
 // createTemp writes f's content with exactly f's mode into a new hidden
-// temp file in dir; the caller fsyncs, closes and renames it.
-func createTemp(dir string, f File) (*os.File, error) {
-	tmp, err := os.CreateTemp(dir, plainTmp+"*")
-	if err != nil {
-		return nil, err
+// temp file with a random name inside root (created with O_EXCL, which
+// never follows a symlink); the caller fsyncs, closes and renames it.
+func createTemp(root *os.Root, f File) (pendingFile, error) {
+	for range 10 {
+		var rnd [8]byte
+		if _, err := rand.Read(rnd[:]); err != nil {
+			return pendingFile{}, fmt.Errorf("random temp name: %w", err)
+		}
+		name := plainTmp + hex.EncodeToString(rnd[:])
+		tmp, err := createFile(root, name, f.Data, f.Mode)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			// createFile closed the file if it got that far; remove it.
+			if rerr := root.Remove(name); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				err = errors.Join(err, rerr)
+			}
+			return pendingFile{}, err
+		}
+		return pendingFile{tmp: tmp, tmpName: name, name: f.Name}, nil
 	}
-	err = tmp.Chmod(f.Mode)
-	if err == nil {
-		_, err = tmp.Write(f.Data)
-	}
-	if err != nil {
-		return nil, errors.Join(err, tmp.Close(), os.Remove(tmp.Name()))
-	}
-	return tmp, nil
+	return pendingFile{}, errors.New("could not create a unique temp file")
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"path"
 	"sort"
 	"strings"
 )
@@ -18,9 +18,9 @@ func (w *Writer) recover() error {
 	if err != nil {
 		return err
 	}
-	entries, err := os.ReadDir(w.dir)
+	entries, err := readDir(w.root, ".")
 	if err != nil {
-		return fmt.Errorf("svidfile: read directory %q: %w", w.dir, err)
+		return err
 	}
 	for _, e := range entries {
 		name := e.Name()
@@ -36,14 +36,14 @@ func (w *Writer) recover() error {
 		if !stale {
 			continue
 		}
-		if err := os.RemoveAll(filepath.Join(w.dir, name)); err != nil {
+		if err := w.root.RemoveAll(name); err != nil {
 			return fmt.Errorf("svidfile: remove stale %q: %w", name, err)
 		}
 	}
 	if w.mode != ModeAtomic || cur == "" {
 		return nil
 	}
-	last, err := loadVersion(filepath.Join(w.dir, cur))
+	last, err := loadVersion(w.root, cur)
 	if err != nil {
 		return err
 	}
@@ -51,27 +51,27 @@ func (w *Writer) recover() error {
 	return nil
 }
 
-// loadVersion reads the regular files of a version directory, sorted by
-// name.
-func loadVersion(verDir string) ([]File, error) {
-	entries, err := os.ReadDir(verDir)
+// loadVersion reads the regular files of the version directory ver inside
+// root, sorted by name.
+func loadVersion(root *os.Root, ver string) ([]File, error) {
+	entries, err := readDir(root, ver)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("svidfile: read version %q: %w", verDir, err)
+		return nil, err
 	}
 	var files []File
 	for _, e := range entries {
 		if !e.Type().IsRegular() {
 			continue
 		}
-		p := filepath.Join(verDir, e.Name())
+		p := path.Join(ver, e.Name())
 		fi, err := e.Info()
 		if err != nil {
 			return nil, fmt.Errorf("svidfile: stat %q: %w", p, err)
 		}
-		data, err := os.ReadFile(p)
+		data, err := root.ReadFile(p)
 		if err != nil {
 			return nil, fmt.Errorf("svidfile: read %q: %w", p, err)
 		}

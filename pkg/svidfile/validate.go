@@ -3,7 +3,6 @@ package svidfile
 import (
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // validate checks that every name is a plain, visible base name that cannot
@@ -15,15 +14,10 @@ func validate(files []File) error {
 	}
 	seen := make(map[string]bool, len(files))
 	for i, f := range files {
+		if err := CheckName(f.Name); err != nil {
+			return fmt.Errorf("svidfile: file %d (%q): %w", i, f.Name, err)
+		}
 		switch {
-		case f.Name == "":
-			return fmt.Errorf("svidfile: file %d: name is empty", i)
-		case strings.ContainsAny(f.Name, "/\\\x00"):
-			return fmt.Errorf("svidfile: file name %q: must not contain a path separator or NUL", f.Name)
-		case f.Name == ".":
-			return fmt.Errorf("svidfile: file name %q: not a file name", f.Name)
-		case strings.HasPrefix(f.Name, ".."):
-			return fmt.Errorf("svidfile: file name %q: must not start with \"..\" (reserved for the writer)", f.Name)
 		case f.Mode == 0:
 			return fmt.Errorf("svidfile: file %q: mode is 0 (nobody could read it)", f.Name)
 		case f.Mode&^0o777 != 0:

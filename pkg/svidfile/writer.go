@@ -48,11 +48,16 @@ func ParseMode(s string) (Mode, error) {
 type Options struct {
 	// Mode is ModeAtomic (zero value) or ModePlain.
 	Mode Mode
+	// Umask holds permission bits cleared from every File's Mode (and from
+	// the version directories' 0755), as open(2) clears the process umask.
+	// Zero, the default, writes modes exactly; spiffe-helper's modes are
+	// subject to the umask, so its drop-in passes ProcessUmask.
+	Umask os.FileMode
 }
 
 // File is one file of a set: a base name inside the Writer's directory,
-// its full content and its permission bits (applied exactly, regardless of
-// the process umask).
+// its full content and its permission bits (applied exactly, less
+// Options.Umask, whatever the process umask is).
 type File struct {
 	Name string
 	Data []byte
@@ -62,9 +67,11 @@ type File struct {
 // Writer writes sets of files into one directory. It is safe for concurrent
 // use; writes are serialised.
 type Writer struct {
-	dir  string
-	mode Mode
-	lock *os.File
+	dir   string
+	root  *os.Root // dir; every entry is created and opened through it
+	mode  Mode
+	umask os.FileMode
+	lock  *os.File
 
 	mu     sync.Mutex
 	last   []File // the set last written or picked up from disk
@@ -75,9 +82,16 @@ type Writer struct {
 // directory lock and, in atomic mode, removes what an interrupted earlier
 // writer left behind and picks up the current set so that an unchanged set
 // is not rewritten after a restart.
+//
+// Every file the Writer creates or opens is reached through an os.Root of
+// dir: a symlink planted in dir by someone who can write it never leads
+// the Writer (often root) to a file outside dir.
 func New(dir string, opts Options) (*Writer, error) {
 	if opts.Mode != ModeAtomic && opts.Mode != ModePlain {
 		return nil, fmt.Errorf("svidfile: unknown write mode %v", opts.Mode)
+	}
+	if opts.Umask&^0o777 != 0 {
+		return nil, fmt.Errorf("svidfile: umask %#o has bits other than permissions", opts.Umask)
 	}
 	if dir == "" {
 		return nil, errors.New("svidfile: directory is empty")
@@ -89,11 +103,15 @@ func New(dir string, opts Options) (*Writer, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("svidfile: target %q is not a directory", dir)
 	}
-	lock, err := lockDir(dir)
+	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("svidfile: target directory %q: %w", dir, err)
 	}
-	w := &Writer{dir: dir, mode: opts.Mode, lock: lock}
+	lock, err := lockDir(root)
+	if err != nil {
+		return nil, errors.Join(err, root.Close())
+	}
+	w := &Writer{dir: dir, root: root, mode: opts.Mode, umask: opts.Umask, lock: lock}
 	if err := w.recover(); err != nil {
 		return nil, errors.Join(err, w.Close())
 	}
@@ -112,6 +130,10 @@ func (w *Writer) Dir() string { return w.dir }
 // JWT files into one directory passes all of them in every call.
 func (w *Writer) Write(files []File) (changed bool, err error) {
 	if err := validate(files); err != nil {
+		return false, err
+	}
+	files, err = applyUmask(files, w.umask)
+	if err != nil {
 		return false, err
 	}
 	w.mu.Lock()
@@ -173,10 +195,14 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	w.closed = true
+	var errs []error
 	if err := w.lock.Close(); err != nil {
-		return fmt.Errorf("svidfile: release lock in %q: %w", w.dir, err)
+		errs = append(errs, fmt.Errorf("svidfile: release lock in %q: %w", w.dir, err))
 	}
-	return nil
+	if err := w.root.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("svidfile: close %q: %w", w.dir, err))
+	}
+	return errors.Join(errs...)
 }
 
 func cloneFiles(files []File) []File {

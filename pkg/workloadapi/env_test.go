@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/svidkit/svidkit/pkg/unixsock"
 	"github.com/svidkit/svidkit/pkg/workloadapi"
 )
 
@@ -45,7 +46,7 @@ func serve(tb testing.TB, mgr workloadapi.Manager, att workloadapi.Attestor) *en
 	tb.Helper()
 	e := &env{sock: filepath.Join(shortDir(tb), "api.sock"), reg: prometheus.NewRegistry()}
 	e.addr = "unix://" + e.sock
-	lis, err := workloadapi.ListenUnix(e.sock, 0)
+	lis, err := workloadapi.ListenUnix(context.Background(), e.sock, unixsock.Config{})
 	if err != nil {
 		tb.Fatal(err)
 	}

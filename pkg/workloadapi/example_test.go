@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/svidkit/svidkit/pkg/unixsock"
 	"github.com/svidkit/svidkit/pkg/workloadapi"
 	"github.com/svidkit/svidkit/pkg/workloadattest/unix"
 )
@@ -20,7 +21,7 @@ func Example() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 
-	lis, err := workloadapi.ListenUnix("/tmp/spire-agent/public/api.sock", workloadapi.DefaultSocketMode)
+	lis, err := workloadapi.ListenUnix(context.Background(), "/tmp/spire-agent/public/api.sock", unixsock.Config{})
 	if err != nil {
 		slog.Error("listen", "error", err)
 		return

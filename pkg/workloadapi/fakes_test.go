@@ -13,6 +13,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/svidkit/svidkit/pkg/procid"
 	"github.com/svidkit/svidkit/pkg/selector"
 	"github.com/svidkit/svidkit/pkg/workloadapi"
 )
@@ -189,7 +190,8 @@ type fakeAttestor struct {
 	err     error
 }
 
-func (a *fakeAttestor) Attest(_ context.Context, pid int32, uid, _ uint32) (selector.Set, error) {
+func (a *fakeAttestor) Attest(_ context.Context, p *procid.Process, uid, _ uint32) (selector.Set, error) {
+	pid := p.PID()
 	a.lastPID.Store(pid)
 	if a.err != nil {
 		return nil, a.err

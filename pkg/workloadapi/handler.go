@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/svidkit/svidkit/pkg/peercred"
+	"github.com/svidkit/svidkit/pkg/procid"
 	"github.com/svidkit/svidkit/pkg/selector"
 )
 
@@ -125,14 +126,31 @@ func (h *Handler) attest(ctx context.Context, method string) (caller, error) {
 	}
 	c := caller{method: method, pid: info.PID, uid: info.UID, base: h.log}
 	start := time.Now()
-	sels, err := h.att.Attest(ctx, info.PID, info.UID, info.GID)
+	sels, err := h.att.Attest(ctx, info.Process, info.UID, info.GID)
 	h.metrics.attestation.Observe(time.Since(start).Seconds())
 	if err != nil {
 		c.log().Warn("workload api: attestation failed", "error", err)
-		return caller{}, status.Error(codes.Internal, "workload attestation failed")
+		return caller{}, AttestError(err)
 	}
 	c.sels = sels
 	return c, nil
+}
+
+// errNotConnector refuses a caller whose connection was made by a process
+// that has exited or exec'd since: what /proc tells about its pid now is
+// not about the process that connected.
+var errNotConnector = status.Error(codes.PermissionDenied,
+	"the process that opened this connection has exited or exec'd another program; reconnect")
+
+// AttestError returns the gRPC status error for a failed attestation, for
+// the Workload API and the services sharing its socket (SDS): it tells the
+// caller no more than whether to reconnect; the details belong in the
+// agent's log.
+func AttestError(err error) error {
+	if errors.Is(err, procid.ErrGone) || errors.Is(err, procid.ErrExeChanged) {
+		return errNotConnector
+	}
+	return status.Error(codes.Internal, "workload attestation failed")
 }
 
 // currentUpdate returns the caller's Update as of now.

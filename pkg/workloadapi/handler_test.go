@@ -13,7 +13,9 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/svidkit/svidkit/pkg/procid"
 	"github.com/svidkit/svidkit/pkg/selector"
+	"github.com/svidkit/svidkit/pkg/unixsock"
 	"github.com/svidkit/svidkit/pkg/workloadapi"
 	"github.com/svidkit/svidkit/pkg/workloadattest/unix"
 )
@@ -100,7 +102,12 @@ func TestWithUnixAttestor(t *testing.T) {
 		t.Fatal(err)
 	}
 	att := unix.New(unix.Config{})
-	self, err := att.Attest(context.Background(), int32(os.Getpid()), uint32(os.Getuid()), uint32(os.Getgid()))
+	p, err := procid.OpenPID("/proc", int32(os.Getpid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	self, err := att.Attest(context.Background(), p, uint32(os.Getuid()), uint32(os.Getgid()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +183,7 @@ func TestMetrics(t *testing.T) {
 }
 
 func TestNewRequiresManagerAndAttestor(t *testing.T) {
-	lis, err := workloadapi.ListenUnix(shortDir(t)+"/s.sock", 0)
+	lis, err := workloadapi.ListenUnix(context.Background(), shortDir(t)+"/s.sock", unixsock.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,9 @@ func (h *Handler) FetchJWTSVID(ctx context.Context, req *workload.JWTSVIDRequest
 	if len(req.GetAudience()) == 0 {
 		return nil, status.Error(codes.InvalidArgument, "audience must be specified")
 	}
+	if err := CheckAudience(req.GetAudience()); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
 	var want spiffeid.ID
 	if s := req.GetSpiffeId(); s != "" {
 		id, err := spiffeid.FromString(s)

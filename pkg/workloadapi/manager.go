@@ -9,6 +9,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/svidkit/svidkit/pkg/procid"
 	"github.com/svidkit/svidkit/pkg/selector"
 )
 
@@ -83,7 +84,10 @@ type Manager interface {
 
 // Attestor turns a caller's process identity into selectors.
 type Attestor interface {
-	// Attest returns the selectors of the process pid. The uid and gid come
-	// from the socket's peer credentials.
-	Attest(ctx context.Context, pid int32, uid, gid uint32) (selector.Set, error)
+	// Attest returns the selectors of process p, the caller identified at
+	// the connection's handshake. The uid and gid come from the socket's
+	// peer credentials. It fails, with an error wrapping procid.ErrGone or
+	// procid.ErrExeChanged, when what it read about the process may not be
+	// of the process that connected, running the program it ran then.
+	Attest(ctx context.Context, p *procid.Process, uid, gid uint32) (selector.Set, error)
 }

@@ -4,16 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/proto/spiffe/workload"
 	"google.golang.org/grpc"
 
 	"github.com/svidkit/svidkit/pkg/peercred"
+	"github.com/svidkit/svidkit/pkg/unixsock"
 )
 
 // DefaultSocketMode is the mode ListenUnix applies when given 0: any local
@@ -25,69 +24,28 @@ const DefaultSocketMode os.FileMode = 0o777
 // its context ends; streams end at once.
 const shutdownGrace = 5 * time.Second
 
-// ListenUnix listens on a Unix socket at path: it creates the parent
-// directory (0755) if missing, removes a stale socket left by an earlier
-// run, and sets the socket's mode explicitly (DefaultSocketMode when mode is
-// 0), independent of the umask. It refuses to remove anything but a socket.
-func ListenUnix(path string, mode os.FileMode) (net.Listener, error) {
-	if path == "" {
-		return nil, errors.New("workload api: listen: socket path is empty")
+// DefaultSocketDirMode is the mode of the socket directories ListenUnix
+// creates: workloads running as other users must reach the socket.
+const DefaultSocketDirMode os.FileMode = 0o755
+
+// ListenUnix listens on the Workload API socket at path with package
+// unixsock: the socket gets cfg.Mode (DefaultSocketMode when 0) whatever
+// the umask, missing directories cfg.DirMode (DefaultSocketDirMode when
+// 0), a stale socket is replaced, anything else at path is refused, and so
+// is a directory on the path that another user could change unless
+// cfg.SharedDir says so.
+func ListenUnix(ctx context.Context, path string, cfg unixsock.Config) (net.Listener, error) {
+	if cfg.Mode == 0 {
+		cfg.Mode = DefaultSocketMode
 	}
-	if mode == 0 {
-		mode = DefaultSocketMode
+	if cfg.DirMode == 0 {
+		cfg.DirMode = DefaultSocketDirMode
 	}
-	if err := makeSocketDir(filepath.Dir(path)); err != nil {
-		return nil, fmt.Errorf("workload api: create socket directory: %w", err)
-	}
-	switch fi, err := os.Lstat(path); {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return nil, fmt.Errorf("workload api: stat socket %q: %w", path, err)
-	case fi.Mode().Type() != fs.ModeSocket:
-		return nil, fmt.Errorf("workload api: %q exists and is not a socket", path)
-	default:
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("workload api: remove stale socket %q: %w", path, err)
-		}
-	}
-	lis, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	lis, err := unixsock.Listen(ctx, path, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("workload api: listen on %q: %w", path, err)
-	}
-	if err := os.Chmod(path, mode); err != nil {
-		return nil, errors.Join(fmt.Errorf("workload api: chmod socket %q: %w", path, err), lis.Close())
+		return nil, fmt.Errorf("workload api: %w", err)
 	}
 	return lis, nil
-}
-
-// makeSocketDir creates dir and its missing parents with mode 0755
-// exactly, whatever the umask, so workloads running as other users can
-// reach the socket. Directories that exist (a DaemonSet's hostPath mount)
-// keep their mode.
-func makeSocketDir(dir string) error {
-	var missing []string
-	for d := dir; ; d = filepath.Dir(d) {
-		_, err := os.Stat(d)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		missing = append(missing, d)
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for _, d := range missing {
-		if err := os.Chmod(d, 0o755); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Serve serves the Workload API on lis with peer-credential attestation

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/proto/spiffe/workload"
 
+	"github.com/svidkit/svidkit/pkg/unixsock"
 	"github.com/svidkit/svidkit/pkg/workloadapi"
 )
 
@@ -53,7 +54,7 @@ func TestListenUnix(t *testing.T) {
 			if tt.prepare != nil {
 				tt.prepare(t, path)
 			}
-			lis, err := workloadapi.ListenUnix(path, tt.mode)
+			lis, err := workloadapi.ListenUnix(context.Background(), path, unixsock.Config{Mode: tt.mode})
 			if tt.wantErr {
 				if err == nil {
 					lis.Close()
@@ -85,7 +86,7 @@ func TestListenUnix(t *testing.T) {
 		})
 	}
 	t.Run("empty path", func(t *testing.T) {
-		if _, err := workloadapi.ListenUnix("", 0); err == nil {
+		if _, err := workloadapi.ListenUnix(context.Background(), "", unixsock.Config{}); err == nil {
 			t.Fatal("ListenUnix(\"\") succeeded")
 		}
 	})
@@ -102,7 +103,7 @@ func TestListenUnixSocketDir(t *testing.T) {
 	t.Run("missing directories", func(t *testing.T) {
 		root := shortDir(t)
 		path := filepath.Join(root, "run", "spire", "api.sock")
-		lis, err := workloadapi.ListenUnix(path, 0)
+		lis, err := workloadapi.ListenUnix(context.Background(), path, unixsock.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +133,7 @@ func TestListenUnixSocketDir(t *testing.T) {
 		}
 		prev.SetUnlinkOnClose(false)
 		prev.Close() // the previous pod died without removing its socket
-		lis, err := workloadapi.ListenUnix(path, 0)
+		lis, err := workloadapi.ListenUnix(context.Background(), path, unixsock.Config{})
 		if err != nil {
 			t.Fatalf("ListenUnix over a stale socket: %v", err)
 		}
@@ -158,7 +159,7 @@ func TestServeStopEndsStreams(t *testing.T) {
 	ca := newTestCA(t, "example.org")
 	mgr := newFakeManager(ca, fakeEntry{sels: selfSels(), id: ca.identity("/web", "")})
 	sock := filepath.Join(shortDir(t), "api.sock")
-	lis, err := workloadapi.ListenUnix(sock, 0)
+	lis, err := workloadapi.ListenUnix(context.Background(), sock, unixsock.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +223,7 @@ func TestClientGoneEndsStream(t *testing.T) {
 
 func TestServeReturnsListenerError(t *testing.T) {
 	ca := newTestCA(t, "example.org")
-	lis, err := workloadapi.ListenUnix(filepath.Join(shortDir(t), "api.sock"), 0)
+	lis, err := workloadapi.ListenUnix(context.Background(), filepath.Join(shortDir(t), "api.sock"), unixsock.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/svidkit/svidkit/pkg/procid"
 	"github.com/svidkit/svidkit/pkg/selector"
 	"github.com/svidkit/svidkit/pkg/workloadattest"
 )
@@ -11,7 +12,7 @@ import (
 // static is an attestor that describes every process the same way.
 type static []selector.Selector
 
-func (s static) Attest(context.Context, int32, uint32, uint32) (selector.Set, error) {
+func (s static) Attest(context.Context, *procid.Process, uint32, uint32) (selector.Set, error) {
 	return selector.NewSet(s...), nil
 }
 
@@ -21,7 +22,9 @@ func ExampleMulti() {
 		{Name: "unix", Attestor: static{{Type: "unix", Value: "uid:1000"}}},
 		{Name: "k8s", Attestor: static{{Type: "k8s", Value: "ns:payments"}, {Type: "k8s", Value: "sa:billing"}}},
 	}
-	sels, err := att.Attest(context.Background(), 4242, 1000, 1000)
+	// The Workload API passes the caller's process (peercred.Info.Process);
+	// these static members do not look at it.
+	sels, err := att.Attest(context.Background(), nil, 1000, 1000)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/svidkit/svidkit/pkg/procid"
 	"github.com/svidkit/svidkit/pkg/selector"
 )
 
@@ -11,7 +12,7 @@ import (
 // workloadapi.Attestor, declared here so that attestors compose without
 // this package importing the Workload API.
 type Attestor interface {
-	Attest(ctx context.Context, pid int32, uid, gid uint32) (selector.Set, error)
+	Attest(ctx context.Context, p *procid.Process, uid, gid uint32) (selector.Set, error)
 }
 
 // Named is one member of a Multi; Name ("unix", "k8s") appears in errors.
@@ -30,9 +31,9 @@ type Named struct {
 type Multi []Named
 
 // Attest implements workloadapi.Attestor.
-func (m Multi) Attest(ctx context.Context, pid int32, uid, gid uint32) (selector.Set, error) {
+func (m Multi) Attest(ctx context.Context, p *procid.Process, uid, gid uint32) (selector.Set, error) {
 	if len(m) == 1 {
-		sels, err := m[0].Attestor.Attest(ctx, pid, uid, gid)
+		sels, err := m[0].Attestor.Attest(ctx, p, uid, gid)
 		if err != nil {
 			return nil, fmt.Errorf("workload attestor %q: %w", m[0].Name, err)
 		}
@@ -48,7 +49,7 @@ func (m Multi) Attest(ctx context.Context, pid int32, uid, gid uint32) (selector
 	results := make(chan result, len(m))
 	for i, n := range m {
 		go func() {
-			sels, err := n.Attestor.Attest(ctx, pid, uid, gid)
+			sels, err := n.Attestor.Attest(ctx, p, uid, gid)
 			results <- result{member: i, sels: sels, err: err}
 		}()
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svidkit/svidkit/pkg/procid"
 	"github.com/svidkit/svidkit/pkg/selector"
 	"github.com/svidkit/svidkit/pkg/workloadattest"
 )
@@ -18,7 +19,7 @@ type fixed struct {
 	err  error
 }
 
-func (f fixed) Attest(context.Context, int32, uint32, uint32) (selector.Set, error) {
+func (f fixed) Attest(context.Context, *procid.Process, uint32, uint32) (selector.Set, error) {
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -36,7 +37,7 @@ func (f fixed) Attest(context.Context, int32, uint32, uint32) (selector.Set, err
 // blocking waits for its context to end, and reports that it did.
 type blocking struct{ canceled chan struct{} }
 
-func (b blocking) Attest(ctx context.Context, _ int32, _, _ uint32) (selector.Set, error) {
+func (b blocking) Attest(ctx context.Context, _ *procid.Process, _, _ uint32) (selector.Set, error) {
 	<-ctx.Done()
 	close(b.canceled)
 	return nil, ctx.Err()
@@ -85,7 +86,7 @@ func TestMulti(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sels, err := tt.multi.Attest(context.Background(), 7, 1000, 1000)
+			sels, err := tt.multi.Attest(context.Background(), nil, 1000, 1000)
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
 					t.Fatalf("Attest = %q, %v; want error %q", sels.Strings(), err, tt.wantErr)
@@ -110,7 +111,7 @@ func TestMultiFailureCancelsOthers(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, err := m.Attest(ctx, 1, 0, 0)
+	_, err := m.Attest(ctx, nil, 0, 0)
 	if err == nil || !strings.Contains(err.Error(), `"unix": boom`) {
 		t.Fatalf("Attest error = %v, want the unix failure (not the canceled k8s one)", err)
 	}

@@ -13,6 +13,7 @@
 package cache
 
 import (
+	"cmp"
 	"log/slog"
 	"maps"
 	"slices"
@@ -46,7 +47,15 @@ type Config struct {
 	// JWTMinter signs JWT-SVIDs for FetchJWTSVIDs; without one,
 	// FetchJWTSVIDs fails.
 	JWTMinter JWTMinter
+	// JWTSVIDCacheMaxSize is the most JWT-SVIDs kept for reuse (SPIRE's
+	// jwt_svid_cache_max_size); the least recently used is dropped beyond
+	// it. Zero means DefaultJWTSVIDCacheMaxSize.
+	JWTSVIDCacheMaxSize int
 }
+
+// DefaultJWTSVIDCacheMaxSize is the JWT-SVID cache size when none is
+// configured: SPIRE's default.
+const DefaultJWTSVIDCacheMaxSize = 1000
 
 // Cache is the agent's identity cache. It is safe for concurrent use.
 type Cache struct {
@@ -67,9 +76,8 @@ type Cache struct {
 	updates map[string]*workloadapi.Update
 	keyBuf  []byte
 
-	jwtMu      sync.Mutex
-	jwts       map[jwtKey]cachedJWT
-	jwtPruneAt int // see pruneJWTs
+	jwtMu sync.Mutex
+	jwts  *lru[jwtKey, cachedJWT]
 }
 
 // record is one entry and its SVID, if minted.
@@ -101,7 +109,7 @@ func New(cfg Config) *Cache {
 		subsBySel: make(map[selector.Selector]map[*subscription]struct{}),
 		federated: make(map[spiffeid.TrustDomain]*spiffebundle.Bundle),
 		updates:   make(map[string]*workloadapi.Update),
-		jwts:      make(map[jwtKey]cachedJWT),
+		jwts:      newLRU[jwtKey, cachedJWT](cmp.Or(cfg.JWTSVIDCacheMaxSize, DefaultJWTSVIDCacheMaxSize)),
 	}
 }
 

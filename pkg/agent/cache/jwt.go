@@ -35,10 +35,16 @@ type cachedJWT struct {
 // FetchJWTSVIDs returns a JWT-SVID for audience for every entry matching
 // sels (only those with SPIFFE ID spiffeID when it is not zero), in the same
 // order as X.509 identities. A cached token is reused until half of its
-// lifetime has passed. No matching entry gives an empty result and no error.
+// lifetime has passed; the cache keeps the JWTSVIDCacheMaxSize most
+// recently used tokens. An audience beyond the Workload API's limits
+// (workloadapi.CheckAudience) is refused. No matching entry gives an empty
+// result and no error.
 func (c *Cache) FetchJWTSVIDs(ctx context.Context, sels selector.Set, audience []string, spiffeID spiffeid.ID) ([]workloadapi.JWTSVID, error) {
 	if len(audience) == 0 {
 		return nil, errors.New("fetch JWT-SVIDs: audience is required")
+	}
+	if err := workloadapi.CheckAudience(audience); err != nil {
+		return nil, fmt.Errorf("fetch JWT-SVIDs: %w", err)
 	}
 	if c.minter == nil {
 		return nil, errors.New("fetch JWT-SVIDs: no JWT minter configured")
@@ -72,7 +78,7 @@ func (c *Cache) FetchJWTSVIDs(ctx context.Context, sels selector.Set, audience [
 func (c *Cache) jwtFor(ctx context.Context, e Entry, aud []string, k jwtKey) (workloadapi.JWTSVID, error) {
 	now := c.clock.Now()
 	c.jwtMu.Lock()
-	cached, ok := c.jwts[k]
+	cached, ok := c.jwts.get(k)
 	c.jwtMu.Unlock()
 	if ok && !HalfLifeReached(cached.issuedAt, cached.svid.ExpiresAt, now) {
 		return cached.svid, nil
@@ -85,27 +91,9 @@ func (c *Cache) jwtFor(ctx context.Context, e Entry, aud []string, k jwtKey) (wo
 		svid.Hint = e.Hint
 	}
 	c.jwtMu.Lock()
-	c.jwts[k] = cachedJWT{svid: svid, issuedAt: now}
-	if len(c.jwts) >= c.jwtPruneAt {
-		c.pruneJWTs(now)
-	}
+	c.jwts.add(k, cachedJWT{svid: svid, issuedAt: now})
 	c.jwtMu.Unlock()
 	return svid, nil
-}
-
-// minJWTPrune is the cache size below which expired tokens are not pruned.
-const minJWTPrune = 1024
-
-// pruneJWTs drops expired tokens. It runs when the cache doubled since the
-// last prune, so a stream of distinct audiences cannot grow it without
-// bound, at amortized constant cost. The caller holds c.jwtMu.
-func (c *Cache) pruneJWTs(now time.Time) {
-	for k, v := range c.jwts {
-		if !now.Before(v.svid.ExpiresAt) {
-			delete(c.jwts, k)
-		}
-	}
-	c.jwtPruneAt = max(minJWTPrune, 2*len(c.jwts))
 }
 
 // dropJWTs forgets the tokens of removed or updated entries.
@@ -119,9 +107,8 @@ func (c *Cache) dropJWTs(entryIDs []string) {
 	}
 	c.jwtMu.Lock()
 	defer c.jwtMu.Unlock()
-	for k := range c.jwts {
-		if _, ok := drop[k.entryID]; ok {
-			delete(c.jwts, k)
-		}
-	}
+	c.jwts.deleteFunc(func(k jwtKey, _ cachedJWT) bool {
+		_, ok := drop[k.entryID]
+		return ok
+	})
 }

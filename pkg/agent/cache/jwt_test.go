@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -145,6 +146,96 @@ func TestFetchJWTSVIDsErrors(t *testing.T) {
 			c.SetEntries([]cache.Entry{entry("a", "/a", "unix:uid:1")})
 			if _, err := c.FetchJWTSVIDs(context.Background(), sels("unix:uid:1"), tt.audience, spiffeid.ID{}); err == nil {
 				t.Fatal("FetchJWTSVIDs succeeded, want error")
+			}
+		})
+	}
+}
+
+// TestJWTCacheEvictsLeastRecentlyUsed: the JWT-SVID cache keeps at most
+// JWTSVIDCacheMaxSize tokens and drops the least recently used one beyond
+// that, so unique audiences cannot grow it without bound (issue 10,
+// finding 4). Each step fetches one audience; mint says whether the cache
+// had to mint (a miss) rather than reuse.
+func TestJWTCacheEvictsLeastRecentlyUsed(t *testing.T) {
+	type step struct {
+		aud  string
+		mint bool
+	}
+	tests := []struct {
+		name  string
+		max   int
+		steps []step
+	}{
+		{"within the size all are reused", 3, []step{
+			{"a", true}, {"b", true}, {"c", true}, {"a", false}, {"b", false}, {"c", false}}},
+		{"the oldest is dropped", 2, []step{
+			{"a", true}, {"b", true}, {"c", true}, {"b", false}, {"c", false}, {"a", true}}},
+		{"a use makes it recent", 2, []step{
+			{"a", true}, {"b", true}, {"a", false}, {"c", true}, {"a", false}, {"b", true}}},
+		{"size one", 1, []step{
+			{"a", true}, {"a", false}, {"b", true}, {"a", true}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newFakeClock()
+			minter := &countingMinter{clk: clk, ttl: 10 * time.Minute}
+			c := cache.New(cache.Config{Clock: clk, JWTMinter: minter, JWTSVIDCacheMaxSize: tt.max})
+			c.SetEntries([]cache.Entry{entry("e", "/e", "unix:uid:1")})
+			for i, s := range tt.steps {
+				before := minter.count()
+				if _, err := c.FetchJWTSVIDs(context.Background(), sels("unix:uid:1"), []string{s.aud}, spiffeid.ID{}); err != nil {
+					t.Fatal(err)
+				}
+				if minted := minter.count() > before; minted != s.mint {
+					t.Fatalf("step %d (%q): minted %v, want %v", i, s.aud, minted, s.mint)
+				}
+			}
+		})
+	}
+	t.Run("default size", func(t *testing.T) {
+		clk := newFakeClock()
+		minter := &countingMinter{clk: clk, ttl: 10 * time.Minute}
+		c := cache.New(cache.Config{Clock: clk, JWTMinter: minter})
+		c.SetEntries([]cache.Entry{entry("e", "/e", "unix:uid:1")})
+		fetch := func(aud string) {
+			if _, err := c.FetchJWTSVIDs(context.Background(), sels("unix:uid:1"), []string{aud}, spiffeid.ID{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range cache.DefaultJWTSVIDCacheMaxSize + 1 {
+			fetch(fmt.Sprint(i))
+		}
+		fetch("1") // still cached
+		fetch("0") // dropped
+		if got, want := minter.count(), cache.DefaultJWTSVIDCacheMaxSize+2; got != want {
+			t.Fatalf("mint calls %d, want %d", got, want)
+		}
+	})
+}
+
+// TestFetchJWTSVIDsAudienceLimits: the cache refuses an audience beyond
+// the Workload API's limits itself, whoever calls it.
+func TestFetchJWTSVIDsAudienceLimits(t *testing.T) {
+	clk := newFakeClock()
+	minter := &countingMinter{clk: clk, ttl: 10 * time.Minute}
+	c := cache.New(cache.Config{Clock: clk, JWTMinter: minter})
+	c.SetEntries([]cache.Entry{entry("e", "/e", "unix:uid:1")})
+	tests := []struct {
+		name     string
+		audience []string
+		want     string
+	}{
+		{"too many values", make([]string, workloadapi.MaxAudiences+1), "limit of"},
+		{"too long", []string{strings.Repeat("x", workloadapi.MaxAudienceLength+1)}, "limit of"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.FetchJWTSVIDs(context.Background(), sels("unix:uid:1"), tt.audience, spiffeid.ID{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want an error naming the %s", err, tt.want)
+			}
+			if minter.count() != 0 {
+				t.Fatal("minted a token for a refused audience")
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/svidkit/svidkit/pkg/procid"
 	"github.com/svidkit/svidkit/pkg/selector"
 )
 
@@ -100,17 +101,25 @@ func New(cfg Config) (*Attestor, error) {
 	}, nil
 }
 
-// Attest returns the k8s selectors of process pid. A process outside any
+// Attest returns the k8s selectors of process p. A process outside any
 // container (in the host's namespaces) gets no selectors and no error, so
 // node-level programs still attest with other attestors' selectors. A
 // container the kubelet does not list yet is searched for again every
 // PollRetryInterval, at most MaxPollAttempts times; then Attest fails
-// with ErrPodNotFound or ErrContainerNotFound. The uid and gid are not used.
-func (a *Attestor) Attest(ctx context.Context, pid int32, _, _ uint32) (selector.Set, error) {
-	if pid <= 0 {
-		return nil, fmt.Errorf("k8s attestor: invalid pid %d", pid)
+// with ErrPodNotFound or ErrContainerNotFound. It fails with an error
+// wrapping procid.ErrGone or procid.ErrExeChanged when the process is no
+// longer the one p identified. The uid and gid are not used.
+func (a *Attestor) Attest(ctx context.Context, p *procid.Process, _, _ uint32) (selector.Set, error) {
+	if p == nil {
+		return nil, errors.New("k8s attestor: no process to attest")
 	}
+	pid := p.PID()
 	content, err := os.ReadFile(filepath.Join(a.procRoot, strconv.Itoa(int(pid)), "cgroup"))
+	// The cgroup read is of the process that connected only if it is still
+	// there; a pid reused meanwhile could name another pod's process.
+	if verr := p.Verify(); verr != nil {
+		return nil, fmt.Errorf("k8s attestor: %w", verr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("k8s attestor: pid %d: %w", pid, err)
 	}

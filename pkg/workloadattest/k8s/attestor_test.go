@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/svidkit/svidkit/internal/fakekubelet"
+	"github.com/svidkit/svidkit/internal/fakeproc"
+	"github.com/svidkit/svidkit/pkg/procid"
 	"github.com/svidkit/svidkit/pkg/selector"
 	"github.com/svidkit/svidkit/pkg/workloadattest/k8s"
 )
@@ -62,7 +64,15 @@ func attest(t *testing.T, a *k8s.Attestor) (selector.Set, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return a.Attest(ctx, testPID, 1000, 1000)
+	return a.Attest(ctx, fakeProcess(t, testPID), 1000, 1000)
+}
+
+// fakeProcess returns a handle on a fake process pid, for an attestor whose
+// proc root holds that pid's cgroup. The handle's own fake tree only has
+// what identifies the process.
+func fakeProcess(tb testing.TB, pid int32) *procid.Process {
+	tb.Helper()
+	return fakeproc.Open(tb, tb.TempDir(), pid)
 }
 
 func k8sSel(value string) selector.Selector {
@@ -274,7 +284,7 @@ func TestAttestCanceled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := a.Attest(ctx, testPID, 0, 0)
+	_, err := a.Attest(ctx, fakeProcess(t, testPID), 0, 0)
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), paymentsUID) {
 		t.Fatalf("Attest = %v, want DeadlineExceeded naming the pod", err)
 	}
@@ -319,7 +329,7 @@ func TestAttestErrors(t *testing.T) {
 	}{
 		{name: "process gone", cgroup: containerdCgroup(paymentsUID, cid), pid: testPID + 1,
 			wantErr: "pid " + strconv.Itoa(testPID+1)},
-		{name: "invalid pid", cgroup: containerdCgroup(paymentsUID, cid), pid: 0, wantErr: "invalid pid 0"},
+		{name: "no process", cgroup: containerdCgroup(paymentsUID, cid), wantErr: "no process to attest"},
 		{name: "malformed cgroup", cgroup: "garbage\n", pid: testPID, wantErr: "cgroup line 1"},
 		{name: "kubelet refuses", cgroup: containerdCgroup(paymentsUID, cid), pid: testPID, wantErr: "401 Unauthorized",
 			tune: func(c *k8s.Config) {
@@ -329,11 +339,35 @@ func TestAttestErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newAttestor(t, kubelet, tt.cgroup, tt.tune)
-			sels, err := a.Attest(context.Background(), tt.pid, 0, 0)
+			var p *procid.Process
+			if tt.pid != 0 {
+				p = fakeProcess(t, tt.pid)
+			}
+			sels, err := a.Attest(context.Background(), p, 0, 0)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.HasPrefix(err.Error(), "k8s attestor: ") {
 				t.Fatalf("Attest = %q, %v; want an error containing %q", sels.Strings(), err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestAttestRefusesChangedProcess: the cgroup read is of the caller only
+// if the caller is still there afterwards; a pid reused by another
+// process (seen here as a new start time in a fake tree without pidfds)
+// is refused, whatever its cgroup says.
+func TestAttestRefusesChangedProcess(t *testing.T) {
+	kubelet := fakekubelet.New(t, fakekubelet.Options{})
+	putBillingPod(kubelet)
+	a := newAttestor(t, kubelet, containerdCgroup(paymentsUID, cid), nil)
+	identity := t.TempDir()
+	p := fakeproc.Open(t, identity, testPID)
+	if _, err := a.Attest(context.Background(), p, 0, 0); err != nil {
+		t.Fatalf("Attest before the pid is reused: %v", err)
+	}
+	fakeproc.WriteStat(t, identity, testPID, fakeproc.StartTime+100)
+	sels, err := a.Attest(context.Background(), p, 0, 0)
+	if !errors.Is(err, procid.ErrGone) {
+		t.Fatalf("Attest after the pid was reused = %q, %v; want ErrGone", sels.Strings(), err)
 	}
 }
 

@@ -54,8 +54,9 @@ func BenchmarkK8sAttest(b *testing.B) {
 		return a
 	}
 	ctx := context.Background()
+	p := fakeProcess(b, testPID)
 	check := func(b *testing.B, a *k8s.Attestor) {
-		sels, err := a.Attest(ctx, testPID, 1000, 1000)
+		sels, err := a.Attest(ctx, p, 1000, 1000)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -72,7 +73,7 @@ func BenchmarkK8sAttest(b *testing.B) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		for b.Loop() {
-			if _, err := a.Attest(ctx, testPID, 1000, 1000); err != nil {
+			if _, err := a.Attest(ctx, p, 1000, 1000); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -84,7 +85,7 @@ func BenchmarkK8sAttest(b *testing.B) {
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := a.Attest(ctx, testPID, 1000, 1000); err != nil {
+				if _, err := a.Attest(ctx, p, 1000, 1000); err != nil {
 					b.Error(err)
 					return
 				}

@@ -9,10 +9,17 @@
 //
 // Names that do not resolve are omitted rather than failing attestation:
 // a missing selector can only make fewer entries match.
+//
+// Everything is read about the process the caller's connection was made
+// by, running the executable it ran then: Attest fails if the process has
+// exited (its pid may name another process by now) or exec'd since, also
+// when that happens while it reads. The path and digest are those of the
+// very file the process was identified with (see procid).
 package unix
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os/user"
@@ -20,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/svidkit/svidkit/pkg/procid"
 	"github.com/svidkit/svidkit/pkg/selector"
 )
 
@@ -89,20 +97,36 @@ func New(cfg Config) *Attestor {
 	}
 }
 
-// Attest returns the selectors of process pid, whose uid and gid the caller
+// Attest returns the selectors of process p, whose uid and gid the caller
 // took from the socket's peer credentials. It fails when the process cannot
 // be inspected, for example because it exited or, with workload path
 // discovery on, because its executable is not readable by this process
-// (the agent normally runs as root).
-func (a *Attestor) Attest(ctx context.Context, pid int32, uid, gid uint32) (selector.Set, error) {
-	if pid <= 0 {
-		return nil, fmt.Errorf("unix attestor: invalid pid %d", pid)
+// (the agent normally runs as root), and with an error wrapping
+// procid.ErrGone or procid.ErrExeChanged when the process is no longer the
+// one p identified.
+func (a *Attestor) Attest(ctx context.Context, p *procid.Process, uid, gid uint32) (selector.Set, error) {
+	if p == nil {
+		return nil, errors.New("unix attestor: no process to attest")
 	}
-	groups, err := a.readSupplementaryGroups(pid)
+	sels, err := a.selectors(ctx, p, uid, gid)
+	// What was read is about the process that connected only if it is
+	// still there, running the same executable; if it is not, that is also
+	// the likely cause of a failed read.
+	if verr := p.Verify(); verr != nil {
+		return nil, fmt.Errorf("unix attestor: %w", verr)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("unix attestor: pid %d: %w", pid, err)
+		return nil, fmt.Errorf("unix attestor: pid %d: %w", p.PID(), err)
 	}
+	return sels, nil
+}
 
+// selectors reads the selectors of p from /proc.
+func (a *Attestor) selectors(ctx context.Context, p *procid.Process, uid, gid uint32) (selector.Set, error) {
+	groups, err := a.readSupplementaryGroups(p.PID())
+	if err != nil {
+		return nil, err
+	}
 	uidStr := strconv.FormatUint(uint64(uid), 10)
 	gidStr := strconv.FormatUint(uint64(gid), 10)
 	sels := make([]selector.Selector, 0, 6+len(groups))
@@ -116,11 +140,10 @@ func (a *Attestor) Attest(ctx context.Context, pid int32, uid, gid uint32) (sele
 	for _, g := range groups {
 		sels = append(sels, sel("supplementary_gid:"+g))
 	}
-
 	if a.discover {
-		bin, err := a.binary(ctx, pid)
+		bin, err := a.binary(ctx, p)
 		if err != nil {
-			return nil, fmt.Errorf("unix attestor: pid %d: %w", pid, err)
+			return nil, err
 		}
 		sels = append(sels, sel("path:"+bin.path))
 		if bin.sha256 != "" {

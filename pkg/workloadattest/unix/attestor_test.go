@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"os/exec"
 	"os/user"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svidkit/svidkit/internal/fakeproc"
+	"github.com/svidkit/svidkit/pkg/procid"
 	"github.com/svidkit/svidkit/pkg/selector"
 	"github.com/svidkit/svidkit/pkg/workloadattest/unix"
 )
@@ -48,8 +51,15 @@ func sha256File(t testing.TB, path string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func self() (pid int32, uid, gid uint32) {
-	return int32(os.Getpid()), uint32(os.Getuid()), uint32(os.Getgid())
+// self returns a handle on this process, and its uid and gid.
+func self(tb testing.TB) (p *procid.Process, uid, gid uint32) {
+	tb.Helper()
+	p, err := procid.OpenPID("/proc", int32(os.Getpid()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { p.Close() })
+	return p, uint32(os.Getuid()), uint32(os.Getgid())
 }
 
 func TestAttestSelf(t *testing.T) {
@@ -57,8 +67,8 @@ func TestAttestSelf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid, uid, gid := self()
-	sels, err := unix.New(unix.Config{}).Attest(context.Background(), pid, uid, gid)
+	p, uid, gid := self(t)
+	sels, err := unix.New(unix.Config{}).Attest(context.Background(), p, uid, gid)
 	if err != nil {
 		t.Fatalf("Attest: %v", err)
 	}
@@ -174,7 +184,6 @@ func TestAttestFakeProc(t *testing.T) {
 			notWant: []string{"sha256:"},
 		},
 		{name: "process gone", pid: 43, wantErr: true},
-		{name: "invalid pid", pid: -1, wantErr: true},
 		{name: "bad groups line", groups: "ten", pid: 42, wantErr: true},
 	}
 	for _, tt := range tests {
@@ -182,7 +191,7 @@ func TestAttestFakeProc(t *testing.T) {
 			fp := newFakeProc(t, 42, tt.groups, content)
 			cfg := tt.cfg
 			cfg.ProcRoot = fp.root
-			sels, err := unix.New(cfg).Attest(context.Background(), tt.pid, 4242, 4343)
+			sels, err := unix.New(cfg).Attest(context.Background(), fakeproc.Open(t, fp.root, tt.pid), 4242, 4343)
 			if tt.wantErr {
 				if err == nil {
 					t.Fatalf("Attest succeeded with %v, want error", sels.Strings())
@@ -214,9 +223,10 @@ func TestAttestFakeProc(t *testing.T) {
 func TestHashCacheKey(t *testing.T) {
 	fp := newFakeProc(t, 7, "", []byte("version-1"))
 	a := unix.New(unix.Config{ProcRoot: fp.root})
+	p := fakeproc.Open(t, fp.root, 7)
 	digest := func() string {
 		t.Helper()
-		sels, err := a.Attest(context.Background(), 7, 1, 1)
+		sels, err := a.Attest(context.Background(), p, 1, 1)
 		if err != nil {
 			t.Fatalf("Attest: %v", err)
 		}
@@ -267,27 +277,84 @@ func TestHashCacheKey(t *testing.T) {
 	})
 }
 
-func TestAttestExitedProcess(t *testing.T) {
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Skipf("cannot run true: %v", err)
+// TestAttestRefusesChangedProcess changes a fake tree after the process
+// was identified: a new start time is a reused pid, a new executable an
+// exec; either way nothing read may be reported.
+func TestAttestRefusesChangedProcess(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(t *testing.T, fp fakeProc)
+		want   error
+	}{
+		{name: "pid reused", want: procid.ErrGone, change: func(t *testing.T, fp fakeProc) {
+			fakeproc.WriteStat(t, fp.root, 42, fakeproc.StartTime+1)
+		}},
+		{name: "exec'd another binary", want: procid.ErrExeChanged, change: func(t *testing.T, fp fakeProc) {
+			other := filepath.Join(filepath.Dir(fp.bin), "other")
+			if err := os.WriteFile(other, []byte("#!/bin/false\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			exe := filepath.Join(fp.root, "42", "exe")
+			if err := os.Remove(exe); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(other, exe); err != nil {
+				t.Fatal(err)
+			}
+		}},
 	}
-	pid := int32(cmd.Process.Pid)
-	if _, err := unix.New(unix.Config{}).Attest(context.Background(), pid, 0, 0); err == nil {
-		t.Fatalf("Attest of exited pid %d succeeded, want error", pid)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fp := newFakeProc(t, 42, "10", []byte("#!/bin/true\n"))
+			a := unix.New(unix.Config{ProcRoot: fp.root})
+			p := fakeproc.Open(t, fp.root, 42)
+			if _, err := a.Attest(context.Background(), p, 1, 1); err != nil {
+				t.Fatalf("Attest before the change: %v", err)
+			}
+			tt.change(t, fp)
+			sels, err := a.Attest(context.Background(), p, 1, 1)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Attest = %q, %v; want %v", sels.Strings(), err, tt.want)
+			}
+		})
+	}
+}
+
+func TestAttestExitedProcess(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := procid.OpenPID("/proc", int32(cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = unix.New(unix.Config{}).Attest(context.Background(), p, 0, 0)
+	if !errors.Is(err, procid.ErrGone) {
+		t.Fatalf("Attest of exited pid %d = %v, want ErrGone", p.PID(), err)
+	}
+}
+
+func TestAttestNoProcess(t *testing.T) {
+	if _, err := unix.New(unix.Config{}).Attest(context.Background(), nil, 0, 0); err == nil {
+		t.Fatal("Attest(nil) succeeded, want error")
 	}
 }
 
 func BenchmarkUnixAttest(b *testing.B) {
-	pid, uid, gid := self()
+	p, uid, gid := self(b)
 	a := unix.New(unix.Config{})
 	ctx := context.Background()
-	if _, err := a.Attest(ctx, pid, uid, gid); err != nil { // warm the hash cache
+	if _, err := a.Attest(ctx, p, uid, gid); err != nil { // warm the hash cache
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := a.Attest(ctx, pid, uid, gid); err != nil {
+		if _, err := a.Attest(ctx, p, uid, gid); err != nil {
 			b.Fatal(err)
 		}
 	}

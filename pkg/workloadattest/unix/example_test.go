@@ -5,14 +5,22 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/svidkit/svidkit/pkg/procid"
 	"github.com/svidkit/svidkit/pkg/workloadattest/unix"
 )
 
 // Example attests the current process, as the Workload API does for a
-// caller using the pid, uid and gid from the socket's peer credentials.
+// caller using the process handle, uid and gid from the socket's peer
+// credentials.
 func Example() {
+	p, err := procid.OpenPID("/proc", int32(os.Getpid()))
+	if err != nil {
+		fmt.Println("identify process:", err)
+		return
+	}
+	defer p.Close()
 	a := unix.New(unix.Config{})
-	sels, err := a.Attest(context.Background(), int32(os.Getpid()), uint32(os.Getuid()), uint32(os.Getgid()))
+	sels, err := a.Attest(context.Background(), p, uint32(os.Getuid()), uint32(os.Getgid()))
 	if err != nil {
 		fmt.Println("attest:", err)
 		return

@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"sync"
+
+	"github.com/svidkit/svidkit/pkg/procid"
 )
 
 // fileKey identifies one version of a file: a digest stays valid while all
@@ -16,8 +18,8 @@ type fileKey struct {
 }
 
 func keyOf(path string, fi os.FileInfo) fileKey {
-	dev, ino := fileID(fi)
-	return fileKey{path: path, dev: dev, ino: ino, size: fi.Size(), mtimeNS: fi.ModTime().UnixNano()}
+	id := procid.FileIDOf(fi)
+	return fileKey{path: path, dev: id.Dev, ino: id.Ino, size: fi.Size(), mtimeNS: fi.ModTime().UnixNano()}
 }
 
 // hashCache remembers digests by fileKey. Concurrent requests for the same

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+
+	"github.com/svidkit/svidkit/pkg/procid"
 )
 
 // newStatusBufs returns the pool of buffers /proc/<pid>/status is read
@@ -55,7 +57,7 @@ func (a *Attestor) readSupplementaryGroups(pid int32) ([]string, error) {
 // readInto appends the content of the file at path to buf, growing it as
 // needed, and returns it.
 func readInto(buf []byte, path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path)
 	if err != nil {
 		return buf, err
 	}
@@ -82,19 +84,34 @@ type binary struct {
 	sha256 string
 }
 
-// binary resolves the executable of pid through <root>/<pid>/exe and hashes
-// it, reusing the digest while the file's identity is unchanged. It reads
-// through the exe link rather than the path so the digest is of the file the
-// process actually runs, even if the path was replaced since.
-func (a *Attestor) binary(ctx context.Context, pid int32) (binary, error) {
-	exe := filepath.Join(a.procRoot, strconv.Itoa(int(pid)), "exe")
-	path, err := os.Readlink(exe)
+// selfFD is where this process's open files are named; reading the link of
+// one gives the path of the file it is open on.
+const selfFD = "/proc/self/fd/"
+
+// binary opens the executable of p through <root>/<pid>/exe and checks it
+// is the file p was identified with, then takes the path and the digest
+// from that open file, so both describe it even if the process exec'd or
+// the path was replaced meanwhile. The digest is reused while the file's
+// identity is unchanged.
+func (a *Attestor) binary(ctx context.Context, p *procid.Process) (binary, error) {
+	exe := filepath.Join(a.procRoot, strconv.Itoa(int(p.PID())), "exe")
+	f, err := openFile(exe)
 	if err != nil {
-		return binary{}, fmt.Errorf("resolve executable: %w", err)
+		return binary{}, fmt.Errorf("open executable: %w", err)
 	}
-	fi, err := os.Stat(exe)
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
 		return binary{}, fmt.Errorf("stat executable: %w", err)
+	}
+	if err := p.MatchExe(procid.FileIDOf(fi)); err != nil {
+		return binary{}, err
+	}
+	// The link of the open file reads as <root>/<pid>/exe does, from this
+	// process's root.
+	path, err := os.Readlink(selfFD + strconv.FormatUint(uint64(f.Fd()), 10))
+	if err != nil {
+		return binary{}, fmt.Errorf("resolve executable: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
 		return binary{}, fmt.Errorf("executable %q is not a regular file", path)
@@ -102,37 +119,21 @@ func (a *Attestor) binary(ctx context.Context, pid int32) (binary, error) {
 	key := keyOf(path, fi)
 	if a.sizeLimit > 0 && fi.Size() > a.sizeLimit {
 		a.log.Warn("executable exceeds the hash size limit; no sha256 selector",
-			"pid", pid, "path", path, "size", fi.Size(), "limit", a.sizeLimit)
+			"pid", p.PID(), "path", path, "size", fi.Size(), "limit", a.sizeLimit)
 		return binary{path: path}, nil
 	}
-	sum, err := a.hashes.get(ctx, key, func() (string, error) { return hashFile(exe, key) })
+	sum, err := a.hashes.get(ctx, key, func() (string, error) { return hashFile(f, path) })
 	if err != nil {
 		return binary{}, err
 	}
 	return binary{path: path, sha256: sum}, nil
 }
 
-// errChanged reports that the executable was replaced while being attested.
-var errChanged = errors.New("executable changed during attestation")
-
-// hashFile hashes the file at exe, verifying it is still the file
-// described by want.
-func hashFile(exe string, want fileKey) (string, error) {
-	f, err := os.Open(exe)
-	if err != nil {
-		return "", fmt.Errorf("open executable: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", fmt.Errorf("stat executable: %w", err)
-	}
-	if keyOf(want.path, fi) != want {
-		return "", errChanged
-	}
+// hashFile hashes the open executable f from its start.
+func hashFile(f *os.File, path string) (string, error) {
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hash executable %q: %w", want.path, err)
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<62)); err != nil {
+		return "", fmt.Errorf("hash executable %q: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
