@@ -30,6 +30,12 @@ func (f EntryFilter) Validate() error {
 	default:
 		return fmt.Errorf("entry filter: unknown selector match %v", f.SelectorMatch)
 	}
+	if len(f.Selectors) > MaxFilterSelectors {
+		return fmt.Errorf("entry filter: selectors: %d selectors, more than the limit of %d", len(f.Selectors), MaxFilterSelectors)
+	}
+	if len(f.FederatesWith) > MaxFilterSelectors {
+		return fmt.Errorf("entry filter: federates_with: %d trust domains, more than the limit of %d", len(f.FederatesWith), MaxFilterSelectors)
+	}
 	for _, s := range f.Selectors {
 		if err := s.Validate(); err != nil {
 			return fmt.Errorf("entry filter: selectors: %w", err)

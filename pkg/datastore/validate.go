@@ -6,7 +6,8 @@ import (
 )
 
 // Validate reports whether e can be stored: SPIFFEID and ParentID are
-// required and every selector must be well formed. It does not judge policy
+// required, every selector must be well formed and the entry within the
+// size limits (see MaxEntrySelectors). It does not judge policy
 // (TTL bounds, ID formats); the API layer does.
 func (e *Entry) Validate() error {
 	switch {
@@ -16,6 +17,9 @@ func (e *Entry) Validate() error {
 		return errors.New("entry: spiffe_id is required")
 	case e.ParentID == "":
 		return fmt.Errorf("entry %q: parent_id is required", e.SPIFFEID)
+	}
+	if err := e.checkLimits(); err != nil {
+		return fmt.Errorf("entry %q: %w", e.SPIFFEID, err)
 	}
 	for _, s := range e.Selectors {
 		if err := s.Validate(); err != nil {

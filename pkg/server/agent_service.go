@@ -211,12 +211,11 @@ func (s *agentService) CreateJoinToken(ctx context.Context, req *agentv1.CreateJ
 	}
 	var alias *datastore.Entry
 	if req.AgentId != nil {
-		id, err := parseMemberID("agent_id", req.AgentId, s.cfg.TrustDomain)
+		// The alias names a node, not an agent ID: SPIRE refuses the
+		// reserved namespace here too.
+		id, err := parseWorkloadID("agent_id", req.AgentId, s.cfg.TrustDomain)
 		if err != nil {
 			return nil, status.Error(codes.InvalidArgument, err.Error())
-		}
-		if id.Path() == "" {
-			return nil, status.Errorf(codes.InvalidArgument, "agent_id: %q has no path", id)
 		}
 		alias = &datastore.Entry{
 			SPIFFEID:  id.String(),

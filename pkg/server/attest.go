@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	agentv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/agent/v1"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
@@ -25,13 +26,17 @@ import (
 // re-attesting: its serial and selectors are replaced.
 func (s *agentService) AttestAgent(stream agentv1.Agent_AttestAgentServer) error {
 	ctx := stream.Context()
-	if err := s.attestLimit.wait(ctx); err != nil {
+	req, err := recvFirst(stream, s.cfg.AttestationFirstMessageTimeout)
+	if err != nil {
 		return err
 	}
-	req, err := stream.Recv()
+	// The rate-limit turn is taken only now: a stream that sends nothing
+	// must not hold one (issue 10, finding 5).
+	release, err := s.attestLimit.admit(ctx)
 	if err != nil {
-		return status.Errorf(codes.InvalidArgument, "receive attestation request: %v", err)
+		return err
 	}
+	defer release()
 	params := req.GetParams()
 	if params == nil {
 		return status.Error(codes.InvalidArgument, "params: missing attestation parameters")
@@ -104,6 +109,33 @@ func (s *agentService) AttestAgent(stream agentv1.Agent_AttestAgentServer) error
 	return stream.Send(&agentv1.AttestAgentResponse{Step: &agentv1.AttestAgentResponse_Result_{
 		Result: &agentv1.AttestAgentResponse_Result{Svid: protoX509SVID(agentID, chain, ""), Reattestable: res.CanReattest},
 	}})
+}
+
+// recvFirst receives the attestation request, failing with
+// DeadlineExceeded when it has not arrived within timeout. The receiving
+// goroutine ends with the stream: returning from the handler cancels the
+// stream, which unblocks its Recv.
+func recvFirst(stream agentv1.Agent_AttestAgentServer, timeout time.Duration) (*agentv1.AttestAgentRequest, error) {
+	type received struct {
+		req *agentv1.AttestAgentRequest
+		err error
+	}
+	done := make(chan received, 1)
+	go func() {
+		req, err := stream.Recv()
+		done <- received{req, err}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "receive attestation request: %v", r.err)
+		}
+		return r.req, nil
+	case <-timer.C:
+		return nil, status.Errorf(codes.DeadlineExceeded, "attestation request (the stream's first message) not received within %s", timeout)
+	}
 }
 
 // storeAttested records an attested agent, creating or replacing it. Two

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ func TestIPLimiter(t *testing.T) {
 		t.Fatalf("another IP is limited separately: %v", err)
 	}
 	var none *ipLimiter
-	if err := none.wait(context.Background()); err != nil {
+	if _, err := none.admit(context.Background()); err != nil {
 		t.Fatalf("disabled limiter: %v", err)
 	}
 }
@@ -58,5 +59,47 @@ func TestIPLimiterForgetsIdleIPs(t *testing.T) {
 	l.limiter("192.0.2.3")
 	if len(l.current)+len(l.previous) != 1 {
 		t.Fatalf("idle IPs kept: current %v, previous %v", l.current, l.previous)
+	}
+}
+
+// TestPendingAttestationsCapped: one IP may have at most
+// maxPendingAttestationsPerIP attestations pending; beyond, callers are
+// refused with ResourceExhausted at once instead of queueing without
+// bound. Released places are reused, other IPs are unaffected, and an IP
+// with nothing pending leaves no trace.
+func TestPendingAttestationsCapped(t *testing.T) {
+	l := newIPLimiter(rate.Every(time.Hour), 1)
+	var releases []func()
+	for i := range maxPendingAttestationsPerIP {
+		release, err := l.reserve("192.0.2.1")
+		if err != nil {
+			t.Fatalf("pending attestation %d: %v", i, err)
+		}
+		releases = append(releases, release)
+	}
+	_, err := l.reserve("192.0.2.1")
+	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "too many attestations pending") {
+		t.Fatalf("attestation over the cap: %v, want ResourceExhausted naming the cap", err)
+	}
+	other, err := l.reserve("192.0.2.2")
+	if err != nil {
+		t.Fatalf("another IP has its own cap: %v", err)
+	}
+	other()
+	releases[0]()
+	releases[0]() // a second release must not free a second place
+	again, err := l.reserve("192.0.2.1")
+	if err != nil {
+		t.Fatalf("after a release: %v", err)
+	}
+	if _, err := l.reserve("192.0.2.1"); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("double release freed two places: %v", err)
+	}
+	again()
+	for _, r := range releases[1:] {
+		r()
+	}
+	if len(l.pending) != 0 {
+		t.Fatalf("pending counts left behind: %v", l.pending)
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
+	"google.golang.org/protobuf/proto"
 )
 
 // setResponses memoises what the agent RPCs send for one authorized set:
@@ -15,7 +16,7 @@ import (
 // concurrent RPCs and never modified after they are built.
 type setResponses struct {
 	mu       sync.Mutex
-	byMask   map[maskKey][]*types.Entry
+	byMask   map[maskKey]*maskedSet
 	revPages []*entryv1.SyncAuthorizedEntriesResponse
 	pageSize int
 }
@@ -45,6 +46,20 @@ func keyOfMask(m *types.EntryMask) maskKey {
 // maskedEntries returns the set's entries in API form limited to mask, in
 // the order of s.entries.
 func (s *authorizedSet) maskedEntries(mask *types.EntryMask) []*types.Entry {
+	return s.masked(mask).entries
+}
+
+// maskedSet is a set's entries in API form under one mask, with their
+// encoded sizes, which decide how they are paged.
+type maskedSet struct {
+	entries []*types.Entry
+	sizes   []int
+	total   int
+}
+
+// masked returns the set's entries under mask with their sizes, built on
+// first use.
+func (s *authorizedSet) masked(mask *types.EntryMask) *maskedSet {
 	key := keyOfMask(mask)
 	r := &s.responses
 	r.mu.Lock()
@@ -52,12 +67,14 @@ func (s *authorizedSet) maskedEntries(mask *types.EntryMask) []*types.Entry {
 	if out, ok := r.byMask[key]; ok {
 		return out
 	}
-	out := make([]*types.Entry, len(s.entries))
+	out := &maskedSet{entries: make([]*types.Entry, len(s.entries)), sizes: make([]int, len(s.entries))}
 	for i, ce := range s.entries {
-		out[i] = maskEntry(ce.proto, mask)
+		out.entries[i] = maskEntry(ce.proto, mask)
+		out.sizes[i] = proto.Size(out.entries[i])
+		out.total += out.sizes[i]
 	}
 	if r.byMask == nil {
-		r.byMask = make(map[maskKey][]*types.Entry)
+		r.byMask = make(map[maskKey]*maskedSet)
 	}
 	r.byMask[key] = out
 	return out

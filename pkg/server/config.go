@@ -19,6 +19,11 @@ const (
 	DefaultX509SVIDTTL   = time.Hour
 	DefaultJWTSVIDTTL    = 5 * time.Minute
 	DefaultEntryPageSize = 500
+	// DefaultAttestationFirstMessageTimeout is how long AttestAgent waits
+	// for a caller's first message. An agent sends it right after the
+	// TLS handshake; ten seconds leaves room for a slow network and
+	// bounds how long an idle stream occupies the server.
+	DefaultAttestationFirstMessageTimeout = 10 * time.Second
 )
 
 // Clock tells the time. Tests inject a controllable one.
@@ -70,8 +75,14 @@ type Config struct {
 	// SPIRE serves only the attestors it is configured with).
 	DisableJoinToken bool
 	// DisableAttestationRateLimit turns off the limit of one AttestAgent
-	// per second per client IP (SPIRE's ratelimit { attestation = false }).
+	// per second per client IP (SPIRE's ratelimit { attestation = false }),
+	// and with it the cap on attestations pending per IP.
 	DisableAttestationRateLimit bool
+	// AttestationFirstMessageTimeout is how long AttestAgent waits for the
+	// attestation request after the stream opens; a caller that sends
+	// nothing in time gets DeadlineExceeded. Default
+	// DefaultAttestationFirstMessageTimeout.
+	AttestationFirstMessageTimeout time.Duration
 }
 
 // withDefaults validates c and returns a copy with defaults filled in.
@@ -98,9 +109,10 @@ func (c Config) withDefaults() (Config, error) {
 		errs = append(errs, errors.New("socket path is required"))
 	}
 	for name, d := range map[string]time.Duration{
-		"default X.509-SVID TTL": c.DefaultX509SVIDTTL,
-		"default JWT-SVID TTL":   c.DefaultJWTSVIDTTL,
-		"agent TTL":              c.AgentTTL,
+		"default X.509-SVID TTL":            c.DefaultX509SVIDTTL,
+		"default JWT-SVID TTL":              c.DefaultJWTSVIDTTL,
+		"agent TTL":                         c.AgentTTL,
+		"attestation first-message timeout": c.AttestationFirstMessageTimeout,
 	} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s must not be negative, got %s", name, d))
@@ -136,6 +148,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.EntryPageSize == 0 {
 		c.EntryPageSize = DefaultEntryPageSize
+	}
+	if c.AttestationFirstMessageTimeout == 0 {
+		c.AttestationFirstMessageTimeout = DefaultAttestationFirstMessageTimeout
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()

@@ -54,9 +54,14 @@ type rawX509Signer interface {
 	SignX509SVIDRaw(ctx context.Context, p ca.X509SVIDParams) (ca.RawX509SVID, error)
 }
 
-// signX509Raw signs an X.509-SVID for callers that need only its DER
-// chain and expiry, and counts it under kind.
+// signX509Raw signs a workload X.509-SVID for callers that need only its
+// DER chain and expiry, and counts it under kind. It never signs an ID in
+// the reserved namespace (the server's, an agent's), whatever an entry
+// stored before that was refused says.
 func (d *deps) signX509Raw(ctx context.Context, kind string, id spiffeid.ID, pub crypto.PublicKey, ttl time.Duration, dns []string) (ca.RawX509SVID, error) {
+	if isReservedPath(id.Path()) {
+		return ca.RawX509SVID{}, fmt.Errorf("refusing to sign a workload X509-SVID for %q in the reserved namespace", id)
+	}
 	raw, ok := d.cfg.Authority.(rawX509Signer)
 	if !ok {
 		chain, err := d.signX509(ctx, kind, id, pub, ttl, dns)
@@ -80,8 +85,12 @@ func (d *deps) signX509Raw(ctx context.Context, kind string, id spiffeid.ID, pub
 	return svid, nil
 }
 
-// signJWT signs a JWT-SVID and counts it.
+// signJWT signs a workload JWT-SVID and counts it; like signX509Raw it
+// refuses the reserved namespace.
 func (d *deps) signJWT(ctx context.Context, id spiffeid.ID, audience []string, ttl time.Duration) (string, error) {
+	if isReservedPath(id.Path()) {
+		return "", fmt.Errorf("refusing to sign a JWT-SVID for %q in the reserved namespace", id)
+	}
 	tok, err := d.cfg.Authority.SignJWTSVID(ctx, ca.JWTSVIDParams{SPIFFEID: id, Audience: audience, TTL: ttl})
 	if err != nil {
 		return "", fmt.Errorf("sign JWT-SVID for %q: %w", id, err)

@@ -8,6 +8,7 @@ import (
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/svidkit/svidkit/pkg/datastore"
@@ -78,6 +79,9 @@ func (s *entryService) listFiltered(ctx context.Context, f entryListFilter) ([]*
 			fed = m
 		}
 	}
+	if err := df.Validate(); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
 	entries, err := s.cfg.Store.ListEntries(ctx, df)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "list entries: %v", err)
@@ -123,17 +127,24 @@ func (s *entryService) ListEntries(ctx context.Context, req *entryv1.ListEntries
 	if err != nil {
 		return nil, err
 	}
+	// Pages end at the requested size or at maxPageBytes, whichever comes
+	// first, even when the caller asked for no paging: a client could not
+	// receive a larger message anyway, and SPIRE's and svidkit's CLIs
+	// follow next_page_token.
 	resp := &entryv1.ListEntriesResponse{}
-	last := ""
+	bytes, last := 0, ""
 	for _, e := range entries {
 		if req.PageToken != "" && e.ID <= req.PageToken {
 			continue
 		}
-		if req.PageSize > 0 && len(resp.Entries) == int(req.PageSize) {
+		pe := maskEntry(protoEntry(e), req.OutputMask)
+		size := proto.Size(pe)
+		if n := len(resp.Entries); n > 0 && (req.PageSize > 0 && n == int(req.PageSize) || bytes+size > maxPageBytes) {
 			resp.NextPageToken = last
 			break
 		}
-		resp.Entries = append(resp.Entries, maskEntry(protoEntry(e), req.OutputMask))
+		resp.Entries = append(resp.Entries, pe)
+		bytes += size
 		last = e.ID
 	}
 	return resp, nil

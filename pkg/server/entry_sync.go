@@ -91,8 +91,11 @@ func (s *entryService) SyncAuthorizedEntries(stream entryv1.Entry_SyncAuthorized
 		mask.RevisionNumber = true
 	}
 	page := s.cfg.EntryPageSize
-	if len(set.entries) < page {
-		return stream.Send(&entryv1.SyncAuthorizedEntriesResponse{Entries: set.maskedEntries(mask)})
+	// Full mode is a single message: SPIRE agents read only the first
+	// response of it. A set too large for one message goes the paged
+	// revision way even when it has few entries.
+	if m := set.masked(mask); fitsOnePage(len(m.entries), m.total, page) {
+		return stream.Send(&entryv1.SyncAuthorizedEntriesResponse{Entries: m.entries})
 	}
 	for _, resp := range set.revisionPages(page) {
 		if err := stream.Send(resp); err != nil {
@@ -113,21 +116,22 @@ func (s *entryService) SyncAuthorizedEntries(stream entryv1.Entry_SyncAuthorized
 	}
 }
 
-// sendRequested pages down the requested entries; IDs outside the
-// authorized set are skipped.
+// sendRequested pages down the requested entries, at most page entries
+// and maxPageBytes per message; IDs outside the authorized set are
+// skipped.
 func sendRequested(stream entryv1.Entry_SyncAuthorizedEntriesServer, set *authorizedSet, ids []string, mask *types.EntryMask, page int) error {
-	masked := set.maskedEntries(mask)
-	out := make([]*types.Entry, 0, min(len(ids), page))
-	for i, id := range ids {
-		if j, ok := set.index[id]; ok {
-			out = append(out, masked[j])
+	m := set.masked(mask)
+	p := pager{count: page}
+	for _, id := range ids {
+		j, ok := set.index[id]
+		if !ok {
+			continue
 		}
-		if len(out) == page && i < len(ids)-1 {
-			if err := stream.Send(&entryv1.SyncAuthorizedEntriesResponse{Entries: out, More: true}); err != nil {
+		if full := p.add(m.entries[j], m.sizes[j]); full != nil {
+			if err := stream.Send(&entryv1.SyncAuthorizedEntriesResponse{Entries: full, More: true}); err != nil {
 				return err
 			}
-			out = make([]*types.Entry, 0, page)
 		}
 	}
-	return stream.Send(&entryv1.SyncAuthorizedEntriesResponse{Entries: out})
+	return stream.Send(&entryv1.SyncAuthorizedEntriesResponse{Entries: p.page})
 }

@@ -7,6 +7,9 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -224,6 +227,11 @@ func (e *env) attestWith(token string, data *types.AttestationData, csr []byte, 
 	resp, err := stream.Recv()
 	if err != nil {
 		return nil, err
+	}
+	// Read to the end of the call: the server writes its status only once
+	// the handler and its interceptors (metrics) have returned.
+	if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("attestation stream did not end after the result: %v", err)
 	}
 	return svidFrom(e.t, resp.GetResult().GetSvid(), key), nil
 }

@@ -120,6 +120,9 @@ func (s *svidService) MintX509SVID(ctx context.Context, req *svidv1.MintX509SVID
 	if !id.MemberOf(s.cfg.TrustDomain) {
 		return nil, status.Errorf(codes.InvalidArgument, "csr: SPIFFE ID %q is not a member of trust domain %q", id, s.cfg.TrustDomain)
 	}
+	if err := checkWorkloadID("csr", id); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
 	if req.Ttl < 0 {
 		return nil, status.Errorf(codes.InvalidArgument, "ttl: must not be negative, got %d", req.Ttl)
 	}
@@ -137,7 +140,7 @@ func (s *svidService) MintX509SVID(ctx context.Context, req *svidv1.MintX509SVID
 
 // MintJWTSVID signs a JWT-SVID for any ID in the trust domain (admin only).
 func (s *svidService) MintJWTSVID(ctx context.Context, req *svidv1.MintJWTSVIDRequest) (*svidv1.MintJWTSVIDResponse, error) {
-	id, err := parseMemberID("id", req.Id, s.cfg.TrustDomain)
+	id, err := parseWorkloadID("id", req.Id, s.cfg.TrustDomain)
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}

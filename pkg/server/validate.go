@@ -11,9 +11,6 @@ import (
 	"github.com/svidkit/svidkit/pkg/datastore"
 )
 
-// maxHintLength bounds the operator-provided hint.
-const maxHintLength = 1024
-
 // entryFromProto validates an API entry and converts it to the stored
 // form. Errors name the offending field.
 func entryFromProto(e *types.Entry, td spiffeid.TrustDomain) (*datastore.Entry, error) {
@@ -23,12 +20,9 @@ func entryFromProto(e *types.Entry, td spiffeid.TrustDomain) (*datastore.Entry, 
 	if err := validateEntryID(e.Id); err != nil {
 		return nil, err
 	}
-	id, err := parseMemberID("spiffe_id", e.SpiffeId, td)
+	id, err := parseWorkloadID("spiffe_id", e.SpiffeId, td)
 	if err != nil {
 		return nil, err
-	}
-	if id.Path() == "" {
-		return nil, fmt.Errorf("spiffe_id: %q has no path", id)
 	}
 	parent, err := parseMemberID("parent_id", e.ParentId, td)
 	if err != nil {
@@ -60,10 +54,7 @@ func entryFromProto(e *types.Entry, td spiffeid.TrustDomain) (*datastore.Entry, 
 			return nil, fmt.Errorf("federates_with[%d]: %q: %w", i, name, err)
 		}
 	}
-	if len(e.Hint) > maxHintLength {
-		return nil, fmt.Errorf("hint: longer than %d bytes", maxHintLength)
-	}
-	return &datastore.Entry{
+	out := &datastore.Entry{
 		ID:             e.Id,
 		SPIFFEID:       id.String(),
 		ParentID:       parent.String(),
@@ -77,7 +68,13 @@ func entryFromProto(e *types.Entry, td spiffeid.TrustDomain) (*datastore.Entry, 
 		FederatesWith:  append([]string(nil), e.FederatesWith...),
 		ExpiresAt:      e.ExpiresAt,
 		RevisionNumber: e.RevisionNumber,
-	}, nil
+	}
+	// The size limits (datastore.MaxEntrySelectors and the others) keep
+	// every entry small enough to page to agents and admin clients.
+	if err := out.Validate(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // validateDNSName reports whether name is a valid DNS name (RFC 1123
@@ -106,14 +103,11 @@ func validateDNSName(name string) error {
 	return nil
 }
 
-// maxEntryIDLength bounds operator-chosen entry IDs, as SPIRE does.
-const maxEntryIDLength = 255
-
 // validateEntryID checks an optional operator-chosen entry ID: at most
-// maxEntryIDLength printable ASCII characters.
+// datastore.MaxEntryIDLength printable ASCII characters.
 func validateEntryID(id string) error {
-	if len(id) > maxEntryIDLength {
-		return fmt.Errorf("id: longer than %d bytes", maxEntryIDLength)
+	if len(id) > datastore.MaxEntryIDLength {
+		return fmt.Errorf("id: longer than %d bytes", datastore.MaxEntryIDLength)
 	}
 	for _, c := range id {
 		if c < 0x21 || c > 0x7e {

@@ -195,17 +195,15 @@ func (s *Store) loadAgents(ctx context.Context, where string, args ...any) ([]*d
 	return as, err
 }
 
-// insertAgentSelectors writes a's selectors in one multi-row INSERT.
+// insertAgentSelectors writes a's selectors in multi-row INSERTs.
 func insertAgentSelectors(ctx context.Context, tx *sql.Tx, a *datastore.Agent) error {
-	n := len(a.Selectors)
-	if n == 0 {
-		return nil
+	sels := make([][]any, len(a.Selectors))
+	for i, sel := range a.Selectors {
+		sels[i] = []any{a.SPIFFEID, sel.Type, sel.Value}
 	}
-	args := make([]any, 0, 3*n)
-	for _, sel := range a.Selectors {
-		args = append(args, a.SPIFFEID, sel.Type, sel.Value)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO agent_selectors (agent_id, type, value) VALUES `+rows(n, 3), args...); err != nil {
+	// An attestor decides how many selectors an agent has: chunked, so
+	// that no count reaches SQLite's variable limit.
+	if err := insertRows(ctx, tx, `INSERT INTO agent_selectors (agent_id, type, value) VALUES `, sels); err != nil {
 		return fmt.Errorf("insert selectors of agent %q: %w", a.SPIFFEID, err)
 	}
 	return nil

@@ -147,39 +147,54 @@ func checkUnique(ctx context.Context, tx *sql.Tx, e *datastore.Entry) error {
 }
 
 // writeEntryChildren inserts e's selectors, DNS names and federated trust
-// domains (one multi-row INSERT each) and bumps the entries revision.
+// domains (multi-row INSERTs) and bumps the entries revision.
 func writeEntryChildren(ctx context.Context, tx *sql.Tx, e *datastore.Entry) error {
-	if n := len(e.Selectors); n > 0 {
-		args := make([]any, 0, 3*n)
-		for _, sel := range e.Selectors {
-			args = append(args, e.ID, sel.Type, sel.Value)
-		}
-		q := `INSERT INTO entry_selectors (entry_id, type, value) VALUES ` + rows(n, 3)
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("insert selectors of entry %q: %w", e.ID, err)
-		}
+	sels := make([][]any, len(e.Selectors))
+	for i, sel := range e.Selectors {
+		sels[i] = []any{e.ID, sel.Type, sel.Value}
 	}
-	if n := len(e.DNSNames); n > 0 {
-		args := make([]any, 0, 3*n)
-		for i, name := range e.DNSNames {
-			args = append(args, e.ID, i, name)
-		}
-		q := `INSERT INTO entry_dns_names (entry_id, position, name) VALUES ` + rows(n, 3)
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("insert dns names of entry %q: %w", e.ID, err)
-		}
+	if err := insertRows(ctx, tx, `INSERT INTO entry_selectors (entry_id, type, value) VALUES `, sels); err != nil {
+		return fmt.Errorf("insert selectors of entry %q: %w", e.ID, err)
 	}
-	if n := len(e.FederatesWith); n > 0 {
-		args := make([]any, 0, 2*n)
-		for _, td := range e.FederatesWith {
-			args = append(args, e.ID, td)
-		}
-		q := `INSERT INTO entry_federates_with (entry_id, trust_domain) VALUES ` + rows(n, 2)
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("insert federates_with of entry %q: %w", e.ID, err)
-		}
+	names := make([][]any, len(e.DNSNames))
+	for i, name := range e.DNSNames {
+		names[i] = []any{e.ID, i, name}
+	}
+	if err := insertRows(ctx, tx, `INSERT INTO entry_dns_names (entry_id, position, name) VALUES `, names); err != nil {
+		return fmt.Errorf("insert dns names of entry %q: %w", e.ID, err)
+	}
+	tds := make([][]any, len(e.FederatesWith))
+	for i, td := range e.FederatesWith {
+		tds[i] = []any{e.ID, td}
+	}
+	if err := insertRows(ctx, tx, `INSERT INTO entry_federates_with (entry_id, trust_domain) VALUES `, tds); err != nil {
+		return fmt.Errorf("insert federates_with of entry %q: %w", e.ID, err)
 	}
 	return bumpEntriesRevision(ctx, tx)
+}
+
+// maxInsertVariables bounds the bound variables of one INSERT, far below
+// SQLite's limit of 32,766, whatever the entry limits allow.
+const maxInsertVariables = 999
+
+// insertRows runs insert (ending in "VALUES ") for rows, all of one
+// width, in as few statements as maxInsertVariables allows.
+func insertRows(ctx context.Context, tx *sql.Tx, insert string, rowArgs [][]any) error {
+	if len(rowArgs) == 0 {
+		return nil
+	}
+	width := len(rowArgs[0])
+	per := max(1, maxInsertVariables/width)
+	for chunk := range slices.Chunk(rowArgs, per) {
+		args := make([]any, 0, len(chunk)*width)
+		for _, r := range chunk {
+			args = append(args, r...)
+		}
+		if _, err := tx.ExecContext(ctx, insert+rows(len(chunk), width), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // deleteEntryChildren removes an entry's child rows explicitly rather than

@@ -11,6 +11,7 @@ import (
 )
 
 var agentTests = []test{
+	{"ManySelectors", testAgentManySelectors},
 	{"CreateGetRoundTrip", testAgentRoundTrip},
 	{"CreateDuplicate", testAgentDuplicate},
 	{"UpdateBanAndSerials", testAgentUpdate},

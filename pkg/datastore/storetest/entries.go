@@ -14,6 +14,7 @@ import (
 )
 
 var entryTests = []test{
+	{"SizeLimits", testEntryLimits},
 	{"CreateGetRoundTrip", testEntryRoundTrip},
 	{"CreateAssignsUUID", testEntryAssignsUUID},
 	{"CreateKeepsGivenID", testEntryKeepsGivenID},

@@ -1,0 +1,23 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+
+	"github.com/svidkit/svidkit/internal/testenv"
+	"github.com/svidkit/svidkit/pkg/cliargs"
+	"github.com/svidkit/svidkit/pkg/servercli"
+)
+
+// runServerCLI runs the svidkit-server command line with args against the
+// admin socket of s, as the binary's main would, and returns its exit
+// code and output.
+func runServerCLI(s *testenv.Server, args ...string) (code int, stdout, stderr string) {
+	root := servercli.New(servercli.Options{})
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetIn(bytes.NewReader(nil))
+	code = cliargs.Execute(context.Background(), root, append(args, "-socketPath", s.Layout.AdminSocket))
+	return code, out.String(), errOut.String()
+}
