@@ -12,6 +12,11 @@
 // executable. Verify, called after reading anything about the process,
 // reports ErrGone if the process has exited (its pid may name another one
 // by now) and ErrExeChanged if it runs another executable.
+//
+// A Process also reads a few facts about the process (Parent,
+// PIDNamespace, UIDs), each checked to be of this process, and Signal
+// sends it a signal that cannot reach another process that took its pid.
+// Signal checks liveness only: a process that exec'd is still signalled.
 package procid
 
 import (
@@ -45,6 +50,7 @@ type FileID struct {
 // releases it.
 type Process struct {
 	pid      int32
+	dir      string // <root>/<pid>
 	statPath string // <root>/<pid>/stat
 	exePath  string // <root>/<pid>/exe
 	start    uint64 // clock ticks after boot
@@ -67,7 +73,7 @@ func Open(root string, pid int32, pidfd *os.File) (*Process, error) {
 		return nil, errors.Join(fmt.Errorf("procid: invalid pid %d", pid), closeFile(pidfd))
 	}
 	dir := filepath.Join(root, strconv.Itoa(int(pid)))
-	p := &Process{pid: pid, statPath: filepath.Join(dir, "stat"), exePath: filepath.Join(dir, "exe"), pidfd: pidfd}
+	p := &Process{pid: pid, dir: dir, statPath: filepath.Join(dir, "stat"), exePath: filepath.Join(dir, "exe"), pidfd: pidfd}
 	if pidfd != nil {
 		raw, err := pidfd.SyscallConn()
 		if err != nil {
@@ -75,7 +81,7 @@ func Open(root string, pid int32, pidfd *os.File) (*Process, error) {
 		}
 		p.raw = raw
 	}
-	start, err := readStartTime(p.statPath)
+	start, err := readStatField(p.statPath, startTimeField)
 	if err != nil {
 		return nil, errors.Join(p.errorf("read start time: %w", goneIfMissing(err)), p.Close())
 	}
@@ -142,7 +148,7 @@ func (p *Process) alive() error {
 		}
 		return nil
 	}
-	start, err := readStartTime(p.statPath)
+	start, err := readStatField(p.statPath, startTimeField)
 	switch {
 	case err != nil:
 		return p.errorf("read start time: %w", goneIfMissing(err))

@@ -4,22 +4,24 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
 // OpenPID opens process pid under root with a pidfd from pidfd_open(2).
-// Where the kernel has no pidfd_open (before Linux 5.3) the handle relies on
-// the start time alone. A pidfd opened from a pid can only name the process
-// that has the pid now: prefer one the kernel hands out for a connection
-// (SO_PEERPIDFD) and use this where there is none.
+// Where there is no pidfd_open (before Linux 5.3, or refused with EPERM by a
+// seccomp filter) the handle relies on the start time alone. A pidfd opened
+// from a pid can only name the process that has the pid now: prefer one
+// the kernel hands out for a connection (SO_PEERPIDFD) and use this where
+// there is none.
 func OpenPID(root string, pid int32) (*Process, error) {
 	if pid <= 0 {
 		return nil, fmt.Errorf("procid: invalid pid %d", pid)
 	}
 	fd, err := unix.PidfdOpen(int(pid), 0)
 	switch {
-	case errors.Is(err, unix.ENOSYS):
+	case errors.Is(err, unix.ENOSYS), errors.Is(err, unix.EPERM):
 		return Open(root, pid, nil)
 	case errors.Is(err, unix.ESRCH):
 		return nil, fmt.Errorf("procid: pid %d: pidfd_open: %w", pid, ErrGone)
@@ -43,9 +45,17 @@ func signalZero(pidfd int) error {
 	return err
 }
 
-// readStartTime reads the start time from a /proc/<pid>/stat file. The
+// pidfdSignal sends sig to the process pidfd names.
+func pidfdSignal(pidfd int, sig syscall.Signal) error {
+	return unix.PidfdSendSignal(pidfd, sig, nil, 0)
+}
+
+// kill sends sig to whichever process has pid now.
+func kill(pid int32, sig syscall.Signal) error { return unix.Kill(int(pid), sig) }
+
+// readStatField reads numeric field n from a /proc/<pid>/stat file. The
 // file is read into a stack buffer: this runs on every attestation.
-func readStartTime(path string) (uint64, error) {
+func readStatField(path string, n int) (uint64, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, &os.PathError{Op: "open", Path: path, Err: err}
@@ -53,18 +63,18 @@ func readStartTime(path string) (uint64, error) {
 	defer unix.Close(fd)
 	// A stat line is at most ~1 KB: 52 numeric fields and a 16-byte name.
 	var buf [2048]byte
-	n := 0
-	for n < len(buf) {
-		m, err := unix.Read(fd, buf[n:])
+	size := 0
+	for size < len(buf) {
+		m, err := unix.Read(fd, buf[size:])
 		if err != nil {
 			return 0, &os.PathError{Op: "read", Path: path, Err: err}
 		}
 		if m == 0 {
 			break
 		}
-		n += m
+		size += m
 	}
-	v, err := parseStartTime(buf[:n])
+	v, err := statField(buf[:size], n)
 	if err != nil {
 		return 0, fmt.Errorf("parse %s: %w", path, err)
 	}

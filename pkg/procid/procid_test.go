@@ -20,15 +20,31 @@ import (
 )
 
 // roleEnv makes the test binary a child process for these tests: "wait"
-// runs until stdin closes; "exec" reads a line from stdin, then execs
-// $PROCID_TEST_EXEC, closing fd 3 so the parent learns it happened.
-const roleEnv = "PROCID_TEST_ROLE"
+// runs until stdin closes, after it switched to the real, effective and
+// saved uids in uidsEnv, if set, and closed fd 3; "exec" reads a line from
+// stdin, then execs $PROCID_TEST_EXEC, closing fd 3 so the parent learns
+// it happened.
+const (
+	roleEnv = "PROCID_TEST_ROLE"
+	uidsEnv = "PROCID_TEST_UIDS"
+)
 
 func TestMain(m *testing.M) {
 	switch os.Getenv(roleEnv) {
 	case "":
 		os.Exit(m.Run())
 	case "wait":
+		if uids := os.Getenv(uidsEnv); uids != "" {
+			var r, e, s int
+			if _, err := fmt.Sscan(uids, &r, &e, &s); err != nil {
+				os.Exit(2)
+			}
+			if err := syscall.Setresuid(r, e, s); err != nil {
+				fmt.Fprintln(os.Stderr, "setresuid:", err)
+				os.Exit(2)
+			}
+		}
+		os.NewFile(3, "ready").Close()
 		io.Copy(io.Discard, os.Stdin)
 		os.Exit(0)
 	case "exec":
@@ -54,14 +70,23 @@ type child struct {
 
 func startChild(t *testing.T, role string) *child {
 	t.Helper()
+	return startChildWith(t, role, &syscall.SysProcAttr{})
+}
+
+// startChildWith is startChild with attr for the child (its Pdeathsig is
+// set here).
+func startChildWith(t *testing.T, role string, attr *syscall.SysProcAttr, env ...string) *child {
+	t.Helper()
 	sleep, err := exec.LookPath("sleep")
 	if err != nil {
 		t.Fatalf("need a sleep binary: %v", err)
 	}
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), roleEnv+"="+role, "PROCID_TEST_EXEC="+sleep)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	attr.Pdeathsig = syscall.SIGKILL
+	cmd.SysProcAttr = attr
 	c := &child{cmd: cmd}
 	var w *os.File
 	if c.execd, w, err = os.Pipe(); err != nil {
@@ -101,11 +126,18 @@ func (c *child) exec(t *testing.T) {
 	if _, err := c.stdin.Write([]byte{'\n'}); err != nil {
 		t.Fatal(err)
 	}
+	c.waitFD3(t)
+}
+
+// waitFD3 waits until the child closed fd 3: a "wait" child is set up, an
+// "exec" one has exec'd.
+func (c *child) waitFD3(t *testing.T) {
+	t.Helper()
 	if err := c.execd.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.execd.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
-		t.Fatalf("waiting for the child to exec: %v", err)
+		t.Fatalf("waiting for the child to close fd 3: %v", err)
 	}
 }
 

@@ -7,15 +7,17 @@ import (
 	"strconv"
 )
 
-// startTimeField is the position of starttime in /proc/<pid>/stat,
-// counting from 1 as proc(5) does.
-const startTimeField = 22
+// Fields of /proc/<pid>/stat, counting from 1 as proc(5) does.
+const (
+	ppidField      = 4
+	startTimeField = 22
+)
 
-// parseStartTime returns the start time, in clock ticks after boot, from
-// the content of /proc/<pid>/stat. The second field, the command name in
-// parentheses, may itself contain spaces and parentheses, so the fields
-// are counted from the last ')'.
-func parseStartTime(stat []byte) (uint64, error) {
+// statField returns numeric field n (n >= 3) from the content of
+// /proc/<pid>/stat. The second field, the command name in parentheses, may
+// itself contain spaces and parentheses, so the fields are counted from
+// the last ')'.
+func statField(stat []byte, n int) (uint64, error) {
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 {
 		return 0, errors.New("no command name")
@@ -29,12 +31,12 @@ func parseStartTime(stat []byte) (uint64, error) {
 			end = len(rest)
 		}
 		if end == 0 {
-			return 0, fmt.Errorf("only %d fields, want %d", field-1, startTimeField)
+			return 0, fmt.Errorf("only %d fields, want %d", field-1, n)
 		}
-		if field == startTimeField {
+		if field == n {
 			v, err := strconv.ParseUint(string(rest[:end]), 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("field %d: %w", startTimeField, err)
+				return 0, fmt.Errorf("field %d: %w", n, err)
 			}
 			return v, nil
 		}

@@ -9,14 +9,12 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+
+	"github.com/svidkit/svidkit/pkg/procid"
 )
 
 // maxPIDFileRead bounds how much of the pid file is read.
 const maxPIDFileRead = 4096
-
-// errProcessGone reports that the pid file names a process that does not
-// exist (any more).
-var errProcessGone = errors.New("process gone")
 
 // pidFile is what was read from the pid file: the pid and the state of the
 // file it was read from (the file reached through any symlink).
@@ -128,11 +126,11 @@ func (l *loop) signalPIDFile(pf pidFile) {
 		l.lastPID = pf.pid
 		return
 	}
-	p, err := openProcess(l.procfs, pf.pid)
+	p, err := procid.OpenPID(procRoot, int32(pf.pid))
 	if err == nil {
-		defer p.close()
+		defer p.Close()
 		if err = l.checkReach(pf, p); err == nil {
-			err = p.signal(l.cfg.Signal)
+			err = p.Signal(l.cfg.Signal)
 		}
 	}
 	var refused *refusal
@@ -140,7 +138,7 @@ func (l *loop) signalPIDFile(pf pidFile) {
 	case errors.As(err, &refused):
 		l.refuse(pf, refused)
 		return
-	case errors.Is(err, errProcessGone):
+	case errors.Is(err, procid.ErrGone):
 		l.r.metrics.inc(l.r.metrics.signalErrors, targetPIDFile)
 		l.cfg.Log.Warn("pid file names a process that is gone", "pid_file", path, "pid", pf.pid)
 		return

@@ -3,7 +3,12 @@ package reloader
 import (
 	"fmt"
 	"os"
+
+	"github.com/svidkit/svidkit/pkg/procid"
 )
+
+// procRoot is where the pid file's process is looked up.
+const procRoot = "/proc"
 
 // maxAncestry bounds the walk up the parent chain; real chains are short.
 const maxAncestry = 256
@@ -20,12 +25,14 @@ func refusef(format string, args ...any) *refusal {
 // checkReach reports a refusal unless the helper may signal p, the process
 // named by the pid file pf. Whoever can write the pid file chooses the pid,
 // so the file must be writable by its owner only (and a symlink to it must
-// be the owner's or root's), pid 1 and the helper are never signalled, and the process must be one the helper started (the
-// child or a descendant of it), or, in the helper's pid namespace, run as
-// the pid file's owner: its real or saved uid is the owner's, the rule by
-// which kill(2) lets an unprivileged owner signal it. PIDFileAnyProcess
-// drops the last condition.
-func (l *loop) checkReach(pf pidFile, p *process) error {
+// be the owner's or root's), pid 1 and the helper are never signalled, and
+// the process must be one the helper started (the child or a descendant of
+// it), or, in the helper's pid namespace, run as the pid file's owner: its
+// real or saved uid is the owner's, the rule by which kill(2) lets an
+// unprivileged owner signal it. PIDFileAnyProcess drops the last condition.
+// What is read about p is read from p: each procid read fails once p has
+// exited, and p.Signal does not reach another process that took its pid.
+func (l *loop) checkReach(pf pidFile, p *procid.Process) error {
 	switch {
 	case pf.pid == 1:
 		return refusef("pid 1 (init) is never signalled")
@@ -41,53 +48,55 @@ func (l *loop) checkReach(pf pidFile, p *process) error {
 	if l.cfg.PIDFileAnyProcess {
 		return nil
 	}
-	if l.child != nil && l.descendsFromChild(p) {
+	if l.child != nil && descendsFrom(p, l.child.pid) {
 		return nil
 	}
-	self, err := l.procfs.Self()
+	selfNS, err := procid.SelfPIDNamespace(procRoot)
 	if err != nil {
 		return refusef("cannot read the helper's pid namespace: %v", err)
 	}
-	selfNS, err := self.Namespaces()
-	if err != nil {
-		return refusef("cannot read the helper's pid namespace: %v", err)
-	}
-	ns, err := p.proc.Namespaces()
+	ns, err := p.PIDNamespace()
 	if err != nil {
 		return refusef("cannot read the process's pid namespace: %v", err)
 	}
-	if ns["pid"].Inode != selfNS["pid"].Inode {
+	if ns != selfNS {
 		return refusef("the process is in another pid namespace than the helper")
 	}
-	st, err := p.proc.NewStatus()
+	uids, err := p.UIDs()
 	if err != nil {
 		return refusef("cannot read the process's uids: %v", err)
 	}
-	if real, saved := st.UIDs[0], st.UIDs[2]; real != uint64(pf.owner) && saved != uint64(pf.owner) {
-		return refusef("the process runs as uid %d (saved uid %d), not as the pid file's owner %d", real, saved, pf.owner)
+	if uids.Real != pf.owner && uids.Saved != pf.owner {
+		return refusef("the process runs as uid %d (saved uid %d), not as the pid file's owner %d", uids.Real, uids.Saved, pf.owner)
 	}
 	return nil
 }
 
-// descendsFromChild reports whether p is a descendant of the running
-// child. A parent chain that cannot be read (an ancestor exited meanwhile)
-// counts as no, leaving the stricter checks to decide.
-func (l *loop) descendsFromChild(p *process) bool {
-	proc := p.proc
+// descendsFrom reports whether p is a descendant of the process with pid
+// ancestor. A parent chain that cannot be read (an ancestor exited
+// meanwhile) counts as no, leaving the stricter checks to decide.
+func descendsFrom(p *procid.Process, ancestor int) bool {
+	ppid, err := p.Parent()
 	for range maxAncestry {
-		st, err := proc.Stat()
-		if err != nil {
+		switch {
+		case err != nil:
 			return false
-		}
-		switch st.PPID {
-		case l.child.pid:
+		case int(ppid) == ancestor:
 			return true
-		case 0, 1:
+		case ppid == 0, ppid == 1:
 			return false
 		}
-		if proc, err = l.procfs.Proc(st.PPID); err != nil {
-			return false
-		}
+		ppid, err = parentOf(ppid)
 	}
 	return false
+}
+
+// parentOf returns the parent of the process with pid.
+func parentOf(pid int32) (int32, error) {
+	p, err := procid.Open(procRoot, pid, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer p.Close()
+	return p.Parent()
 }

@@ -114,6 +114,40 @@ func TestPIDFileNamingUnreachableProcessIsRefused(t *testing.T) {
 	}
 }
 
+// TestPIDFileProcessInAnotherPIDNamespaceIsRefused: a process of the pid
+// file's owner in another pid namespace (another container's, whose pid
+// file happens to be visible) is not signalled; with PIDFileAnyProcess it
+// is.
+func TestPIDFileProcessInAnotherPIDNamespaceIsRefused(t *testing.T) {
+	needRoot(t) // CLONE_NEWPID
+	tests := []struct {
+		name       string
+		anyProcess bool
+		wantSignal bool
+	}{
+		{"refused", false, false},
+		{"any process allowed", true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pidFile := filepath.Join(t.TempDir(), "app.pid")
+			tg := startTargetWith(t, 0, syscall.CLONE_NEWPID)
+			cfg, logs := pidConfig(pidFile)
+			cfg.PIDFileAnyProcess = tt.anyProcess
+			rr := start(t, cfg)
+			writePIDFileAs(t, pidFile, tg.pid(), 0, 0o600)
+			rr.Notify()
+			decision := waitDecision(t, logs)
+			if got := tg.hupPending(t); got != tt.wantSignal {
+				t.Fatalf("target got SIGHUP = %v, want %v; decision: %s", got, tt.wantSignal, decision)
+			}
+			if !tt.wantSignal && !strings.Contains(decision, "another pid namespace") {
+				t.Fatalf("refusal %q does not name the pid namespace", decision)
+			}
+		})
+	}
+}
+
 // TestPIDFileRefusalIsLoggedOnce: a refused pid file is reported once at
 // warning level, not on every Notify; a changed file is reported again.
 func TestPIDFileRefusalIsLoggedOnce(t *testing.T) {

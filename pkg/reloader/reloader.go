@@ -20,8 +20,9 @@
 // namespace as the pid file's owner (its real or saved uid, the rule by
 // which kill(2) would let the owner signal it); Config.PIDFileAnyProcess
 // drops the last condition. Each refusal is logged as a warning once per
-// pid and file state. The signal goes through a pidfd opened before the
-// checks, so a pid reused meanwhile is not signalled.
+// pid and file state. The process is opened as a procid.Process before the
+// checks and signalled through it (a pidfd; without one, kill(2) after its
+// start time is checked again), so a pid reused meanwhile is not signalled.
 package reloader
 
 import (

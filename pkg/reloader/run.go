@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
-	"github.com/prometheus/procfs"
 )
 
 // loop is the state of one Run. Only Run's goroutine touches it; the only
@@ -30,8 +30,7 @@ type loop struct {
 	settle  timer // read the pid file once it stops changing
 	lastPID int   // last pid from the pid file that was signalled
 
-	procfs      procfs.FS // /proc, to check the pid file's process
-	lastRefusal string    // pidFile.key of the last logged refusal
+	lastRefusal string // pidFile.key of the last logged refusal
 }
 
 // timer is a resettable timer whose channel is nil while it is stopped, so
@@ -73,11 +72,9 @@ func (r *Reloader) Run(ctx context.Context) error {
 		backoff: r.cfg.RestartBackoff,
 	}
 	if r.cfg.PIDFile != "" {
-		pfs, err := procfs.NewDefaultFS()
-		if err != nil {
-			return fmt.Errorf("reloader: pid file %q needs /proc: %w", r.cfg.PIDFile, err)
+		if _, err := os.Stat(procRoot); err != nil {
+			return fmt.Errorf("reloader: pid file %q needs %s: %w", r.cfg.PIDFile, procRoot, err)
 		}
-		l.procfs = pfs
 		w, err := fsnotify.NewWatcher()
 		if err != nil {
 			return fmt.Errorf("reloader: watch pid file %q: %w", r.cfg.PIDFile, err)

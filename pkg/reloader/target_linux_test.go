@@ -70,6 +70,13 @@ func needRoot(t *testing.T) {
 // once it runs sleep.
 func startTarget(t *testing.T, uid int) *target {
 	t.Helper()
+	return startTargetWith(t, uid, 0)
+}
+
+// startTargetWith is startTarget with clone flags for the target, such as
+// CLONE_NEWPID to start it in a pid namespace of its own.
+func startTargetWith(t *testing.T, uid int, cloneflags uintptr) *target {
+	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +85,7 @@ func startTarget(t *testing.T, uid int) *target {
 	cmd := exec.Command(appPath(t))
 	cmd.Env = append(os.Environ(), launchEnv+"="+strconv.Itoa(uid))
 	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: cloneflags}
 	stderr := newOutput()
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
