@@ -13,7 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/svidkit/svidkit/pkg/config"
-	"github.com/svidkit/svidkit/pkg/helperconfig"
+	"github.com/svidkit/svidkit/pkg/helper/helperconfig"
 )
 
 // helperConfName matches the ConfigMap keys holding svidkit-helper (or

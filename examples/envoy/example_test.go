@@ -29,7 +29,7 @@ import (
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 
-	"github.com/svidkit/svidkit/pkg/sdsconfig"
+	"github.com/svidkit/svidkit/pkg/sdsbridge/sdsconfig"
 )
 
 // loadBootstrap parses envoy.yaml strictly: unknown fields and unresolvable

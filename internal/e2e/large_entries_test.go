@@ -11,7 +11,7 @@ import (
 
 	"github.com/svidkit/svidkit/internal/testenv"
 	"github.com/svidkit/svidkit/pkg/agent/cache"
-	"github.com/svidkit/svidkit/pkg/datastore"
+	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
 
 // largeEntryCount maximum-size entries (about 260 KB each) add up to over

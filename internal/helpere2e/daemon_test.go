@@ -14,7 +14,7 @@ import (
 
 	"github.com/svidkit/svidkit/internal/testenv"
 	"github.com/svidkit/svidkit/pkg/helper"
-	"github.com/svidkit/svidkit/pkg/helperconfig"
+	"github.com/svidkit/svidkit/pkg/helper/helperconfig"
 )
 
 // helperConfig is a daemon-mode configuration for the agent at sock.

@@ -14,7 +14,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
 	"github.com/svidkit/svidkit/internal/testca"
-	"github.com/svidkit/svidkit/pkg/ca"
+	"github.com/svidkit/svidkit/pkg/server/ca"
 )
 
 var td = spiffeid.RequireTrustDomainFromString("example.org")

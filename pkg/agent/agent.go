@@ -27,7 +27,7 @@ import (
 
 	"github.com/svidkit/svidkit/pkg/agent/cache"
 	"github.com/svidkit/svidkit/pkg/agent/svidstore"
-	"github.com/svidkit/svidkit/pkg/workloadapi"
+	"github.com/svidkit/svidkit/pkg/agent/workloadapi"
 )
 
 // Key store kinds for Config.KeyStore.

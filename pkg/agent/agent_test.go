@@ -17,8 +17,8 @@ import (
 
 	"github.com/svidkit/svidkit/internal/testclock"
 	"github.com/svidkit/svidkit/pkg/agent"
+	"github.com/svidkit/svidkit/pkg/agent/workloadapi"
 	"github.com/svidkit/svidkit/pkg/selector"
-	"github.com/svidkit/svidkit/pkg/workloadapi"
 )
 
 const waitTimeout = 5 * time.Second

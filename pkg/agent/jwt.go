@@ -8,7 +8,7 @@ import (
 
 	svidv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/svid/v1"
 
-	"github.com/svidkit/svidkit/pkg/workloadapi"
+	"github.com/svidkit/svidkit/pkg/agent/workloadapi"
 )
 
 // jwtMinter signs JWT-SVIDs with the server's NewJWTSVID RPC for the cache.

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/svidkit/svidkit/pkg/workloadapi"
+	"github.com/svidkit/svidkit/pkg/agent/workloadapi"
 )
 
 // TestFailedReattestationKeepsMinting shows that a re-attestation that

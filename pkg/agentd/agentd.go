@@ -16,12 +16,12 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/svidkit/svidkit/pkg/agent"
+	"github.com/svidkit/svidkit/pkg/agent/workloadapi"
 	"github.com/svidkit/svidkit/pkg/config"
 	"github.com/svidkit/svidkit/pkg/health"
 	"github.com/svidkit/svidkit/pkg/sds"
 	"github.com/svidkit/svidkit/pkg/taskrun"
 	"github.com/svidkit/svidkit/pkg/unixsock"
-	"github.com/svidkit/svidkit/pkg/workloadapi"
 )
 
 // Options are the process-level inputs that are not in the config file.

@@ -5,11 +5,11 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/svidkit/svidkit/pkg/agent/workloadapi"
+	"github.com/svidkit/svidkit/pkg/agent/workloadattest"
+	"github.com/svidkit/svidkit/pkg/agent/workloadattest/k8s"
+	"github.com/svidkit/svidkit/pkg/agent/workloadattest/unix"
 	"github.com/svidkit/svidkit/pkg/config"
-	"github.com/svidkit/svidkit/pkg/workloadapi"
-	"github.com/svidkit/svidkit/pkg/workloadattest"
-	"github.com/svidkit/svidkit/pkg/workloadattest/k8s"
-	"github.com/svidkit/svidkit/pkg/workloadattest/unix"
 )
 
 // workloadAttestor builds the attestor the Workload API and the SDS service

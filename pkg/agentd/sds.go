@@ -9,9 +9,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/svidkit/svidkit/pkg/agent/workloadapi"
 	"github.com/svidkit/svidkit/pkg/peercred"
 	"github.com/svidkit/svidkit/pkg/sds"
-	"github.com/svidkit/svidkit/pkg/workloadapi"
 )
 
 // sdsSource feeds the SDS server from the agent's cache. Each SDS stream's

@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/svidkit/svidkit/pkg/helperconfig"
+	"github.com/svidkit/svidkit/pkg/helper/helperconfig"
 	"github.com/svidkit/svidkit/pkg/logging"
 )
 

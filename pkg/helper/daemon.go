@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/svidkit/svidkit/pkg/helperconfig"
+	"github.com/svidkit/svidkit/pkg/helper/helperconfig"
 )
 
 // JWT-SVID fetch retry schedule, spiffe-helper's.

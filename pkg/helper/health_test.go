@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/svidkit/svidkit/pkg/helper"
-	"github.com/svidkit/svidkit/pkg/helperconfig"
+	"github.com/svidkit/svidkit/pkg/helper/helperconfig"
 )
 
 func freePort(t testing.TB) int {

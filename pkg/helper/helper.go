@@ -9,11 +9,11 @@ import (
 	"os"
 	"time"
 
-	"github.com/svidkit/svidkit/pkg/helperconfig"
-	"github.com/svidkit/svidkit/pkg/reloader"
+	"github.com/svidkit/svidkit/pkg/helper/helperconfig"
+	"github.com/svidkit/svidkit/pkg/helper/reloader"
+	"github.com/svidkit/svidkit/pkg/helper/svidfile"
+	"github.com/svidkit/svidkit/pkg/helper/svidformat"
 	"github.com/svidkit/svidkit/pkg/sockwatch"
-	"github.com/svidkit/svidkit/pkg/svidfile"
-	"github.com/svidkit/svidkit/pkg/svidformat"
 	"github.com/svidkit/svidkit/pkg/taskrun"
 )
 

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/svidkit/svidkit/pkg/reloader"
+	"github.com/svidkit/svidkit/pkg/helper/reloader"
 	"github.com/svidkit/svidkit/pkg/taskrun"
 )
 

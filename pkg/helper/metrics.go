@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"sync/atomic"
 
-	"github.com/svidkit/svidkit/pkg/reloader"
+	"github.com/svidkit/svidkit/pkg/helper/reloader"
 )
 
 // metrics are the helper's own metrics; the reloader counts signals and

@@ -11,7 +11,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
-	"github.com/svidkit/svidkit/pkg/svidformat"
+	"github.com/svidkit/svidkit/pkg/helper/svidformat"
 )
 
 // fetched is what one-shot mode collects before its single write.

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/svidkit/svidkit/pkg/helper"
-	"github.com/svidkit/svidkit/pkg/helperconfig"
+	"github.com/svidkit/svidkit/pkg/helper/helperconfig"
 )
 
 func oneShot(t testing.TB, sock string) *helperconfig.Config {

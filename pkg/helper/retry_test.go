@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/svidkit/svidkit/pkg/helper"
-	"github.com/svidkit/svidkit/pkg/helperconfig"
+	"github.com/svidkit/svidkit/pkg/helper/helperconfig"
 )
 
 // mountFullTmpfs mounts a 64 KiB tmpfs on dir, fills it with a junk file

@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/svidkit/svidkit/pkg/helperconfig"
-	"github.com/svidkit/svidkit/pkg/svidfile"
+	"github.com/svidkit/svidkit/pkg/helper/helperconfig"
+	"github.com/svidkit/svidkit/pkg/helper/svidfile"
 )
 
 // Write statuses, spiffe-helper's values in the health JSON.

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/svidkit/svidkit/pkg/helper"
-	"github.com/svidkit/svidkit/pkg/helperconfig"
+	"github.com/svidkit/svidkit/pkg/helper/helperconfig"
 )
 
 // x509Config is a daemon-mode configuration writing the three X.509 files.

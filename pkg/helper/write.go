@@ -9,7 +9,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
-	"github.com/svidkit/svidkit/pkg/svidformat"
+	"github.com/svidkit/svidkit/pkg/helper/svidformat"
 )
 
 // writeX509 writes the X.509 files for svid together with the rest of the

@@ -12,7 +12,7 @@ import (
 
 	"github.com/svidkit/svidkit/pkg/cliargs"
 	"github.com/svidkit/svidkit/pkg/logging"
-	"github.com/svidkit/svidkit/pkg/sdsconfig"
+	"github.com/svidkit/svidkit/pkg/sdsbridge/sdsconfig"
 )
 
 // Options configures NewCommand.

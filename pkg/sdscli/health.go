@@ -5,7 +5,7 @@ import (
 	"net"
 	"strconv"
 
-	"github.com/svidkit/svidkit/pkg/sdsconfig"
+	"github.com/svidkit/svidkit/pkg/sdsbridge/sdsconfig"
 )
 
 // setHealthAddress enables the health listener on host:port.

@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"net"
 
-	"github.com/svidkit/svidkit/pkg/sdsconfig"
+	"github.com/svidkit/svidkit/pkg/sdsbridge/sdsconfig"
 	"github.com/svidkit/svidkit/pkg/unixsock"
 )
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/svidkit/svidkit/internal/sockrace"
-	"github.com/svidkit/svidkit/pkg/sdsconfig"
+	"github.com/svidkit/svidkit/pkg/sdsbridge/sdsconfig"
 )
 
 // TestSockraceChild is the attacker process of TestListenUnixSymlinkRace.

@@ -15,7 +15,7 @@ import (
 	"github.com/svidkit/svidkit/pkg/health"
 	"github.com/svidkit/svidkit/pkg/sds"
 	"github.com/svidkit/svidkit/pkg/sdsbridge"
-	"github.com/svidkit/svidkit/pkg/sdsconfig"
+	"github.com/svidkit/svidkit/pkg/sdsbridge/sdsconfig"
 	"github.com/svidkit/svidkit/pkg/taskrun"
 )
 

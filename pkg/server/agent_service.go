@@ -15,8 +15,8 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
-	"github.com/svidkit/svidkit/pkg/datastore"
 	"github.com/svidkit/svidkit/pkg/selector"
+	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
 
 // agentService implements spire.api.server.agent.v1.Agent.

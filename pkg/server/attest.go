@@ -13,9 +13,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/svidkit/svidkit/pkg/datastore"
-	"github.com/svidkit/svidkit/pkg/nodeattest"
 	"github.com/svidkit/svidkit/pkg/selector"
+	"github.com/svidkit/svidkit/pkg/server/datastore"
+	"github.com/svidkit/svidkit/pkg/server/nodeattest"
 )
 
 // AttestAgent admits an agent whose attestation data the attestor of its

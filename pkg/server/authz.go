@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
-	"github.com/svidkit/svidkit/pkg/datastore"
+	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
 
 // policy says who may call a method on the TCP endpoint.

@@ -25,9 +25,9 @@ import (
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 	"google.golang.org/grpc/codes"
 
-	"github.com/svidkit/svidkit/pkg/ca"
-	"github.com/svidkit/svidkit/pkg/datastore/sqlite"
 	"github.com/svidkit/svidkit/pkg/server"
+	"github.com/svidkit/svidkit/pkg/server/ca"
+	"github.com/svidkit/svidkit/pkg/server/datastore/sqlite"
 )
 
 // benchCallers is the number of concurrent callers of the signing

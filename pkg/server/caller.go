@@ -6,7 +6,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
-	"github.com/svidkit/svidkit/pkg/datastore"
+	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
 
 // caller describes who is calling an RPC, as established by the endpoint

@@ -10,8 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
-	"github.com/svidkit/svidkit/pkg/datastore"
-	"github.com/svidkit/svidkit/pkg/nodeattest"
+	"github.com/svidkit/svidkit/pkg/server/datastore"
+	"github.com/svidkit/svidkit/pkg/server/nodeattest"
 )
 
 // Defaults applied by New to zero Config fields.

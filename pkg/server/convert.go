@@ -8,9 +8,9 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 
-	"github.com/svidkit/svidkit/pkg/ca"
-	"github.com/svidkit/svidkit/pkg/datastore"
 	"github.com/svidkit/svidkit/pkg/selector"
+	"github.com/svidkit/svidkit/pkg/server/ca"
+	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
 
 // protoID converts a SPIFFE ID string to its API form. It never fails: an

@@ -9,8 +9,8 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
-	"github.com/svidkit/svidkit/pkg/ca"
-	"github.com/svidkit/svidkit/pkg/nodeattest"
+	"github.com/svidkit/svidkit/pkg/server/ca"
+	"github.com/svidkit/svidkit/pkg/server/nodeattest"
 )
 
 // deps is what every service handler shares.

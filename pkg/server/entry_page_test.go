@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/svidkit/svidkit/pkg/datastore"
+	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
 
 // largeEntries are the entries of maximum size (datastore.MaxEntrySelectors

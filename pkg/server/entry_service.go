@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/svidkit/svidkit/pkg/datastore"
+	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
 
 // entryService implements spire.api.server.entry.v1.Entry.

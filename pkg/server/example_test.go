@@ -7,8 +7,8 @@ import (
 	"os/signal"
 
 	"github.com/svidkit/svidkit/internal/testca"
-	"github.com/svidkit/svidkit/pkg/datastore/sqlite"
 	"github.com/svidkit/svidkit/pkg/server"
+	"github.com/svidkit/svidkit/pkg/server/datastore/sqlite"
 )
 
 // Example shows the wiring of a server: a store, an authority, and the two
@@ -24,7 +24,7 @@ func Example() {
 		return
 	}
 	defer store.Close()
-	authority, err := testca.New(td, nil) // production code uses pkg/ca
+	authority, err := testca.New(td, nil) // production code uses pkg/server/ca
 	if err != nil {
 		log.Error("create CA", "error", err)
 		return

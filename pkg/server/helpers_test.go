@@ -35,8 +35,8 @@ import (
 
 	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/internal/testclock"
-	"github.com/svidkit/svidkit/pkg/datastore/sqlite"
 	"github.com/svidkit/svidkit/pkg/server"
+	"github.com/svidkit/svidkit/pkg/server/datastore/sqlite"
 )
 
 var td = spiffeid.RequireTrustDomainFromString("example.org")

@@ -8,8 +8,8 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
-	"github.com/svidkit/svidkit/pkg/datastore"
-	"github.com/svidkit/svidkit/pkg/nodeattest"
+	"github.com/svidkit/svidkit/pkg/server/datastore"
+	"github.com/svidkit/svidkit/pkg/server/nodeattest"
 )
 
 // joinTokenType is the built-in node attestor, always enabled.

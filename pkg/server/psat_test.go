@@ -23,10 +23,10 @@ import (
 	k8stypes "k8s.io/apimachinery/pkg/types"
 
 	"github.com/svidkit/svidkit/internal/fakekube"
-	"github.com/svidkit/svidkit/pkg/ca"
-	"github.com/svidkit/svidkit/pkg/nodeattest"
-	"github.com/svidkit/svidkit/pkg/nodeattest/k8spsat"
 	"github.com/svidkit/svidkit/pkg/server"
+	"github.com/svidkit/svidkit/pkg/server/ca"
+	"github.com/svidkit/svidkit/pkg/server/nodeattest"
+	"github.com/svidkit/svidkit/pkg/server/nodeattest/k8spsat"
 )
 
 // psatEnv is a server with the k8s_psat attestor on a fake apiserver that

@@ -12,8 +12,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/svidkit/svidkit/pkg/datastore"
 	"github.com/svidkit/svidkit/pkg/selector"
+	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
 
 // reservedPaths are paths in SPIRE's reserved namespace: the server's own

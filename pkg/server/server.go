@@ -12,7 +12,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/grpc"
 
-	"github.com/svidkit/svidkit/pkg/nodeattest"
+	"github.com/svidkit/svidkit/pkg/server/nodeattest"
 )
 
 // gracefulStopTimeout bounds how long Run waits for in-flight RPCs after

@@ -17,7 +17,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
-	"github.com/svidkit/svidkit/pkg/ca"
+	"github.com/svidkit/svidkit/pkg/server/ca"
 )
 
 // rotationCheckInterval bounds how long the server SVID rotator sleeps

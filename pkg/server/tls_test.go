@@ -10,7 +10,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
 
-	"github.com/svidkit/svidkit/pkg/ca"
+	"github.com/svidkit/svidkit/pkg/server/ca"
 )
 
 // peerLeaf handshakes with the agent endpoint and returns the server's leaf

@@ -7,8 +7,8 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
-	"github.com/svidkit/svidkit/pkg/ca"
-	"github.com/svidkit/svidkit/pkg/datastore"
+	"github.com/svidkit/svidkit/pkg/server/ca"
+	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
 
 // liveTimeout bounds each liveness check, so a hung datastore fails the

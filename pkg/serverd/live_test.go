@@ -9,9 +9,9 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
-	"github.com/svidkit/svidkit/pkg/ca"
-	"github.com/svidkit/svidkit/pkg/datastore"
-	"github.com/svidkit/svidkit/pkg/datastore/sqlite"
+	"github.com/svidkit/svidkit/pkg/server/ca"
+	"github.com/svidkit/svidkit/pkg/server/datastore"
+	"github.com/svidkit/svidkit/pkg/server/datastore/sqlite"
 )
 
 // failingSigner is a CA whose signing fails, which a real CA does not do

@@ -20,14 +20,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/svidkit/svidkit/pkg/ca"
 	"github.com/svidkit/svidkit/pkg/config"
-	"github.com/svidkit/svidkit/pkg/datastore/sqlite"
 	"github.com/svidkit/svidkit/pkg/health"
-	"github.com/svidkit/svidkit/pkg/k8sbundle"
-	"github.com/svidkit/svidkit/pkg/nodeattest"
-	"github.com/svidkit/svidkit/pkg/nodeattest/k8spsat"
 	"github.com/svidkit/svidkit/pkg/server"
+	"github.com/svidkit/svidkit/pkg/server/ca"
+	"github.com/svidkit/svidkit/pkg/server/datastore/sqlite"
+	"github.com/svidkit/svidkit/pkg/server/k8sbundle"
+	"github.com/svidkit/svidkit/pkg/server/nodeattest"
+	"github.com/svidkit/svidkit/pkg/server/nodeattest/k8spsat"
 	"github.com/svidkit/svidkit/pkg/taskrun"
 )
 

@@ -15,8 +15,8 @@ import (
 
 	"github.com/svidkit/svidkit/internal/testclock"
 	"github.com/svidkit/svidkit/pkg/agent/cache"
+	"github.com/svidkit/svidkit/pkg/agent/workloadapi"
 	"github.com/svidkit/svidkit/pkg/selector"
-	"github.com/svidkit/svidkit/pkg/workloadapi"
 )
 
 var td = spiffeid.RequireTrustDomainFromString("example.org")

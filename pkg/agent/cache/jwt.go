@@ -10,8 +10,8 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/svidkit/svidkit/pkg/agent/workloadapi"
 	"github.com/svidkit/svidkit/pkg/selector"
-	"github.com/svidkit/svidkit/pkg/workloadapi"
 )
 
 // JWTMinter signs a JWT-SVID for an authorized entry; the agent implements

@@ -14,7 +14,7 @@ import (
 
 	"github.com/svidkit/svidkit/internal/testclock"
 	"github.com/svidkit/svidkit/pkg/agent/cache"
-	"github.com/svidkit/svidkit/pkg/workloadapi"
+	"github.com/svidkit/svidkit/pkg/agent/workloadapi"
 )
 
 // countingMinter issues numbered tokens valid for ttl from its clock.

@@ -1,8 +1,8 @@
 package cache
 
 import (
+	"github.com/svidkit/svidkit/pkg/agent/workloadapi"
 	"github.com/svidkit/svidkit/pkg/selector"
-	"github.com/svidkit/svidkit/pkg/workloadapi"
 )
 
 // maxMemoUpdates bounds the memoized updates; past it the memo starts over.

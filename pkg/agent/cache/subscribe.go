@@ -9,8 +9,8 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/svidkit/svidkit/pkg/agent/workloadapi"
 	"github.com/svidkit/svidkit/pkg/selector"
-	"github.com/svidkit/svidkit/pkg/workloadapi"
 )
 
 // subscription delivers one workload's updates. Its channel has room for

@@ -1,0 +1,105 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/svidkit/svidkit/pkg/server/datastore"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Store is a datastore.Store backed by one SQLite database file.
+type Store struct {
+	write *sql.DB // one connection: serialises writers in this process
+	read  *sql.DB // query-only connections for concurrent readers
+}
+
+var _ datastore.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database named by connectionString —
+// a file path or a "file:" URI, as in SPIRE's connection_string — and
+// applies pending schema migrations. A missing parent directory is created
+// 0700 and a new database file 0600. log may be nil.
+func Open(ctx context.Context, connectionString string, log *slog.Logger) (*Store, error) {
+	s, err := open(ctx, connectionString, log)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %q: %w", connectionString, err)
+	}
+	return s, nil
+}
+
+func open(ctx context.Context, cs string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	t, err := parseConnString(cs)
+	if err != nil {
+		return nil, err
+	}
+	if err := createFile(t.path); err != nil {
+		return nil, err
+	}
+	write, err := sql.Open("sqlite", t.dsn(true))
+	if err != nil {
+		return nil, fmt.Errorf("open write pool: %w", err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	if err := migrate(ctx, write, log); err != nil {
+		return nil, errors.Join(err, write.Close())
+	}
+	read, err := sql.Open("sqlite", t.dsn(false))
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("open read pool: %w", err), write.Close())
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	if err := read.PingContext(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("open read pool: %w", err), read.Close(), write.Close())
+	}
+	log.Debug("opened sqlite datastore", "path", t.path)
+	return &Store{write: write, read: read}, nil
+}
+
+// createFile makes the database's parent directory (0700) and the file
+// itself (0600) when missing, so SQLite never creates them with the process
+// umask's looser defaults. SQLite gives the -wal and -shm files the
+// database file's mode. Existing files keep their mode.
+func createFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create database directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create database file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("create database file: %w", err)
+	}
+	return nil
+}
+
+// SchemaVersion returns the database's recorded schema version.
+func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
+	v, err := schemaVersion(ctx, s.read)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: %w", err)
+	}
+	return v, nil
+}
+
+// Close closes both connection pools. Calling it again is harmless.
+func (s *Store) Close() error {
+	if err := errors.Join(s.read.Close(), s.write.Close()); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,39 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/svidkit/svidkit/pkg/server/datastore"
+	"github.com/svidkit/svidkit/pkg/server/datastore/sqlite"
+	"github.com/svidkit/svidkit/pkg/server/datastore/storetest"
+)
+
+func TestStore(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) datastore.Store {
+		return openTemp(t)
+	})
+}
+
+// openTemp opens a store on a new file in t's temporary directory and
+// closes it when the test ends.
+func openTemp(t testing.TB) *sqlite.Store {
+	t.Helper()
+	return openPath(t, filepath.Join(t.TempDir(), "datastore.sqlite3"))
+}
+
+// openPath opens a store on path and closes it when the test ends.
+func openPath(t testing.TB, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), path, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
