@@ -72,7 +72,11 @@ func TestAgentCLI(t *testing.T) {
 	})
 	leaf := ids(x)[workloadID].Certificates[0]
 	sock := ag.Socket
-	writeDir := filepath.Join(t.TempDir(), "svids")
+	writeDir := t.TempDir()
+	// A stale key file with loose permissions must not keep them.
+	if err := os.WriteFile(filepath.Join(writeDir, "svid.0.key"), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	steps := []struct {
 		name  string
@@ -137,6 +141,18 @@ func TestAgentCLI(t *testing.T) {
 		{"api fetch jwt for a SPIFFE ID not issued", []string{"api", "fetch", "jwt", "-socketPath", sock, "-audience", "db", "-spiffeID", prefix + "/other"}, func(t *testing.T, r cliResult) {
 			r.fails(t, "Error: fetch JWT-SVID:")
 		}},
+		{"api fetch jwt without audience", []string{"api", "fetch", "jwt", "-socketPath", sock}, func(t *testing.T, r cliResult) {
+			r.fails(t, "Error: -audience is required")
+		}},
+		{"api fetch jwt with a bad SPIFFE ID", []string{"api", "fetch", "jwt", "-socketPath", sock, "-audience", "a", "-spiffeID", "nope"}, func(t *testing.T, r cliResult) {
+			r.fails(t, `Error: invalid -spiffeID "nope"`)
+		}},
+		{"api fetch x509 with a zero timeout", []string{"api", "fetch", "x509", "-socketPath", sock, "-timeout", "0s"}, func(t *testing.T, r cliResult) {
+			r.fails(t, "Error: -timeout must be positive")
+		}},
+		{"api fetch x509 with a timeout not a duration", []string{"api", "fetch", "x509", "-socketPath", sock, "-timeout", "5"}, func(t *testing.T, r cliResult) {
+			r.fails(t, `Error: invalid argument "5" for "--timeout"`)
+		}},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) { st.check(t, agentCLI(st.args...)) })
@@ -185,6 +201,11 @@ func TestAgentCLI(t *testing.T) {
 	t.Run("healthcheck of a stopped agent", func(t *testing.T) {
 		idle.Stop()
 		agentCLI("healthcheck", "-socketPath", idle.Socket).fails(t, "Error: agent is unhealthy: unable to determine health")
+		r := agentCLI("healthcheck", "-socketPath", idle.Socket, "-verbose")
+		r.fails(t, "Failed to check health:")
+		if r.out != "Checking agent health...\n" {
+			t.Errorf("stdout %q", r.out)
+		}
 		agentCLI("api", "fetch", "x509", "-socketPath", idle.Socket, "-timeout", "1s").fails(t, "Error: fetch X.509 SVIDs:")
 	})
 }

@@ -1,10 +1,12 @@
 package e2e_test
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	agentv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/agent/v1"
+	bundlev1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/bundle/v1"
 	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 	"google.golang.org/grpc/codes"
@@ -49,6 +52,17 @@ func TestServerCLI(t *testing.T) {
 		jsonToken, jsonAgentID string // the agent attested with the JSON token
 		entryID, nodeEntryID   string
 	)
+	expiryAt := time.Now().Add(24 * time.Hour).Truncate(time.Second)
+	expiry, expiryTime := fmt.Sprint(expiryAt.Unix()), expiryAt.UTC().String()
+	dataFile := filepath.Join(t.TempDir(), "entries.json")
+	if err := os.WriteFile(dataFile, []byte(`{"entries": [
+	  {"spiffe_id": {"trust_domain": "`+trustDomain+`", "path": "/cli/blog"}, "parent_id": {"trust_domain": "`+trustDomain+`", "path": "/cli-node"},
+	   "selectors": [{"type": "unix", "value": "uid:99996"}], "x509_svid_ttl": 200},
+	  {"spiffe_id": {"trust_domain": "`+trustDomain+`", "path": "/cli/shop"}, "parent_id": {"trust_domain": "`+trustDomain+`", "path": "/cli-node"},
+	   "selectors": [{"type": "unix", "value": "uid:99995"}]}
+	]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	webEntry := func() []string {
 		return []string{"entry", "create", "-parentID", prefix + "/cli-node", "-spiffeID", prefix + "/cli/web",
 			"-selector", uidSel, "-selector", gidSel, "-x509SVIDTTL", "600", "-dns", "web.cli.test", "-hint", "web"}
@@ -83,6 +97,14 @@ func TestServerCLI(t *testing.T) {
 			}
 			jsonToken, jsonAgentID = tok.Value, prefix+"/spire/agent/join_token/"+tok.Value
 			attestWith(t, s, "json", jsonToken)
+		}},
+		{"token generate without SPIFFE ID", args("token", "generate"), func(t *testing.T, r cliResult) {
+			if !strings.HasPrefix(r.ok(t).out, "Token: ") || r.errOut != "Warning: Missing SPIFFE ID.\n" {
+				t.Errorf("stdout %q stderr %q, want a token and SPIRE's warning", r.out, r.errOut)
+			}
+		}},
+		{"token generate with a bad ttl", args("token", "generate", "-ttl", "0"), func(t *testing.T, r cliResult) {
+			r.fails(t, "Error: -ttl must be positive")
 		}},
 		{"entry create", webEntry, func(t *testing.T, r cliResult) {
 			r.ok(t)
@@ -139,6 +161,12 @@ func TestServerCLI(t *testing.T) {
 				t.Errorf("count %d, want 1", resp.Count)
 			}
 		}},
+		{"entry count by selector", args("entry", "count", "-selector", uidSel), func(t *testing.T, r cliResult) {
+			// The default match is superset: the web entry has uid and gid.
+			if r.ok(t).out != "1 registration entry\n" {
+				t.Errorf("stdout %q", r.out)
+			}
+		}},
 		{"entry update", func() []string {
 			return []string{"entry", "update", "-entryID", entryID, "-parentID", prefix + "/cli-node", "-spiffeID", prefix + "/cli/web",
 				"-selector", uidSel, "-dns", "web2.cli.test", "-jwtSVIDTTL", "120"}
@@ -189,6 +217,35 @@ func TestServerCLI(t *testing.T) {
 				t.Errorf("stdout %q", r.out)
 			}
 		}},
+		{"entry create with every flag", args("entry", "create", "-parentID", prefix+"/cli-node", "-spiffeID", prefix+"/cli/all",
+			"-selector", "unix:uid:99999", "-x509SVIDTTL", "3600", "-jwtSVIDTTL", "300", "-dns", "a.cli.test", "-dns", "b.cli.test",
+			"-hint", "all", "-admin", "-downstream", "-federatesWith", "spiffe://other.test", "-entryExpiry", expiry), func(t *testing.T, r cliResult) {
+			checkFields(t, r.ok(t).out, map[string][]string{
+				"SPIFFE ID": {prefix + "/cli/all"}, "X509-SVID TTL": {"3600"}, "JWT-SVID TTL": {"300"}, "Selector": {"unix:uid:99999"},
+				"DNS name": {"a.cli.test", "b.cli.test"}, "Hint": {"all"}, "Admin": {"true"}, "Downstream": {"true"},
+				"FederatesWith": {"spiffe://other.test"}, "Expiration time": {expiryTime},
+			})
+		}},
+		{"entry create with the deprecated ttl", args("entry", "create", "-parentID", prefix+"/cli-node", "-spiffeID", prefix+"/cli/ttl",
+			"-selector", "unix:uid:99998", "-ttl", "60"), func(t *testing.T, r cliResult) {
+			checkFields(t, r.ok(t).out, map[string][]string{"X509-SVID TTL": {"60"}})
+			if !strings.Contains(r.errOut, "-ttl flag is deprecated") {
+				t.Errorf("stderr %q lacks the deprecation warning", r.errOut)
+			}
+		}},
+		{"entry create with double-dash flags", args("entry", "create", "--parentID="+prefix+"/cli-node", "--spiffeID="+prefix+"/cli/dash",
+			"--selector=unix:uid:99997"), func(t *testing.T, r cliResult) {
+			checkFields(t, r.ok(t).out, map[string][]string{"SPIFFE ID": {prefix + "/cli/dash"}, "Selector": {"unix:uid:99997"}})
+		}},
+		{"entry create from a data file", args("entry", "create", "-data", dataFile), func(t *testing.T, r cliResult) {
+			checkFields(t, r.ok(t).out, map[string][]string{"SPIFFE ID": {prefix + "/cli/blog", prefix + "/cli/shop"},
+				"X509-SVID TTL": {"200", "default"}})
+		}},
+		{"entry count of the new entries", args("entry", "count", "-parentID", prefix+"/cli-node"), func(t *testing.T, r cliResult) {
+			if r.ok(t).out != "5 registration entries\n" {
+				t.Errorf("stdout %q", r.out)
+			}
+		}},
 		{"bundle show", args("bundle", "show"), func(t *testing.T, r cliResult) {
 			if want := string(s.BundlePEM(t)); r.ok(t).out != want {
 				t.Errorf("stdout:\n%s\nwant the server's CA:\n%s", r.out, want)
@@ -202,6 +259,12 @@ func TestServerCLI(t *testing.T) {
 			if !slices.EqualFunc(b.X509Authorities(), serverCAs(t, s), (*x509.Certificate).Equal) || len(b.JWTAuthorities()) == 0 {
 				t.Errorf("bundle has %d X.509 authorities (want the server's) and %d JWT authorities", len(b.X509Authorities()), len(b.JWTAuthorities()))
 			}
+			want := serverBundle(t, s)
+			seq, _ := b.SequenceNumber()
+			hint, _ := b.RefreshHint()
+			if seq != want.SequenceNumber || hint != time.Duration(want.RefreshHint)*time.Second {
+				t.Errorf("sequence number %d, refresh hint %s; the server has %d, %ds", seq, hint, want.SequenceNumber, want.RefreshHint)
+			}
 		}},
 		{"bundle show json", args("bundle", "show", "-output", "json"), func(t *testing.T, r cliResult) {
 			var b types.Bundle
@@ -210,6 +273,9 @@ func TestServerCLI(t *testing.T) {
 			if b.TrustDomain != trustDomain || len(b.X509Authorities) != len(cas) || !cas[0].Equal(mustParseCert(t, b.X509Authorities[0].Asn1)) {
 				t.Errorf("bundle of %q with %d X.509 authorities, want the server's", b.TrustDomain, len(b.X509Authorities))
 			}
+		}},
+		{"bundle show with a bad format", args("bundle", "show", "-format", "der"), func(t *testing.T, r cliResult) {
+			r.fails(t, `Error: invalid -format "der"`)
 		}},
 		{"agent list", args("agent", "list"), func(t *testing.T, r cliResult) {
 			if !strings.HasPrefix(r.ok(t).out, "Found 2 attested agents:\n\n") {
@@ -233,6 +299,9 @@ func TestServerCLI(t *testing.T) {
 			if r.ok(t).out != "No attested agents found\n" {
 				t.Errorf("stdout %q", r.out)
 			}
+		}},
+		{"agent list by selector", func() []string { return []string{"agent", "list", "-selector", "spiffe_id:" + agentID} }, func(t *testing.T, r cliResult) {
+			checkFields(t, r.ok(t).out, map[string][]string{"SPIFFE ID": {agentID}})
 		}},
 		{"agent show", func() []string { return []string{"agent", "show", "-spiffeID", agentID} }, func(t *testing.T, r cliResult) {
 			if !strings.HasPrefix(r.ok(t).out, "Found an attested agent given its SPIFFE ID\n\n") {
@@ -272,6 +341,12 @@ func TestServerCLI(t *testing.T) {
 		{"agent show evicted", func() []string { return []string{"agent", "show", "-spiffeID", agentID} }, func(t *testing.T, r cliResult) {
 			r.fails(t, "NotFound")
 		}},
+		{"agent ban without SPIFFE ID", args("agent", "ban"), func(t *testing.T, r cliResult) {
+			r.fails(t, "Error: -spiffeID is required")
+		}},
+		{"agent evict with a bad SPIFFE ID", args("agent", "evict", "-spiffeID", "nope"), func(t *testing.T, r cliResult) {
+			r.fails(t, `Error: invalid -spiffeID "nope"`)
+		}},
 		{"agent list after evict", args("agent", "list"), func(t *testing.T, r cliResult) {
 			if r.ok(t).out != "No attested agents found\n" {
 				t.Errorf("stdout %q", r.out)
@@ -290,6 +365,7 @@ func TestServerCLI(t *testing.T) {
 	t.Run("healthcheck of a stopped server", func(t *testing.T) {
 		s.Stop()
 		cli("healthcheck").fails(t, "Error: server is unhealthy: unable to determine health")
+		cli("entry", "count").fails(t, "Error: count entries: rpc error: code = Unavailable")
 	})
 }
 
@@ -355,4 +431,17 @@ func mustParseCert(t *testing.T, der []byte) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// serverBundle returns the server's bundle, read over the admin API
+// without the CLI.
+func serverBundle(t *testing.T, s *testenv.Server) *types.Bundle {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := bundlev1.NewBundleClient(s.Conn()).GetBundle(ctx, &bundlev1.GetBundleRequest{})
+	if err != nil {
+		t.Fatalf("GetBundle: %v", err)
+	}
+	return b
 }
