@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"net/url"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -188,3 +189,13 @@ func (c *CA) Bundle() *spiffebundle.Bundle {
 
 // JWTPublicKey returns the public key that verifies the CA's JWT-SVIDs.
 func (c *CA) JWTPublicKey() crypto.PublicKey { return c.jwtKey.Public() }
+
+// NewForTest creates a CA for the trust domain name td, failing t on error.
+func NewForTest(t testing.TB, td string) *CA {
+	t.Helper()
+	c, err := New(spiffeid.RequireTrustDomainFromString(td), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

@@ -9,8 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/svidkit/svidkit/internal/fakeworkloadapi"
+	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/pkg/cliargs"
-	"github.com/svidkit/svidkit/pkg/sdsbridge/sdsbridgetest"
 	"github.com/svidkit/svidkit/pkg/sdscli"
 )
 
@@ -59,10 +60,10 @@ func TestInsecureTCPRefused(t *testing.T) {
 // TestInsecureTCPAllowed: with the setting (flag or file), TCP serves SDS
 // and the bridge warns in its log.
 func TestInsecureTCPAllowed(t *testing.T) {
-	ca := sdsbridgetest.NewCA(t, "cli.test")
-	api := sdsbridgetest.StartAPI(t, sdsbridgetest.SocketPath(t, "api.sock"))
-	api.Set(nil, ca.SVID("/envoy", ""))
-	dir := filepath.Dir(sdsbridgetest.SocketPath(t, "x"))
+	ca := testca.NewForTest(t, "cli.test")
+	api := fakeworkloadapi.Start(t, fakeworkloadapi.SocketPath(t, "api.sock"))
+	api.SetX509SVIDs(fakeworkloadapi.X509SVID(t, ca, "/envoy", ""))
+	dir := filepath.Dir(fakeworkloadapi.SocketPath(t, "x"))
 	conf := filepath.Join(dir, "sds.conf")
 	fileAddr := freePort(t)
 	writeFile(t, conf, fmt.Sprintf("listen_address = %q\nallow_insecure_tcp = true\n", fileAddr))
@@ -91,10 +92,10 @@ func TestInsecureTCPAllowed(t *testing.T) {
 // the setting that accepts it; with socket_dir_shared (file or flag) SDS is
 // served there and a warning logged.
 func TestSocketDirShared(t *testing.T) {
-	ca := sdsbridgetest.NewCA(t, "cli.test")
-	api := sdsbridgetest.StartAPI(t, sdsbridgetest.SocketPath(t, "api.sock"))
-	api.Set(nil, ca.SVID("/envoy", ""))
-	base := filepath.Dir(sdsbridgetest.SocketPath(t, "x"))
+	ca := testca.NewForTest(t, "cli.test")
+	api := fakeworkloadapi.Start(t, fakeworkloadapi.SocketPath(t, "api.sock"))
+	api.SetX509SVIDs(fakeworkloadapi.X509SVID(t, ca, "/envoy", ""))
+	base := filepath.Dir(fakeworkloadapi.SocketPath(t, "x"))
 	emptyDir := func(t *testing.T, name string) string {
 		d := filepath.Join(base, name)
 		if err := os.Mkdir(d, 0o777); err != nil {
