@@ -1,10 +1,6 @@
 package fakeworkloadapi
 
 import (
-	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"os"
 	"path/filepath"
@@ -14,31 +10,23 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/svidkit/svidkit/internal/testca"
-	"github.com/svidkit/svidkit/pkg/server/ca"
 )
 
 // X509SVID mints, with c, an X.509-SVID for path ("/web") in c's trust
 // domain with a fresh key and the given hint, as the Workload API sends it.
 func X509SVID(t testing.TB, c *testca.CA, path, hint string) *workload.X509SVID {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	id, err := spiffeid.FromPath(c.TrustDomain(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	chain, err := c.SignX509SVID(context.Background(), ca.X509SVIDParams{SPIFFEID: id, PublicKey: key.Public()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
+	s := c.NewX509SVID(t, id)
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(s.PrivateKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var der []byte
-	for _, cert := range chain {
+	for _, cert := range s.Certificates {
 		der = append(der, cert.Raw...)
 	}
 	return &workload.X509SVID{SpiffeId: id.String(), X509Svid: der, X509SvidKey: pkcs8, Bundle: c.Root().Raw, Hint: hint}
