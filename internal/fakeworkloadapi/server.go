@@ -20,9 +20,11 @@ import (
 	"github.com/svidkit/svidkit/internal/testca"
 )
 
-// Server is a fake Workload API. With no X.509-SVIDs set it answers
-// PermissionDenied "no identity issued", as SPIRE's agent does. It is safe
-// for concurrent use.
+// Server is a fake Workload API. With no X.509-SVIDs (or no JWT bundles)
+// set, FetchX509SVID and FetchJWTSVID (or FetchJWTBundles) answer
+// PermissionDenied "no identity issued", as SPIRE's agent does. Every Set
+// and SetError pushes to the open streams at once: unlike the agent's
+// cache it never coalesces. It is safe for concurrent use.
 type Server struct {
 	sock  string
 	calls chan struct{} // one value per FetchX509SVID call (dropped if full)
