@@ -1,6 +1,6 @@
 // Command svidkit-sds is the standalone Envoy SDS bridge: a Workload API
 // client that serves the workload's SVIDs and bundles to Envoy over SDS v3.
-// See package sdscli.
+// See package sdscli (commands) and package sdsbridged (wiring).
 package main
 
 import (
