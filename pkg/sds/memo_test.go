@@ -16,7 +16,8 @@ func TestRenderCacheSharesAndForgets(t *testing.T) {
 		td := spiffeid.RequireTrustDomainFromString("example.org")
 		snap := &Snapshot{TrustDomain: td, Bundles: x509bundle.NewSet(x509bundle.New(td))}
 		n := names{svid: DefaultSVIDName, bundle: DefaultBundleName, all: DefaultAllBundlesName}
-		if c.view(snap, n, true).memo != c.view(snap, n, true).memo {
+		first, second := c.view(snap, n, true), c.view(snap, n, true)
+		if first.memo != second.memo {
 			t.Fatal("two views of one snapshot do not share their memo")
 		}
 		if c.view(snap, n, false).memo == c.view(snap, n, true).memo {
