@@ -63,12 +63,12 @@ func BenchmarkMemoryAttacks(b *testing.B) {
 	})
 	b.Run("sds-fetch", func(b *testing.B) {
 		d := startAttackDaemons(b, bin)
-		sds, sock := startSDSProcess(b, d, filepath.Join(bin, "svidkit-sds"))
+		sds, sock := startSDSProcess(b, d.l.Dir, d.socket, filepath.Join(bin, "svidkit-sds"))
 		attack(b, sds, func() int { return sdsFetchAttack(b, sock, 40, 40000, 90) })
 	})
 	b.Run("sds-fetch-at-limit", func(b *testing.B) {
 		d := startAttackDaemons(b, bin)
-		sds, sock := startSDSProcess(b, d, filepath.Join(bin, "svidkit-sds"))
+		sds, sock := startSDSProcess(b, d.l.Dir, d.socket, filepath.Join(bin, "svidkit-sds"))
 		attack(b, sds, func() int { return sdsFetchAttack(b, sock, 1000, 256, 256) })
 	})
 	b.Run("jwt", func(b *testing.B) {
@@ -131,21 +131,23 @@ func startAttackDaemons(b *testing.B, bin string) *attackDaemons {
 	return &attackDaemons{l: l, agent: agent, socket: socket}
 }
 
-// startSDSProcess runs svidkit-sds on d's agent and waits until it is
-// ready; it returns the process and its SDS socket.
-func startSDSProcess(b *testing.B, d *attackDaemons, binary string) (*exec.Cmd, string) {
-	b.Helper()
-	sockDir := filepath.Join(d.l.Dir, "sds")
+// startSDSProcess runs the svidkit-sds binary against the Workload API at
+// agentSocket, serving SDS on a socket in a private directory under dir,
+// with its health listener on, and returns once it is ready: it has an
+// X.509 context from the agent and its socket exists.
+func startSDSProcess(tb testing.TB, dir, agentSocket, binary string) (*exec.Cmd, string) {
+	tb.Helper()
+	sockDir := filepath.Join(dir, "sds")
 	if err := os.Mkdir(sockDir, 0o700); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	sock := filepath.Join(sockDir, "sds.sock")
-	port := testenv.FreePort(b)
+	port := testenv.FreePort(tb)
 	conf := fmt.Sprintf("agent_address = %q\nlisten_address = [%q]\nhealth_checks {\n  listener_enabled = true\n  bind_address = \"127.0.0.1\"\n  bind_port = %d\n}\n",
-		d.socket, sock, port)
-	cmd := startProcess(b, d.l.Dir, binary, "sds", conf)
+		agentSocket, sock, port)
+	cmd := startProcess(tb, dir, binary, "sds", conf)
 	readyURL := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) + "/ready"
-	pollUntil(b, 30*time.Second, 50*time.Millisecond, "svidkit-sds to be ready", func() bool {
+	pollUntil(tb, 30*time.Second, 50*time.Millisecond, "svidkit-sds to be ready", func() bool {
 		_, err := os.Stat(sock)
 		return err == nil && httpOK(readyURL)
 	})
@@ -263,20 +265,25 @@ func jwtAttack(b *testing.B, sock string, calls, perRequest, size int, progress 
 // buildBinaries builds the named daemons (cmd/<name>) with the flags of
 // the Taskfile's build task, so that the figures are those of the shipped
 // binaries, into a temporary directory it returns as svidkit-<name>.
-func buildBinaries(b *testing.B, names ...string) string {
-	b.Helper()
+// Without the go toolchain in PATH it skips, except under CI, where it
+// fails.
+func buildBinaries(tb testing.TB, names ...string) string {
+	tb.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		b.Skip("this benchmark builds the daemons and needs the go toolchain in PATH: ", err)
+		if os.Getenv("CI") != "" {
+			tb.Fatal("builds the daemons and needs the go toolchain in PATH: ", err)
+		}
+		tb.Skip("builds the daemons and needs the go toolchain in PATH: ", err)
 	}
-	root := moduleRoot(b, goTool)
-	bin := b.TempDir()
+	root := moduleRoot(tb, goTool)
+	bin := tb.TempDir()
 	for _, name := range names {
 		build := exec.Command(goTool, "build", "-trimpath", "-tags", "grpcnotrace", "-ldflags", "-s -w",
 			"-o", filepath.Join(bin, "svidkit-"+name), "./cmd/"+name)
 		build.Dir = root
 		if out, err := build.CombinedOutput(); err != nil {
-			b.Fatalf("go build ./cmd/%s: %v\n%s", name, err, out)
+			tb.Fatalf("go build ./cmd/%s: %v\n%s", name, err, out)
 		}
 	}
 	return bin

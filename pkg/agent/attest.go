@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/svidkit/svidkit/pkg/agent/svidstore"
+	"github.com/svidkit/svidkit/pkg/backoff"
 )
 
 // bootstrap gives the agent an identity: the stored one while it is valid,
@@ -81,7 +82,7 @@ func (a *Agent) connect(ctx context.Context) error {
 // retry runs fn until it succeeds, fails with an error other than the
 // server being unreachable, or ctx is done.
 func (a *Agent) retry(ctx context.Context, what string, fn func(context.Context) error) error {
-	bo := newBackoff(a.cfg.SyncInterval, maxBackoff)
+	bo := backoff.NewJittered(a.cfg.SyncInterval, maxBackoff)
 	for {
 		actx, cancel := context.WithTimeout(ctx, iterationTimeout)
 		err := fn(actx)
@@ -101,7 +102,7 @@ func (a *Agent) retry(ctx context.Context, what string, fn func(context.Context)
 		default:
 			return fmt.Errorf("agent: %s: %w", what, err)
 		}
-		d := bo.next()
+		d := bo.Next()
 		a.log.Warn(what+" failed; retrying", "error", err, "retry_in", d)
 		if err := wait(ctx, d); err != nil {
 			return fmt.Errorf("agent: %s: %w", what, err)

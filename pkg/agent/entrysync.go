@@ -6,6 +6,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/svidkit/svidkit/pkg/backoff"
 )
 
 // The svidkit long-poll extension of SyncAuthorizedEntries, spelled as the
@@ -36,7 +38,7 @@ const syncWaitMargin = 5 * time.Second
 // signalled on a.entriesChanged so that the main loop mints at once; after
 // deniedLimit consecutive PermissionDenied results a.denied is signalled.
 func (a *Agent) runEntrySync(ctx context.Context) {
-	bo := newBackoff(a.cfg.SyncInterval, maxBackoff)
+	bo := backoff.NewJittered(a.cfg.SyncInterval, maxBackoff)
 	digest := ""
 	denied := 0
 	for {
@@ -49,7 +51,7 @@ func (a *Agent) runEntrySync(ctx context.Context) {
 		delay := time.Duration(0)
 		switch {
 		case err == nil:
-			bo.reset()
+			bo.Reset()
 			denied = 0
 			first := !a.synced.Swap(true)
 			if changed || first {
@@ -68,7 +70,7 @@ func (a *Agent) runEntrySync(ctx context.Context) {
 			// The server asks for re-attestation: no point in asking again.
 			digest = ""
 			denied = 0
-			delay = bo.next()
+			delay = bo.Next()
 			a.metrics.syncErrors.Inc()
 			select {
 			case a.denied <- err:
@@ -77,7 +79,7 @@ func (a *Agent) runEntrySync(ctx context.Context) {
 		case status.Code(err) == codes.PermissionDenied:
 			digest = ""
 			denied++
-			delay = bo.next()
+			delay = bo.Next()
 			a.metrics.syncErrors.Inc()
 			a.log.Warn("server denied the entry sync", "error", err, "consecutive", denied, "retry_in", delay)
 			if denied >= deniedLimit {
@@ -89,7 +91,7 @@ func (a *Agent) runEntrySync(ctx context.Context) {
 			}
 		default:
 			digest = ""
-			delay = bo.next()
+			delay = bo.Next()
 			a.metrics.syncErrors.Inc()
 			a.log.Warn("entry sync with server failed; serving cached SVIDs", "error", err, "retry_in", delay)
 		}

@@ -5,13 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/svidkit/svidkit/pkg/backoff"
 )
 
 // maxBackoff caps the retry delay while the server is unreachable.
@@ -55,7 +56,7 @@ func (a *Agent) Run(ctx context.Context) error {
 // loop runs housekeeping rounds every SyncInterval, and at once when the
 // entry sync changed the entries, backing off exponentially on errors.
 func (a *Agent) loop(ctx context.Context) error {
-	bo := newBackoff(a.cfg.SyncInterval, maxBackoff)
+	bo := backoff.NewJittered(a.cfg.SyncInterval, maxBackoff)
 	denied := 0
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -78,19 +79,19 @@ func (a *Agent) loop(ctx context.Context) error {
 		delay := a.cfg.SyncInterval
 		switch {
 		case err == nil:
-			bo.reset()
+			bo.Reset()
 			denied = 0
 			if a.synced.Load() && !a.ready.Swap(true) {
 				a.log.Info("agent ready", "entries", len(a.cache.Entries()))
 			}
 		case mustReattest(err):
 			denied = 0
-			delay = bo.next()
+			delay = bo.Next()
 			a.metrics.syncErrors.Inc()
 			a.handleDenied(ctx, err)
 		case status.Code(err) == codes.PermissionDenied:
 			denied++
-			delay = bo.next()
+			delay = bo.Next()
 			a.metrics.syncErrors.Inc()
 			a.log.Warn("server denied the agent", "error", err, "consecutive", denied, "retry_in", delay)
 			if denied >= deniedLimit {
@@ -98,7 +99,7 @@ func (a *Agent) loop(ctx context.Context) error {
 				a.handleDenied(ctx, err)
 			}
 		default:
-			delay = bo.next()
+			delay = bo.Next()
 			a.metrics.syncErrors.Inc()
 			a.log.Warn("sync with server failed; serving cached SVIDs", "error", err, "retry_in", delay)
 		}
@@ -163,28 +164,6 @@ func mustReattest(err error) bool {
 	}
 	return false
 }
-
-// backoff yields exponentially growing delays between min and max.
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-func newBackoff(lo, hi time.Duration) *backoff {
-	return &backoff{min: lo, max: hi}
-}
-
-// next returns the next delay: doubling from min, capped at max, with up to
-// 20% jitter subtracted so that agents restarted together spread out.
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(b.cur*2, b.max)
-	}
-	return b.cur - rand.N(b.cur/5+1)
-}
-
-func (b *backoff) reset() { b.cur = 0 }
 
 // wait sleeps for d or until ctx is done, reporting ctx's error.
 func wait(ctx context.Context, d time.Duration) error {

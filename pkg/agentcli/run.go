@@ -3,7 +3,6 @@ package agentcli
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -61,54 +60,28 @@ func newRunCommand(opts Options) *cobra.Command {
 // loadAgentConfig reads the file, applies the flags that were set, then
 // validates, printing configuration warnings to stderr.
 func loadAgentConfig(cmd *cobra.Command, f *runFlags) (*config.Agent, error) {
-	data, err := os.ReadFile(f.configPath)
-	if err != nil {
-		return nil, fmt.Errorf("read -config: %w", err)
-	}
-	cfg, warnings, err := config.DecodeAgent(f.configPath, data)
-	printWarnings(cmd.ErrOrStderr(), warnings)
-	if err != nil {
-		return nil, err
-	}
-	fs := cmd.Flags()
-	// A value from a flag is not on a line of the file.
-	forget := func(key string) { cfg.Lines.Forget(config.AgentBlock, key) }
-	if fs.Changed("trustDomain") {
-		td, err := spiffeid.TrustDomainFromString(f.trustDomain)
-		if err != nil {
-			return nil, fmt.Errorf("invalid -trustDomain %q: %w", f.trustDomain, err)
-		}
-		cfg.TrustDomain = td
-	}
-	if fs.Changed("joinToken") {
-		cfg.JoinToken = f.joinToken
-	}
-	if fs.Changed("socketPath") {
-		cfg.SocketPath = f.socketPath
-		forget("socket_path")
-	}
-	if fs.Changed("dataDir") {
-		cfg.DataDir = f.dataDir
-	}
-	if fs.Changed("serverAddress") {
-		cfg.ServerAddress = f.serverAddress
-	}
-	if fs.Changed("serverPort") {
-		cfg.ServerPort = f.serverPort
-		forget("server_port")
-	}
-	if fs.Changed("logLevel") {
-		cfg.LogLevel = f.logLevel
-		forget("log_level")
-	}
-	if fs.Changed("insecureBootstrap") {
-		cfg.InsecureBootstrap = f.insecureBootstrap
-		forget("insecure_bootstrap")
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	return cfg, nil
+	cfg, warnings, err := config.LoadAgentFlags(f.configPath, cmd.Flags().Changed, []config.Override[*config.Agent]{
+		{Flag: "trustDomain", Key: "trust_domain", Apply: func(c *config.Agent) error {
+			td, err := spiffeid.TrustDomainFromString(f.trustDomain)
+			if err != nil {
+				return fmt.Errorf("invalid -trustDomain %q: %w", f.trustDomain, err)
+			}
+			c.TrustDomain = td
+			return nil
+		}},
+		{Flag: "joinToken", Key: "join_token", Apply: func(c *config.Agent) error { c.JoinToken = f.joinToken; return nil }},
+		{Flag: "socketPath", Key: "socket_path", Apply: func(c *config.Agent) error { c.SocketPath = f.socketPath; return nil }},
+		{Flag: "dataDir", Key: "data_dir", Apply: func(c *config.Agent) error { c.DataDir = f.dataDir; return nil }},
+		{Flag: "serverAddress", Key: "server_address", Apply: func(c *config.Agent) error { c.ServerAddress = f.serverAddress; return nil }},
+		{Flag: "serverPort", Key: "server_port", Apply: func(c *config.Agent) error { c.ServerPort = f.serverPort; return nil }},
+		{Flag: "logLevel", Key: "log_level", Apply: func(c *config.Agent) error { c.LogLevel = f.logLevel; return nil }},
+		{Flag: "insecureBootstrap", Key: "insecure_bootstrap", Apply: func(c *config.Agent) error {
+			c.InsecureBootstrap = f.insecureBootstrap
+			return nil
+		}},
+	})
+	config.PrintWarnings(cmd.ErrOrStderr(), warnings)
+	return cfg, err
 }
 
 func newValidateCommand() *cobra.Command {
@@ -119,7 +92,7 @@ func newValidateCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, warnings, err := config.LoadAgent(configPath)
-			printWarnings(cmd.ErrOrStderr(), warnings)
+			config.PrintWarnings(cmd.ErrOrStderr(), warnings)
 			if err != nil {
 				return err
 			}
@@ -129,11 +102,4 @@ func newValidateCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&configPath, "config", DefaultConfigPath, "Path to a SPIRE config file")
 	return cmd
-}
-
-// printWarnings writes each configuration warning on its own line.
-func printWarnings(w io.Writer, warnings []string) {
-	for _, msg := range warnings {
-		fmt.Fprintf(w, "Warning: %s\n", msg)
-	}
 }

@@ -1,13 +1,13 @@
 package agentcli_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/spf13/cobra"
 	"github.com/svidkit/svidkit/pkg/agentcli"
 	"github.com/svidkit/svidkit/pkg/cliargs"
 	"github.com/svidkit/svidkit/pkg/config"
@@ -35,8 +35,17 @@ func writeConf(t *testing.T, body string) string {
 	return p
 }
 
-func executeCLI(ctx context.Context, root *cobra.Command, args ...string) int {
-	return cliargs.Execute(ctx, root, args)
+// run executes the CLI with args as main would and captures its output.
+// The api and healthcheck commands are tested against a real agent in
+// internal/e2e (TestAgentCLI).
+func run(t *testing.T, ctx context.Context, opts agentcli.Options, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	root := agentcli.New(opts)
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	code = cliargs.Execute(ctx, root, args)
+	return code, out.String(), errOut.String()
 }
 
 func TestRun(t *testing.T) {

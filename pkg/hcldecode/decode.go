@@ -8,8 +8,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
-	"time"
 
 	"github.com/hashicorp/hcl"
 	"github.com/hashicorp/hcl/hcl/ast"
@@ -22,9 +22,14 @@ import (
 type Decoder struct {
 	// File is the file name prefixed to every message.
 	File string
+	// NumbersAsStrings makes String (and a single value of StringList)
+	// take a bare number as its text (hint = 123), as HCL's own decoder
+	// does for a string field. spiffe-helper's files rely on it; SPIRE's
+	// server and agent files are decoded without it.
+	NumbersAsStrings bool
 
 	errs     Problems
-	warnings []string
+	warnings Problems
 	lines    Lines
 }
 
@@ -36,9 +41,10 @@ func (d *Decoder) Errorf(pos token.Pos, format string, args ...any) {
 	d.errs.At(pos.Line, format, args...)
 }
 
-// Warnf records a non-fatal note at pos as "file:line: message".
+// Warnf records a non-fatal note at pos, reported as "file:line: message",
+// or as "file: message" when pos has no line (a note about the whole file).
 func (d *Decoder) Warnf(pos token.Pos, format string, args ...any) {
-	d.warnings = append(d.warnings, fmt.Sprintf("%s:%d: %s", d.File, pos.Line, fmt.Sprintf(format, args...)))
+	d.warnings.At(pos.Line, format, args...)
 }
 
 // Err returns every recorded problem, one per line in file order, or nil.
@@ -47,8 +53,12 @@ func (d *Decoder) Err() error {
 	return d.errs.Err()
 }
 
-// Warnings returns the warnings recorded with Warnf, in the order recorded.
-func (d *Decoder) Warnings() []string { return d.warnings }
+// Warnings returns the warnings recorded with Warnf in file order, those
+// without a line last, as Err orders errors; nil when there are none.
+func (d *Decoder) Warnings() []string {
+	d.warnings.File = d.File
+	return d.warnings.Messages()
+}
 
 // Record notes that key was given in block at pos; Block records every key
 // it decodes.
@@ -121,6 +131,17 @@ func TokenString(t token.Token) (s string, ok bool) {
 // setting svidkit does not support yet; any other key is reported as
 // unknown.
 func (d *Decoder) Block(what string, list *ast.ObjectList, fields map[string]Field, unsupported map[string]bool) {
+	d.block(what, list, fields, unsupported, nil)
+}
+
+// BlockRepeat is Block for a block in which the keys named in repeatable
+// may be given more than once (HCL's repeated blocks, such as two
+// jwt_svids { ... }); their field decodes each occurrence in file order.
+func (d *Decoder) BlockRepeat(what string, list *ast.ObjectList, fields map[string]Field, repeatable ...string) {
+	d.block(what, list, fields, nil, repeatable)
+}
+
+func (d *Decoder) block(what string, list *ast.ObjectList, fields map[string]Field, unsupported map[string]bool, repeatable []string) {
 	seen := make(map[string]bool)
 	for _, it := range list.Items {
 		if len(it.Keys) == 0 {
@@ -130,7 +151,7 @@ func (d *Decoder) Block(what string, list *ast.ObjectList, fields map[string]Fie
 		pos := it.Keys[0].Pos()
 		f, ok := fields[key]
 		switch {
-		case ok && seen[key]:
+		case ok && seen[key] && !slices.Contains(repeatable, key):
 			d.Errorf(pos, "duplicate key %q in %s", key, what)
 		case ok:
 			seen[key] = true
@@ -170,112 +191,4 @@ func (d *Decoder) Literal(it *ast.ObjectItem, want string) (token.Token, bool) {
 		return token.Token{}, false
 	}
 	return lit.Token, true
-}
-
-// String decodes a string value into dst.
-func (d *Decoder) String(dst *string) Field {
-	return func(it *ast.ObjectItem) {
-		t, ok := d.Literal(it, "a string")
-		if !ok {
-			return
-		}
-		s, ok := TokenString(t)
-		if !ok {
-			d.Errorf(t.Pos, "%s: want a string, got %s", KeyName(it.Keys[0]), t.Text)
-			return
-		}
-		*dst = s
-	}
-}
-
-// Int decodes a decimal number, or a string holding one as SPIRE accepts,
-// into dst.
-func (d *Decoder) Int(dst *int) Field {
-	return func(it *ast.ObjectItem) {
-		t, ok := d.Literal(it, "a number")
-		if !ok {
-			return
-		}
-		text := t.Text
-		if s, isStr := TokenString(t); isStr {
-			text = s
-		} else if t.Type != token.NUMBER {
-			d.Errorf(t.Pos, "%s: want a number, got %s", KeyName(it.Keys[0]), t.Text)
-			return
-		}
-		n, err := strconv.Atoi(text)
-		if err != nil {
-			d.Errorf(t.Pos, "%s: want a number, got %q", KeyName(it.Keys[0]), text)
-			return
-		}
-		*dst = n
-	}
-}
-
-// Bool decodes true or false into dst.
-func (d *Decoder) Bool(dst *bool) Field {
-	return func(it *ast.ObjectItem) {
-		t, ok := d.Literal(it, "true or false")
-		if !ok {
-			return
-		}
-		if t.Type != token.BOOL {
-			d.Errorf(t.Pos, "%s: want true or false, got %s", KeyName(it.Keys[0]), t.Text)
-			return
-		}
-		*dst = t.Text == "true"
-	}
-}
-
-// Duration decodes a non-negative Go duration string such as "1h" or "90s"
-// into dst.
-func (d *Decoder) Duration(dst *time.Duration) Field {
-	return func(it *ast.ObjectItem) {
-		key := KeyName(it.Keys[0])
-		t, ok := d.Literal(it, `a duration such as "1h" or "90s"`)
-		if !ok {
-			return
-		}
-		s, isStr := TokenString(t)
-		if !isStr {
-			d.Errorf(t.Pos, "%s: want a duration string such as \"1h\" or \"90s\", got %s", key, t.Text)
-			return
-		}
-		v, err := time.ParseDuration(s)
-		if err != nil || v < 0 {
-			d.Errorf(t.Pos, "%s: invalid duration %q (want e.g. \"1h\" or \"90s\")", key, s)
-			return
-		}
-		*dst = v
-	}
-}
-
-// StringList decodes ["a", "b"] or a single "a" into dst.
-func (d *Decoder) StringList(dst *[]string) Field {
-	return func(it *ast.ObjectItem) {
-		key := KeyName(it.Keys[0])
-		switch v := it.Val.(type) {
-		case *ast.LiteralType:
-			var s string
-			d.String(&s)(it)
-			*dst = []string{s}
-		case *ast.ListType:
-			out := make([]string, 0, len(v.List))
-			for _, n := range v.List {
-				lit, ok := n.(*ast.LiteralType)
-				s, isStr := "", false
-				if ok {
-					s, isStr = TokenString(lit.Token)
-				}
-				if !isStr {
-					d.Errorf(n.Pos(), "%s: want a list of strings", key)
-					return
-				}
-				out = append(out, s)
-			}
-			*dst = out
-		default:
-			d.Errorf(it.Pos(), "%s: want a list of strings", key)
-		}
-	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/hcl/ast"
+	"github.com/hashicorp/hcl/hcl/token"
 )
 
 func TestParse(t *testing.T) {
@@ -139,17 +140,124 @@ func TestBlockNilUnsupported(t *testing.T) {
 }
 
 func TestWarnings(t *testing.T) {
-	list, err := Parse("f.hcl", []byte("\nw = 1\n"))
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name, file, src string
+		want            []string
+	}{
+		{"one", "f.hcl", "\nw = 1\n", []string{"f.hcl:2: w is noted"}},
+		{"none", "f.hcl", "s = \"x\"\n", nil},
+		// Warnf is called in decoding order (z's warning first, then the
+		// file-wide one); Warnings reports them in file order, the
+		// unpositioned one last.
+		{"file order, unpositioned last", "f.hcl", "w = 1\nz = 1\nw2 = 1\n", []string{
+			"f.hcl:1: w is noted", "f.hcl:2: z is noted", "f.hcl:3: w is noted", "f.hcl: whole file is noted"}},
+		{"no file name", "", "\nw = 1\n", []string{"w is noted"}},
 	}
-	d := &Decoder{File: "f.hcl"}
-	d.Block("b", list, map[string]Field{"w": func(it *ast.ObjectItem) { d.Warnf(it.Pos(), "w is %s", "noted") }}, nil)
-	if err := d.Err(); err != nil {
-		t.Fatalf("Err() = %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			list, err := Parse("f.hcl", []byte(tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := &Decoder{File: tt.file}
+			var later []func()
+			warn := func(it *ast.ObjectItem) { d.Warnf(it.Pos(), "w is %s", "noted") }
+			d.Block("b", list, map[string]Field{
+				"s":  d.String(new(string)),
+				"w":  func(it *ast.ObjectItem) { later = append(later, func() { warn(it) }) },
+				"w2": func(it *ast.ObjectItem) { later = append(later, func() { warn(it) }) },
+				"z": func(it *ast.ObjectItem) {
+					d.Warnf(token.Pos{}, "whole file is noted")
+					d.Warnf(it.Pos(), "z is noted")
+				},
+			}, nil)
+			for _, f := range later {
+				f()
+			}
+			if err := d.Err(); err != nil {
+				t.Fatalf("Err() = %v", err)
+			}
+			if got := d.Warnings(); !slices.Equal(got, tt.want) {
+				t.Errorf("Warnings() = %q; want %q", got, tt.want)
+			}
+		})
 	}
-	if got, want := d.Warnings(), []string{"f.hcl:2: w is noted"}; !slices.Equal(got, want) {
-		t.Errorf("Warnings() = %q; want %q", got, want)
+}
+
+func TestBlockRepeat(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      []string
+		wantErr   []string
+	}{
+		{"repeated blocks in file order", "r { v = \"a\" }\nr { v = \"b\" }\n", []string{"a", "b"}, nil},
+		{"once", "r { v = \"a\" }\n", []string{"a"}, nil},
+		{"other keys stay single", "s = \"x\"\ns = \"y\"\n", nil, []string{`f.hcl:2: duplicate key "s" in b`}},
+		{"unknown key", "zz = 1\n", nil, []string{`f.hcl:1: unknown key "zz" in b`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			list, err := Parse("f.hcl", []byte(tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := &Decoder{File: "f.hcl"}
+			var got []string
+			d.BlockRepeat("b", list, map[string]Field{
+				"s": d.String(new(string)),
+				"r": func(it *ast.ObjectItem) {
+					if body, ok := d.Object(it); ok {
+						var v string
+						d.Block("r", body, map[string]Field{"v": d.String(&v)}, nil)
+						got = append(got, v)
+					}
+				},
+			}, "r")
+			var errs []string
+			if err := d.Err(); err != nil {
+				errs = strings.Split(err.Error(), "\n")
+			}
+			if !slices.Equal(errs, tt.wantErr) || !slices.Equal(got, tt.want) {
+				t.Errorf("got %q, errors %q; want %q, %q", got, errs, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestNumbersAsStrings(t *testing.T) {
+	tests := []struct {
+		name, src string
+		numbers   bool
+		want      []string
+		wantErr   string
+	}{
+		{"string refuses a number", "s = 123\n", false, nil, "f.hcl:1: s: want a string, got 123"},
+		{"string takes a number", "s = 123\n", true, []string{"123"}, ""},
+		{"single list value takes a number", "l = 0x1f\n", true, []string{"0x1f"}, ""},
+		{"list elements stay strings", "l = [\"a\", 1]\n", true, nil, "f.hcl:1: l: want a list of strings"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			list, err := Parse("f.hcl", []byte(tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := &Decoder{File: "f.hcl", NumbersAsStrings: tt.numbers}
+			var s string
+			var l []string
+			d.Block("b", list, map[string]Field{"s": d.String(&s), "l": d.StringList(&l)}, nil)
+			gotErr := ""
+			if err := d.Err(); err != nil {
+				gotErr = err.Error()
+			}
+			got := l
+			if s != "" {
+				got = []string{s}
+			}
+			if gotErr != tt.wantErr || !slices.Equal(got, tt.want) {
+				t.Errorf("got %q, error %q; want %q, %q", got, gotErr, tt.want, tt.wantErr)
+			}
+		})
 	}
 }
 

@@ -70,6 +70,21 @@ func (p *Problems) At(line int, format string, args ...any) {
 // Err returns the problems in file order (those without a line last), one
 // per line of the message, or nil when there are none.
 func (p *Problems) Err() error {
+	msgs := p.Messages()
+	errs := make([]error, len(msgs))
+	for i, m := range msgs {
+		errs[i] = errors.New(m)
+	}
+	return errors.Join(errs...)
+}
+
+// Messages returns the problems as Err words them, in the same order (file
+// order, those without a line last, ties in the order recorded); nil when
+// there are none. Decoder reports its warnings with it.
+func (p *Problems) Messages() []string {
+	if len(p.list) == 0 {
+		return nil
+	}
 	list := slices.Clone(p.list)
 	slices.SortStableFunc(list, func(a, b problem) int {
 		switch {
@@ -82,16 +97,16 @@ func (p *Problems) Err() error {
 		}
 		return cmp.Compare(a.line, b.line)
 	})
-	errs := make([]error, len(list))
+	out := make([]string, len(list))
 	for i, pr := range list {
 		switch {
 		case p.File == "":
-			errs[i] = errors.New(pr.msg)
+			out[i] = pr.msg
 		case pr.line == 0:
-			errs[i] = fmt.Errorf("%s: %s", p.File, pr.msg)
+			out[i] = fmt.Sprintf("%s: %s", p.File, pr.msg)
 		default:
-			errs[i] = fmt.Errorf("%s:%d: %s", p.File, pr.line, pr.msg)
+			out[i] = fmt.Sprintf("%s:%d: %s", p.File, pr.line, pr.msg)
 		}
 	}
-	return errors.Join(errs...)
+	return out
 }

@@ -119,7 +119,7 @@ exit_timeout = "5s"
 	}{
 		{"values", []string{"-config", badValues}, []string{
 			badValues + `:5: renew_signal: SIGKILL cannot be caught or ignored, so the workload would not reload; use a signal it handles, such as "SIGHUP" or "SIGUSR1"`,
-			badValues + `:6: exit_timeout: invalid duration "soon" (want e.g. "30s" or "5m")`,
+			badValues + `:6: exit_timeout: invalid duration "soon" (want e.g. "1h" or "90s")`,
 		}},
 		{"file names", []string{"-config", badNames}, []string{
 			badNames + `:2: svid_file_name: invalid file name "../evil.pem": name contains a path separator or NUL; want a plain file name inside cert_dir`,

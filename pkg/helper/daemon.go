@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/svidkit/svidkit/pkg/backoff"
 	"github.com/svidkit/svidkit/pkg/helper/helperconfig"
 )
 
@@ -20,47 +21,6 @@ const (
 	jwtRetryMin = time.Second
 	jwtRetryMax = 60 * time.Second
 )
-
-// watchLoop runs Workload API sessions until ctx ends. A session ends, and
-// a new one with a fresh connection starts, when the socket is recreated
-// (reconnect) or when the session fails on its own.
-func (h *Helper) watchLoop(ctx context.Context, reconnect <-chan struct{}) error {
-	bo := newBackoff(minBackoff, maxBackoff)
-	for {
-		sctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- h.session(sctx) }()
-		var err error
-		select {
-		case <-ctx.Done():
-			cancel()
-			<-done
-			return nil
-		case <-reconnect:
-			cancel()
-			<-done
-			bo.Reset()
-			continue
-		case err = <-done:
-			cancel()
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		d := bo.Next()
-		h.log.Warn("Workload API session ended; retrying", "workload_api", h.addr, "error", err, "retry_in", d)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-reconnect:
-			t.Stop()
-			bo.Reset()
-		case <-t.C:
-		}
-	}
-}
 
 // session watches the X.509 context and the JWT bundles and keeps the
 // JWT-SVIDs fresh over one client connection until ctx ends or a watch
@@ -144,7 +104,7 @@ func (w *jwtBundleWatcher) OnJWTBundlesWatchError(err error) {
 // half its remaining lifetime plus one second (spiffe-helper's schedule),
 // retrying failures with backoff, until ctx ends.
 func (h *Helper) refreshJWT(ctx context.Context, client *workloadapi.Client, j helperconfig.JWTSVID) {
-	bo := newBackoff(jwtRetryMin, jwtRetryMax)
+	bo := backoff.New(jwtRetryMin, jwtRetryMax)
 	for {
 		var wait time.Duration
 		svid, err := fetchJWT(ctx, client, j, h.cfg.Hint)

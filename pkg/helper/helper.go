@@ -15,6 +15,7 @@ import (
 	"github.com/svidkit/svidkit/pkg/helper/svidformat"
 	"github.com/svidkit/svidkit/pkg/sockwatch"
 	"github.com/svidkit/svidkit/pkg/taskrun"
+	"github.com/svidkit/svidkit/pkg/wlclient"
 )
 
 // DefaultRepairInterval is how often the files on disk are checked against
@@ -147,7 +148,13 @@ func (h *Helper) runDaemon(ctx context.Context) error {
 	sock := sockwatch.New(h.addr, sockwatch.WithLogger(h.log))
 	tasks := []taskrun.Task{
 		{Name: "reloader", Run: rl.Run},
-		{Name: "workload api", Run: func(ctx context.Context) error { return h.watchLoop(ctx, sock.Changed()) }},
+		{Name: "workload api", Run: (&wlclient.Loop{
+			Session:   h.session,
+			Reconnect: sock.Changed(),
+			Backoff:   reconnectBackoff(),
+			Address:   h.addr,
+			Log:       h.log,
+		}).Run},
 		{Name: "socket watch", Run: sock.Run},
 		{Name: "repair", Run: h.repairLoop},
 		{Name: "write retry", Run: h.retryLoop},

@@ -11,6 +11,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
+	"github.com/svidkit/svidkit/pkg/backoff"
 	"github.com/svidkit/svidkit/pkg/helper/svidformat"
 )
 
@@ -105,7 +106,7 @@ func (h *Helper) steps() []step {
 // socket's creation (wake) cuts a backoff short. When wctx's deadline
 // passes it returns a *TimeoutError; when ctx ends, ctx's error.
 func (h *Helper) await(ctx, wctx context.Context, sock *lazySocketWatch, s step, f *fetched) error {
-	bo := newBackoff(minBackoff, maxBackoff)
+	bo := backoff.New(minBackoff, maxBackoff)
 	var last error
 	for attempt := 1; ; attempt++ {
 		err := h.attempt(wctx, s, f)

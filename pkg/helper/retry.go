@@ -3,6 +3,8 @@ package helper
 import (
 	"context"
 	"time"
+
+	"github.com/svidkit/svidkit/pkg/backoff"
 )
 
 // Write retry schedule: a set that failed to write (ENOSPC, EIO, a
@@ -21,7 +23,7 @@ const (
 // the set being retried: the state always holds the latest material, and a
 // successful write of it ends the retries. It runs until ctx ends.
 func (h *Helper) retryLoop(ctx context.Context) error {
-	bo := newBackoff(writeRetryMin, writeRetryMax)
+	bo := backoff.New(writeRetryMin, writeRetryMax)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()

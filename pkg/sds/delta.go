@@ -180,7 +180,7 @@ func (h *Handler) deltaSecrets(stream grpc.BidiStreamingServer[discoveryv3.Delta
 		if !started || snap == nil {
 			continue
 		}
-		resp, err := state.diff(h.cache.view(snap, h.names, spiffe))
+		resp, err := state.diff(snap.view(h.names, spiffe))
 		if err != nil {
 			log.Error("render secrets", "error", err)
 			return status.Errorf(codes.Internal, "sds: render secrets: %v", err)

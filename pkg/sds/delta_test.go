@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"testing"
-	"time"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	secretv3 "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
@@ -69,12 +68,16 @@ func (c *deltaClient) next() *discoveryv3.DeltaDiscoveryResponse {
 	return nil
 }
 
-func (c *deltaClient) quiet() {
+// settle proves that the stream sent nothing for what the test did since
+// its last response: it subscribes to name, which must be answered, and
+// fails unless the next response is that answer alone. The stream handles
+// one message at a time, so a response to anything before would arrive
+// first.
+func (c *deltaClient) settle(name string) {
 	c.t.Helper()
-	select {
-	case r := <-c.resps:
-		c.t.Fatalf("unexpected response: %v removed %v", names(r), r.RemovedResources)
-	case <-time.After(quietTime):
+	c.send(&discoveryv3.DeltaDiscoveryRequest{ResourceNamesSubscribe: []string{name}})
+	if r := c.next(); !slices.Equal(names(r), []string{name}) || len(r.RemovedResources) != 0 {
+		c.t.Fatalf("unexpected response %v removed %v before the answer to %q", names(r), r.RemovedResources, name)
 	}
 }
 
@@ -89,7 +92,7 @@ func names(r *discoveryv3.DeltaDiscoveryResponse) []string {
 func TestDeltaSecrets(t *testing.T) {
 	ca := newCA(t, "example.org")
 	other := newCA(t, "other.org")
-	src := newFakeSource(snapshot(ca, []sds.SVID{ca.svid(t, "spiffe://example.org/web")}, other))
+	src := newTrackedSource(snapshot(ca, []sds.SVID{ca.svid(t, "spiffe://example.org/web")}, other))
 	c := openDelta(t, serve(t, sds.New(sds.Config{Source: src})))
 
 	c.send(&discoveryv3.DeltaDiscoveryRequest{ResourceNamesSubscribe: []string{"default"}})
@@ -105,7 +108,7 @@ func TestDeltaSecrets(t *testing.T) {
 	}
 
 	// Rotation: only the SVID changed.
-	src.set(snapshot(ca, []sds.SVID{ca.svid(t, "spiffe://example.org/web")}, other))
+	src.setTaken(t, snapshot(ca, []sds.SVID{ca.svid(t, "spiffe://example.org/web")}, other))
 	r = c.next()
 	if got := names(r); !slices.Equal(got, []string{"default"}) || r.Resources[0].Version == defaultVersion {
 		t.Fatalf("rotation sent %v (version %q, old %q)", got, r.Resources[0].GetVersion(), defaultVersion)
@@ -113,7 +116,7 @@ func TestDeltaSecrets(t *testing.T) {
 
 	// A federated bundle goes away and a pending one appears.
 	later := newCA(t, "later.org")
-	src.set(snapshot(ca, src.current.SVIDs, later))
+	src.setTaken(t, snapshot(ca, src.current.SVIDs, later))
 	r = c.next()
 	if got := names(r); !slices.Equal(got, []string{"spiffe://later.org"}) || !slices.Equal(r.RemovedResources, []string{"other.org"}) {
 		t.Fatalf("got %v removed %v, want spiffe://later.org added and other.org removed", got, r.RemovedResources)
@@ -121,15 +124,15 @@ func TestDeltaSecrets(t *testing.T) {
 
 	// Unsubscribed resources are no longer pushed.
 	c.send(&discoveryv3.DeltaDiscoveryRequest{ResourceNamesUnsubscribe: []string{"default"}})
-	c.quiet()
-	src.set(snapshot(ca, []sds.SVID{ca.svid(t, "spiffe://example.org/web")}, later))
-	c.quiet()
+	c.settle("ALL")
+	src.setTaken(t, snapshot(ca, []sds.SVID{ca.svid(t, "spiffe://example.org/web")}, later))
+	c.settle("example.org") // the bundles did not change
 
 	// A NACK does not make the server resend.
 	c.send(&discoveryv3.DeltaDiscoveryRequest{ResourceNamesSubscribe: []string{"default"}})
 	r = c.next()
 	c.send(&discoveryv3.DeltaDiscoveryRequest{ResponseNonce: r.Nonce, ErrorDetail: &status.Status{Message: "rejected"}})
-	c.quiet()
+	c.settle("spiffe://example.org")
 }
 
 func TestDeltaSecretsWildcardAndInitialVersions(t *testing.T) {

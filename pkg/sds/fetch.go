@@ -34,7 +34,7 @@ func (h *Handler) fetchSecrets(ctx context.Context, req *discoveryv3.DiscoveryRe
 		}
 		snap = s
 	}
-	v := h.cache.view(snap, h.names, h.useSPIFFEValidator(req.GetNode()))
+	v := snap.view(h.names, h.useSPIFFEValidator(req.GetNode()))
 	served, missing, err := v.render(req.GetResourceNames())
 	if err != nil {
 		h.log.Error("render secrets", "protocol", "fetch", "error", err)

@@ -48,7 +48,6 @@ type Handler struct {
 	disable bool
 	log     *slog.Logger
 	metrics *metrics
-	cache   *renderCache
 }
 
 // New returns a Handler for cfg, filling defaults. A nil Source makes every
@@ -74,7 +73,6 @@ func New(cfg Config) *Handler {
 		disable: cfg.DisableSPIFFECertValidation,
 		log:     log.With("component", "sds"),
 		metrics: newMetrics(cfg.Registerer, log),
-		cache:   newRenderCache(),
 	}
 }
 

@@ -34,9 +34,6 @@ import (
 // waitTime bounds every wait for an event that must happen.
 const waitTime = 5 * time.Second
 
-// quietTime is how long a test watches for a response that must not come.
-const quietTime = 150 * time.Millisecond
-
 // testCA is a trust domain's root CA.
 type testCA struct {
 	td   spiffeid.TrustDomain
@@ -133,6 +130,47 @@ type fakeSource struct {
 	watches map[*fakeWatch]bool
 	err     error
 	closed  chan struct{} // signalled when a watch closes
+	// tracked sources hand each snapshot over on an unbuffered channel
+	// (setTaken) so a test knows the stream took it; see newTrackedSource.
+	tracked bool
+}
+
+// newTrackedSource is a fakeSource whose changes are made with setTaken,
+// which returns once every stream has taken the snapshot: a test that must
+// prove a snapshot caused no response makes the change, then sends a
+// request that must be answered (the stream's loop handles one message at
+// a time, so a response to the snapshot would come first).
+func newTrackedSource(s *sds.Snapshot) *fakeSource {
+	f := newFakeSource(s)
+	f.tracked = true
+	return f
+}
+
+// setTaken publishes s to every watch of a tracked source and returns once
+// each has taken it.
+func (f *fakeSource) setTaken(tb testing.TB, s *sds.Snapshot) {
+	tb.Helper()
+	f.mu.Lock()
+	f.current = s
+	var ws []*fakeWatch
+	for w := range f.watches {
+		ws = append(ws, w)
+	}
+	f.mu.Unlock()
+	deadline := time.After(waitTime)
+	for _, w := range ws {
+		select {
+		case <-w.first: // the first snapshot goes first
+		case <-deadline:
+			tb.Fatal("a stream did not take its first snapshot")
+		}
+		select {
+		case w.ch <- s:
+		case <-w.done:
+		case <-deadline:
+			tb.Fatal("a stream did not take the snapshot")
+		}
+	}
 }
 
 func newFakeSource(s *sds.Snapshot) *fakeSource {
@@ -145,9 +183,27 @@ func (f *fakeSource) Watch(ctx context.Context) (sds.Watch, error) {
 	if f.err != nil {
 		return nil, f.err
 	}
+	// An untracked watch allocates nothing beyond its channel, so the
+	// benchmarks' bytes per stream stay comparable.
 	w := &fakeWatch{src: f, ch: make(chan *sds.Snapshot, 1)}
-	if f.current != nil {
-		w.ch <- f.current
+	switch {
+	case f.tracked:
+		w.ch = make(chan *sds.Snapshot)
+		w.done, w.first = make(chan struct{}), make(chan struct{})
+		go func(s *sds.Snapshot) {
+			defer close(w.first)
+			if s == nil {
+				return
+			}
+			select {
+			case w.ch <- s:
+			case <-w.done:
+			}
+		}(f.current)
+	default:
+		if f.current != nil {
+			w.ch <- f.current
+		}
 	}
 	f.watches[w] = true
 	return w, nil
@@ -155,6 +211,9 @@ func (f *fakeSource) Watch(ctx context.Context) (sds.Watch, error) {
 
 // set publishes s to every watch, collapsing unread snapshots.
 func (f *fakeSource) set(s *sds.Snapshot) {
+	if f.tracked {
+		panic("fakeSource: a tracked source changes with setTaken")
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.current = s
@@ -172,6 +231,9 @@ func (f *fakeSource) end() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for w := range f.watches {
+		if f.tracked {
+			<-w.first // the first hand-over has ended
+		}
 		close(w.ch)
 		delete(f.watches, w)
 	}
@@ -184,8 +246,10 @@ func (f *fakeSource) open() int {
 }
 
 type fakeWatch struct {
-	src *fakeSource
-	ch  chan *sds.Snapshot
+	src   *fakeSource
+	ch    chan *sds.Snapshot
+	done  chan struct{} // tracked only: closed by Close
+	first chan struct{} // tracked only: closed once the first snapshot is handed over
 }
 
 func (w *fakeWatch) Updates() <-chan *sds.Snapshot { return w.ch }
@@ -195,7 +259,12 @@ func (w *fakeWatch) Close() {
 	defer w.src.mu.Unlock()
 	if w.src.watches[w] {
 		delete(w.src.watches, w)
-		close(w.ch)
+		if !w.src.tracked {
+			close(w.ch)
+		} else { // setTaken may still select on ch: leave it open
+			close(w.done)
+			<-w.first
+		}
 		select {
 		case w.src.closed <- struct{}{}:
 		default:
@@ -303,14 +372,19 @@ func (c *sotwClient) next() *discoveryv3.DiscoveryResponse {
 	return nil
 }
 
-// quiet fails if a response arrives within quietTime.
-func (c *sotwClient) quiet() {
+// settle proves that the stream sent nothing for what the test did since
+// last (the stream's latest response): it asks for names, a subscription
+// that must be answered, with last's nonce, and fails unless the next
+// response is that answer. The stream handles one message at a time, so a
+// response to anything before would arrive first. It returns the answer.
+func (c *sotwClient) settle(last *discoveryv3.DiscoveryResponse, names ...string) *discoveryv3.DiscoveryResponse {
 	c.tb.Helper()
-	select {
-	case r := <-c.resps:
-		c.tb.Fatalf("unexpected response version %s with %d resources", r.VersionInfo, len(r.Resources))
-	case <-time.After(quietTime):
+	c.send(&discoveryv3.DiscoveryRequest{ResourceNames: names, VersionInfo: last.VersionInfo, ResponseNonce: last.Nonce})
+	r := c.next()
+	if got := secrets(c.tb, r.Resources); len(got) != len(names) {
+		c.tb.Fatalf("unexpected response (version %s, %v) before the answer to %v", r.VersionInfo, keys(got), names)
 	}
+	return r
 }
 
 // secrets unpacks the resources of a response by name.

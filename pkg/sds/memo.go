@@ -1,27 +1,26 @@
 package sds
 
-import (
-	"runtime"
-	"sync"
-	"weak"
-)
+import "sync"
 
-// renderCache shares rendered secrets between the streams that serve the
-// same snapshot (with the bridge: every stream), so a rotation renders and
-// hashes each secret once instead of once per stream. Entries are keyed by
-// a weak pointer and dropped when their snapshot is garbage collected, so
-// the cache holds no snapshot (and no private key) alive.
-type renderCache struct {
-	mu      sync.Mutex
-	entries map[memoKey]*memo
+// memos is what a snapshot has rendered, kept on the snapshot itself: the
+// streams that serve one snapshot (with the bridge: every stream) share it,
+// so a rotation renders and hashes each secret once instead of once per
+// stream, and it goes away with the snapshot, holding nothing (no private
+// key) alive on its own. It is filled lazily, on the first request for a
+// rendering; the zero value is empty and ready.
+type memos struct {
+	mu sync.Mutex
+	m  map[memoKey]*memo
 }
 
+// memoKey is what a rendering depends on besides the snapshot: the
+// handler's special names and the stream's validator choice.
 type memoKey struct {
-	snap   weak.Pointer[Snapshot]
+	names  names
 	spiffe bool
 }
 
-// memo holds what one snapshot rendered for one validator choice.
+// memo holds what one snapshot rendered for one memoKey.
 type memo struct {
 	mu       sync.Mutex
 	byName   map[string]*resource // served names only; see view.lookup
@@ -29,33 +28,23 @@ type memo struct {
 	wildOK   bool
 }
 
-func newRenderCache() *renderCache {
-	return &renderCache{entries: make(map[memoKey]*memo)}
-}
-
-// view returns the rendering view of snap for the validator choice.
-func (c *renderCache) view(snap *Snapshot, n names, spiffe bool) view {
-	key := memoKey{snap: weak.Make(snap), spiffe: spiffe}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	m, ok := c.entries[key]
+// get returns the memo for key, creating it on first use.
+func (ms *memos) get(key memoKey) *memo {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	m, ok := ms.m[key]
 	if !ok {
+		if ms.m == nil {
+			ms.m = make(map[memoKey]*memo, 1)
+		}
 		m = &memo{byName: make(map[string]*resource)}
-		c.entries[key] = m
-		runtime.AddCleanup(snap, c.drop, key)
+		ms.m[key] = m
 	}
-	return view{snap: snap, names: n, spiffe: spiffe, memo: m}
+	return m
 }
 
-func (c *renderCache) drop(key memoKey) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.entries, key)
-}
-
-// size reports the number of cached snapshot renderings.
-func (c *renderCache) size() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
+// view returns the rendering view of snap for the special names n and the
+// validator choice, sharing what earlier views of snap rendered.
+func (snap *Snapshot) view(n names, spiffe bool) view {
+	return view{snap: snap, names: n, spiffe: spiffe, memo: snap.memos.get(memoKey{names: n, spiffe: spiffe})}
 }

@@ -2,39 +2,54 @@ package sds
 
 import (
 	"fmt"
-	"runtime"
 	"testing"
-	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
-func TestRenderCacheSharesAndForgets(t *testing.T) {
-	c := newRenderCache()
-	func() { // the snapshot is unreachable once this returns
-		td := spiffeid.RequireTrustDomainFromString("example.org")
-		snap := &Snapshot{TrustDomain: td, Bundles: x509bundle.NewSet(x509bundle.New(td))}
-		n := names{svid: DefaultSVIDName, bundle: DefaultBundleName, all: DefaultAllBundlesName}
-		first, second := c.view(snap, n, true), c.view(snap, n, true)
-		if first.memo != second.memo {
-			t.Fatal("two views of one snapshot do not share their memo")
-		}
-		if c.view(snap, n, false).memo == c.view(snap, n, true).memo {
-			t.Fatal("validator choices share a memo")
-		}
-		if got := c.size(); got != 2 {
-			t.Fatalf("size %d, want 2", got)
-		}
-	}()
+// TestSnapshotMemoShared: every view of one snapshot with the same names
+// and validator choice shares one memo, so streams serving the snapshot
+// render each secret once; anything a rendering depends on (validator
+// choice, special names, the snapshot) gets a memo of its own.
+func TestSnapshotMemoShared(t *testing.T) {
+	td := spiffeid.RequireTrustDomainFromString("example.org")
+	newSnap := func() *Snapshot {
+		return &Snapshot{TrustDomain: td, Bundles: x509bundle.NewSet(x509bundle.New(td))}
+	}
+	snap, other := newSnap(), newSnap()
+	n := names{svid: DefaultSVIDName, bundle: DefaultBundleName, all: DefaultAllBundlesName}
+	renamed := names{svid: DefaultSVIDName, bundle: "spiffe://example.org", all: DefaultAllBundlesName}
 
-	deadline := time.Now().Add(5 * time.Second)
-	for c.size() > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("cache still holds %d entries for a collected snapshot", c.size())
-		}
-		runtime.GC()
-		runtime.Gosched()
+	if snap.view(n, true).memo != snap.view(n, true).memo {
+		t.Fatal("two views of one snapshot do not share their memo")
+	}
+	for _, tc := range []struct {
+		name string
+		v    view
+	}{
+		{"validator choice", snap.view(n, false)},
+		{"special names", snap.view(renamed, true)},
+		{"snapshot", other.view(n, true)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.v.memo == snap.view(n, true).memo {
+				t.Fatalf("views differing in %s share a memo", tc.name)
+			}
+		})
+	}
+
+	v := snap.view(n, true)
+	first, _, err := v.render([]string{DefaultBundleName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _, err := snap.view(n, true).render([]string{DefaultBundleName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 1 || len(again) != 1 || first[0] != again[0] {
+		t.Fatalf("a second view rendered %v afresh instead of sharing %v", again, first)
 	}
 }
 
@@ -45,7 +60,7 @@ func TestMemoKeepsNoMisses(t *testing.T) {
 	td := spiffeid.RequireTrustDomainFromString("example.org")
 	snap := &Snapshot{TrustDomain: td, Bundles: x509bundle.NewSet(x509bundle.New(td))}
 	n := names{svid: DefaultSVIDName, bundle: DefaultBundleName, all: DefaultAllBundlesName}
-	v := newRenderCache().view(snap, n, true)
+	v := snap.view(n, true)
 	for round := range 10 {
 		req := []string{DefaultBundleName}
 		for i := range 100 {

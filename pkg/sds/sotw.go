@@ -78,7 +78,7 @@ func (h *Handler) streamSecrets(stream grpc.BidiStreamingServer[discoveryv3.Disc
 			continue
 		}
 		dirty = false
-		v := h.cache.view(snap, h.names, h.useSPIFFEValidator(req.GetNode()))
+		v := snap.view(h.names, h.useSPIFFEValidator(req.GetNode()))
 		served, missing, err := v.render(req.GetResourceNames())
 		if err != nil {
 			log.Error("render secrets", "error", err)

@@ -42,23 +42,24 @@ func TestStreamSecretsDefaultAndRootCA(t *testing.T) {
 	}
 
 	c.ack(resp, "default", "ROOTCA")
-	c.quiet()
+	c.settle(resp, "default", "ROOTCA", "ALL") // nothing answered the ACK
 }
 
 func TestStreamSecretsRotation(t *testing.T) {
 	ca := newCA(t, "example.org")
-	src := newFakeSource(snapshot(ca, []sds.SVID{ca.svid(t, "spiffe://example.org/web")}))
+	src := newTrackedSource(snapshot(ca, []sds.SVID{ca.svid(t, "spiffe://example.org/web")}))
 	c := openSotW(t, serve(t, sds.New(sds.Config{Source: src})), nil)
 	c.subscribe("default", "ROOTCA")
-	first := c.next()
-	c.ack(first, "default", "ROOTCA")
+	initial := c.next()
+	c.ack(initial, "default", "ROOTCA")
 
 	// The same content in a new snapshot is not a new version.
-	src.set(snapshot(ca, src.current.SVIDs))
-	c.quiet()
+	src.setTaken(t, snapshot(ca, src.current.SVIDs))
+	first := c.settle(initial, "default", "ROOTCA", "ALL")
+	c.ack(first, "default", "ROOTCA", "ALL")
 
 	rotated := ca.svid(t, "spiffe://example.org/web")
-	src.set(snapshot(ca, []sds.SVID{rotated}))
+	src.setTaken(t, snapshot(ca, []sds.SVID{rotated}))
 	second := c.next()
 	if second.VersionInfo == first.VersionInfo || second.Nonce == first.Nonce {
 		t.Fatalf("rotation kept version %q / nonce %q", second.VersionInfo, second.Nonce)
@@ -88,7 +89,7 @@ func TestStreamSecretsNACK(t *testing.T) {
 		ErrorDetail:   &status.Status{Code: int32(codes.InvalidArgument), Message: "bad private key"},
 	})
 	logs.wait(t, "Envoy rejected secrets", "message", "bad private key")
-	c.quiet() // the rejected version is not resent
+	c.settle(first, "default", "ROOTCA") // the rejected version is not resent
 
 	src.set(snapshot(ca, []sds.SVID{ca.svid(t, "spiffe://example.org/web")}))
 	if next := c.next(); next.VersionInfo == first.VersionInfo {
@@ -102,20 +103,21 @@ func TestStreamSecretsNACK(t *testing.T) {
 func TestStreamSecretsAnswersMissingNamesLater(t *testing.T) {
 	ca := newCA(t, "example.org")
 	other := newCA(t, "other.org")
-	src := newFakeSource(nil) // nothing known yet
+	src := newTrackedSource(nil) // nothing known yet
 	c := openSotW(t, serve(t, sds.New(sds.Config{Source: src})), nil)
 	names := []string{"default", "ROOTCA", "spiffe://other.org", "nosuch.example"}
 	c.subscribe(names...)
-	c.quiet()
 
-	src.set(snapshot(ca, nil)) // a bundle but no SVID yet
+	// Nothing is sent before a snapshot: a response then would be read
+	// here before the answer to the snapshot.
+	src.setTaken(t, snapshot(ca, nil)) // a bundle but no SVID yet
 	first := c.next()
 	if got := secrets(t, first.Resources); len(got) != 1 || got["ROOTCA"] == nil {
 		t.Fatalf("got %v, want only ROOTCA", keys(got))
 	}
 	c.ack(first, names...)
 
-	src.set(snapshot(ca, []sds.SVID{ca.svid(t, "spiffe://example.org/web")}, other))
+	src.setTaken(t, snapshot(ca, []sds.SVID{ca.svid(t, "spiffe://example.org/web")}, other))
 	second := c.next()
 	got := secrets(t, second.Resources)
 	if len(got) != 3 || got["default"] == nil || got["ROOTCA"] == nil || got["spiffe://other.org"] == nil {

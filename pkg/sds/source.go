@@ -20,8 +20,9 @@ type SVID struct {
 }
 
 // Snapshot is everything SDS can serve to one workload at one moment.
-// A delivered Snapshot must not be modified: the server caches what it
-// renders from each snapshot (per pointer) while the snapshot is alive.
+// A delivered Snapshot must not be modified or copied: the server keeps
+// what it renders from a snapshot on the snapshot itself, shared by every
+// stream that serves it.
 type Snapshot struct {
 	// TrustDomain is the workload's own trust domain: its bundle is the
 	// default bundle (ROOTCA).
@@ -31,6 +32,9 @@ type Snapshot struct {
 	SVIDs []SVID
 	// Bundles holds the own trust domain's bundle and every federated one.
 	Bundles *x509bundle.Set
+
+	// memos is filled lazily by the streams that serve this snapshot.
+	memos memos
 }
 
 // Watch delivers the snapshots of one workload.

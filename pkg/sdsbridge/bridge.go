@@ -14,6 +14,14 @@ import (
 	"github.com/svidkit/svidkit/pkg/sds"
 	"github.com/svidkit/svidkit/pkg/sockwatch"
 	"github.com/svidkit/svidkit/pkg/taskrun"
+	"github.com/svidkit/svidkit/pkg/wlclient"
+)
+
+// Default reconnect delays: a returning Workload API is noticed within
+// about two seconds even without the socket watch.
+const (
+	DefaultMinBackoff = 100 * time.Millisecond
+	DefaultMaxBackoff = 2 * time.Second
 )
 
 // Config configures a Bridge.
@@ -22,7 +30,7 @@ type Config struct {
 	// or a bare socket path. Required.
 	Address string
 	// MinBackoff is the first delay before reconnecting after a failure.
-	// Default DefaultMinBackoff.
+	// Default DefaultMinBackoff; a value above MaxBackoff is lowered to it.
 	MinBackoff time.Duration
 	// MaxBackoff caps the delay between reconnect attempts. Default
 	// DefaultMaxBackoff.
@@ -38,8 +46,7 @@ type Config struct {
 // New and run it with Run.
 type Bridge struct {
 	addr    string
-	minBO   time.Duration
-	maxBO   time.Duration
+	backoff wlclient.Backoff
 	log     *slog.Logger
 	metrics *metrics
 	// failing is set from a watch error to the next update, so that a
@@ -75,8 +82,7 @@ func New(cfg Config) (*Bridge, error) {
 	}
 	return &Bridge{
 		addr:    addr,
-		minBO:   cfg.MinBackoff,
-		maxBO:   cfg.MaxBackoff,
+		backoff: wlclient.Backoff{Min: min(cfg.MinBackoff, cfg.MaxBackoff), Max: cfg.MaxBackoff},
 		log:     cfg.Log,
 		metrics: m,
 		watches: make(map[*watch]struct{}),
@@ -109,9 +115,13 @@ func (b *Bridge) Run(ctx context.Context) error {
 	sw := sockwatch.New(b.addr, sockwatch.WithLogger(b.log))
 	return taskrun.Run(ctx,
 		taskrun.Task{Name: "workload API socket watch", Run: sw.Run},
-		taskrun.Task{Name: "workload API", Run: func(ctx context.Context) error {
-			return b.watchLoop(ctx, sw.Changed())
-		}},
+		taskrun.Task{Name: "workload API", Run: (&wlclient.Loop{
+			Session:   b.session,
+			Reconnect: sw.Changed(),
+			Backoff:   b.backoff,
+			Address:   b.addr,
+			Log:       b.log,
+		}).Run},
 	)
 }
 

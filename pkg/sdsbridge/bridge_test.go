@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -121,17 +122,32 @@ func TestRotationDelivered(t *testing.T) {
 }
 
 func TestNotReadyWithoutIdentity(t *testing.T) {
+	ca := sdsbridgetest.NewCA(t, "bridge.test")
 	sock := sdsbridgetest.SocketPath(t, "api.sock")
-	sdsbridgetest.StartAPI(t, sock) // answers "no identity issued"
-	b := runBridge(t, sdsbridge.Config{Address: sock})
+	api := sdsbridgetest.StartAPI(t, sock) // answers "no identity issued"
+	failed := newLogWaiter(watchFailed)
+	b := runBridge(t, sdsbridge.Config{Address: sock, Log: slog.New(failed)})
 	w := watch(t, b)
+	// The bridge has had the answer: anything it published for it came
+	// before.
+	failed.wait(t)
 	select {
 	case s := <-w.Updates():
 		t.Fatalf("got a snapshot %+v without any identity issued", s)
-	case <-time.After(200 * time.Millisecond):
+	default:
 	}
 	if b.Ready() {
 		t.Error("Ready() = true without an SVID")
+	}
+	// The first snapshot is the first identity.
+	api.Set(nil, ca.SVID("/web", ""))
+	select {
+	case s := <-w.Updates():
+		if len(s.SVIDs) == 0 || s.SVIDs[0].ID.String() != "spiffe://bridge.test/web" {
+			t.Fatalf("first snapshot %+v, want spiffe://bridge.test/web", s)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("no snapshot after the identity was issued")
 	}
 }
 
@@ -140,22 +156,57 @@ func TestLastSnapshotKeptWhileAPIAway(t *testing.T) {
 	sock := sdsbridgetest.SocketPath(t, "api.sock")
 	api := sdsbridgetest.StartAPI(t, sock)
 	api.Set(nil, ca.SVID("/web", ""))
-	b := runBridge(t, sdsbridge.Config{Address: sock})
+	failed := newLogWaiter(watchFailed)
+	b := runBridge(t, sdsbridge.Config{Address: sock, Log: slog.New(failed)})
 	w := watch(t, b)
 	first := next(t, w, "spiffe://bridge.test/web")
 
 	api.Stop()
-	// The watch stays open and quiet, and the bridge stays ready.
+	// Once the bridge knows the Workload API went away, the watch is
+	// still open and quiet, and the bridge still ready.
+	failed.wait(t)
 	select {
 	case s, ok := <-w.Updates():
 		t.Fatalf("watch yielded (%v, open=%v) after the Workload API went away", s, ok)
-	case <-time.After(300 * time.Millisecond):
+	default:
 	}
 	if !b.Ready() || b.Current() != first {
 		t.Error("the last snapshot was dropped while the Workload API is away")
 	}
 	// New streams still get it.
 	next(t, watch(t, b), "spiffe://bridge.test/web")
+}
+
+// watchFailed is what the bridge logs when its Workload API watch fails.
+const watchFailed = "watching the Workload API failed; retrying"
+
+// logWaiter is a slog.Handler that reports when a record with message msg
+// has been logged.
+type logWaiter struct {
+	msg  string
+	once sync.Once
+	seen chan struct{}
+}
+
+func newLogWaiter(msg string) *logWaiter { return &logWaiter{msg: msg, seen: make(chan struct{})} }
+
+func (l *logWaiter) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logWaiter) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logWaiter) WithGroup(string) slog.Handler            { return l }
+func (l *logWaiter) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == l.msg {
+		l.once.Do(func() { close(l.seen) })
+	}
+	return nil
+}
+
+func (l *logWaiter) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-l.seen:
+	case <-time.After(waitTimeout):
+		t.Fatalf("%q not logged", l.msg)
+	}
 }
 
 func TestReconnectsWhenSocketRecreated(t *testing.T) {

@@ -2,8 +2,8 @@ package sdsbridge_test
 
 import (
 	"context"
-	"log"
-	"net"
+	"fmt"
+	"log/slog"
 
 	"google.golang.org/grpc"
 
@@ -12,19 +12,28 @@ import (
 )
 
 // A bridge feeds an SDS server: every Envoy stream gets the identities of
-// the workload the bridge runs as.
+// the workload the bridge runs as. svidkit-sds serves srv on its own socket
+// (sds.Handler.Serve) while bridge.Run keeps the Workload API watch; the
+// bridge is ready once the agent has sent it an SVID.
 func Example() {
-	ctx := context.Background()
-	bridge, err := sdsbridge.New(sdsbridge.Config{Address: "unix:///run/svidkit/agent/api.sock"})
+	bridge, err := sdsbridge.New(sdsbridge.Config{
+		Address: "unix:///run/svidkit/agent/api.sock",
+		Log:     slog.New(slog.DiscardHandler),
+	})
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	srv := grpc.NewServer()
 	sds.New(sds.Config{Source: bridge}).Register(srv)
-	ln, err := net.Listen("unix", "/run/svidkit-sds/sds.sock")
-	if err != nil {
-		log.Fatal(err)
-	}
-	go func() { _ = bridge.Run(ctx) }()
-	log.Fatal(srv.Serve(ln))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- bridge.Run(ctx) }()
+	fmt.Println("ready before the first SVID:", bridge.Ready())
+	cancel()
+	fmt.Println("run:", <-done)
+	// Output:
+	// ready before the first SVID: false
+	// run: <nil>
 }

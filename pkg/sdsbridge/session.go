@@ -4,78 +4,21 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
-	"google.golang.org/grpc"
-	grpcbackoff "google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/svidkit/svidkit/pkg/sds"
+	"github.com/svidkit/svidkit/pkg/wlclient"
 )
 
-// watchLoop runs Workload API sessions until ctx ends. A session ends, and
-// a new one with a fresh connection starts, when the socket is recreated
-// (reconnect) or when the session fails on its own.
-func (b *Bridge) watchLoop(ctx context.Context, reconnect <-chan struct{}) error {
-	bo := newBackoff(b.minBO, b.maxBO)
-	for {
-		sctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- b.session(sctx) }()
-		var err error
-		select {
-		case <-ctx.Done():
-			cancel()
-			<-done
-			return nil
-		case <-reconnect:
-			cancel()
-			<-done
-			bo.Reset()
-			continue
-		case err = <-done:
-			cancel()
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		d := bo.Next()
-		b.log.Warn("Workload API session ended; retrying", "workload_api", b.addr, "error", err, "retry_in", d)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-reconnect:
-			t.Stop()
-			bo.Reset()
-		case <-t.C:
-		}
-	}
-}
-
 // session watches the X.509 context over one client connection until ctx
-// ends or the watch gives up. gRPC's own reconnect backoff is capped like
-// ours so that a returning agent is picked up quickly even without the
-// socket watch (tcp:// addresses).
+// ends or the watch gives up.
 func (b *Bridge) session(ctx context.Context) error {
-	client, err := workloadapi.New(ctx,
-		workloadapi.WithAddr(b.addr),
-		workloadapi.WithBackoffStrategy(backoffStrategy{min: b.minBO, max: b.maxBO}),
-		workloadapi.WithDialOptions(grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff: grpcbackoff.Config{
-				BaseDelay:  b.minBO,
-				Multiplier: 2,
-				Jitter:     0.2,
-				MaxDelay:   b.maxBO,
-			},
-			MinConnectTimeout: 5 * time.Second,
-		})),
-	)
+	client, err := wlclient.New(ctx, b.addr, b.backoff)
 	if err != nil {
-		return fmt.Errorf("workload API client for %s: %w", b.addr, err)
+		return err
 	}
 	defer client.Close()
 	err = client.WatchX509Context(ctx, &x509Watcher{b: b})

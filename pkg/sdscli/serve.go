@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc"
 
+	"github.com/svidkit/svidkit/pkg/grpcstop"
 	"github.com/svidkit/svidkit/pkg/health"
 	"github.com/svidkit/svidkit/pkg/sds"
 	"github.com/svidkit/svidkit/pkg/sdsbridge"
@@ -98,19 +99,7 @@ func serveGRPC(ctx context.Context, srv *grpc.Server, lns []net.Listener) error 
 	case <-ctx.Done():
 	case failed = <-errc:
 	}
-	stopped := make(chan struct{})
-	go func() {
-		srv.GracefulStop()
-		close(stopped)
-	}()
-	t := time.NewTimer(stopGrace)
-	select {
-	case <-stopped:
-		t.Stop()
-	case <-t.C:
-		srv.Stop()
-		<-stopped
-	}
+	grpcstop.Graceful(stopGrace, srv)
 	pending := len(lns)
 	if failed != nil {
 		pending--

@@ -2,11 +2,11 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"runtime"
-	"sync"
 	"time"
 
 	agentv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/agent/v1"
@@ -19,6 +19,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/svidkit/svidkit/pkg/grpcstop"
 	"github.com/svidkit/svidkit/pkg/unixsock"
 )
 
@@ -95,25 +96,54 @@ func listenAdminSocket(ctx context.Context, path string, shared bool, log *slog.
 	return lis, nil
 }
 
-// stopGracefully stops the servers, waiting at most gracefulStopTimeout for
-// in-flight RPCs before closing connections.
-func stopGracefully(servers ...*grpc.Server) {
-	var wg sync.WaitGroup
-	for _, g := range servers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			done := make(chan struct{})
-			go func() { g.GracefulStop(); close(done) }()
-			t := time.NewTimer(gracefulStopTimeout)
-			defer t.Stop()
-			select {
-			case <-done:
-			case <-t.C:
-				g.Stop()
-				<-done
-			}
-		}()
+// endpoint is one gRPC server and the listener it serves.
+type endpoint struct {
+	name string
+	srv  *grpc.Server
+	lis  net.Listener
+}
+
+// serveEndpoints serves every endpoint until ctx ends or one fails, marking
+// the server ready (Ready, the health service, Listening) once all serve.
+// Then it marks the server not ready, releases held entry syncs and stops
+// the endpoints gracefully within gracefulStopTimeout. It returns the
+// endpoints' failures, nil after a stop caused by ctx.
+func (s *Server) serveEndpoints(ctx context.Context, health *health.Server, eps ...endpoint) error {
+	errc := make(chan error, len(eps))
+	for _, ep := range eps {
+		go func() { errc <- serve(ep) }()
 	}
-	wg.Wait()
+	s.ready.Store(true)
+	health.Resume()
+	close(s.listening)
+	s.deps.cfg.Log.Info("server listening", "tcp", s.TCPAddr().String(), "socket", s.deps.cfg.SocketPath)
+
+	var errs []error
+	pending := len(eps)
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		errs = append(errs, err)
+		pending--
+	}
+	s.ready.Store(false)
+	health.Shutdown()
+	close(s.deps.stopping) // held syncs answer now instead of delaying the stop
+	servers := make([]*grpc.Server, len(eps))
+	for i, ep := range eps {
+		servers[i] = ep.srv
+	}
+	grpcstop.Graceful(gracefulStopTimeout, servers...)
+	for range pending {
+		errs = append(errs, <-errc)
+	}
+	return errors.Join(errs...)
+}
+
+// serve runs ep's Serve, treating a normal stop as success.
+func serve(ep endpoint) error {
+	if err := ep.srv.Serve(ep.lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("%s: %w", ep.name, err)
+	}
+	return nil
 }

@@ -2,9 +2,10 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
+	"path/filepath"
 
 	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/pkg/server"
@@ -12,36 +13,54 @@ import (
 )
 
 // Example shows the wiring of a server: a store, an authority, and the two
-// endpoints. Run blocks until the context is cancelled.
+// endpoints (agents on BindAddress, the admin API on SocketPath). Run
+// blocks until the context is cancelled (SIGINT/SIGTERM in the daemon).
 func Example() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	log := slog.Default()
-
-	store, err := sqlite.Open(ctx, "/var/lib/svidkit/datastore.sqlite3", log)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := slog.New(slog.DiscardHandler)
+	dir, err := os.MkdirTemp("", "svidkit-server") // /var/lib/svidkit in production
 	if err != nil {
-		log.Error("open store", "error", err)
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "datastore.sqlite3"), log)
+	if err != nil {
+		fmt.Println("open store:", err)
 		return
 	}
 	defer store.Close()
 	authority, err := testca.New(td, nil) // production code uses pkg/server/ca
 	if err != nil {
-		log.Error("create CA", "error", err)
+		fmt.Println("create CA:", err)
 		return
 	}
 	srv, err := server.New(server.Config{
 		TrustDomain: td,
 		Store:       store,
 		Authority:   authority,
-		BindAddress: "0.0.0.0:8081",
-		SocketPath:  "/tmp/svidkit-server/private/api.sock",
+		BindAddress: "127.0.0.1:0", // 0.0.0.0:8081 in production
+		SocketPath:  filepath.Join(dir, "private", "api.sock"),
 		Log:         log,
 	})
 	if err != nil {
-		log.Error("configure server", "error", err)
+		fmt.Println("configure server:", err)
 		return
 	}
-	if err := srv.Run(ctx); err != nil {
-		log.Error("server failed", "error", err)
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	select {
+	case <-srv.Listening():
+		fmt.Println("listening")
+	case err := <-done:
+		fmt.Println("server failed:", err)
+		return
 	}
+	cancel()
+	fmt.Println("run:", <-done)
+	// Output:
+	// listening
+	// run: <nil>
 }

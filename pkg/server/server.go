@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
-	"google.golang.org/grpc"
 
 	"github.com/svidkit/svidkit/pkg/server/nodeattest"
+	"github.com/svidkit/svidkit/pkg/taskrun"
 )
 
 // gracefulStopTimeout bounds how long Run waits for in-flight RPCs after
@@ -110,45 +110,18 @@ func (s *Server) Run(ctx context.Context) error {
 
 	tcpSrv := s.newTCPServer()
 	adminSrv, health := s.newAdminServer()
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errs := make(chan error, 4)
-	var wg sync.WaitGroup
-	wg.Add(4)
-	go func() { defer wg.Done(); errs <- serve("agent endpoint", tcpSrv.Serve, tcpLis) }()
-	go func() { defer wg.Done(); errs <- serve("admin endpoint", adminSrv.Serve, unixLis) }()
-	go func() { defer wg.Done(); errs <- s.svid.Run(ctx) }()
-	go func() { defer wg.Done(); errs <- s.deps.cache.watch(ctx) }()
-
-	s.ready.Store(true)
-	health.Resume()
-	close(s.listening)
-	cfg.Log.Info("server listening", "tcp", tcpLis.Addr().String(), "socket", cfg.SocketPath)
-
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-errs:
-	}
-	s.ready.Store(false)
-	health.Shutdown()
-	cancel()
-	close(s.deps.stopping) // held syncs answer now instead of delaying the stop
-	stopGracefully(tcpSrv, adminSrv)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		runErr = errors.Join(runErr, err)
-	}
+	err = taskrun.Run(ctx,
+		taskrun.Task{Name: "endpoints", Run: func(ctx context.Context) error {
+			return s.serveEndpoints(ctx, health,
+				endpoint{name: "agent endpoint", srv: tcpSrv, lis: tcpLis},
+				endpoint{name: "admin endpoint", srv: adminSrv, lis: unixLis})
+		}},
+		taskrun.Task{Name: "server SVID rotation", Run: s.svid.Run},
+		taskrun.Task{Name: "entry cache", Run: s.deps.cache.watch},
+	)
 	cfg.Log.Info("server stopped")
-	return runErr
-}
-
-// serve runs a gRPC server's Serve, treating a normal stop as success.
-func serve(name string, fn func(net.Listener) error, lis net.Listener) error {
-	if err := fn(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-		return fmt.Errorf("server: %s: %w", name, err)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
 	}
 	return nil
 }

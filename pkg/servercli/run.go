@@ -3,7 +3,6 @@ package servercli
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -57,48 +56,23 @@ func newRunCommand(opts Options) *cobra.Command {
 // loadServerConfig reads the file, applies the flags that were set, then
 // validates, printing configuration warnings to stderr.
 func loadServerConfig(cmd *cobra.Command, f *runFlags) (*config.Server, error) {
-	data, err := os.ReadFile(f.configPath)
-	if err != nil {
-		return nil, fmt.Errorf("read -config: %w", err)
-	}
-	cfg, warnings, err := config.DecodeServer(f.configPath, data)
-	printWarnings(cmd.ErrOrStderr(), warnings)
-	if err != nil {
-		return nil, err
-	}
-	fs := cmd.Flags()
-	// A value from a flag is not on a line of the file.
-	forget := func(key string) { cfg.Lines.Forget(config.ServerBlock, key) }
-	if fs.Changed("trustDomain") {
-		td, err := spiffeid.TrustDomainFromString(f.trustDomain)
-		if err != nil {
-			return nil, fmt.Errorf("invalid -trustDomain %q: %w", f.trustDomain, err)
-		}
-		cfg.TrustDomain = td
-	}
-	if fs.Changed("bindAddress") {
-		cfg.BindAddress = f.bindAddress
-		forget("bind_address")
-	}
-	if fs.Changed("serverPort") {
-		cfg.BindPort = f.serverPort
-		forget("bind_port")
-	}
-	if fs.Changed("socketPath") {
-		cfg.SocketPath = f.socketPath
-		forget("socket_path")
-	}
-	if fs.Changed("dataDir") {
-		cfg.DataDir = f.dataDir
-	}
-	if fs.Changed("logLevel") {
-		cfg.LogLevel = f.logLevel
-		forget("log_level")
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	return cfg, nil
+	cfg, warnings, err := config.LoadServerFlags(f.configPath, cmd.Flags().Changed, []config.Override[*config.Server]{
+		{Flag: "trustDomain", Key: "trust_domain", Apply: func(c *config.Server) error {
+			td, err := spiffeid.TrustDomainFromString(f.trustDomain)
+			if err != nil {
+				return fmt.Errorf("invalid -trustDomain %q: %w", f.trustDomain, err)
+			}
+			c.TrustDomain = td
+			return nil
+		}},
+		{Flag: "bindAddress", Key: "bind_address", Apply: func(c *config.Server) error { c.BindAddress = f.bindAddress; return nil }},
+		{Flag: "serverPort", Key: "bind_port", Apply: func(c *config.Server) error { c.BindPort = f.serverPort; return nil }},
+		{Flag: "socketPath", Key: "socket_path", Apply: func(c *config.Server) error { c.SocketPath = f.socketPath; return nil }},
+		{Flag: "dataDir", Key: "data_dir", Apply: func(c *config.Server) error { c.DataDir = f.dataDir; return nil }},
+		{Flag: "logLevel", Key: "log_level", Apply: func(c *config.Server) error { c.LogLevel = f.logLevel; return nil }},
+	})
+	config.PrintWarnings(cmd.ErrOrStderr(), warnings)
+	return cfg, err
 }
 
 func newValidateCommand() *cobra.Command {
@@ -109,7 +83,7 @@ func newValidateCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, warnings, err := config.LoadServer(configPath)
-			printWarnings(cmd.ErrOrStderr(), warnings)
+			config.PrintWarnings(cmd.ErrOrStderr(), warnings)
 			if err != nil {
 				return err
 			}
@@ -119,11 +93,4 @@ func newValidateCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&configPath, "config", DefaultConfigPath, "Path to a SPIRE config file")
 	return cmd
-}
-
-// printWarnings writes each configuration warning on its own line.
-func printWarnings(w io.Writer, warnings []string) {
-	for _, msg := range warnings {
-		fmt.Fprintf(w, "Warning: %s\n", msg)
-	}
 }

@@ -150,6 +150,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			}
 			// The socket may have appeared before the watch started.
 			last = w.check(ctx, last)
+			w.log.Debug("watching the socket directory", "dir", dir)
 		case ev, ok := <-fw.Events:
 			if !ok {
 				return nil

@@ -2,9 +2,12 @@ package sockwatch_test
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -12,15 +15,8 @@ import (
 	"github.com/svidkit/svidkit/pkg/sockwatch"
 )
 
-const (
-	// signalDeadline bounds the wait for a change that must be reported.
-	signalDeadline = 5 * time.Second
-	// quietWindow is how long a change that must not be reported is given
-	// to show up anyway; it is short of the half second the watcher gives a
-	// socket to accept, so that a bound but not listening socket stays
-	// unreported through it.
-	quietWindow = 200 * time.Millisecond
-)
+// signalDeadline bounds the wait for a change that must be reported.
+const signalDeadline = 5 * time.Second
 
 // env is one test's socket directory and path. The directory is under the
 // system temp dir, not t.TempDir, whose long names can exceed the limit of
@@ -109,13 +105,119 @@ func wantSignal(t *testing.T, w *sockwatch.Watcher, what string) {
 	}
 }
 
-func wantQuiet(t *testing.T, w *sockwatch.Watcher, what string) {
-	t.Helper()
-	select {
-	case <-w.Changed():
-		t.Fatalf("%s: unexpected signal", what)
-	case <-time.After(quietWindow):
+// reports records the changes a watcher reports: it logs one record per
+// change, before it signals. Each is recorded as the inode of the socket
+// found at the path then (0: none).
+type reports struct {
+	path   string
+	mu     sync.Mutex
+	inodes []uint64
+	// watching is set once the directory is watched and the socket found
+	// there checked.
+	watching bool
+	notify   chan struct{} // receives after each record
+
+}
+
+func (r *reports) Enabled(context.Context, slog.Level) bool { return true }
+func (r *reports) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *reports) WithGroup(string) slog.Handler            { return r }
+func (r *reports) Handle(_ context.Context, rec slog.Record) error {
+	if rec.Message == "watching the socket directory" {
+		r.mu.Lock()
+		r.watching = true
+		r.mu.Unlock()
+		select {
+		case r.notify <- struct{}{}:
+		default:
+		}
+		return nil
 	}
+	if rec.Message != "socket (re)created; reconnecting" {
+		return nil
+	}
+	ino := inode(r.path)
+	r.mu.Lock()
+	r.inodes = append(r.inodes, ino)
+	r.mu.Unlock()
+	select {
+	case r.notify <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (r *reports) all() []uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.inodes)
+}
+
+// waitWatching waits until the watcher watches the socket directory and
+// has checked the socket it found there: a change made after that reaches
+// it as an event.
+func waitWatching(t *testing.T, r *reports) {
+	t.Helper()
+	deadline := time.After(signalDeadline)
+	for {
+		r.mu.Lock()
+		ok := r.watching
+		r.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-r.notify:
+		case <-deadline:
+			t.Fatalf("the directory is not watched within %v", signalDeadline)
+		}
+	}
+}
+
+// inode returns the inode of the file at path, or 0.
+func inode(path string) uint64 {
+	var st syscall.Stat_t
+	if err := syscall.Lstat(path, &st); err != nil {
+		return 0
+	}
+	return st.Ino
+}
+
+// waitReport waits until the watcher has reported a change (logged, before
+// waiting for the socket to accept and signalling) satisfying ok.
+func waitReport(t *testing.T, r *reports, what string, ok func(inodes []uint64) bool) {
+	t.Helper()
+	deadline := time.After(signalDeadline)
+	for !ok(r.all()) {
+		select {
+		case <-r.notify:
+		case <-deadline:
+			t.Fatalf("%s: not reported within %v (reports: %v)", what, signalDeadline, r.all())
+		}
+	}
+}
+
+// wantOnly waits for the report of the socket with inode last, a change
+// that must be reported and that comes after everything the test did
+// before, then checks that the reports are exactly want (ending in last):
+// a report that should not have happened was made by then.
+func wantOnly(t *testing.T, r *reports, what string, want ...uint64) {
+	t.Helper()
+	last := want[len(want)-1]
+	waitReport(t, r, what, func(inodes []uint64) bool { return slices.Contains(inodes, last) })
+	if got := r.all(); !slices.Equal(got, want) {
+		t.Fatalf("%s: reported sockets %v, want %v", what, got, want)
+	}
+}
+
+// recreate replaces the socket with a new one (new inode: the old listener
+// stays open) that the watcher must report.
+func recreate(t *testing.T, e env) {
+	t.Helper()
+	if err := os.Remove(e.path); err != nil {
+		t.Fatal(err)
+	}
+	e.listen(t)
 }
 
 // dialable reports whether the socket accepts connections.
@@ -135,13 +237,14 @@ func TestWatcher(t *testing.T) {
 		// before prepares the directory before New.
 		before func(t *testing.T, e env)
 		opts   []sockwatch.Option
-		// run acts and checks while the watcher runs.
-		run func(t *testing.T, e env, w *sockwatch.Watcher)
+		// run acts and checks while the watcher runs; r counts the
+		// changes w reported.
+		run func(t *testing.T, e env, w *sockwatch.Watcher, r *reports)
 	}{
 		{
 			name:   "socket created",
 			before: func(t *testing.T, e env) { e.mkdir(t) },
-			run: func(t *testing.T, e env, w *sockwatch.Watcher) {
+			run: func(t *testing.T, e env, w *sockwatch.Watcher, r *reports) {
 				e.listen(t)
 				wantSignal(t, w, "new socket")
 			},
@@ -150,22 +253,29 @@ func TestWatcher(t *testing.T) {
 			name: "existing socket not reported by default",
 			before: func(t *testing.T, e env) {
 				e.mkdir(t)
-				e.listen(t)
+				e.listen(t).SetUnlinkOnClose(false)
 			},
-			run: func(t *testing.T, e env, w *sockwatch.Watcher) {
-				wantQuiet(t, w, "existing socket")
+			run: func(t *testing.T, e env, w *sockwatch.Watcher, r *reports) {
+				waitWatching(t, r)
+				recreate(t, e)
+				wantSignal(t, w, "recreated socket")
+				wantOnly(t, r, "existing socket", inode(e.path))
 			},
 		},
 		{
 			name: "existing socket reported when asked",
 			before: func(t *testing.T, e env) {
 				e.mkdir(t)
-				e.listen(t)
+				e.listen(t).SetUnlinkOnClose(false)
 			},
 			opts: []sockwatch.Option{sockwatch.ReportExisting()},
-			run: func(t *testing.T, e env, w *sockwatch.Watcher) {
+			run: func(t *testing.T, e env, w *sockwatch.Watcher, r *reports) {
+				existing := inode(e.path)
 				wantSignal(t, w, "existing socket")
-				wantQuiet(t, w, "no further change")
+				waitWatching(t, r)
+				recreate(t, e)
+				wantSignal(t, w, "recreated socket")
+				wantOnly(t, r, "existing socket, then no change until recreated", existing, inode(e.path))
 			},
 		},
 		{
@@ -174,7 +284,7 @@ func TestWatcher(t *testing.T) {
 				e.mkdir(t)
 				e.listen(t).SetUnlinkOnClose(false)
 			},
-			run: func(t *testing.T, e env, w *sockwatch.Watcher) {
+			run: func(t *testing.T, e env, w *sockwatch.Watcher, r *reports) {
 				// The old listener stays open, so its inode is not reused.
 				if err := os.Remove(e.path); err != nil {
 					t.Fatal(err)
@@ -193,7 +303,7 @@ func TestWatcher(t *testing.T) {
 				e.mkdir(t)
 			},
 			opts: []sockwatch.Option{sockwatch.ReportExisting()},
-			run: func(t *testing.T, e env, w *sockwatch.Watcher) {
+			run: func(t *testing.T, e env, w *sockwatch.Watcher, r *reports) {
 				l := e.listen(t)
 				wantSignal(t, w, "first socket")
 				l.Close()
@@ -204,7 +314,7 @@ func TestWatcher(t *testing.T) {
 		{
 			name: "directory created late",
 			opts: []sockwatch.Option{fast},
-			run: func(t *testing.T, e env, w *sockwatch.Watcher) {
+			run: func(t *testing.T, e env, w *sockwatch.Watcher, r *reports) {
 				e.mkdir(t)
 				e.listen(t)
 				wantSignal(t, w, "socket in new directory")
@@ -214,7 +324,7 @@ func TestWatcher(t *testing.T) {
 			name:   "directory removed and recreated",
 			before: func(t *testing.T, e env) { e.mkdir(t) },
 			opts:   []sockwatch.Option{fast, sockwatch.ReportExisting()},
-			run: func(t *testing.T, e env, w *sockwatch.Watcher) {
+			run: func(t *testing.T, e env, w *sockwatch.Watcher, r *reports) {
 				l := e.listen(t)
 				wantSignal(t, w, "first socket")
 				l.Close()
@@ -230,7 +340,7 @@ func TestWatcher(t *testing.T) {
 			name:   "directory renamed and recreated",
 			before: func(t *testing.T, e env) { e.mkdir(t) },
 			opts:   []sockwatch.Option{fast, sockwatch.ReportExisting()},
-			run: func(t *testing.T, e env, w *sockwatch.Watcher) {
+			run: func(t *testing.T, e env, w *sockwatch.Watcher, r *reports) {
 				l := e.listen(t)
 				l.SetUnlinkOnClose(false)
 				wantSignal(t, w, "first socket")
@@ -245,9 +355,16 @@ func TestWatcher(t *testing.T) {
 		{
 			name:   "signal waits until the socket accepts",
 			before: func(t *testing.T, e env) { e.mkdir(t) },
-			run: func(t *testing.T, e env, w *sockwatch.Watcher) {
+			run: func(t *testing.T, e env, w *sockwatch.Watcher, r *reports) {
 				listen := e.bind(t)
-				wantQuiet(t, w, "bound, not listening")
+				// The watcher has seen the bound socket; it must now wait
+				// for it to accept rather than signal.
+				waitReport(t, r, "bound socket", func(inodes []uint64) bool { return len(inodes) > 0 })
+				select {
+				case <-w.Changed():
+					t.Fatal("bound, not listening: signalled before the socket accepts")
+				default:
+				}
 				listen()
 				wantSignal(t, w, "listening socket")
 				if !dialable(e.path) {
@@ -258,7 +375,7 @@ func TestWatcher(t *testing.T) {
 		{
 			name:   "socket that never accepts is reported anyway",
 			before: func(t *testing.T, e env) { e.mkdir(t) },
-			run: func(t *testing.T, e env, w *sockwatch.Watcher) {
+			run: func(t *testing.T, e env, w *sockwatch.Watcher, r *reports) {
 				e.bind(t)
 				wantSignal(t, w, "bound socket")
 			},
@@ -266,11 +383,16 @@ func TestWatcher(t *testing.T) {
 		{
 			name:   "other files ignored",
 			before: func(t *testing.T, e env) { e.mkdir(t) },
-			run: func(t *testing.T, e env, w *sockwatch.Watcher) {
+			run: func(t *testing.T, e env, w *sockwatch.Watcher, r *reports) {
+				waitWatching(t, r)
 				if err := os.WriteFile(filepath.Join(e.dir, "other"), nil, 0o600); err != nil {
 					t.Fatal(err)
 				}
-				wantQuiet(t, w, "other file")
+				// The socket is created after the other file, so its
+				// signal comes after any report of the other file.
+				e.listen(t)
+				wantSignal(t, w, "socket after other file")
+				wantOnly(t, r, "other file", inode(e.path))
 			},
 		},
 	}
@@ -280,12 +402,13 @@ func TestWatcher(t *testing.T) {
 			if tc.before != nil {
 				tc.before(t, e)
 			}
-			w := sockwatch.New(e.addr(), tc.opts...)
+			r := &reports{path: e.path, notify: make(chan struct{}, 1)}
+			w := sockwatch.New(e.addr(), append(tc.opts, sockwatch.WithLogger(slog.New(r)))...)
 			if cap(w.Changed()) != 1 {
 				t.Fatalf("cap(Changed()) = %d, want 1 so that bursts collapse", cap(w.Changed()))
 			}
 			start(t, w)
-			tc.run(t, e, w)
+			tc.run(t, e, w, r)
 		})
 	}
 }
@@ -297,10 +420,20 @@ func TestNonUnixNeverFires(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- w.Run(ctx) }()
-			wantQuiet(t, w, "non-unix address")
 			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v, want nil", err)
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v, want nil", err)
+				}
+			case <-time.After(signalDeadline):
+				t.Fatal("Run did not return after cancel")
+			}
+			// Run has returned: whatever it was going to report is sent.
+			select {
+			case <-w.Changed():
+				t.Fatal("non-unix address: unexpected signal")
+			default:
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -24,10 +25,12 @@ type fakeEntry struct {
 	id   workloadapi.Identity
 }
 
-// fakeManager is an in-memory workloadapi.Manager. Every change is
-// delivered to every subscriber in order, never coalesced: a publish blocks
-// until each subscriber has taken the previous update, so tests can rely on
-// the handler having seen each state.
+// fakeManager is an in-memory workloadapi.Manager that delivers updates as
+// the agent's cache (pkg/agent/cache) does: each subscription holds at most
+// one unread update and a newer one replaces it, so a burst of changes may
+// reach the handler as its last state only. Tests must wait for the state
+// they expect, never count the states in between; a test that must know
+// the handler saw one state before the next change waits with waitTaken.
 type fakeManager struct {
 	ca *testCA
 
@@ -37,6 +40,8 @@ type fakeManager struct {
 	federated map[spiffeid.TrustDomain]*spiffebundle.Bundle
 	updates   map[string]*workloadapi.Update
 	subs      map[*fakeSub]struct{}
+	gen       uint64        // counts changes
+	took      chan struct{} // closed and replaced when a reader takes an update
 
 	// finished receives the selectors of each ended subscription.
 	finished chan selector.Set
@@ -49,44 +54,65 @@ func newFakeManager(ca *testCA, entries ...fakeEntry) *fakeManager {
 		bundle:   ca.bundle(),
 		updates:  make(map[string]*workloadapi.Update),
 		subs:     make(map[*fakeSub]struct{}),
+		took:     make(chan struct{}),
 		finished: make(chan selector.Set, 64),
 	}
 }
 
-// change applies fn under the lock, then publishes to every subscriber.
-func (m *fakeManager) change(fn func(m *fakeManager)) {
+// change applies fn and pushes the new state to every subscriber, all under
+// the lock, which serializes pushes as the real cache's lock does. It
+// returns the change's generation for waitTaken.
+func (m *fakeManager) change(fn func(m *fakeManager)) uint64 {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	fn(m)
 	clear(m.updates)
-	type delivery struct {
-		sub *fakeSub
-		u   *workloadapi.Update
-	}
-	var out []delivery
+	m.gen++
 	for s := range m.subs {
-		out = append(out, delivery{s, m.updateLocked(s.sels)})
+		s.push(pending{m.updateLocked(s.sels), m.gen})
 	}
-	m.mu.Unlock()
-	for _, d := range out {
-		d.sub.send(d.u)
-	}
+	return m.gen
 }
 
-func (m *fakeManager) setEntries(entries ...fakeEntry) {
-	m.change(func(m *fakeManager) { m.entries = entries })
+func (m *fakeManager) setEntries(entries ...fakeEntry) uint64 {
+	return m.change(func(m *fakeManager) { m.entries = entries })
 }
 
-func (m *fakeManager) setBundle(b *spiffebundle.Bundle) {
-	m.change(func(m *fakeManager) { m.bundle = b })
+func (m *fakeManager) setBundle(b *spiffebundle.Bundle) uint64 {
+	return m.change(func(m *fakeManager) { m.bundle = b })
 }
 
-func (m *fakeManager) setFederated(bundles ...*spiffebundle.Bundle) {
-	m.change(func(m *fakeManager) {
+func (m *fakeManager) setFederated(bundles ...*spiffebundle.Bundle) uint64 {
+	return m.change(func(m *fakeManager) {
 		m.federated = make(map[spiffeid.TrustDomain]*spiffebundle.Bundle)
 		for _, b := range bundles {
 			m.federated[b.TrustDomain()] = b
 		}
 	})
+}
+
+// waitTaken waits until every open subscription's reader (the handler) has
+// taken the update of change gen or a later one, so the next change reaches
+// it as an update of its own rather than collapsing with gen's.
+func (m *fakeManager) waitTaken(tb testing.TB, gen uint64) {
+	tb.Helper()
+	ctx := testCtx(tb)
+	for {
+		m.mu.Lock()
+		took, all := m.took, true
+		for s := range m.subs {
+			all = all && s.taken >= gen
+		}
+		m.mu.Unlock()
+		if all {
+			return
+		}
+		select {
+		case <-took:
+		case <-ctx.Done():
+			tb.Fatalf("the handler did not take the update of change %d", gen)
+		}
+	}
 }
 
 func (m *fakeManager) matchingLocked(sels selector.Set) []workloadapi.Identity {
@@ -117,9 +143,16 @@ func (m *fakeManager) updateLocked(sels selector.Set) *workloadapi.Update {
 func (m *fakeManager) Subscribe(_ context.Context, sels selector.Set) (workloadapi.Subscription, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := &fakeSub{m: m, sels: sels, ch: make(chan *workloadapi.Update, 1), done: make(chan struct{})}
-	s.ch <- m.updateLocked(sels)
+	s := &fakeSub{
+		m:    m,
+		sels: sels,
+		in:   make(chan pending, 1),
+		out:  make(chan *workloadapi.Update),
+		done: make(chan struct{}),
+	}
+	s.push(pending{m.updateLocked(sels), m.gen})
 	m.subs[s] = struct{}{}
+	go s.relay()
 	return s, nil
 }
 
@@ -147,40 +180,80 @@ func (m *fakeManager) subscribers() int {
 	return len(m.subs)
 }
 
+// pending is an update not yet taken, with the change it reflects.
+type pending struct {
+	u   *workloadapi.Update
+	gen uint64
+}
+
+// fakeSub is a subscription holding at most one unread update, latest
+// wins, like the real cache's size-one channel. Its relay goroutine hands
+// the update over on an unbuffered channel so the fake knows when the reader
+// took it (see waitTaken); a newer push replaces the one not yet taken.
 type fakeSub struct {
 	m    *fakeManager
 	sels selector.Set
-	ch   chan *workloadapi.Update
-	done chan struct{}
-	once sync.Once
-	mu   sync.Mutex // serializes send with the close in Finish
+	in   chan pending // size one; pushed to under m.mu
+	out  chan *workloadapi.Update
+	done chan struct{} // closed by Finish; ends relay
+
+	taken  uint64 // guarded by m.mu: the generation the reader last took
+	closed bool   // guarded by m.mu
 }
 
-func (s *fakeSub) send(u *workloadapi.Update) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// push replaces any unread update with p. The caller holds m.mu; relay only
+// receives from in, so after the drain the send never blocks.
+func (s *fakeSub) push(p pending) {
 	select {
-	case s.ch <- u:
-	case <-s.done:
+	case <-s.in:
+	default:
+	}
+	s.in <- p
+}
+
+// relay offers the newest pushed update to the reader until Finish.
+func (s *fakeSub) relay() {
+	defer close(s.out)
+	var cur pending
+	for {
+		var out chan *workloadapi.Update // nil, never ready, while nothing is pending
+		if cur.u != nil {
+			out = s.out
+		}
+		select {
+		case p := <-s.in:
+			cur = p
+		case out <- cur.u:
+			s.m.mu.Lock()
+			s.taken = cur.gen
+			close(s.m.took)
+			s.m.took = make(chan struct{})
+			s.m.mu.Unlock()
+			cur = pending{}
+		case <-s.done:
+			return
+		}
 	}
 }
 
-func (s *fakeSub) Updates() <-chan *workloadapi.Update { return s.ch }
+func (s *fakeSub) Updates() <-chan *workloadapi.Update { return s.out }
 
+// Finish ends the subscription; its channel is closed once relay returns.
+// It is idempotent.
 func (s *fakeSub) Finish() {
-	s.once.Do(func() {
-		close(s.done)
-		s.mu.Lock()
-		close(s.ch)
-		s.mu.Unlock()
-		s.m.mu.Lock()
-		delete(s.m.subs, s)
+	s.m.mu.Lock()
+	if s.closed {
 		s.m.mu.Unlock()
-		select {
-		case s.m.finished <- s.sels:
-		default:
-		}
-	})
+		return
+	}
+	s.closed = true
+	delete(s.m.subs, s)
+	close(s.done)
+	s.m.mu.Unlock()
+	select {
+	case s.m.finished <- s.sels:
+	default:
+	}
 }
 
 // fakeAttestor gives a caller the selectors test:uid:<uid> and

@@ -146,8 +146,10 @@ func TestWatchJWTBundlesPushesChange(t *testing.T) {
 	if b := next(); !b.HasJWTAuthority("kid-1") {
 		t.Fatalf("first bundle lacks kid-1: %v", b.JWTAuthorities())
 	}
-	// An SVID rotation leaves the JWT bundle unchanged: no update.
-	mgr.setEntries(fakeEntry{sels: selfSels(), id: ca.identity("/web", "")})
+	// An SVID rotation leaves the JWT bundle unchanged: no update. The
+	// handler takes it before the next change, so a duplicate would arrive
+	// before the rotated bundle.
+	mgr.waitTaken(t, mgr.setEntries(fakeEntry{sels: selfSels(), id: ca.identity("/web", "")}))
 	ca.rotateJWTKey("kid-2")
 	mgr.setBundle(ca.bundle())
 	b := next()

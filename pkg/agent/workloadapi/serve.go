@@ -11,6 +11,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/proto/spiffe/workload"
 	"google.golang.org/grpc"
 
+	"github.com/svidkit/svidkit/pkg/grpcstop"
 	"github.com/svidkit/svidkit/pkg/peercred"
 	"github.com/svidkit/svidkit/pkg/unixsock"
 )
@@ -70,19 +71,8 @@ func (h *Handler) Serve(ctx context.Context, lis net.Listener) error {
 	case <-ctx.Done():
 	}
 
-	stopped := make(chan struct{})
-	go func() {
-		srv.GracefulStop()
-		close(stopped)
-	}()
-	timer := time.NewTimer(shutdownGrace)
-	defer timer.Stop()
-	select {
-	case <-stopped:
-	case <-timer.C:
-		h.log.Warn("workload api: calls still running after grace period; closing them")
-		srv.Stop()
-		<-stopped
+	if grpcstop.Graceful(shutdownGrace, srv) {
+		h.log.Warn("workload api: calls were still running after the grace period; closed them")
 	}
 	<-serveErr
 	return nil

@@ -144,8 +144,8 @@ func TestWatchX509ContextRotation(t *testing.T) {
 }
 
 // TestFetchX509BundlesSkipsUnchanged shows the bundles stream sends only
-// real changes: the fake delivers every update in order, so a duplicate
-// would arrive before the changed bundle.
+// real changes: the handler takes each SVID-only update before the next
+// change (waitTaken), so a duplicate would arrive before the changed bundle.
 func TestFetchX509BundlesSkipsUnchanged(t *testing.T) {
 	ca := newTestCA(t, "example.org")
 	mgr := newFakeManager(ca, fakeEntry{sels: selfSels(), id: ca.identity("/web", "")})
@@ -164,8 +164,9 @@ func TestFetchX509BundlesSkipsUnchanged(t *testing.T) {
 	}
 
 	// A new SVID leaves the bundles as they were: nothing must be sent.
-	mgr.setEntries(fakeEntry{sels: selfSels(), id: ca.identity("/web", "")})
-	mgr.setEntries(fakeEntry{sels: selfSels(), id: ca.identity("/web", "")})
+	for range 2 {
+		mgr.waitTaken(t, mgr.setEntries(fakeEntry{sels: selfSels(), id: ca.identity("/web", "")}))
+	}
 	// A new CA certificate is a change.
 	next := newTestCA(t, "example.org")
 	b := ca.bundle()

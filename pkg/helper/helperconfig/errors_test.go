@@ -50,7 +50,7 @@ agentAddress = "/b"`, []string{"helper.conf:6: use of agent_address and agentAdd
 		{"exit_when_ready contradicts daemon_mode", x509Set + `daemon_mode = true
 exit_when_ready = true`, []string{"exit_when_ready = true contradicts daemon_mode = true"}},
 		{"bad duration", x509Set + `exit_timeout = "soon"`, []string{`helper.conf:5: exit_timeout: invalid duration "soon"`}},
-		{"duration as number", x509Set + `exit_timeout = 30`, []string{`exit_timeout: want a duration string such as "30s", got 30`}},
+		{"duration as number", x509Set + `exit_timeout = 30`, []string{`exit_timeout: want a duration string such as "1h" or "90s", got 30`}},
 		{"negative duration", x509Set + `exit_timeout = "-1s"`, []string{`exit_timeout: invalid duration "-1s"`}},
 		{"port out of range", x509Set + "health_checks {\n bind_port = 70000\n}", []string{"helper.conf:6: bind_port: port 70000 out of range"}},
 		{"label on block", x509Set + "health_checks \"x\" {\n}", []string{`health_checks: unexpected label "x"`}},

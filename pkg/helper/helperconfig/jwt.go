@@ -11,8 +11,8 @@ import (
 // (jwt_svids = [{...}, {...}]) or as repeated jwt_svids { ... } blocks,
 // both of which spiffe-helper's HCL decoder accepts. Entries are numbered
 // in file order in messages: jwt_svids[0], jwt_svids[1], ...
-func (d *decoder) jwtSVIDs(dst *[]JWTSVID) field {
-	return field{repeatable: true, decode: func(it *ast.ObjectItem) {
+func (d *decoder) jwtSVIDs(dst *[]JWTSVID) hcldecode.Field {
+	return func(it *ast.ObjectItem) {
 		if len(it.Keys) > 1 {
 			d.Errorf(it.Pos(), "jwt_svids: unexpected label %q", hcldecode.KeyName(it.Keys[1]))
 			return
@@ -33,7 +33,7 @@ func (d *decoder) jwtSVIDs(dst *[]JWTSVID) field {
 		default:
 			d.Errorf(it.Pos(), "jwt_svids: want a list of objects [{jwt_audience = ..., jwt_svid_file_name = ...}]")
 		}
-	}}
+	}
 }
 
 // jwtSVID decodes one jwt_svids entry and appends it.
@@ -41,28 +41,28 @@ func (d *decoder) jwtSVID(dst *[]JWTSVID, obj *ast.ObjectType) {
 	var j JWTSVID
 	what := fmt.Sprintf("jwt_svids[%d]", len(*dst))
 	d.Record(TopLevel, what, obj.Pos())
-	d.block(what, obj.List, map[string]field{
-		"jwt_audience":        d.str(&j.Audience),
-		"jwt_extra_audiences": d.stringList(&j.ExtraAudiences),
-		"jwt_svid_file_name":  d.str(&j.FileName),
-	})
+	d.Block(what, obj.List, map[string]hcldecode.Field{
+		"jwt_audience":        d.String(&j.Audience),
+		"jwt_extra_audiences": d.StringList(&j.ExtraAudiences),
+		"jwt_svid_file_name":  d.String(&j.FileName),
+	}, nil)
 	*dst = append(*dst, j)
 }
 
 // health decodes the health_checks block; keys left out keep their
 // defaults (port 8081, /live, /ready).
-func (d *decoder) health(dst *Health) field {
-	return field{decode: func(it *ast.ObjectItem) {
+func (d *decoder) health(dst *Health) hcldecode.Field {
+	return func(it *ast.ObjectItem) {
 		body, ok := d.Object(it)
 		if !ok {
 			return
 		}
-		d.block("health_checks", body, map[string]field{
-			"listener_enabled": d.boolean(&dst.ListenerEnabled),
+		d.Block("health_checks", body, map[string]hcldecode.Field{
+			"listener_enabled": d.Bool(&dst.ListenerEnabled),
 			"bind_port":        d.port(&dst.BindPort),
-			"liveness_path":    d.str(&dst.LivenessPath),
-			"readiness_path":   d.str(&dst.ReadinessPath),
-		})
+			"liveness_path":    d.String(&dst.LivenessPath),
+			"readiness_path":   d.String(&dst.ReadinessPath),
+		}, nil)
 		// spiffe-helper treats 0 and "" as "use the default".
 		if dst.BindPort == 0 {
 			dst.BindPort = DefaultHealthBindPort
@@ -73,5 +73,5 @@ func (d *decoder) health(dst *Health) field {
 		if dst.ReadinessPath == "" {
 			dst.ReadinessPath = DefaultReadinessPath
 		}
-	}}
+	}
 }

@@ -14,8 +14,8 @@ import (
 // keeps the default, as in spiffe-helper. Values spiffe-helper would have
 // silently truncated (decimal 644 is 0o1204) are errors that suggest the
 // octal spelling, since no one means them.
-func (d *decoder) fileMode(dst *os.FileMode) field {
-	return field{decode: func(it *ast.ObjectItem) {
+func (d *decoder) fileMode(dst *os.FileMode) hcldecode.Field {
+	return func(it *ast.ObjectItem) {
 		key := hcldecode.KeyName(it.Keys[0])
 		n, text, pos, ok := d.integer(it, "an octal file mode such as 0644")
 		if !ok {
@@ -41,10 +41,10 @@ func (d *decoder) fileMode(dst *os.FileMode) field {
 		case n == 0:
 			return // spiffe-helper treats 0 as "use the default"
 		case looksOctal:
-			d.warnf(pos, "%s: %s is read as decimal, giving mode %#o; write 0%s if you meant octal", key, text, n, text)
+			d.Warnf(pos, "%s: %s is read as decimal, giving mode %#o; write 0%s if you meant octal", key, text, n, text)
 		}
 		*dst = os.FileMode(n)
-	}}
+	}
 }
 
 // isOctalDigits reports whether s is non-empty and all octal digits.

@@ -40,7 +40,7 @@ func Decode(name string, data []byte) (*Config, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	d := &decoder{Decoder: hcldecode.Decoder{File: name}}
+	d := newDecoder(name)
 	c := New()
 	c.Source = name
 	var (
@@ -55,21 +55,21 @@ func Decode(name string, data []byte) (*Config, []string, error) {
 		cmdPos     token.Pos
 	)
 	aliases := newAliases(d)
-	fields := map[string]field{
+	fields := map[string]hcldecode.Field{
 		"agent_address": aliases.str("agent_address", "agentAddress", &c.AgentAddress),
-		"cmd": {decode: func(it *ast.ObjectItem) {
+		"cmd": func(it *ast.ObjectItem) {
 			cmdPos = it.Pos()
-			d.str(&c.Cmd).decode(it)
-		}},
+			d.String(&c.Cmd)(it)
+		},
 		"cmd_args": aliases.str("cmd_args", "cmdArgs", &cmdArgs, func(it *ast.ObjectItem) {
 			haveArgs, cmdArgsPos = true, it.Pos()
 		}),
-		"pid_file_name": d.str(&c.PIDFileName),
+		"pid_file_name": d.String(&c.PIDFileName),
 		"cert_dir":      aliases.str("cert_dir", "certDir", &c.CertDir),
-		"daemon_mode": {decode: func(it *ast.ObjectItem) {
+		"daemon_mode": func(it *ast.ObjectItem) {
 			daemonSet = true
-			d.boolean(&c.DaemonMode).decode(it)
-		}},
+			d.Bool(&c.DaemonMode)(it)
+		},
 		"add_intermediates_to_bundle": aliases.boolean("add_intermediates_to_bundle", "addIntermediatesToBundle", &c.AddIntermediatesToBundle),
 		"renew_signal": aliases.str("renew_signal", "renewSignal", &signal, func(it *ast.ObjectItem) {
 			signalPos = it.Pos()
@@ -78,37 +78,37 @@ func Decode(name string, data []byte) (*Config, []string, error) {
 		"svid_key_file_name":        aliases.str("svid_key_file_name", "svidKeyFileName", &c.SVIDKeyFileName),
 		"svid_bundle_file_name":     aliases.str("svid_bundle_file_name", "svidBundleFileName", &c.SVIDBundleFileName),
 		"jwt_svids":                 d.jwtSVIDs(&c.JWTSVIDs),
-		"jwt_bundle_file_name":      d.str(&c.JWTBundleFileName),
-		"include_federated_domains": d.boolean(&c.IncludeFederatedDomains),
+		"jwt_bundle_file_name":      d.String(&c.JWTBundleFileName),
+		"include_federated_domains": d.Bool(&c.IncludeFederatedDomains),
 		"cert_file_mode":            d.fileMode(&c.CertFileMode),
 		"key_file_mode":             d.fileMode(&c.KeyFileMode),
 		"jwt_bundle_file_mode":      d.fileMode(&c.JWTBundleFileMode),
 		"jwt_svid_file_mode":        d.fileMode(&c.JWTSVIDFileMode),
-		"hint":                      d.str(&c.Hint),
-		"omit_expired":              d.boolean(&c.OmitExpired),
+		"hint":                      d.String(&c.Hint),
+		"omit_expired":              d.Bool(&c.OmitExpired),
 		"health_checks":             d.health(&c.Health),
-		"exit_when_ready": {decode: func(it *ast.ObjectItem) {
+		"exit_when_ready": func(it *ast.ObjectItem) {
 			exitPos = it.Pos()
-			d.boolean(&exitReady).decode(it)
-			d.warnf(exitPos, "exit_when_ready is deprecated; use daemon_mode = false")
-		}},
+			d.Bool(&exitReady)(it)
+			d.Warnf(exitPos, "exit_when_ready is deprecated; use daemon_mode = false")
+		},
 
 		// svidkit extras.
-		"exit_timeout":                d.duration(&c.ExitTimeout),
-		"write_mode":                  d.str(&c.WriteMode),
-		"key_encoding":                d.str(&c.KeyEncoding),
-		"combined_file_name":          d.str(&c.CombinedFileName),
-		"pkcs12_file_name":            d.str(&c.PKCS12FileName),
-		"pkcs12_password_file":        d.str(&c.PKCS12PasswordFile),
-		"pkcs12_truststore_file_name": d.str(&c.PKCS12TrustStoreFileName),
-		"restart_policy":              d.str(&c.RestartPolicy),
-		"metrics_bind_address":        d.str(&c.MetricsBindAddress),
+		"exit_timeout":                d.Duration(&c.ExitTimeout),
+		"write_mode":                  d.String(&c.WriteMode),
+		"key_encoding":                d.String(&c.KeyEncoding),
+		"combined_file_name":          d.String(&c.CombinedFileName),
+		"pkcs12_file_name":            d.String(&c.PKCS12FileName),
+		"pkcs12_password_file":        d.String(&c.PKCS12PasswordFile),
+		"pkcs12_truststore_file_name": d.String(&c.PKCS12TrustStoreFileName),
+		"restart_policy":              d.String(&c.RestartPolicy),
+		"metrics_bind_address":        d.String(&c.MetricsBindAddress),
 	}
 	d.safetyFields(fields, &c.Safety)
 	for _, a := range aliases.list {
 		fields[a.old] = a.field
 	}
-	d.block(TopLevel, top, fields)
+	d.BlockRepeat(TopLevel, top, fields, "jwt_svids")
 	aliases.check()
 
 	if haveArgs {
@@ -118,11 +118,11 @@ func Decode(name string, data []byte) (*Config, []string, error) {
 		} else {
 			c.CmdArgs = args
 			if extraLines(cmdArgs) {
-				d.warnf(cmdArgsPos, "cmd_args: only the first line is used, as in spiffe-helper")
+				d.Warnf(cmdArgsPos, "cmd_args: only the first line is used, as in spiffe-helper")
 			}
 		}
 		if c.Cmd == "" && cmdArgs != "" {
-			d.warnf(cmdArgsPos, "cmd_args is set but cmd is not; cmd_args is ignored")
+			d.Warnf(cmdArgsPos, "cmd_args is set but cmd is not; cmd_args is ignored")
 		}
 	}
 	if signal != "" {
@@ -141,18 +141,18 @@ func Decode(name string, data []byte) (*Config, []string, error) {
 	}
 	if !c.DaemonMode {
 		if c.Cmd != "" {
-			d.warnf(cmdPos, "cmd is set but daemon_mode is false; cmd is ignored")
+			d.Warnf(cmdPos, "cmd is set but daemon_mode is false; cmd is ignored")
 		}
 		if signal != "" {
-			d.warnf(signalPos, "renew_signal is set but daemon_mode is false; renew_signal is ignored")
+			d.Warnf(signalPos, "renew_signal is set but daemon_mode is false; renew_signal is ignored")
 		}
 	}
 	if m := c.KeyFileMode; m&0o007 != 0 {
-		d.warnf(token.Pos{}, "key_file_mode %#o gives every user access to the private key", m)
+		d.Warnf(token.Pos{}, "key_file_mode %#o gives every user access to the private key", m)
 	}
 	if err := d.Err(); err != nil {
-		return nil, d.sortedWarnings(), err
+		return nil, d.Warnings(), err
 	}
 	c.Lines = d.Lines()
-	return c, d.sortedWarnings(), nil
+	return c, d.Warnings(), nil
 }

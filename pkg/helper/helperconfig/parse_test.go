@@ -64,8 +64,45 @@ restart_policy = "on-failure"
 metrics_bind_address = "127.0.0.1:9090"
 `
 
+// spiffeHelperDefaults spells out, as literals, the defaults spiffe-helper
+// documents and applies (cmd/spiffe-helper/config/config.go: file modes
+// 0644 cert, 0600 key, 0600 JWT bundle, 0600 JWT-SVID; daemon_mode true;
+// health_checks off, port 8081, /live, /ready; every other boolean false),
+// plus svidkit's own defaults for its extras. The expectations below start
+// from it rather than from helperconfig.New, so a changed default fails.
+func spiffeHelperDefaults() *helperconfig.Config {
+	return &helperconfig.Config{
+		DaemonMode:               true,
+		AddIntermediatesToBundle: false,
+		IncludeFederatedDomains:  false,
+		OmitExpired:              false,
+		CertFileMode:             0o644,
+		KeyFileMode:              0o600,
+		JWTBundleFileMode:        0o600,
+		JWTSVIDFileMode:          0o600,
+		Health: helperconfig.Health{
+			ListenerEnabled: false,
+			BindPort:        8081,
+			LivenessPath:    "/live",
+			ReadinessPath:   "/ready",
+		},
+		// svidkit extras
+		ExitTimeout:   0, // one-shot mode waits until the SVID is served
+		WriteMode:     "atomic",
+		KeyEncoding:   "pkcs8",
+		RestartPolicy: "never",
+	}
+}
+
+// TestNewHoldsDocumentedDefaults pins New to the literal defaults.
+func TestNewHoldsDocumentedDefaults(t *testing.T) {
+	if got, want := helperconfig.New(), spiffeHelperDefaults(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("New() = %+v\nwant    %+v", got, want)
+	}
+}
+
 func x509Want() *helperconfig.Config {
-	c := helperconfig.New()
+	c := spiffeHelperDefaults()
 	c.Source = "helper.conf"
 	c.SVIDFileName, c.SVIDKeyFileName, c.SVIDBundleFileName = "svid.pem", "svid_key.pem", "svid_bundle.pem"
 	return c
@@ -89,7 +126,7 @@ func TestParse(t *testing.T) {
 			name: "every spiffe-helper key",
 			hcl:  fullSpiffeHelper,
 			want: func() *helperconfig.Config {
-				c := helperconfig.New()
+				c := spiffeHelperDefaults()
 				c.Source = "helper.conf"
 				c.AgentAddress = "/tmp/spire-agent/public/api.sock"
 				c.Cmd = "ghostunnel"
@@ -125,7 +162,7 @@ func TestParse(t *testing.T) {
 			}),
 		},
 		{name: "jwt bundle only", hcl: `jwt_bundle_file_name = "b.json"`, want: func() *helperconfig.Config {
-			c := helperconfig.New()
+			c := spiffeHelperDefaults()
 			c.Source, c.JWTBundleFileName = "helper.conf", "b.json"
 			return c
 		}()},
@@ -133,7 +170,7 @@ func TestParse(t *testing.T) {
   {jwt_audience = "a", jwt_svid_file_name = "a.token"},
   {jwt_audience = "b", jwt_extra_audiences = ["c"], jwt_svid_file_name = "b.token"},
 ]`, want: func() *helperconfig.Config {
-			c := helperconfig.New()
+			c := spiffeHelperDefaults()
 			c.Source = "helper.conf"
 			c.JWTSVIDs = []helperconfig.JWTSVID{{Audience: "a", FileName: "a.token"}, {Audience: "b", ExtraAudiences: []string{"c"}, FileName: "b.token"}}
 			return c
@@ -148,7 +185,7 @@ jwt_svids {
   jwt_extra_audiences = "x"
   jwt_svid_file_name = "b.token"
 }`, want: func() *helperconfig.Config {
-			c := helperconfig.New()
+			c := spiffeHelperDefaults()
 			c.Source = "helper.conf"
 			c.JWTSVIDs = []helperconfig.JWTSVID{{Audience: "a", FileName: "a.token"}, {Audience: "b", ExtraAudiences: []string{"x"}, FileName: "b.token"}}
 			return c

@@ -1,5 +1,7 @@
 package helperconfig
 
+import "github.com/svidkit/svidkit/pkg/hcldecode"
+
 // Safety holds the opt-outs of svidkit-helper's safety checks. Both are off
 // by default; each trades a check for compatibility with a deployment that
 // needs it.
@@ -19,7 +21,7 @@ type Safety struct {
 }
 
 // safetyFields adds the keys of Safety to fields.
-func (d *decoder) safetyFields(fields map[string]field, s *Safety) {
-	fields["ignore_umask"] = d.boolean(&s.IgnoreUmask)
-	fields["pid_file_any_process"] = d.boolean(&s.PIDFileAnyProcess)
+func (d *decoder) safetyFields(fields map[string]hcldecode.Field, s *Safety) {
+	fields["ignore_umask"] = d.Bool(&s.IgnoreUmask)
+	fields["pid_file_any_process"] = d.Bool(&s.PIDFileAnyProcess)
 }

@@ -1,34 +1,45 @@
 package reloader_test
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
-	"os/signal"
 	"syscall"
 
 	"github.com/svidkit/svidkit/pkg/helper/reloader"
 )
 
-// A helper starts nginx after the first write of the certificate files and
-// sends it SIGHUP after each later write.
+// A helper starts the application after the first write of the certificate
+// files and sends it SIGHUP after each later write (here a shell stands in
+// for nginx -g "daemon off;").
 func Example() {
+	out, childOut := io.Pipe()
 	r, err := reloader.New(reloader.Config{
-		Cmd:     "nginx",
-		Args:    []string{"-g", "daemon off;"},
+		Cmd:     "sh",
+		Args:    []string{"-c", "echo serving with the new certificates; exec sleep 60"},
 		Signal:  syscall.SIGHUP,
 		Restart: reloader.RestartOnFailure,
-		Log:     slog.Default(),
+		Stdout:  childOut,
+		Log:     slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
-		slog.Error("reloader", "error", err)
+		fmt.Println("reloader:", err)
 		return
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
 	// The file writer calls r.Notify after every successful write; a
 	// Notify before Run is kept until Run starts.
 	r.Notify()
-	if err := r.Run(ctx); err != nil {
-		slog.Error("reloader", "error", err)
-	}
+	go func() { done <- r.Run(ctx) }()
+
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	fmt.Print(line)
+	cancel() // the child gets SIGTERM, then Run returns
+	fmt.Println("run:", <-done)
+	// Output:
+	// serving with the new certificates
+	// run: <nil>
 }

@@ -12,15 +12,8 @@ import (
 // Decode parses an HCL configuration file named name (used in messages)
 // over Default(). Every problem is reported, each as "name:line: ...":
 // unknown or duplicate keys, wrong value types. It does not Validate.
-func Decode(name string, data []byte) (cfg Config, err error) {
-	// The HCL v1 parser has panicked on fuzzed input; bad input must give
-	// an error, never a crash.
-	defer func() {
-		if r := recover(); r != nil {
-			cfg, err = Config{}, fmt.Errorf("%s: malformed configuration: %v", name, r)
-		}
-	}()
-	cfg = Default()
+func Decode(name string, data []byte) (Config, error) {
+	cfg := Default()
 	list, err := hcldecode.Parse(name, data)
 	if err != nil {
 		return Config{}, err
@@ -31,7 +24,7 @@ func Decode(name string, data []byte) (cfg Config, err error) {
 		"agent_address": d.String(&cfg.AgentAddress),
 		"listen_address": func(it *ast.ObjectItem) {
 			cfg.ListenAddressPos = fmt.Sprintf("%s:%d", name, it.Pos().Line)
-			d.stringList(&cfg.ListenAddresses)(it)
+			d.StringList(&cfg.ListenAddresses)(it)
 		},
 		"allow_insecure_tcp":             d.Bool(&cfg.AllowInsecureTCP),
 		"listen_socket_mode":             d.mode(&cfg.ListenSocketMode),
@@ -43,11 +36,11 @@ func Decode(name string, data []byte) (cfg Config, err error) {
 		"log_level":                      d.String(&cfg.LogLevel),
 		"log_format":                     d.String(&cfg.LogFormat),
 		"health_checks": func(it *ast.ObjectItem) {
-			if body, ok := d.object(it); ok {
+			if body, ok := d.Object(it); ok {
 				d.Block("health_checks", body, map[string]hcldecode.Field{
 					"listener_enabled": d.Bool(&h.ListenerEnabled),
 					"bind_address":     d.String(&h.BindAddress),
-					"bind_port":        d.integer(&h.BindPort),
+					"bind_port":        d.Int(&h.BindPort),
 					"live_path":        d.String(&h.LivePath),
 					"ready_path":       d.String(&h.ReadyPath),
 				}, nil)
@@ -60,43 +53,10 @@ func Decode(name string, data []byte) (cfg Config, err error) {
 	return cfg, nil
 }
 
-// decoder adds the sdsconfig-specific helpers to hcldecode.Decoder. object,
-// integer and stringList stay here because their messages differ from the
-// shared ones (a label is reported as "want a block", integer messages quote
-// the raw token, a bad value is "want a string or a list of strings").
+// decoder adds the one decoder only the bridge's file needs, mode, to
+// hcldecode.Decoder.
 type decoder struct {
 	hcldecode.Decoder
-}
-
-// object returns the body of a nested block such as `health_checks { }`.
-func (d *decoder) object(it *ast.ObjectItem) (*ast.ObjectList, bool) {
-	key := hcldecode.KeyName(it.Keys[0])
-	obj, ok := it.Val.(*ast.ObjectType)
-	if len(it.Keys) > 1 || !ok {
-		d.Errorf(it.Pos(), "%s: want a block { ... }", key)
-		return nil, false
-	}
-	return obj.List, true
-}
-
-// integer decodes a number (or a string holding one).
-func (d *decoder) integer(dst *int) hcldecode.Field {
-	return func(it *ast.ObjectItem) {
-		t, ok := d.Literal(it, "a number")
-		if !ok {
-			return
-		}
-		text := t.Text
-		if s, isStr := hcldecode.TokenString(t); isStr {
-			text = s
-		}
-		n, err := strconv.Atoi(text)
-		if err != nil {
-			d.Errorf(t.Pos, "%s: want a number, got %s", hcldecode.KeyName(it.Keys[0]), t.Text)
-			return
-		}
-		*dst = n
-	}
 }
 
 // mode decodes an octal permission such as "0660" (string or number).
@@ -126,34 +86,4 @@ func ParseMode(s string) (os.FileMode, error) {
 		return 0, fmt.Errorf("want an octal mode such as \"0660\", got %q", s)
 	}
 	return os.FileMode(n), nil
-}
-
-// stringList decodes ["a", "b"] or a single "a".
-func (d *decoder) stringList(dst *[]string) hcldecode.Field {
-	return func(it *ast.ObjectItem) {
-		key := hcldecode.KeyName(it.Keys[0])
-		switch v := it.Val.(type) {
-		case *ast.LiteralType:
-			var s string
-			d.String(&s)(it)
-			*dst = []string{s}
-		case *ast.ListType:
-			out := make([]string, 0, len(v.List))
-			for _, n := range v.List {
-				lit, ok := n.(*ast.LiteralType)
-				s, isStr := "", false
-				if ok {
-					s, isStr = hcldecode.TokenString(lit.Token)
-				}
-				if !isStr {
-					d.Errorf(n.Pos(), "%s: want a list of strings", key)
-					return
-				}
-				out = append(out, s)
-			}
-			*dst = out
-		default:
-			d.Errorf(it.Pos(), "%s: want a string or a list of strings", key)
-		}
-	}
 }

@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/svidkit/svidkit/pkg/backoff"
 	"github.com/svidkit/svidkit/pkg/server/kubeclient"
 )
 
@@ -119,7 +120,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 			timer.Stop()
 		}
 	}()
-	backoff := n.cfg.InitialBackoff
+	bo := backoff.New(n.cfg.InitialBackoff, n.cfg.MaxBackoff)
 	pending := true
 	for {
 		if pending {
@@ -129,16 +130,16 @@ func (n *Notifier) Run(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return nil
 				}
-				log.Error("publish trust bundle to ConfigMap failed; will retry", "error", err, "retry_in", backoff)
+				d := bo.Next()
+				log.Error("publish trust bundle to ConfigMap failed; will retry", "error", err, "retry_in", d)
 				if timer == nil {
-					timer = time.NewTimer(backoff)
+					timer = time.NewTimer(d)
 				} else {
-					timer.Reset(backoff)
+					timer.Reset(d)
 				}
 				retryC = timer.C
-				backoff = min(2*backoff, n.cfg.MaxBackoff)
 			} else {
-				backoff = n.cfg.InitialBackoff
+				bo.Reset()
 			}
 		}
 		select {

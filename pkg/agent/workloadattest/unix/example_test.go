@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/svidkit/svidkit/pkg/agent/workloadattest/unix"
 	"github.com/svidkit/svidkit/pkg/procid"
@@ -11,7 +13,9 @@ import (
 
 // Example attests the current process, as the Workload API does for a
 // caller using the process handle, uid and gid from the socket's peer
-// credentials.
+// credentials. The selectors are unix:uid:1000, unix:user:app,
+// unix:gid:…, unix:group:…, unix:path:/usr/bin/app and unix:sha256:…
+// (of the binary); the example prints the kind of each and checks the uid.
 func Example() {
 	p, err := procid.OpenPID("/proc", int32(os.Getpid()))
 	if err != nil {
@@ -25,7 +29,14 @@ func Example() {
 		fmt.Println("attest:", err)
 		return
 	}
+	var kinds []string
 	for _, s := range sels {
-		fmt.Println(s) // unix:uid:1000, unix:path:/usr/bin/app, unix:sha256:...
+		kind, value, _ := strings.Cut(s.Value, ":")
+		kinds = append(kinds, s.Type+":"+kind)
+		if kind == "uid" && value != strconv.Itoa(os.Getuid()) {
+			fmt.Println("wrong uid:", s)
+		}
 	}
+	fmt.Println(strings.Join(kinds, " "))
+	// Output: unix:gid unix:group unix:path unix:sha256 unix:uid unix:user
 }
