@@ -1,6 +1,15 @@
 // Command svidkit-agent is the svidkit node agent: it attests to the server,
 // mints and rotates workload SVIDs and serves the SPIFFE Workload API. Its
-// sub-commands and flags are spire-agent's.
+// sub-commands and flags are spire-agent's:
+//
+//	svidkit-agent run -config agent.conf
+//	svidkit-agent api fetch x509|jwt | api watch
+//	svidkit-agent healthcheck | validate
+//
+// This file only builds the command tree (pkg/agentcli), sets the agent's
+// GC target and runs the daemon (pkg/agentd), which wires the core:
+// pkg/agent and the packages under it. docs/architecture.md maps every
+// package.
 package main
 
 import (

@@ -1,6 +1,12 @@
 // Command svidkit-sds is the standalone Envoy SDS bridge: a Workload API
 // client that serves the workload's SVIDs and bundles to Envoy over SDS v3.
-// See package sdscli.
+//
+//	svidkit-sds run -config sds.conf
+//	svidkit-sds version
+//
+// Commands are in pkg/sdscli, the wiring in pkg/sdsbridged, the bridge in
+// pkg/sdsbridge, the
+// SDS server in pkg/sds; docs/architecture.md maps every package.
 package main
 
 import (

@@ -1,6 +1,15 @@
 // Command svidkit-server is the svidkit SPIFFE server: CA, registration
 // entries, node attestation and SPIRE-compatible APIs. Its sub-commands and
-// flags are spire-server's.
+// flags are spire-server's:
+//
+//	svidkit-server run -config server.conf
+//	svidkit-server entry create|show|update|delete|count …
+//	svidkit-server token generate | bundle show | agent list|show|ban|evict
+//	svidkit-server healthcheck | validate
+//
+// This file only builds the command tree (pkg/servercli) and runs the
+// daemon (pkg/serverd), which wires the core: pkg/server and the packages
+// under it. docs/architecture.md maps every package.
 package main
 
 import (

@@ -124,22 +124,6 @@ func (s *lineSink) waitContains(t testing.TB, sub string, timeout time.Duration)
 	}
 }
 
-// noLine fails if a line with prefix arrives within d.
-func (s *lineSink) noLine(t testing.TB, prefix string, d time.Duration) {
-	t.Helper()
-	deadline := time.After(d)
-	for {
-		select {
-		case l := <-s.lines:
-			if strings.HasPrefix(l.text, prefix) {
-				t.Fatalf("unexpected line %q", l.text)
-			}
-		case <-deadline:
-			return
-		}
-	}
-}
-
 // selfExe returns the test binary, used as the child program.
 func selfExe(t testing.TB) string {
 	t.Helper()

@@ -35,6 +35,21 @@
 // remaining lifetime plus one second, as spiffe-helper does; failed fetches
 // are retried with backoff (1s doubling to 60s, spiffe-helper's schedule).
 //
+// # Why one package
+//
+// The server, the agent and svidkit-sds each read cmd/<x> → pkg/<x>cli
+// (cobra commands) → pkg/<x>d (wiring) → pkg/<x> (core). The helper
+// deliberately does not: its command line is one command parsed with the
+// standard flag package, with spiffe-helper's flag syntax and no cobra, to
+// keep the binary and its resident memory small (target VmRSS < 12 MiB,
+// see BenchmarkResidentMemoryDaemon in internal/helpere2e); one flag set
+// and one Run do not need three packages. So this package holds the three
+// steps in separate files: the command line and exit codes (cli.go,
+// exit.go), the wiring and run loops (helper.go, client.go, socket.go,
+// daemon.go, oneshot.go) and the core (write.go, repair.go, retry.go,
+// state.go, events.go, http.go, metrics.go); the parts with a domain of
+// their own are subpackages (helperconfig, svidformat, svidfile, reloader).
+//
 // # Health and metrics
 //
 // With health_checks.listener_enabled (daemon mode only, as in

@@ -24,13 +24,13 @@ func parseUIDs(status []byte) (UIDs, error) {
 		}
 		fields := bytes.Fields(rest)
 		if len(fields) != 4 {
-			return UIDs{}, fmt.Errorf("Uid line has %d fields, want 4", len(fields))
+			return UIDs{}, fmt.Errorf("uid line has %d fields, want 4", len(fields))
 		}
 		var ids [4]uint32
 		for i, f := range fields {
 			v, err := strconv.ParseUint(string(f), 10, 32)
 			if err != nil {
-				return UIDs{}, fmt.Errorf("Uid line: %w", err)
+				return UIDs{}, fmt.Errorf("uid line: %w", err)
 			}
 			ids[i] = uint32(v)
 		}

@@ -21,7 +21,8 @@ func TestSnapshotMemoShared(t *testing.T) {
 	n := names{svid: DefaultSVIDName, bundle: DefaultBundleName, all: DefaultAllBundlesName}
 	renamed := names{svid: DefaultSVIDName, bundle: "spiffe://example.org", all: DefaultAllBundlesName}
 
-	if snap.view(n, true).memo != snap.view(n, true).memo {
+	shared1, shared2 := snap.view(n, true), snap.view(n, true)
+	if shared1.memo != shared2.memo {
 		t.Fatal("two views of one snapshot do not share their memo")
 	}
 	for _, tc := range []struct {

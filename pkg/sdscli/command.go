@@ -13,6 +13,7 @@ import (
 	"github.com/svidkit/svidkit/pkg/cliargs"
 	"github.com/svidkit/svidkit/pkg/logging"
 	"github.com/svidkit/svidkit/pkg/sdsbridge/sdsconfig"
+	"github.com/svidkit/svidkit/pkg/sdsbridged"
 )
 
 // Options configures NewCommand.
@@ -89,7 +90,7 @@ func newRunCommand(opts Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return Serve(cmd.Context(), cfg, log)
+			return sdsbridged.Run(cmd.Context(), cfg, sdsbridged.Options{Log: log})
 		},
 	}
 	fs := cmd.Flags()

@@ -7,5 +7,7 @@
 //
 // Settings come from defaults, then the optional HCL file (-config, see
 // package sdsconfig), then flags; the Workload API address falls back to
-// SPIFFE_ENDPOINT_SOCKET. SIGTERM and SIGINT stop it gracefully.
+// SPIFFE_ENDPOINT_SOCKET. This package holds only the commands and their
+// flags: "run" hands the validated configuration to package sdsbridged,
+// which builds and runs the daemon. SIGTERM and SIGINT stop it gracefully.
 package sdscli

@@ -77,6 +77,10 @@ func (s *entryService) listFiltered(ctx context.Context, f entryListFilter) ([]*
 				return nil, status.Error(codes.InvalidArgument, "filter.by_federates_with: at least one trust domain is required")
 			}
 			fed = m
+			// Every match mode keeps only entries sharing a trust domain
+			// with the filter's (SUBSET needs a non-empty set), so the
+			// store narrows by "any" and federatesMatch is exact.
+			df.FederatesWith = m.TrustDomains
 		}
 	}
 	if err := df.Validate(); err != nil {

@@ -57,6 +57,9 @@ func TestEntryCRUD(t *testing.T) {
 		{"by_hint", &entryv1.ListEntriesRequest_Filter{ByHint: wrapperspb.String("internal")}, []string{"/wl/1"}},
 		{"by_downstream", &entryv1.ListEntriesRequest_Filter{ByDownstream: wrapperspb.Bool(true)}, []string{"/wl/2"}},
 		{"by_federates_with", &entryv1.ListEntriesRequest_Filter{ByFederatesWith: &types.FederatesWithMatch{TrustDomains: []string{"other.org"}, Match: types.FederatesWithMatch_MATCH_ANY}}, []string{"/wl/2"}},
+		{"by_federates_with subset", &entryv1.ListEntriesRequest_Filter{ByFederatesWith: &types.FederatesWithMatch{TrustDomains: []string{"other.org", "third.org"}, Match: types.FederatesWithMatch_MATCH_SUBSET}}, []string{"/wl/2"}},
+		{"by_federates_with superset", &entryv1.ListEntriesRequest_Filter{ByFederatesWith: &types.FederatesWithMatch{TrustDomains: []string{"other.org"}, Match: types.FederatesWithMatch_MATCH_SUPERSET}}, []string{"/wl/2"}},
+		{"by_federates_with exact, none", &entryv1.ListEntriesRequest_Filter{ByFederatesWith: &types.FederatesWithMatch{TrustDomains: []string{"other.org", "third.org"}, Match: types.FederatesWithMatch_MATCH_EXACT}}, nil},
 	}
 	for _, tt := range filters {
 		t.Run("list/"+tt.name, func(t *testing.T) {

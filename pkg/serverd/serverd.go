@@ -224,6 +224,7 @@ func bundleNotifier(c *config.K8sBundle, authority *ca.Manager, log *slog.Logger
 		Log:            log.With("subsystem", "notifier", "notifier", "k8sbundle"),
 	})
 	if err != nil {
+		//lint:ignore ST1005 the error starts with the SPIRE config block it is about, as NodeAttestor "k8s_psat" above does.
 		return nil, fmt.Errorf("Notifier \"k8sbundle\": %w", err)
 	}
 	return n, nil

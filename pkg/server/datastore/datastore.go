@@ -62,7 +62,9 @@ type EntryFilter struct {
 	Hint          string
 	// Downstream filters on the downstream flag when non-nil.
 	Downstream *bool
-	// ByFederatesWith selects entries that federate with any of these.
+	// FederatesWith selects entries that federate with any of these trust
+	// domains. The entry API's by_federates_with (four match modes)
+	// narrows with it and then applies its own mode.
 	FederatesWith []string
 }
 

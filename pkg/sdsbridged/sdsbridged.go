@@ -1,18 +1,15 @@
-package sdscli
+package sdsbridged
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc"
 
-	"github.com/svidkit/svidkit/pkg/grpcstop"
 	"github.com/svidkit/svidkit/pkg/health"
 	"github.com/svidkit/svidkit/pkg/sds"
 	"github.com/svidkit/svidkit/pkg/sdsbridge"
@@ -20,14 +17,17 @@ import (
 	"github.com/svidkit/svidkit/pkg/taskrun"
 )
 
-// stopGrace is how long in-flight RPCs get to finish at shutdown; SDS
-// streams never finish on their own, so they are cut after it.
-const stopGrace = 2 * time.Second
+// Options are the process-level inputs that are not in the config file.
+type Options struct {
+	// Log receives the daemon's logs. Required.
+	Log *slog.Logger
+}
 
-// Serve runs the bridge with a valid cfg until ctx ends, and returns nil
-// then: the Workload API client, the SDS server on every listener and, if
-// enabled, the health listener.
-func Serve(ctx context.Context, cfg sdsconfig.Config, log *slog.Logger) error {
+// Run runs the bridge described by a valid cfg until ctx ends or a part
+// fails, and returns nil after a clean shutdown: the Workload API client,
+// the SDS server on every listener and, if enabled, the health listener.
+func Run(ctx context.Context, cfg sdsconfig.Config, opts Options) error {
+	log := opts.Log
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	bridge, err := sdsbridge.New(sdsbridge.Config{Address: cfg.AgentAddress, Log: log, Registerer: reg})
@@ -78,47 +78,4 @@ func Serve(ctx context.Context, cfg sdsconfig.Config, log *slog.Logger) error {
 	err = taskrun.Run(ctx, tasks...)
 	log.Info("svidkit-sds stopped")
 	return err
-}
-
-// serveGRPC serves srv on every listener until ctx ends or one fails. At
-// the end it stops gracefully within stopGrace and closes the listeners
-// (removing the Unix sockets).
-func serveGRPC(ctx context.Context, srv *grpc.Server, lns []net.Listener) error {
-	errc := make(chan error, len(lns))
-	for _, ln := range lns {
-		go func() {
-			if err := srv.Serve(ln); err != nil {
-				errc <- fmt.Errorf("serve %s: %w", ln.Addr(), err)
-				return
-			}
-			errc <- nil
-		}()
-	}
-	var failed error
-	select {
-	case <-ctx.Done():
-	case failed = <-errc:
-	}
-	grpcstop.Graceful(stopGrace, srv)
-	pending := len(lns)
-	if failed != nil {
-		pending--
-	}
-	for range pending {
-		if err := <-errc; err != nil && failed == nil {
-			failed = err
-		}
-	}
-	return errors.Join(failed, closeAll(lns))
-}
-
-// closeAll closes listeners that may already be closed.
-func closeAll(lns []net.Listener) error {
-	var errs []error
-	for _, ln := range lns {
-		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }

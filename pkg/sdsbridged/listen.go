@@ -1,4 +1,4 @@
-package sdscli
+package sdsbridged
 
 import (
 	"context"
