@@ -6,7 +6,6 @@ package testca
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -19,7 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -30,7 +28,8 @@ import (
 // DefaultTTL is the SVID lifetime used when a request asks for none.
 const DefaultTTL = time.Hour
 
-// jwtKeyID is the key ID of the CA's only JWT signing key.
+// jwtKeyID is the key ID of the CA's first JWT signing key; RotateJWTKey
+// numbers the later ones.
 const jwtKeyID = "testca-jwt"
 
 // CA is an in-memory certificate authority. It is safe for concurrent use.
@@ -38,11 +37,11 @@ type CA struct {
 	td      spiffeid.TrustDomain
 	key     *ecdsa.PrivateKey
 	cert    *x509.Certificate
-	jwtKey  *ecdsa.PrivateKey
-	signer  jose.Signer
 	now     func() time.Time
-	mu      sync.Mutex
+	mu      sync.Mutex // guards the fields below
 	x509Cnt int
+	jwt     jwtKey
+	jwtRot  int // RotateJWTKey calls
 }
 
 // New creates a CA for td with a fresh self-signed root valid for a day.
@@ -74,16 +73,11 @@ func New(td spiffeid.TrustDomain, now func() time.Time) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("testca: parse root: %w", err)
 	}
-	jwtKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	jk, err := newJWTKey(jwtKeyID)
 	if err != nil {
-		return nil, fmt.Errorf("testca: generate jwt key: %w", err)
+		return nil, err
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jwtKey},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", jwtKeyID))
-	if err != nil {
-		return nil, fmt.Errorf("testca: jwt signer: %w", err)
-	}
-	return &CA{td: td, key: key, cert: cert, jwtKey: jwtKey, signer: signer, now: now}, nil
+	return &CA{td: td, key: key, cert: cert, jwt: jk, now: now}, nil
 }
 
 // TrustDomain is the trust domain the CA signs for.
@@ -169,7 +163,10 @@ func (c *CA) SignJWTSVID(_ context.Context, p ca.JWTSVIDParams) (string, error) 
 		IssuedAt: jwt.NewNumericDate(now),
 		Expiry:   jwt.NewNumericDate(now.Add(ttl)),
 	}
-	tok, err := jwt.Signed(c.signer).Claims(claims).Serialize()
+	c.mu.Lock()
+	signer := c.jwt.signer
+	c.mu.Unlock()
+	tok, err := jwt.Signed(signer).Claims(claims).Serialize()
 	if err != nil {
 		return "", fmt.Errorf("testca: sign jwt: %w", err)
 	}
@@ -180,11 +177,11 @@ func (c *CA) SignJWTSVID(_ context.Context, p ca.JWTSVIDParams) (string, error) 
 func (c *CA) Bundle() *spiffebundle.Bundle {
 	b := spiffebundle.New(c.td)
 	b.AddX509Authority(c.cert)
-	_ = b.AddJWTAuthority(jwtKeyID, c.jwtKey.Public())
+	c.mu.Lock()
+	jk := c.jwt
+	c.mu.Unlock()
+	_ = b.AddJWTAuthority(jk.id, jk.key.Public())
 	b.SetRefreshHint(5 * time.Minute)
 	b.SetSequenceNumber(1)
 	return b
 }
-
-// JWTPublicKey returns the public key that verifies the CA's JWT-SVIDs.
-func (c *CA) JWTPublicKey() crypto.PublicKey { return c.jwtKey.Public() }

@@ -86,3 +86,47 @@ func TestSignJWTSVID(t *testing.T) {
 		t.Fatal("missing audience accepted")
 	}
 }
+
+func TestNewX509SVID(t *testing.T) {
+	c := testca.NewForTest(t, "example.org")
+	id := spiffeid.RequireFromPath(td, "/wl")
+	s := c.NewX509SVID(t, id)
+	got, _, err := x509svid.Verify(s.Certificates, c.Bundle())
+	if err != nil || got != id {
+		t.Fatalf("verify: %v, %v", got, err)
+	}
+	if _, _, err := s.Marshal(); err != nil {
+		t.Fatalf("key does not match the leaf: %v", err)
+	}
+}
+
+func TestRotateJWTKey(t *testing.T) {
+	c := testca.NewForTest(t, "example.org")
+	first := c.JWTKeyID()
+	second, err := c.RotateJWTKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second == first {
+		t.Fatalf("key ID %q unchanged by rotation", second)
+	}
+	b := c.Bundle()
+	if !b.HasJWTAuthority(second) || b.HasJWTAuthority(first) {
+		t.Fatalf("bundle JWT authorities %v, want only %q", b.JWTAuthorities(), second)
+	}
+	tok, err := c.SignJWTSVID(context.Background(), ca.JWTSVIDParams{SPIFFEID: spiffeid.RequireFromPath(td, "/wl"), Audience: []string{"a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := jwt.ParseSigned(tok, []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kid := parsed.Headers[0].KeyID; kid != second {
+		t.Fatalf("token kid %q, want %q", kid, second)
+	}
+	var claims jwt.Claims
+	if err := parsed.Claims(c.JWTPublicKey(), &claims); err != nil {
+		t.Fatalf("token does not verify with the rotated key: %v", err)
+	}
+}

@@ -1,7 +1,6 @@
 package helper_test
 
 import (
-	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,10 +12,10 @@ import (
 func TestDaemonWritesRotatedSets(t *testing.T) {
 	ca := newCA(t)
 	sock := sockDir(t)
-	api := newFakeAPI(ca, sock)
-	first := ca.svid("/app", "", time.Hour)
-	api.set(first)
-	api.start(t)
+	api := newFakeAPI(t, ca, sock)
+	first, rotated := svid(t, ca, "/app", ""), svid(t, ca, "/app", "")
+	api.SetX509SVIDs(first)
+	api.Start(t)
 	cfg := x509Config(t, sock)
 	h, _ := start(t, cfg, helper.Options{})
 
@@ -24,26 +23,24 @@ func TestDaemonWritesRotatedSets(t *testing.T) {
 	if !ev.Changed || ev.SPIFFEID != "spiffe://"+td+"/app" {
 		t.Fatalf("first event = %+v, want a changed write of spiffe://%s/app", ev, td)
 	}
-	if got := readSVID(t, cfg.CertDir).SerialNumber; got.Cmp(big.NewInt(101)) != 0 {
-		t.Fatalf("serial on disk %v, want 101", got)
+	if got := readSVID(t, cfg.CertDir).SerialNumber.Text(16); got != serialHex(t, first) {
+		t.Fatalf("serial on disk %s, want the first SVID's %s", got, serialHex(t, first))
 	}
 
 	t.Run("rotation writes the new set", func(t *testing.T) {
-		api.set(ca.svid("/app", "", time.Hour))
-		ev := waitEvent(t, h, 5*time.Second, "the rotated write", func(e helper.Event) bool { return isWrite(e) && e.Serial == "66" })
+		api.SetX509SVIDs(rotated)
+		want := serialHex(t, rotated)
+		ev := waitEvent(t, h, 5*time.Second, "the rotated write", func(e helper.Event) bool { return isWrite(e) && e.Serial == want })
 		if !ev.Changed {
 			t.Fatalf("rotated write not changed: %+v", ev)
 		}
-		if got := readSVID(t, cfg.CertDir).SerialNumber; got.Cmp(big.NewInt(0x66)) != 0 {
-			t.Fatalf("serial on disk %v, want 102", got)
+		if got := readSVID(t, cfg.CertDir).SerialNumber.Text(16); got != want {
+			t.Fatalf("serial on disk %s, want the rotated SVID's %s", got, want)
 		}
 	})
 
 	t.Run("unchanged update rewrites nothing", func(t *testing.T) {
-		api.mu.Lock()
-		same := api.svids
-		api.mu.Unlock()
-		api.set(same...)
+		api.SetX509SVIDs(rotated)
 		ev := waitEvent(t, h, 5*time.Second, "the repeated write", isWrite)
 		if ev.Changed || ev.Notified {
 			t.Fatalf("identical update gave %+v, want Changed=false Notified=false", ev)
@@ -74,9 +71,9 @@ func TestDaemonPicksHint(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ca := newCA(t)
 			sock := sockDir(t)
-			api := newFakeAPI(ca, sock)
-			api.set(ca.svid("/a", "external", time.Hour), ca.svid("/b", "internal", time.Hour))
-			api.start(t)
+			api := newFakeAPI(t, ca, sock)
+			api.SetX509SVIDs(svid(t, ca, "/a", "external"), svid(t, ca, "/b", "internal"))
+			api.Start(t)
 			cfg := x509Config(t, sock)
 			cfg.Hint = tt.hint
 			h, _ := start(t, cfg, helper.Options{})
@@ -94,20 +91,19 @@ func TestDaemonPicksHint(t *testing.T) {
 func TestDaemonReconnectsWhenSocketRecreated(t *testing.T) {
 	ca := newCA(t)
 	sock := sockDir(t)
-	api := newFakeAPI(ca, sock)
-	api.set(ca.svid("/app", "", time.Hour))
-	api.start(t)
+	api := newFakeAPI(t, ca, sock)
+	api.SetX509SVIDs(svid(t, ca, "/app", ""))
+	api.Start(t)
 	cfg := x509Config(t, sock)
 	h, _ := start(t, cfg, helper.Options{})
 	waitEvent(t, h, 5*time.Second, "the first write", isWrite)
 
-	api.stop()
+	api.Stop()
 	before := readSVID(t, cfg.CertDir) // files stay while the agent is away
 
-	api2 := newFakeAPI(ca, sock)
-	api2.set(ca.svid("/app", "", time.Hour))
+	api.SetX509SVIDs(svid(t, ca, "/app", ""))
 	restarted := time.Now()
-	api2.start(t)
+	api.Start(t) // the agent back on a new socket at the same path
 	ev := waitEvent(t, h, 5*time.Second, "a write from the restarted agent", func(e helper.Event) bool { return isWrite(e) && e.Changed })
 	after := readSVID(t, cfg.CertDir)
 	if after.SerialNumber.Cmp(before.SerialNumber) == 0 {
@@ -140,9 +136,9 @@ func TestDaemonRepairsTamperedFiles(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ca := newCA(t)
 			sock := sockDir(t)
-			api := newFakeAPI(ca, sock)
-			api.set(ca.svid("/app", "", time.Hour))
-			api.start(t)
+			api := newFakeAPI(t, ca, sock)
+			api.SetX509SVIDs(svid(t, ca, "/app", ""))
+			api.Start(t)
 			cfg := x509Config(t, sock)
 			h, _ := start(t, cfg, helper.Options{RepairInterval: time.Hour})
 			waitEvent(t, h, 5*time.Second, "the first write", isWrite)

@@ -47,8 +47,8 @@ func get(t testing.TB, url string) (int, string) {
 func TestHealthProbes(t *testing.T) {
 	ca := newCA(t)
 	sock := sockDir(t)
-	api := newFakeAPI(ca, sock)
-	api.start(t)
+	api := newFakeAPI(t, ca, sock)
+	api.Start(t)
 	cfg := x509Config(t, sock)
 	cfg.JWTSVIDs = []helperconfig.JWTSVID{{Audience: "db", FileName: "db.jwt"}}
 	port := freePort(t)
@@ -83,7 +83,7 @@ func TestHealthProbes(t *testing.T) {
 		check(t, "/live", 200, "OK", "unwritten", "unwritten")
 		check(t, "/ready", 503, "Service Unavailable", "unwritten", "unwritten")
 	})
-	api.set(ca.svid("/app", "", time.Hour))
+	api.SetX509SVIDs(svid(t, ca, "/app", ""))
 	seen := map[string]bool{}
 	waitEvent(t, h, 5*time.Second, "the JWT and X.509 writes", func(e helper.Event) bool {
 		if isWrite(e) {
@@ -115,9 +115,9 @@ func TestHealthProbes(t *testing.T) {
 func TestMetricsBindAddress(t *testing.T) {
 	ca := newCA(t)
 	sock := sockDir(t)
-	api := newFakeAPI(ca, sock)
-	api.set(ca.svid("/app", "", time.Hour))
-	api.start(t)
+	api := newFakeAPI(t, ca, sock)
+	api.SetX509SVIDs(svid(t, ca, "/app", ""))
+	api.Start(t)
 	cfg := x509Config(t, sock)
 	cfg.MetricsBindAddress = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	h, _ := start(t, cfg, helper.Options{})

@@ -31,9 +31,9 @@ func (w *chanWriter) Write(p []byte) (int, error) {
 func TestCmdStartsWhenSetAlreadyOnDisk(t *testing.T) {
 	ca := newCA(t)
 	sock := sockDir(t)
-	api := newFakeAPI(ca, sock)
-	api.set(ca.svid("/app", "", time.Hour))
-	api.start(t)
+	api := newFakeAPI(t, ca, sock)
+	api.SetX509SVIDs(svid(t, ca, "/app", ""))
+	api.Start(t)
 	cfg := x509Config(t, sock)
 
 	first, err := helper.New(cfg, helper.Options{})

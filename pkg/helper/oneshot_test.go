@@ -34,14 +34,14 @@ func result(t testing.TB, ch <-chan error, timeout time.Duration) error {
 func TestOneShotWaitsForIdentity(t *testing.T) {
 	ca := newCA(t)
 	sock := sockDir(t)
-	api := newFakeAPI(ca, sock)
-	api.start(t) // serving, but no identity issued yet
+	api := newFakeAPI(t, ca, sock)
+	api.Start(t) // serving, but no identity issued yet
 	cfg := oneShot(t, sock)
 	_, res := start(t, cfg, helper.Options{})
 
 	// Wait until the helper asked (and was told "no identity issued").
 	select {
-	case <-api.calls:
+	case <-api.X509SVIDCalls():
 	case <-time.After(5 * time.Second):
 		t.Fatal("helper never called FetchX509SVID")
 	}
@@ -50,7 +50,7 @@ func TestOneShotWaitsForIdentity(t *testing.T) {
 		t.Fatalf("Run returned %v before an identity was issued", err)
 	default:
 	}
-	api.set(ca.svid("/app", "", time.Hour))
+	api.SetX509SVIDs(svid(t, ca, "/app", ""))
 	if err := result(t, res, 10*time.Second); err != nil {
 		t.Fatalf("Run = %v, want nil", err)
 	}
@@ -62,9 +62,9 @@ func TestOneShotSocketAppearsLate(t *testing.T) {
 	sock := sockDir(t)
 	cfg := oneShot(t, sock)
 	_, res := start(t, cfg, helper.Options{})
-	api := newFakeAPI(ca, sock)
-	api.set(ca.svid("/app", "", time.Hour))
-	api.start(t)
+	api := newFakeAPI(t, ca, sock)
+	api.SetX509SVIDs(svid(t, ca, "/app", ""))
+	api.Start(t)
 	if err := result(t, res, 10*time.Second); err != nil {
 		t.Fatalf("Run = %v, want nil", err)
 	}
@@ -87,11 +87,11 @@ func TestOneShotTimeout(t *testing.T) {
 			ca := newCA(t)
 			sock := sockDir(t)
 			if tt.serve {
-				api := newFakeAPI(ca, sock)
+				api := newFakeAPI(t, ca, sock)
 				if tt.hint != "" {
-					api.set(ca.svid("/app", "other", time.Hour))
+					api.SetX509SVIDs(svid(t, ca, "/app", "other"))
 				}
-				api.start(t)
+				api.Start(t)
 			}
 			cfg := oneShot(t, sock)
 			cfg.Hint = tt.hint
@@ -121,9 +121,9 @@ func TestOneShotTimeout(t *testing.T) {
 func TestOneShotJWT(t *testing.T) {
 	ca := newCA(t)
 	sock := sockDir(t)
-	api := newFakeAPI(ca, sock)
-	api.set(ca.svid("/app", "", time.Hour))
-	api.start(t)
+	api := newFakeAPI(t, ca, sock)
+	api.SetX509SVIDs(svid(t, ca, "/app", ""))
+	api.Start(t)
 	cfg := oneShot(t, sock)
 	cfg.JWTSVIDs = []helperconfig.JWTSVID{{Audience: "db", ExtraAudiences: []string{"cache"}, FileName: "db.jwt"}}
 	cfg.JWTBundleFileName = "jwt_bundle.json"

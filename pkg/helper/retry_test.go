@@ -65,9 +65,9 @@ func mountFullTmpfs(t *testing.T, dir string) string {
 func TestDaemonRetriesFailedWrite(t *testing.T) {
 	ca := newCA(t)
 	sock := sockDir(t)
-	api := newFakeAPI(ca, sock)
-	api.set(ca.svid("/app", "", time.Hour))
-	api.start(t)
+	api := newFakeAPI(t, ca, sock)
+	api.SetX509SVIDs(svid(t, ca, "/app", ""))
+	api.Start(t)
 	cfg := x509Config(t, sock)
 	port := freePort(t)
 	cfg.Health = helperconfig.Health{ListenerEnabled: true, BindPort: port, LivenessPath: "/live", ReadinessPath: "/ready"}
@@ -112,20 +112,20 @@ func TestDaemonRetriesFailedWrite(t *testing.T) {
 func TestDaemonRetryWritesNewestUpdate(t *testing.T) {
 	ca := newCA(t)
 	sock := sockDir(t)
-	api := newFakeAPI(ca, sock)
-	api.set(ca.svid("/app", "", time.Hour))
-	api.start(t)
+	api := newFakeAPI(t, ca, sock)
+	api.SetX509SVIDs(svid(t, ca, "/app", ""))
+	api.Start(t)
 	cfg := x509Config(t, sock)
 	junk := mountFullTmpfs(t, cfg.CertDir)
 	h, _ := start(t, cfg, helper.Options{RepairInterval: time.Hour})
 	first := waitEvent(t, h, 10*time.Second, "the failed write", func(e helper.Event) bool { return e.Kind == helper.EventWriteError })
 
-	newer := ca.svid("/app", "", time.Hour)
+	newer := svid(t, ca, "/app", "")
 	certs, err := x509.ParseCertificates(newer.X509Svid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	api.set(newer)
+	api.SetX509SVIDs(newer)
 	waitEvent(t, h, 10*time.Second, "the newer update failing too", func(e helper.Event) bool {
 		return e.Kind == helper.EventWriteError && e.Output == "x509" && e.Serial != first.Serial
 	})

@@ -32,9 +32,9 @@ func TestFileModesFollowUmask(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ca := newCA(t)
 			sock := sockDir(t)
-			api := newFakeAPI(ca, sock)
-			api.set(ca.svid("/app", "", time.Hour))
-			api.start(t)
+			api := newFakeAPI(t, ca, sock)
+			api.SetX509SVIDs(svid(t, ca, "/app", ""))
+			api.Start(t)
 			cfg := oneShot(t, sock)
 			cfg.WriteMode = tt.writeMode
 			cfg.CertFileMode = 0o664

@@ -2,16 +2,9 @@ package sds_test
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"log/slog"
-	"math/big"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -28,90 +21,28 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/pkg/sds"
 )
 
 // waitTime bounds every wait for an event that must happen.
 const waitTime = 5 * time.Second
 
-// testCA is a trust domain's root CA.
-type testCA struct {
-	td   spiffeid.TrustDomain
-	cert *x509.Certificate
-	key  crypto.Signer
-}
+// testCA is a trust domain's root CA (internal/testca) minting SVIDs in
+// the shape the SDS handler serves.
+type testCA struct{ *testca.CA }
 
-var serial = struct {
-	sync.Mutex
-	n int64
-}{}
-
-func nextSerial() *big.Int {
-	serial.Lock()
-	defer serial.Unlock()
-	serial.n++
-	return big.NewInt(serial.n)
-}
-
-func newKey(tb testing.TB) crypto.Signer {
-	tb.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return k
-}
-
-func newCA(tb testing.TB, td string) *testCA {
-	tb.Helper()
-	key := newKey(tb)
-	tmpl := &x509.Certificate{
-		SerialNumber:          nextSerial(),
-		Subject:               pkix.Name{CommonName: td + " root"},
-		NotBefore:             time.Now().Add(-time.Minute),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		URIs:                  []*url.URL{{Scheme: "spiffe", Host: td}},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &testCA{td: spiffeid.RequireTrustDomainFromString(td), cert: cert, key: key}
-}
+func newCA(tb testing.TB, td string) *testCA { return &testCA{testca.NewForTest(tb, td)} }
 
 // svid mints an X.509-SVID for id.
 func (ca *testCA) svid(tb testing.TB, id string) sds.SVID {
 	tb.Helper()
-	sid := spiffeid.RequireFromString(id)
-	key := newKey(tb)
-	tmpl := &x509.Certificate{
-		SerialNumber: nextSerial(),
-		NotBefore:    time.Now().Add(-time.Minute),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		URIs:         []*url.URL{sid.URL()},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return sds.SVID{ID: sid, Chain: []*x509.Certificate{cert}, Key: key}
+	s := ca.NewX509SVID(tb, spiffeid.RequireFromString(id))
+	return sds.SVID{ID: s.ID, Chain: s.Certificates, Key: s.PrivateKey}
 }
 
 func (ca *testCA) bundle() *x509bundle.Bundle {
-	return x509bundle.FromX509Authorities(ca.td, []*x509.Certificate{ca.cert})
+	return x509bundle.FromX509Authorities(ca.TrustDomain(), []*x509.Certificate{ca.Root()})
 }
 
 // snapshot builds a snapshot of the workload in ca's trust domain.
@@ -120,7 +51,7 @@ func snapshot(ca *testCA, svids []sds.SVID, federated ...*testCA) *sds.Snapshot 
 	for _, f := range federated {
 		set.Add(f.bundle())
 	}
-	return &sds.Snapshot{TrustDomain: ca.td, SVIDs: svids, Bundles: set}
+	return &sds.Snapshot{TrustDomain: ca.TrustDomain(), SVIDs: svids, Bundles: set}
 }
 
 // fakeSource serves the same workload to every stream, as the bridge does.

@@ -154,7 +154,7 @@ func TestValidationContextShape(t *testing.T) {
 				spiffeTrustDomains(t, got["ALL"])
 				return
 			}
-			for name, roots := range map[string][]*x509.Certificate{"ROOTCA": {ca.cert}, "ALL": {ca.cert, other.cert}} {
+			for name, roots := range map[string][]*x509.Certificate{"ROOTCA": {ca.Root()}, "ALL": {ca.Root(), other.Root()}} {
 				vc := got[name].GetValidationContext()
 				if vc.GetCustomValidatorConfig() != nil {
 					t.Fatalf("%s: SPIFFE validator set, want trusted_ca only", name)

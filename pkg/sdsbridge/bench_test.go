@@ -14,7 +14,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/svidkit/svidkit/pkg/sdsbridge/sdsbridgetest"
+	"github.com/svidkit/svidkit/internal/fakeworkloadapi"
+	"github.com/svidkit/svidkit/internal/testca"
 )
 
 // streamsPerConn spreads benchmark streams over connections, as many
@@ -33,10 +34,10 @@ func BenchmarkPushLatency(b *testing.B) {
 }
 
 func benchPush(b *testing.B, n int) {
-	ca := sdsbridgetest.NewCA(b, "bench.test")
-	api := sdsbridgetest.StartAPI(b, sdsbridgetest.SocketPath(b, "api.sock"))
-	svids := [2]*workload.X509SVID{ca.SVID("/a", ""), ca.SVID("/b", "")}
-	api.Set(nil, svids[0])
+	ca := testca.NewForTest(b, "bench.test")
+	api := fakeworkloadapi.Start(b, fakeworkloadapi.SocketPath(b, "api.sock"))
+	svids := [2]*workload.X509SVID{fakeworkloadapi.X509SVID(b, ca, "/a", ""), fakeworkloadapi.X509SVID(b, ca, "/b", "")}
+	api.SetX509SVIDs(svids[0])
 	sock := serveSDS(b, api.Socket())
 
 	var before runtime.MemStats
@@ -98,7 +99,7 @@ func benchPush(b *testing.B, n int) {
 	b.ResetTimer()
 	for i := range b.N {
 		start := time.Now()
-		api.Set(nil, svids[(i+1)%2])
+		api.SetX509SVIDs(svids[(i+1)%2])
 		wait()
 		lat = append(lat, time.Since(start))
 	}

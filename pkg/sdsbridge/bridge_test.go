@@ -11,9 +11,10 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/svidkit/svidkit/internal/fakeworkloadapi"
+	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/pkg/sds"
 	"github.com/svidkit/svidkit/pkg/sdsbridge"
-	"github.com/svidkit/svidkit/pkg/sdsbridge/sdsbridgetest"
 )
 
 // waitTimeout bounds every wait for an event in these tests.
@@ -74,11 +75,11 @@ func watch(t *testing.T, b *sdsbridge.Bridge) sds.Watch {
 }
 
 func TestSnapshotDelivered(t *testing.T) {
-	ca, fed := sdsbridgetest.NewCA(t, "bridge.test"), sdsbridgetest.NewCA(t, "other.test")
-	sock := sdsbridgetest.SocketPath(t, "api.sock")
-	api := sdsbridgetest.StartAPI(t, sock)
-	api.Set(map[string][]byte{"spiffe://other.test": fed.Root().Raw},
-		ca.SVID("/web", "internal"), ca.SVID("/web-ext", "external"))
+	ca, fed := testca.NewForTest(t, "bridge.test"), testca.NewForTest(t, "other.test")
+	sock := fakeworkloadapi.SocketPath(t, "api.sock")
+	api := fakeworkloadapi.Start(t, sock)
+	api.SetFederatedBundles(map[string][]byte{"spiffe://other.test": fed.Root().Raw})
+	api.SetX509SVIDs(fakeworkloadapi.X509SVID(t, ca, "/web", "internal"), fakeworkloadapi.X509SVID(t, ca, "/web-ext", "external"))
 	b := runBridge(t, sdsbridge.Config{Address: sock})
 	if b.Address() != "unix://"+sock {
 		t.Errorf("Address() = %q, want unix://%s", b.Address(), sock)
@@ -106,25 +107,25 @@ func TestSnapshotDelivered(t *testing.T) {
 }
 
 func TestRotationDelivered(t *testing.T) {
-	ca := sdsbridgetest.NewCA(t, "bridge.test")
-	sock := sdsbridgetest.SocketPath(t, "api.sock")
-	api := sdsbridgetest.StartAPI(t, sock)
-	api.Set(nil, ca.SVID("/v1", ""))
+	ca := testca.NewForTest(t, "bridge.test")
+	sock := fakeworkloadapi.SocketPath(t, "api.sock")
+	api := fakeworkloadapi.Start(t, sock)
+	api.SetX509SVIDs(fakeworkloadapi.X509SVID(t, ca, "/v1", ""))
 	b := runBridge(t, sdsbridge.Config{Address: sock})
 	watches := []sds.Watch{watch(t, b), watch(t, b), watch(t, b)}
 	for _, w := range watches {
 		next(t, w, "spiffe://bridge.test/v1")
 	}
-	api.Set(nil, ca.SVID("/v2", ""))
+	api.SetX509SVIDs(fakeworkloadapi.X509SVID(t, ca, "/v2", ""))
 	for _, w := range watches {
 		next(t, w, "spiffe://bridge.test/v2")
 	}
 }
 
 func TestNotReadyWithoutIdentity(t *testing.T) {
-	ca := sdsbridgetest.NewCA(t, "bridge.test")
-	sock := sdsbridgetest.SocketPath(t, "api.sock")
-	api := sdsbridgetest.StartAPI(t, sock) // answers "no identity issued"
+	ca := testca.NewForTest(t, "bridge.test")
+	sock := fakeworkloadapi.SocketPath(t, "api.sock")
+	api := fakeworkloadapi.Start(t, sock) // answers "no identity issued"
 	failed := newLogWaiter(watchFailed)
 	b := runBridge(t, sdsbridge.Config{Address: sock, Log: slog.New(failed)})
 	w := watch(t, b)
@@ -140,7 +141,7 @@ func TestNotReadyWithoutIdentity(t *testing.T) {
 		t.Error("Ready() = true without an SVID")
 	}
 	// The first snapshot is the first identity.
-	api.Set(nil, ca.SVID("/web", ""))
+	api.SetX509SVIDs(fakeworkloadapi.X509SVID(t, ca, "/web", ""))
 	select {
 	case s := <-w.Updates():
 		if len(s.SVIDs) == 0 || s.SVIDs[0].ID.String() != "spiffe://bridge.test/web" {
@@ -152,10 +153,10 @@ func TestNotReadyWithoutIdentity(t *testing.T) {
 }
 
 func TestLastSnapshotKeptWhileAPIAway(t *testing.T) {
-	ca := sdsbridgetest.NewCA(t, "bridge.test")
-	sock := sdsbridgetest.SocketPath(t, "api.sock")
-	api := sdsbridgetest.StartAPI(t, sock)
-	api.Set(nil, ca.SVID("/web", ""))
+	ca := testca.NewForTest(t, "bridge.test")
+	sock := fakeworkloadapi.SocketPath(t, "api.sock")
+	api := fakeworkloadapi.Start(t, sock)
+	api.SetX509SVIDs(fakeworkloadapi.X509SVID(t, ca, "/web", ""))
 	failed := newLogWaiter(watchFailed)
 	b := runBridge(t, sdsbridge.Config{Address: sock, Log: slog.New(failed)})
 	w := watch(t, b)
@@ -210,10 +211,10 @@ func (l *logWaiter) wait(t *testing.T) {
 }
 
 func TestReconnectsWhenSocketRecreated(t *testing.T) {
-	ca := sdsbridgetest.NewCA(t, "bridge.test")
-	sock := sdsbridgetest.SocketPath(t, "api.sock")
-	api := sdsbridgetest.StartAPI(t, sock)
-	api.Set(nil, ca.SVID("/before", ""))
+	ca := testca.NewForTest(t, "bridge.test")
+	sock := fakeworkloadapi.SocketPath(t, "api.sock")
+	api := fakeworkloadapi.Start(t, sock)
+	api.SetX509SVIDs(fakeworkloadapi.X509SVID(t, ca, "/before", ""))
 	// Retry delays far beyond the wait: only the socket watch can make the
 	// bridge reconnect in time.
 	b := runBridge(t, sdsbridge.Config{Address: "unix://" + sock, MinBackoff: time.Hour, MaxBackoff: time.Hour, Log: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))})
@@ -223,15 +224,14 @@ func TestReconnectsWhenSocketRecreated(t *testing.T) {
 	api.Stop()
 	// The new agent knows the identity before its socket appears, so the
 	// first fetch after the reconnect succeeds.
-	api2 := sdsbridgetest.NewAPI(sock)
-	api2.Set(nil, ca.SVID("/after", ""))
-	api2.Start(t)
+	api.SetX509SVIDs(fakeworkloadapi.X509SVID(t, ca, "/after", ""))
+	api.Start(t)
 	next(t, w, "spiffe://bridge.test/after")
 }
 
 func TestWatchEndsWithBridge(t *testing.T) {
-	sock := sdsbridgetest.SocketPath(t, "api.sock")
-	sdsbridgetest.StartAPI(t, sock)
+	sock := fakeworkloadapi.SocketPath(t, "api.sock")
+	fakeworkloadapi.Start(t, sock)
 	b, err := sdsbridge.New(sdsbridge.Config{Address: sock})
 	if err != nil {
 		t.Fatal(err)

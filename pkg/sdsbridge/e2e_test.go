@@ -18,9 +18,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/svidkit/svidkit/internal/fakeworkloadapi"
+	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/pkg/sds"
 	"github.com/svidkit/svidkit/pkg/sdsbridge"
-	"github.com/svidkit/svidkit/pkg/sdsbridge/sdsbridgetest"
 )
 
 // serveSDS runs a bridge on the Workload API at apiSock and serves SDS
@@ -28,7 +29,7 @@ import (
 func serveSDS(t testing.TB, apiSock string) string {
 	t.Helper()
 	b := runBridge(t, sdsbridge.Config{Address: apiSock})
-	sock := sdsbridgetest.SocketPath(t, "sds.sock")
+	sock := fakeworkloadapi.SocketPath(t, "sds.sock")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
@@ -179,9 +180,9 @@ func verifyPeerID(allowed string) func(tls.ConnectionState) error {
 }
 
 func TestEnvoyReceivesDefaultAndROOTCA(t *testing.T) {
-	ca := sdsbridgetest.NewCA(t, "bridge.test")
-	api := sdsbridgetest.StartAPI(t, sdsbridgetest.SocketPath(t, "api.sock"))
-	api.Set(nil, ca.SVID("/web", ""))
+	ca := testca.NewForTest(t, "bridge.test")
+	api := fakeworkloadapi.Start(t, fakeworkloadapi.SocketPath(t, "api.sock"))
+	api.SetX509SVIDs(fakeworkloadapi.X509SVID(t, ca, "/web", ""))
 	sock := serveSDS(t, api.Socket())
 
 	e := dialEnvoy(t, sock, "default", "ROOTCA")
@@ -195,7 +196,7 @@ func TestEnvoyReceivesDefaultAndROOTCA(t *testing.T) {
 
 	// Rotation: a new SVID from the Workload API reaches the stream with a
 	// new version.
-	api.Set(nil, ca.SVID("/web-rotated", ""))
+	api.SetX509SVIDs(fakeworkloadapi.X509SVID(t, ca, "/web-rotated", ""))
 	_, v2 := e.secrets("spiffe://bridge.test/web-rotated")
 	if v2 == v1 {
 		t.Fatalf("rotation kept version %q", v1)
@@ -203,10 +204,10 @@ func TestEnvoyReceivesDefaultAndROOTCA(t *testing.T) {
 }
 
 func TestSecretsCompleteMTLS(t *testing.T) {
-	ca := sdsbridgetest.NewCA(t, "bridge.test")
+	ca := testca.NewForTest(t, "bridge.test")
 	workload := func(path string) (tls.Certificate, *x509.CertPool) {
-		api := sdsbridgetest.StartAPI(t, sdsbridgetest.SocketPath(t, "api.sock"))
-		api.Set(nil, ca.SVID(path, ""))
+		api := fakeworkloadapi.Start(t, fakeworkloadapi.SocketPath(t, "api.sock"))
+		api.SetX509SVIDs(fakeworkloadapi.X509SVID(t, ca, path, ""))
 		e := dialEnvoy(t, serveSDS(t, api.Socket()), "default", "ROOTCA")
 		secrets, _ := e.secrets(spiffeid.RequireFromPath(spiffeid.RequireTrustDomainFromString("bridge.test"), path).String())
 		return tlsIdentity(t, secrets)

@@ -8,7 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/svidkit/svidkit/pkg/sdsbridge/sdsbridgetest"
+	"github.com/svidkit/svidkit/internal/fakeworkloadapi"
+	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/pkg/sdsbridged"
 )
 
@@ -16,9 +17,9 @@ import (
 // SDS and the bridge warns in its log. (The -allow-insecure-tcp flag and
 // the refusal without the setting are tested in package sdscli.)
 func TestInsecureTCPAllowed(t *testing.T) {
-	ca := sdsbridgetest.NewCA(t, "cli.test")
-	api := sdsbridgetest.StartAPI(t, sdsbridgetest.SocketPath(t, "api.sock"))
-	api.Set(nil, ca.SVID("/envoy", ""))
+	ca := testca.NewForTest(t, "cli.test")
+	api := fakeworkloadapi.Start(t, fakeworkloadapi.SocketPath(t, "api.sock"))
+	api.SetX509SVIDs(fakeworkloadapi.X509SVID(t, ca, "/envoy", ""))
 	addr := freePort(t)
 	cfg := loadConfig(t, t.TempDir(), fmt.Sprintf("agent_address = %q\nlisten_address = %q\nallow_insecure_tcp = true\n", api.Socket(), addr))
 
@@ -35,10 +36,10 @@ func TestInsecureTCPAllowed(t *testing.T) {
 // served there and a warning logged. (The -socket-dir-shared flag is
 // tested in package sdscli.)
 func TestSocketDirShared(t *testing.T) {
-	ca := sdsbridgetest.NewCA(t, "cli.test")
-	api := sdsbridgetest.StartAPI(t, sdsbridgetest.SocketPath(t, "api.sock"))
-	api.Set(nil, ca.SVID("/envoy", ""))
-	base := filepath.Dir(sdsbridgetest.SocketPath(t, "x"))
+	ca := testca.NewForTest(t, "cli.test")
+	api := fakeworkloadapi.Start(t, fakeworkloadapi.SocketPath(t, "api.sock"))
+	api.SetX509SVIDs(fakeworkloadapi.X509SVID(t, ca, "/envoy", ""))
+	base := filepath.Dir(fakeworkloadapi.SocketPath(t, "x"))
 	emptyDir := func(t *testing.T, name string) string {
 		d := filepath.Join(base, name)
 		if err := os.Mkdir(d, 0o777); err != nil {

@@ -18,8 +18,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/svidkit/svidkit/internal/fakeworkloadapi"
+	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/pkg/cliargs"
-	"github.com/svidkit/svidkit/pkg/sdsbridge/sdsbridgetest"
 	"github.com/svidkit/svidkit/pkg/sdscli"
 )
 
@@ -91,10 +92,10 @@ func fetchDefault(t *testing.T, target string, out fmt.Stringer) *discoveryv3.Di
 }
 
 func TestRunWithFlagsOnly(t *testing.T) {
-	ca := sdsbridgetest.NewCA(t, "cli.test")
-	api := sdsbridgetest.StartAPI(t, sdsbridgetest.SocketPath(t, "api.sock"))
-	api.Set(nil, ca.SVID("/envoy", ""))
-	sdsSock := filepath.Join(filepath.Dir(sdsbridgetest.SocketPath(t, "x")), "sub", "sds.sock")
+	ca := testca.NewForTest(t, "cli.test")
+	api := fakeworkloadapi.Start(t, fakeworkloadapi.SocketPath(t, "api.sock"))
+	api.SetX509SVIDs(fakeworkloadapi.X509SVID(t, ca, "/envoy", ""))
+	sdsSock := filepath.Join(filepath.Dir(fakeworkloadapi.SocketPath(t, "x")), "sub", "sds.sock")
 
 	out := start(t, nil, "run", "-agent-address", api.Socket(), "-listen", sdsSock, "-listen", "127.0.0.1:0", "-allow-insecure-tcp", "-listen-socket-mode", "0600")
 	fetchDefault(t, "unix://"+sdsSock, out)
@@ -109,10 +110,10 @@ func TestRunWithFlagsOnly(t *testing.T) {
 }
 
 func TestRunWithEnvAndConfigFile(t *testing.T) {
-	ca := sdsbridgetest.NewCA(t, "cli.test")
-	api := sdsbridgetest.StartAPI(t, sdsbridgetest.SocketPath(t, "api.sock"))
-	api.Set(nil, ca.SVID("/envoy", ""))
-	dir := filepath.Dir(sdsbridgetest.SocketPath(t, "x"))
+	ca := testca.NewForTest(t, "cli.test")
+	api := fakeworkloadapi.Start(t, fakeworkloadapi.SocketPath(t, "api.sock"))
+	api.SetX509SVIDs(fakeworkloadapi.X509SVID(t, ca, "/envoy", ""))
+	dir := filepath.Dir(fakeworkloadapi.SocketPath(t, "x"))
 	sdsSock := filepath.Join(dir, "sds.sock")
 	healthAddr := freePort(t)
 	conf := filepath.Join(dir, "sds.conf")

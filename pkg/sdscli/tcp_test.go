@@ -9,8 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/svidkit/svidkit/internal/fakeworkloadapi"
+	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/pkg/cliargs"
-	"github.com/svidkit/svidkit/pkg/sdsbridge/sdsbridgetest"
 	"github.com/svidkit/svidkit/pkg/sdscli"
 )
 
@@ -60,9 +61,9 @@ func TestInsecureTCPRefused(t *testing.T) {
 // SDS and the bridge warns in its log. (The config-file setting is tested
 // with the daemon in package sdsbridged.)
 func TestInsecureTCPAllowed(t *testing.T) {
-	ca := sdsbridgetest.NewCA(t, "cli.test")
-	api := sdsbridgetest.StartAPI(t, sdsbridgetest.SocketPath(t, "api.sock"))
-	api.Set(nil, ca.SVID("/envoy", ""))
+	ca := testca.NewForTest(t, "cli.test")
+	api := fakeworkloadapi.Start(t, fakeworkloadapi.SocketPath(t, "api.sock"))
+	api.SetX509SVIDs(fakeworkloadapi.X509SVID(t, ca, "/envoy", ""))
 	addr := freePort(t)
 
 	out := start(t, nil, "run", "-agent-address", api.Socket(), "-listen", addr, "-allow-insecure-tcp")
@@ -77,10 +78,10 @@ func TestInsecureTCPAllowed(t *testing.T) {
 // 0777) and a warning logged. (The refusal without it and the config-file
 // setting are tested with the daemon in package sdsbridged.)
 func TestSocketDirShared(t *testing.T) {
-	ca := sdsbridgetest.NewCA(t, "cli.test")
-	api := sdsbridgetest.StartAPI(t, sdsbridgetest.SocketPath(t, "api.sock"))
-	api.Set(nil, ca.SVID("/envoy", ""))
-	dir := filepath.Join(filepath.Dir(sdsbridgetest.SocketPath(t, "x")), "flag")
+	ca := testca.NewForTest(t, "cli.test")
+	api := fakeworkloadapi.Start(t, fakeworkloadapi.SocketPath(t, "api.sock"))
+	api.SetX509SVIDs(fakeworkloadapi.X509SVID(t, ca, "/envoy", ""))
+	dir := filepath.Join(filepath.Dir(fakeworkloadapi.SocketPath(t, "x")), "flag")
 	if err := os.Mkdir(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}

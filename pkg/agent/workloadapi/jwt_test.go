@@ -132,9 +132,9 @@ func TestWatchJWTBundlesPushesChange(t *testing.T) {
 		t.Helper()
 		select {
 		case s := <-w.updates:
-			b, ok := s.Get(ca.td)
+			b, ok := s.Get(ca.TrustDomain())
 			if !ok {
-				t.Fatalf("no JWT bundle for %s", ca.td)
+				t.Fatalf("no JWT bundle for %s", ca.TrustDomain())
 			}
 			return b
 		case <-testCtx(t).Done():
@@ -143,17 +143,18 @@ func TestWatchJWTBundlesPushesChange(t *testing.T) {
 		return nil
 	}
 
-	if b := next(); !b.HasJWTAuthority("kid-1") {
-		t.Fatalf("first bundle lacks kid-1: %v", b.JWTAuthorities())
+	first := ca.JWTKeyID()
+	if b := next(); !b.HasJWTAuthority(first) {
+		t.Fatalf("first bundle lacks %s: %v", first, b.JWTAuthorities())
 	}
 	// An SVID rotation leaves the JWT bundle unchanged: no update. The
 	// handler takes it before the next change, so a duplicate would arrive
 	// before the rotated bundle.
 	mgr.waitTaken(t, mgr.setEntries(fakeEntry{sels: selfSels(), id: ca.identity("/web", "")}))
-	ca.rotateJWTKey("kid-2")
+	second := ca.rotateJWTKey()
 	mgr.setBundle(ca.bundle())
 	b := next()
-	if !b.HasJWTAuthority("kid-2") || b.HasJWTAuthority("kid-1") {
-		t.Fatalf("second bundle = %v, want only kid-2 (duplicate sent?)", b.JWTAuthorities())
+	if !b.HasJWTAuthority(second) || b.HasJWTAuthority(first) {
+		t.Fatalf("second bundle = %v, want only %s (duplicate sent?)", b.JWTAuthorities(), second)
 	}
 }

@@ -1,14 +1,7 @@
 package workloadapi_test
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
-	"net/url"
+	"context"
 	"testing"
 	"time"
 
@@ -17,107 +10,57 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/pkg/agent/workloadapi"
+	"github.com/svidkit/svidkit/pkg/server/ca"
 )
 
-// testCA mints X.509-SVIDs and JWT-SVIDs for one trust domain.
+// testCA is a trust domain's CA (internal/testca) minting identities in the
+// shape the Workload API handler serves.
 type testCA struct {
-	tb     testing.TB
-	td     spiffeid.TrustDomain
-	cert   *x509.Certificate
-	key    crypto.Signer
-	jwtKey crypto.Signer
-	jwtKID string
-	serial int64
-}
-
-func newKey(tb testing.TB) *ecdsa.PrivateKey {
-	tb.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return k
+	*testca.CA
+	tb testing.TB
 }
 
 func newTestCA(tb testing.TB, td string) *testCA {
 	tb.Helper()
-	ca := &testCA{tb: tb, td: spiffeid.RequireTrustDomainFromString(td), key: newKey(tb), jwtKey: newKey(tb), jwtKID: "kid-1"}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "test CA " + td},
-		URIs:                  []*url.URL{ca.td.ID().URL()},
-		NotBefore:             time.Now().Add(-time.Minute),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, ca.key.Public(), ca.key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if ca.cert, err = x509.ParseCertificate(der); err != nil {
-		tb.Fatal(err)
-	}
-	return ca
+	return &testCA{CA: testca.NewForTest(tb, td), tb: tb}
 }
 
-// rotateJWTKey replaces the JWT signing key, as a CA rotation would.
-func (ca *testCA) rotateJWTKey(kid string) {
-	ca.jwtKey, ca.jwtKID = newKey(ca.tb), kid
+// rotateJWTKey replaces the JWT signing key, as a CA rotation would, and
+// returns the new key ID.
+func (c *testCA) rotateJWTKey() string {
+	kid, err := c.RotateJWTKey()
+	if err != nil {
+		c.tb.Fatal(err)
+	}
+	return kid
 }
 
 // bundle returns the trust domain's bundle.
-func (ca *testCA) bundle() *spiffebundle.Bundle {
-	b := spiffebundle.New(ca.td)
-	b.AddX509Authority(ca.cert)
-	if err := b.AddJWTAuthority(ca.jwtKID, ca.jwtKey.Public()); err != nil {
-		ca.tb.Fatal(err)
-	}
-	return b
-}
+func (c *testCA) bundle() *spiffebundle.Bundle { return c.Bundle() }
 
 // identity mints an X.509-SVID for path.
-func (ca *testCA) identity(path, hint string) workloadapi.Identity {
-	ca.tb.Helper()
-	id := spiffeid.RequireFromPath(ca.td, path)
-	key := newKey(ca.tb)
-	ca.serial++
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1000 + ca.serial),
-		URIs:         []*url.URL{id.URL()},
-		NotBefore:    time.Now().Add(-time.Minute),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
-	if err != nil {
-		ca.tb.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		ca.tb.Fatal(err)
-	}
-	return workloadapi.Identity{EntryID: "entry-" + path, SPIFFEID: id, Hint: hint, Chain: []*x509.Certificate{cert}, Key: key}
+func (c *testCA) identity(path, hint string) workloadapi.Identity {
+	c.tb.Helper()
+	s := c.NewX509SVID(c.tb, spiffeid.RequireFromPath(c.TrustDomain(), path))
+	return workloadapi.Identity{EntryID: "entry-" + path, SPIFFEID: s.ID, Hint: hint, Chain: s.Certificates, Key: s.PrivateKey}
 }
 
-// signJWT mints a JWT-SVID for id and audience.
-func (ca *testCA) signJWT(id spiffeid.ID, audience []string) (string, time.Time, error) {
-	signer, err := jose.NewSigner(
-		jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: ca.jwtKey, KeyID: ca.jwtKID}},
-		new(jose.SignerOptions).WithType("JWT"),
-	)
+// signJWT mints a JWT-SVID for id and audience and returns it with its
+// expiry.
+func (c *testCA) signJWT(id spiffeid.ID, audience []string) (string, time.Time, error) {
+	token, err := c.SignJWTSVID(context.Background(), ca.JWTSVIDParams{SPIFFEID: id, Audience: audience, TTL: time.Hour})
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	exp := time.Now().Add(time.Hour).Truncate(time.Second)
-	token, err := jwt.Signed(signer).Claims(jwt.Claims{
-		Subject:  id.String(),
-		Audience: audience,
-		IssuedAt: jwt.NewNumericDate(time.Now()),
-		Expiry:   jwt.NewNumericDate(exp),
-	}).Serialize()
-	return token, exp, err
+	parsed, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	var claims jwt.Claims
+	if err := parsed.UnsafeClaimsWithoutVerification(&claims); err != nil {
+		return "", time.Time{}, err
+	}
+	return token, claims.Expiry.Time(), nil
 }

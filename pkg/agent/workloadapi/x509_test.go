@@ -53,11 +53,11 @@ func TestFetchX509Context(t *testing.T) {
 		}
 	})
 	t.Run("federated bundle", func(t *testing.T) {
-		b, err := xc.Bundles.GetX509BundleForTrustDomain(fed.td)
+		b, err := xc.Bundles.GetX509BundleForTrustDomain(fed.TrustDomain())
 		if err != nil {
 			t.Fatalf("federated bundle: %v", err)
 		}
-		if !b.Equal(x509bundle.FromX509Authorities(fed.td, fed.bundle().X509Authorities())) {
+		if !b.Equal(x509bundle.FromX509Authorities(fed.TrustDomain(), fed.bundle().X509Authorities())) {
 			t.Error("federated bundle differs")
 		}
 	})
@@ -159,7 +159,7 @@ func TestFetchX509BundlesSkipsUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatalf("first Recv: %v", err)
 	}
-	if got := first.GetBundles()[ca.td.IDString()]; !bytes.Equal(got, ca.cert.Raw) {
+	if got := first.GetBundles()[ca.TrustDomain().IDString()]; !bytes.Equal(got, ca.Root().Raw) {
 		t.Fatalf("first bundle = %x, want the CA certificate", got)
 	}
 
@@ -170,15 +170,15 @@ func TestFetchX509BundlesSkipsUnchanged(t *testing.T) {
 	// A new CA certificate is a change.
 	next := newTestCA(t, "example.org")
 	b := ca.bundle()
-	b.AddX509Authority(next.cert)
+	b.AddX509Authority(next.Root())
 	mgr.setBundle(b)
 
 	second, err := stream.Recv()
 	if err != nil {
 		t.Fatalf("second Recv: %v", err)
 	}
-	want := append(append([]byte{}, ca.cert.Raw...), next.cert.Raw...)
-	if got := second.GetBundles()[ca.td.IDString()]; !bytes.Equal(got, want) {
+	want := append(append([]byte{}, ca.Root().Raw...), next.Root().Raw...)
+	if got := second.GetBundles()[ca.TrustDomain().IDString()]; !bytes.Equal(got, want) {
 		t.Fatalf("second response is not the changed bundle (duplicate sent?)")
 	}
 }
@@ -195,9 +195,9 @@ func TestFetchX509BundlesWithClient(t *testing.T) {
 		t.Fatalf("FetchX509Bundles: %v", err)
 	}
 	for _, c := range []*testCA{ca, fed} {
-		t.Run(c.td.String(), func(t *testing.T) {
-			if _, ok := set.Get(c.td); !ok {
-				t.Errorf("bundle for %s missing", c.td)
+		t.Run(c.TrustDomain().String(), func(t *testing.T) {
+			if _, ok := set.Get(c.TrustDomain()); !ok {
+				t.Errorf("bundle for %s missing", c.TrustDomain())
 			}
 		})
 	}
