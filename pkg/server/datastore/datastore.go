@@ -175,6 +175,11 @@ type Store interface {
 	ListBundles(ctx context.Context) ([]*Bundle, error)
 	// DeleteBundle removes a bundle; ErrNotFound if absent.
 	DeleteBundle(ctx context.Context, trustDomain string) error
+	// BundlesRevision returns a counter that changes whenever a bundle is
+	// created, changed or deleted, by this or another server process
+	// sharing the database; setting a bundle to the data it already has
+	// leaves it alone. Servers watch it to push bundle changes to agents.
+	BundlesRevision(ctx context.Context) (int64, error)
 
 	// Close releases the database.
 	Close() error

@@ -9,13 +9,21 @@ import (
 	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
 
-// SetBundle creates or replaces a trust domain's bundle.
+// SetBundle creates or replaces a trust domain's bundle. Writing the data
+// already stored changes nothing, not even the bundles revision.
 func (s *Store) SetBundle(ctx context.Context, b *datastore.Bundle) error {
 	if err := b.Validate(); err != nil {
 		return fmt.Errorf("sqlite: set bundle: %w", err)
 	}
-	if _, err := s.write.ExecContext(ctx, `INSERT INTO bundles (trust_domain, data) VALUES (?, ?)
-		ON CONFLICT (trust_domain) DO UPDATE SET data = excluded.data`, b.TrustDomain, b.Data); err != nil {
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO bundles (trust_domain, data) VALUES (?, ?)
+			ON CONFLICT (trust_domain) DO UPDATE SET data = excluded.data WHERE data != excluded.data`, b.TrustDomain, b.Data)
+		if err != nil {
+			return err
+		}
+		return bumpBundlesRevisionIf(ctx, tx, res)
+	})
+	if err != nil {
 		return fmt.Errorf("sqlite: set bundle %q: %w", b.TrustDomain, err)
 	}
 	return nil
@@ -57,14 +65,48 @@ func (s *Store) ListBundles(ctx context.Context) ([]*datastore.Bundle, error) {
 
 // DeleteBundle removes a trust domain's bundle.
 func (s *Store) DeleteBundle(ctx context.Context, trustDomain string) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM bundles WHERE trust_domain = ?`, trustDomain)
-	if err != nil {
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM bundles WHERE trust_domain = ?`, trustDomain)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return datastore.ErrNotFound
+		}
+		return bumpBundlesRevisionIf(ctx, tx, res)
+	})
+	switch {
+	case errors.Is(err, datastore.ErrNotFound):
+		return fmt.Errorf("sqlite: bundle %q: %w", trustDomain, err)
+	case err != nil:
 		return fmt.Errorf("sqlite: delete bundle %q: %w", trustDomain, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("sqlite: delete bundle %q: %w", trustDomain, err)
-	} else if n == 0 {
-		return fmt.Errorf("sqlite: bundle %q: %w", trustDomain, datastore.ErrNotFound)
+	return nil
+}
+
+// BundlesRevision returns the counter every bundle change advances.
+func (s *Store) BundlesRevision(ctx context.Context) (int64, error) {
+	var rev int64
+	if err := s.read.QueryRowContext(ctx, `SELECT revision FROM bundles_revision WHERE id = 1`).Scan(&rev); err != nil {
+		return 0, fmt.Errorf("sqlite: read bundles revision: %w", err)
+	}
+	return rev, nil
+}
+
+// bumpBundlesRevisionIf advances the bundles revision in the caller's
+// transaction when the write res reports changed a row.
+func bumpBundlesRevisionIf(ctx context.Context, tx *sql.Tx, res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE bundles_revision SET revision = revision + 1 WHERE id = 1`); err != nil {
+		return fmt.Errorf("bump bundles revision: %w", err)
 	}
 	return nil
 }

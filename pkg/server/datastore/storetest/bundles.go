@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/svidkit/svidkit/pkg/server/datastore"
@@ -11,6 +13,7 @@ var bundleTests = []test{
 	{"SetGetReplace", testBundleSetReplace},
 	{"List", testBundleList},
 	{"Delete", testBundleDelete},
+	{"Revision", testBundlesRevision},
 }
 
 func testBundleSetReplace(t *testing.T, s datastore.Store) {
@@ -63,4 +66,44 @@ func testBundleDelete(t *testing.T, s datastore.Store) {
 	_, err := s.GetBundle(ctx, "example.org")
 	wantErr(t, "GetBundle after delete", err, datastore.ErrNotFound)
 	wantErr(t, "DeleteBundle twice", s.DeleteBundle(ctx, "example.org"), datastore.ErrNotFound)
+}
+
+// testBundlesRevision checks that every bundle change, and only a change,
+// advances BundlesRevision.
+func testBundlesRevision(t *testing.T, s datastore.Store) {
+	ctx := t.Context()
+	last, err := s.BundlesRevision(ctx)
+	must(t, "BundlesRevision", err)
+	steps := []struct {
+		name    string
+		write   func() error
+		changes bool
+	}{
+		{"create", func() error { return s.SetBundle(ctx, &datastore.Bundle{TrustDomain: "a.example", Data: []byte("1")}) }, true},
+		{"set same data", func() error { return s.SetBundle(ctx, &datastore.Bundle{TrustDomain: "a.example", Data: []byte("1")}) }, false},
+		{"replace", func() error { return s.SetBundle(ctx, &datastore.Bundle{TrustDomain: "a.example", Data: []byte("2")}) }, true},
+		{"create another", func() error { return s.SetBundle(ctx, &datastore.Bundle{TrustDomain: "b.example", Data: []byte("2")}) }, true},
+		{"delete", func() error { return s.DeleteBundle(ctx, "a.example") }, true},
+		{"delete absent", func() error {
+			if err := s.DeleteBundle(ctx, "a.example"); !errors.Is(err, datastore.ErrNotFound) {
+				return fmt.Errorf("DeleteBundle of an absent bundle = %v, want ErrNotFound", err)
+			}
+			return nil
+		}, false},
+		{"invalid", func() error {
+			if err := s.SetBundle(ctx, &datastore.Bundle{Data: []byte("3")}); err == nil {
+				return errors.New("SetBundle without trust domain succeeded")
+			}
+			return nil
+		}, false},
+	}
+	for _, st := range steps {
+		must(t, st.name, st.write())
+		rev, err := s.BundlesRevision(ctx)
+		must(t, "BundlesRevision", err)
+		if changed := rev != last; changed != st.changes {
+			t.Errorf("%s: BundlesRevision %d -> %d, want a change: %v", st.name, last, rev, st.changes)
+		}
+		last = rev
+	}
 }
