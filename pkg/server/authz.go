@@ -36,6 +36,7 @@ const (
 var tcpPolicies = map[string]policy{
 	"/spire.api.server.agent.v1.Agent/AttestAgent":           policyAny,
 	"/spire.api.server.bundle.v1.Bundle/GetBundle":           policyAny,
+	"/spire.api.server.bundle.v1.Bundle/GetFederatedBundle":  policyAgent,
 	"/grpc.health.v1.Health/Check":                           policyAny,
 	"/spire.api.server.agent.v1.Agent/RenewAgent":            policyAgent,
 	"/spire.api.server.agent.v1.Agent/PostStatus":            policyAgent,
