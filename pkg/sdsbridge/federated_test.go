@@ -103,4 +103,3 @@ func TestEnvoyReceivesFederatedBundles(t *testing.T) {
 	check(secrets, "foreign.test", "foreign.test")
 	check(secrets, "ALL", "bridge.test", "foreign.test")
 }
-
