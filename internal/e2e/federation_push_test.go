@@ -35,9 +35,11 @@ type pushEnv struct {
 	metrics string
 }
 
-func startPushEnv(tb testing.TB) *pushEnv {
+func startPushEnv(tb testing.TB) *pushEnv { return startPushEnvWith(tb, testenv.Options{}) }
+
+func startPushEnvWith(tb testing.TB, opts testenv.Options) *pushEnv {
 	tb.Helper()
-	srv := startServer(tb, testenv.Options{})
+	srv := startServer(tb, opts)
 	port := testenv.FreePort(tb)
 	cfg := srv.AgentConfig(tb, "a", srv.JoinToken(tb, "/node"))
 	cfg.Telemetry = config.Telemetry{PrometheusEnabled: true, PrometheusHost: "127.0.0.1", PrometheusPort: port}
@@ -123,6 +125,30 @@ func TestFederatedBundleChangesArePushed(t *testing.T) {
 	if set.Has(spiffeid.RequireTrustDomainFromString(foreignTD)) {
 		t.Error("FetchX509Bundles still serves the deleted foreign bundle")
 	}
+}
+
+// TestOwnBundleRotationIsPushed lets the server's CA prepare its next
+// authority (at half of a 20 s CA lifetime, found by the CA's 10 s rotation
+// check) and checks that the grown own bundle reaches a go-spiffe workload
+// through the server's announcement on the held entry sync (the CA's
+// bundle notification wakes it), not the agent's bundle poll.
+func TestOwnBundleRotationIsPushed(t *testing.T) {
+	e := startPushEnvWith(t, testenv.Options{CATTL: 20 * time.Second, SVIDTTL: 5 * time.Second})
+	w := watch(t, e.agent.Client(t))
+	own := spiffeid.RequireTrustDomainFromString(trustDomain)
+	authorities := func(c *workloadapi.X509Context) int {
+		b, ok := c.Bundles.Get(own)
+		if !ok {
+			return 0
+		}
+		return len(b.X509Authorities())
+	}
+	w.waitFor(t, 30*time.Second, "the workload's SVID", func(c *workloadapi.X509Context) bool { return len(c.SVIDs) > 0 })
+	before := e.pushes(t)
+	w.waitFor(t, 40*time.Second, "the prepared next CA in the own bundle", func(c *workloadapi.X509Context) bool { return authorities(c) >= 2 })
+	pollUntil(t, 10*time.Second, 10*time.Millisecond, "the agent to count the server's bundle announcement", func() bool {
+		return e.pushes(t) > before
+	})
 }
 
 // pushRounds is how many bundle changes BenchmarkFederatedBundlePush
