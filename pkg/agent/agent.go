@@ -5,8 +5,9 @@
 // with the trust bundles, to the cache that serves the Workload API.
 //
 // Run owns two loops: the entry sync, which an svidkit server holds until
-// the agent's entries change, and the main loop, which renews, refreshes
-// bundles and mints (at once when the entry sync reports a change). The
+// the agent's entries or bundles change, and the main loop, which renews,
+// refreshes bundles and mints (at once when the entry sync reports a
+// change: entries to mint for, or bundles to fetch). The
 // cache is the only state shared with Workload API callers.
 package agent
 

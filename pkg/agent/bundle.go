@@ -17,7 +17,10 @@ import (
 // bundleRefreshInterval is how often the bundles are fetched at most. CA
 // rotation publishes a next authority at half of the CA's lifetime, long
 // before it signs anything, so polling every 5 s (SPIRE's agent sync period)
-// is ample and keeps an idle agent's traffic to one small call per 5 s.
+// is ample and keeps an idle agent's traffic to one small call per 5 s. An
+// svidkit server also announces every change of the agent's bundles on the
+// held entry sync, and the agent then fetches at once (a.bundlesChanged):
+// the poll is the safety net, and the only way against a SPIRE server.
 const bundleRefreshInterval = 5 * time.Second
 
 // bundleFromProto converts an API bundle; tainted authorities are kept, as
