@@ -13,33 +13,37 @@ const (
 )
 
 // Handler returns the endpoint's HTTP handler. Run serves it; tests and
-// benchmarks may call it directly.
+// benchmarks may call it directly. Paths are matched exactly (no
+// ServeMux: an issuer path is configuration, not a routing pattern).
 func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	for _, prefix := range s.prefixes {
-		// A "GET" pattern matches HEAD too; other methods get 405 with an
-		// Allow header from the mux.
-		mux.HandleFunc("GET "+prefix+DiscoveryPath, s.serveDiscovery)
-		mux.HandleFunc("GET "+prefix+KeysPath, s.serveKeys)
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
-		mux.ServeHTTP(sw, r)
-		s.metrics.requests.WithLabelValues(s.pathLabel(r.URL.Path), strconv.Itoa(sw.code)).Inc()
+		label := s.route(sw, r)
+		s.metrics.requests.WithLabelValues(label, strconv.Itoa(sw.code)).Inc()
 	})
 }
 
-// pathLabel bounds the path label of the request metric to three values.
-func (s *Server) pathLabel(p string) string {
-	for _, prefix := range s.prefixes {
-		switch p {
-		case prefix + DiscoveryPath:
-			return "discovery"
-		case prefix + KeysPath:
-			return "keys"
-		}
+// route serves r and returns its path label for the request metric
+// (discovery, keys or other: bounded).
+func (s *Server) route(w http.ResponseWriter, r *http.Request) string {
+	var label string
+	var serve http.HandlerFunc
+	switch {
+	case s.paths[r.URL.Path] == DiscoveryPath:
+		label, serve = "discovery", s.serveDiscovery
+	case s.paths[r.URL.Path] == KeysPath:
+		label, serve = "keys", s.serveKeys
+	default:
+		http.NotFound(w, r)
+		return "other"
 	}
-	return "other"
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return label
+	}
+	serve(w, r)
+	return label
 }
 
 // serveDiscovery serves the discovery document to allowed hosts only;

@@ -32,6 +32,7 @@ func TestDiscoveryDocument(t *testing.T) {
 		{"issuer with port", "https://oidc.test:8443", "", oidc.DiscoveryPath, "https://oidc.test:8443/keys"},
 		{"issuer with path, at the root", "https://oidc.test/td1", "", oidc.DiscoveryPath, "https://oidc.test/td1/keys"},
 		{"issuer with path, under it", "https://oidc.test/td1", "", "/td1" + oidc.DiscoveryPath, "https://oidc.test/td1/keys"},
+		{"issuer path that is no routing pattern", "https://oidc.test/{td", "", "/{td" + oidc.DiscoveryPath, "https://oidc.test/%7Btd/keys"},
 		{"jwks_uri configured", "https://oidc.test", "https://cdn.oidc.test/jwks.json", oidc.DiscoveryPath, "https://cdn.oidc.test/jwks.json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

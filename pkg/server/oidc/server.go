@@ -31,11 +31,12 @@ const (
 // Server is the OIDC discovery endpoint. New binds its listener; Run
 // serves until its context ends.
 type Server struct {
-	cfg      Config
-	ln       net.Listener
-	domains  domains
-	prefixes []string
-	metrics  *metrics
+	cfg     Config
+	ln      net.Listener
+	domains domains
+	// paths maps each served path to DiscoveryPath or KeysPath.
+	paths   map[string]string
+	metrics *metrics
 
 	discovery     []byte
 	discoveryETag string
@@ -60,7 +61,7 @@ func New(cfg Config) (*Server, error) {
 	if s.domains, err = newDomains(cfg.Domains); err != nil {
 		return nil, fmt.Errorf("oidc: config: %w", err)
 	}
-	s.prefixes = servedPrefixes(cfg.Issuer)
+	s.paths = servedPaths(cfg.Issuer)
 	if s.discovery, err = buildDiscovery(cfg.Issuer, cfg.JWKSURI); err != nil {
 		return nil, err
 	}
@@ -84,17 +85,18 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// servedPrefixes returns the path prefixes the documents are served
-// under: the root, and the issuer's path when it has one, so that an
-// issuer such as https://example.org/td works without a rewriting proxy.
-func servedPrefixes(issuer string) []string {
-	prefixes := []string{""}
+// servedPaths returns the paths the documents are served at: below the
+// root, and below the issuer's path when it has one, so that an issuer
+// such as https://example.org/td works without a rewriting proxy.
+func servedPaths(issuer string) map[string]string {
+	paths := map[string]string{DiscoveryPath: DiscoveryPath, KeysPath: KeysPath}
 	if u, err := url.Parse(issuer); err == nil {
 		if p := path.Clean("/" + u.Path); p != "/" {
-			prefixes = append(prefixes, p)
+			paths[p+DiscoveryPath] = DiscoveryPath
+			paths[p+KeysPath] = KeysPath
 		}
 	}
-	return prefixes
+	return paths
 }
 
 // Addr returns the address the endpoint listens on.
