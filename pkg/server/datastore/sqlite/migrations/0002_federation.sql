@@ -1,0 +1,17 @@
+-- 0002: federation relationships created through the trust domain API.
+--
+-- Conventions as in 0001: times are Unix nanoseconds (columns suffixed
+-- _ns). A relationship's bundle is the row of its trust domain in bundles;
+-- deleting a relationship keeps the bundle, as SPIRE does, so there is no
+-- foreign key between the two.
+
+CREATE TABLE federation_relationships (
+	trust_domain            TEXT   NOT NULL PRIMARY KEY,
+	bundle_endpoint_url     TEXT   NOT NULL,
+	bundle_endpoint_profile TEXT   NOT NULL
+		CHECK (bundle_endpoint_profile IN ('https_spiffe', 'https_web')),
+	-- endpoint_spiffe_id is '' for the https_web profile.
+	endpoint_spiffe_id      TEXT   NOT NULL DEFAULT '',
+	created_at_ns           BIGINT NOT NULL,
+	updated_at_ns           BIGINT NOT NULL
+);
