@@ -15,3 +15,11 @@ CREATE TABLE federation_relationships (
 	created_at_ns           BIGINT NOT NULL,
 	updated_at_ns           BIGINT NOT NULL
 );
+
+-- Earlier versions stored federates_with as given, and SPIRE's CLI gives
+-- spiffe://<td>. Bundles and relationships are keyed by the trust domain
+-- name, and the entry API now stores names, so rewrite the old form
+-- (dropping a row that would duplicate the entry's name form).
+UPDATE OR IGNORE entry_federates_with SET trust_domain = substr(trust_domain, 10)
+	WHERE trust_domain LIKE 'spiffe://%';
+DELETE FROM entry_federates_with WHERE trust_domain LIKE 'spiffe://%';
