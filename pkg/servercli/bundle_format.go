@@ -145,7 +145,7 @@ func parsePEMCertificates(data []byte) ([]*x509.Certificate, error) {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
 		if block == nil {
-			if len(bytes.TrimSpace(rest)) > 0 {
+			if len(certs) > 0 && len(bytes.TrimSpace(rest)) > 0 {
 				return nil, errors.New("data after the last PEM block is not PEM")
 			}
 			break
