@@ -135,4 +135,3 @@ func mergeRelationship(cur *datastore.FederationRelationship, in *types.Federati
 	}
 	return nil
 }
-
