@@ -94,7 +94,7 @@ func (s *trustDomainService) BatchCreateFederationRelationship(ctx context.Conte
 		res := &trustdomainv1.BatchCreateFederationRelationshipResponse_Result{Status: batchStatus(err)}
 		if err == nil {
 			changed = true
-			res.FederationRelationship, _ = protoRelationship(r, req.OutputMask)
+			res.FederationRelationship = s.echo(r, req.OutputMask)
 		}
 		resp.Results = append(resp.Results, res)
 	}
@@ -126,6 +126,19 @@ func (s *trustDomainService) createRelationship(ctx context.Context, in *types.F
 	return created, nil
 }
 
+// echo returns the written relationship for a batch result. The write has
+// succeeded, so a stored bundle that cannot be converted is logged and the
+// relationship echoed without it rather than reported as a failure.
+func (s *trustDomainService) echo(r *datastore.FederationRelationship, m *types.FederationRelationshipMask) *types.FederationRelationship {
+	out, err := protoRelationship(r, m)
+	if err != nil {
+		s.cfg.Log.Warn("cannot convert a stored federation relationship", "trust_domain", r.TrustDomain, "error", err)
+		r.TrustDomainBundle = nil
+		out, _ = protoRelationship(r, m)
+	}
+	return out
+}
+
 // warnWithoutBundle logs, as SPIRE does, an https_spiffe relationship that
 // cannot be authenticated yet: no bundle of its trust domain is stored
 // (provide it with `bundle set` or trust_domain_bundle).
@@ -146,7 +159,7 @@ func (s *trustDomainService) BatchUpdateFederationRelationship(ctx context.Conte
 		res := &trustdomainv1.BatchUpdateFederationRelationshipResponse_Result{Status: batchStatus(err)}
 		if err == nil {
 			changed = true
-			res.FederationRelationship, _ = protoRelationship(r, req.OutputMask)
+			res.FederationRelationship = s.echo(r, req.OutputMask)
 		}
 		resp.Results = append(resp.Results, res)
 	}
