@@ -128,7 +128,7 @@ func newBundleSetCommand() *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), resp)
 			}
 			if st := resp.GetResults()[0].GetStatus(); st.GetCode() != int32(codes.OK) {
-				return fmt.Errorf("failed to set federated bundle (code: %s): %s", codes.Code(st.GetCode()), st.GetMessage())
+				return fmt.Errorf("failed to set federated bundle: %s", st.GetMessage())
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "bundle set.")
 			return nil
@@ -181,7 +181,7 @@ func newBundleDeleteCommand() *cobra.Command {
 			}
 			r := resp.GetResults()[0]
 			if st := r.GetStatus(); st.GetCode() != int32(codes.OK) {
-				return fmt.Errorf("failed to delete federated bundle %q (code: %s): %s", r.GetTrustDomain(), codes.Code(st.GetCode()), st.GetMessage())
+				return fmt.Errorf("failed to delete federated bundle %q: %s", r.GetTrustDomain(), st.GetMessage())
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "bundle deleted.")
 			return nil

@@ -241,7 +241,7 @@ func newFederationDeleteCommand() *cobra.Command {
 			}
 			r := resp.GetResults()[0]
 			if st := r.GetStatus(); st.GetCode() != int32(codes.OK) {
-				return fmt.Errorf("failed to delete federation relationship %q (code: %s): %s", r.GetTrustDomain(), codes.Code(st.GetCode()), st.GetMessage())
+				return fmt.Errorf("failed to delete federation relationship %q: %s", r.GetTrustDomain(), st.GetMessage())
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "federation relationship deleted.")
 			return nil

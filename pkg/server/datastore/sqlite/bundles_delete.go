@@ -45,7 +45,7 @@ func (s *Store) DeleteBundle(ctx context.Context, trustDomain string, mode datas
 		case datastore.DeleteEntries:
 			return deleteEntries(ctx, tx, ids)
 		case datastore.DeleteRestrict:
-			return fmt.Errorf("bundle %q: %d registration entries federate with it: %w", trustDomain, len(ids), datastore.ErrInUse)
+			return fmt.Errorf("cannot delete bundle %q; federated with %d registration entries: %w", trustDomain, len(ids), datastore.ErrInUse)
 		}
 		return fmt.Errorf("delete bundle %q: unknown delete mode %d", trustDomain, mode)
 	})
