@@ -66,6 +66,10 @@ type Server struct {
 	// IP (SPIRE's ratelimit { attestation }, default true).
 	RateLimitAttestation bool
 
+	// Federation is the federation block (bundle endpoint and static
+	// relationships); nil when the file has none.
+	Federation *Federation
+
 	Health Health
 	// Telemetry says where Prometheus metrics are served.
 	Telemetry Telemetry
@@ -144,6 +148,7 @@ func (s *Server) Validate() error {
 		p.At(line("jwt_key_type"), "jwt_key_type: unknown key type %q (want one of %s)", s.JWTKeyType, strings.Join(keyTypes, ", "))
 	}
 	s.validateTTLs(&p)
+	s.validateFederation(&p)
 	if s.DataStore.DatabaseType == "" {
 		p.At(0, "missing DataStore \"sql\" plugin in plugins block")
 	}
