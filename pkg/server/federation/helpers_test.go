@@ -268,3 +268,5 @@ func rootPool(c *testca.CA) *x509.CertPool {
 	p.AddCert(c.Root())
 	return p
 }
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
