@@ -165,7 +165,6 @@ func runEndpoint(t *testing.T, cfg fed.EndpointConfig) runningEndpoint {
 	return runningEndpoint{addr: e.Addr().String(), stop: stop}
 }
 
-
 // relationshipMap stands in for the SQLite store's
 // ListFederationRelationships, which another part of the server owns.
 type relationshipMap struct {

@@ -18,8 +18,9 @@ const (
 )
 
 // ErrNoRelationship is returned by RefreshBundle for a trust domain the
-// server has no federation relationship with.
-var ErrNoRelationship = errors.New("no federation relationship")
+// server has no federation relationship with. It wraps
+// datastore.ErrNotFound, which the trust domain API reports as NotFound.
+var ErrNoRelationship = fmt.Errorf("no federation relationship: %w", datastore.ErrNotFound)
 
 // RelationshipStore lists the dynamic federation relationships (those
 // created through the trust domain API). The SQLite store implements it.
