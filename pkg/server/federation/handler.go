@@ -15,10 +15,12 @@ import (
 
 // document is one marshalled bundle as served, with its strong ETag.
 type document struct {
-	body   []byte
-	etag   string // quoted
-	length string // Content-Length value
-	seq    uint64
+	body []byte
+	etag string // quoted
+	seq  uint64
+	// Header values, built once so that serving allocates nothing for
+	// them (net/http does not modify header values it is given).
+	etagHdr, lengthHdr, typeHdr, cacheHdr []string
 }
 
 // newDocument marshals b with its refresh hint replaced by hint.
@@ -31,11 +33,15 @@ func newDocument(b *spiffebundle.Bundle, hint time.Duration) (*document, error) 
 	}
 	sum := sha256.Sum256(body)
 	seq, _ := b.SequenceNumber()
+	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
 	return &document{
-		body:   body,
-		etag:   `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`,
-		length: strconv.Itoa(len(body)),
-		seq:    seq,
+		body: body, etag: etag, seq: seq,
+		etagHdr:   []string{etag},
+		lengthHdr: []string{strconv.Itoa(len(body))},
+		typeHdr:   []string{"application/json"},
+		// Revalidate on every use: the ETag makes that cheap, and a
+		// foreign server must see a rotation at its next poll.
+		cacheHdr: []string{"no-cache"},
 	}, nil
 }
 
@@ -68,16 +74,14 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) int {
 		return http.StatusServiceUnavailable
 	}
 	hdr := w.Header()
-	hdr["Etag"] = []string{doc.etag}
-	// Revalidate on every use: the ETag makes that cheap, and a foreign
-	// server must see a rotation at its next poll.
-	hdr["Cache-Control"] = []string{"no-cache"}
+	hdr["Etag"] = doc.etagHdr
+	hdr["Cache-Control"] = doc.cacheHdr
 	if etagMatch(r.Header.Get("If-None-Match"), doc.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return http.StatusNotModified
 	}
-	hdr["Content-Type"] = []string{"application/json"}
-	hdr["Content-Length"] = []string{doc.length}
+	hdr["Content-Type"] = doc.typeHdr
+	hdr["Content-Length"] = doc.lengthHdr
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {
 		_, _ = w.Write(doc.body)

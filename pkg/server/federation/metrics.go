@@ -11,7 +11,13 @@ import (
 // endpointMetrics counts bundle endpoint requests.
 type endpointMetrics struct {
 	requests *prometheus.CounterVec
+	// byCode holds the counters of the codes the handler answers,
+	// resolved once; it is not modified after newEndpointMetrics.
+	byCode map[int]prometheus.Counter
 }
+
+// endpointCodes are the status codes the handler answers.
+func endpointCodes() []int { return []int{200, 304, 404, 405, 503} }
 
 func newEndpointMetrics(reg prometheus.Registerer) (*endpointMetrics, error) {
 	m := &endpointMetrics{requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -22,10 +28,18 @@ func newEndpointMetrics(reg prometheus.Registerer) (*endpointMetrics, error) {
 	if m.requests, err = register(reg, m.requests); err != nil {
 		return nil, err
 	}
+	m.byCode = make(map[int]prometheus.Counter)
+	for _, c := range endpointCodes() {
+		m.byCode[c] = m.requests.WithLabelValues(strconv.Itoa(c))
+	}
 	return m, nil
 }
 
 func (m *endpointMetrics) served(code int) {
+	if c, ok := m.byCode[code]; ok {
+		c.Inc()
+		return
+	}
 	m.requests.WithLabelValues(strconv.Itoa(code)).Inc()
 }
 
