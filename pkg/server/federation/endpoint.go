@@ -128,7 +128,7 @@ func (e *Endpoint) Addr() net.Addr {
 }
 
 // Run serves until ctx ends, then shuts down (bounded by a few seconds)
-// and returns nil.
+// and returns nil. It may be called once.
 func (e *Endpoint) Run(ctx context.Context) error {
 	updates, cancel := e.cfg.Source.SubscribeBundle()
 	defer cancel()

@@ -131,6 +131,14 @@ func (d *domain) stored(t testing.TB, td spiffeid.TrustDomain) *spiffebundle.Bun
 // listening.
 func startEndpoint(t testing.TB, cfg federation.EndpointConfig) *federation.Endpoint {
 	t.Helper()
+	e, _ := runEndpoint(t, cfg)
+	return e
+}
+
+// runEndpoint runs an Endpoint (on 127.0.0.1:0 unless cfg says) until
+// the test ends or stop is called, and returns it listening.
+func runEndpoint(t testing.TB, cfg federation.EndpointConfig) (e *federation.Endpoint, stop func()) {
+	t.Helper()
 	if cfg.Address == "" {
 		cfg.Address = "127.0.0.1:0"
 	}
@@ -141,14 +149,14 @@ func startEndpoint(t testing.TB, cfg federation.EndpointConfig) *federation.Endp
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := runTask(t, e.Run)
+	stop = runTask(t, e.Run)
 	t.Cleanup(stop)
 	select {
 	case <-e.Listening():
 	case <-time.After(waitTimeout):
 		t.Fatal("endpoint not listening")
 	}
-	return e
+	return e, stop
 }
 
 // runTask runs fn in a goroutine and returns a function that cancels it

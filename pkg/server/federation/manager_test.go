@@ -115,8 +115,8 @@ func TestManagerHTTPSWeb(t *testing.T) {
 func TestManagerEndpointDownThenBack(t *testing.T) {
 	a, b := newDomain(t, "a.test"), newDomain(t, "b.test")
 	svid := b.svid(t, "/spire/server")
-	stopB := runEndpoint(t, fed.EndpointConfig{Address: "127.0.0.1:0", Source: b.ca, RefreshHint: time.Second, SVID: svid})
-	addr := stopB.addr
+	eB, stopB := runEndpoint(t, fed.EndpointConfig{Source: b.ca, RefreshHint: time.Second, SVID: svid})
+	addr := eB.Addr().String()
 	a.setBundle(t, b.ca.Bundle())
 	logs, log := newLogSink()
 	reg := prometheus.NewRegistry()
@@ -126,7 +126,7 @@ func TestManagerEndpointDownThenBack(t *testing.T) {
 	logs.waitCount(t, 1, "federated bundle updated")
 	before := a.stored(t, b.td)
 
-	stopB.stop()
+	stopB()
 	b.rotate(t)
 	logs.waitCount(t, 3, "keeping the last good bundle", "reason=unreachable")
 	if got := a.stored(t, b.td); !got.Equal(before) {
@@ -141,28 +141,6 @@ func TestManagerEndpointDownThenBack(t *testing.T) {
 	if got := a.stored(t, b.td); !got.Equal(served(b, time.Second)) {
 		t.Fatal("B's rotated bundle not stored after B came back")
 	}
-}
-
-// runningEndpoint is an endpoint a test can stop before its end.
-type runningEndpoint struct {
-	addr string
-	stop func()
-}
-
-func runEndpoint(t *testing.T, cfg fed.EndpointConfig) runningEndpoint {
-	t.Helper()
-	e, err := fed.NewEndpoint(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := runTask(t, e.Run)
-	t.Cleanup(stop)
-	select {
-	case <-e.Listening():
-	case <-time.After(waitTimeout):
-		t.Fatal("endpoint not listening")
-	}
-	return runningEndpoint{addr: e.Addr().String(), stop: stop}
 }
 
 // relationshipMap stands in for the SQLite store's

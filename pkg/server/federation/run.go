@@ -82,7 +82,7 @@ func (m *Manager) reconcile(ctx context.Context, workers map[spiffeid.TrustDomai
 // refreshLoop fetches rel's bundle at once and then whenever refresh
 // says, until ctx ends.
 func (m *Manager) refreshLoop(ctx context.Context, rel relationship) {
-	for {
+	for ctx.Err() == nil {
 		wait, _ := m.refresh(ctx, rel) // refresh logs and counts failures
 		t := time.NewTimer(wait)
 		select {
