@@ -196,8 +196,8 @@ func TestManagerDynamicRelationships(t *testing.T) {
 	if err := m.RefreshBundle(context.Background(), b.td); err != nil {
 		t.Fatalf("RefreshBundle(b.test): %v (the static relationship must win)", err)
 	}
-	if err := m.RefreshBundle(context.Background(), c.td); !errors.Is(err, fed.ErrNoRelationship) {
-		t.Fatalf("RefreshBundle(c.test) = %v, want ErrNoRelationship", err)
+	if err := m.RefreshBundle(context.Background(), c.td); !errors.Is(err, fed.ErrNoRelationship) || !errors.Is(err, datastore.ErrNotFound) {
+		t.Fatalf("RefreshBundle(c.test) = %v, want ErrNoRelationship wrapping datastore.ErrNotFound", err)
 	}
 	t.Cleanup(runTask(t, m.Run))
 
