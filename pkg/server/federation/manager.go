@@ -227,7 +227,7 @@ func (m *Manager) refresh(ctx context.Context, rel relationship) (time.Duration,
 		return m.failed(ctx, rel, stored != nil, err)
 	}
 	if stored != nil && fetched.Equal(stored) {
-		st.etag = res.etag
+		st.etag, st.dataSum = res.etag, sha256.Sum256(storedData)
 		return m.next(fetched), nil
 	}
 	data, err := fetched.Marshal()

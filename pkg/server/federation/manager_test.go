@@ -235,3 +235,27 @@ func TestNewManagerErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestManagerConditionalPollsAfterRestart starts a Manager on a store
+// that already holds B's current bundle (a restarted server): the first
+// fetch finds it unchanged, and the next ones are conditional (304).
+func TestManagerConditionalPollsAfterRestart(t *testing.T) {
+	a, b := newDomain(t, "a.test"), newDomain(t, "b.test")
+	bReg := prometheus.NewRegistry()
+	eB := startEndpoint(t, fed.EndpointConfig{Source: b.ca, RefreshHint: time.Second, SVID: b.svid(t, "/spire/server"), Registerer: bReg})
+	a.setBundle(t, served(b, time.Second))
+	logs, log := newLogSink()
+	m := newManager(t, fed.ManagerConfig{TrustDomain: a.td, Bundles: a.store, Log: log,
+		Static: []*datastore.FederationRelationship{spiffeRel(b, endpointURL(eB))}})
+	t.Cleanup(runTask(t, m.Run))
+	deadline := time.Now().Add(waitTimeout)
+	for counter(t, bReg, "svidkit_server_federation_endpoint_requests_total", "304") < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no conditional poll after %v full ones", counter(t, bReg, "svidkit_server_federation_endpoint_requests_total", "200"))
+		}
+		time.Sleep(testFloor)
+	}
+	if n := logs.count("federated bundle updated"); n != 0 {
+		t.Errorf("%d updates logged for an unchanged bundle, want 0", n)
+	}
+}
