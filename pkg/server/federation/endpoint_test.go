@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -254,4 +255,32 @@ func TestEndpointHTTPSWebReload(t *testing.T) {
 func portOf(e *fed.Endpoint) string {
 	s := e.Addr().String()
 	return s[strings.LastIndexByte(s, ':')+1:]
+}
+
+// TestEndpointConnectionLimit: with MaxConnections 1, a second client is
+// not served while the first holds its connection, and is once it closes.
+func TestEndpointConnectionLimit(t *testing.T) {
+	a := newDomain(t, "a.test")
+	e := startEndpoint(t, fed.EndpointConfig{Source: a.ca, SVID: a.svid(t, "/spire/server"), MaxConnections: 1})
+	dial := func(timeout time.Duration) (*tls.Conn, error) {
+		d := &net.Dialer{Timeout: timeout}
+		conn, err := tls.DialWithDialer(d, "tcp", e.Addr().String(), &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // limit test
+		return conn, err
+	}
+	first, err := dial(waitTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The kernel accepts the TCP connection, but the endpoint does not
+	// take it, so the TLS handshake cannot complete while first is open.
+	if second, err := dial(200 * time.Millisecond); err == nil {
+		second.Close()
+		t.Fatal("a second connection was served beyond MaxConnections")
+	}
+	first.Close()
+	third, err := dial(waitTimeout)
+	if err != nil {
+		t.Fatalf("after the first connection closed: %v", err)
+	}
+	third.Close()
 }
