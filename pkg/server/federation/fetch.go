@@ -38,10 +38,12 @@ type FetchError struct {
 	Err         error
 }
 
+// Error names the trust domain, the reason and the cause.
 func (e *FetchError) Error() string {
 	return fmt.Sprintf("federation: bundle of %q: %s: %v", e.TrustDomain.Name(), e.Reason, e.Err)
 }
 
+// Unwrap returns the cause.
 func (e *FetchError) Unwrap() error { return e.Err }
 
 // Bounds of a fetch.
