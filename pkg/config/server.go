@@ -69,6 +69,10 @@ type Server struct {
 	// IP (SPIRE's ratelimit { attestation }, default true).
 	RateLimitAttestation bool
 
+	// Federation is the federation block (bundle endpoint and static
+	// relationships); nil when the file has none.
+	Federation *Federation
+
 	Health Health
 	// Telemetry says where Prometheus metrics are served.
 	Telemetry Telemetry
@@ -148,6 +152,7 @@ func (s *Server) Validate() error {
 	}
 	s.validateTTLs(&p)
 	s.validateOIDC(&p)
+	s.validateFederation(&p)
 	if s.DataStore.DatabaseType == "" {
 		p.At(0, "missing DataStore \"sql\" plugin in plugins block")
 	}

@@ -53,14 +53,6 @@ type OIDCDiscovery struct {
 	ServingCertFile *ServingCertFile
 }
 
-// ServingCertFile is a serving_cert_file block: a PEM certificate and key
-// re-read every FileSyncInterval.
-type ServingCertFile struct {
-	CertFilePath     string
-	KeyFilePath      string
-	FileSyncInterval time.Duration // default DefaultOIDCFileSyncInterval
-}
-
 // EffectiveJWTIssuer returns the iss claim of JWT-SVIDs: the server
 // block's jwt_issuer, else the oidc_discovery block's, so that tokens
 // carry the issuer the discovery document announces.
@@ -99,7 +91,7 @@ func (d *decoder) oidcDiscovery(s *Server) hcldecode.Field {
 			"jwks_uri":              d.String(&o.JWKSURI),
 			"set_key_use":           d.Bool(&o.SetKeyUse),
 			"allow_insecure_scheme": d.Bool(&o.AllowInsecureScheme),
-			"serving_cert_file":     d.servingCertFile(o),
+			"serving_cert_file":     d.oidcServingCertFile(o),
 			"acme":                  refuse("ACME is not supported; use serving_cert_file"),
 			"insecure_addr":         refuse("use address and port with allow_insecure_scheme = true (loopback only)"),
 			"server_api":            fromCA,
@@ -112,28 +104,16 @@ func (d *decoder) oidcDiscovery(s *Server) hcldecode.Field {
 	}
 }
 
-// servingCertFile decodes serving_cert_file { cert_file_path key_file_path
-// file_sync_interval }.
-func (d *decoder) servingCertFile(o *OIDCDiscovery) hcldecode.Field {
+// oidcServingCertFile decodes oidc_discovery's serving_cert_file block,
+// which refuses SPIRE provider's addr (the block's address and port say
+// where to listen).
+func (d *decoder) oidcServingCertFile(o *OIDCDiscovery) hcldecode.Field {
 	return func(it *ast.ObjectItem) {
-		body, ok := d.Object(it)
-		if !ok {
-			return
-		}
-		c := &ServingCertFile{FileSyncInterval: DefaultOIDCFileSyncInterval}
-		o.ServingCertFile = c
-		d.Block(oidcCertBlock, body, map[string]hcldecode.Field{
-			"cert_file_path":     d.String(&c.CertFilePath),
-			"key_file_path":      d.String(&c.KeyFilePath),
-			"file_sync_interval": d.Duration(&c.FileSyncInterval),
+		o.ServingCertFile, _ = d.servingCertFile(it, oidcCertBlock, "oidc_discovery: ", DefaultOIDCFileSyncInterval, map[string]hcldecode.Field{
 			"addr": func(it *ast.ObjectItem) {
 				d.Errorf(it.Pos(), "oidc_discovery: serving_cert_file: addr: set address and port in the oidc_discovery block")
 			},
-		}, nil)
-		if c.FileSyncInterval == 0 {
-			// SPIRE treats a zero interval as the default.
-			c.FileSyncInterval = DefaultOIDCFileSyncInterval
-		}
+		})
 	}
 }
 
@@ -154,17 +134,10 @@ func (s *Server) validateOIDC(p *hcldecode.Problems) {
 	if err := checkPort(o.Port); err != nil {
 		p.At(line("port"), "oidc_discovery: port: %v", err)
 	}
-	if c := o.ServingCertFile; c != nil {
-		certLine := s.Lines.Line(oidcBlock, "serving_cert_file")
-		if c.CertFilePath == "" {
-			p.At(certLine, "oidc_discovery: serving_cert_file: missing required key \"cert_file_path\"")
-		}
-		if c.KeyFilePath == "" {
-			p.At(certLine, "oidc_discovery: serving_cert_file: missing required key \"key_file_path\"")
-		}
-	} else if !o.AllowInsecureScheme {
+	// A serving_cert_file's paths are checked when it is decoded.
+	if o.ServingCertFile == nil && !o.AllowInsecureScheme {
 		p.At(line("oidc_discovery"), "oidc_discovery: set serving_cert_file { cert_file_path key_file_path } to serve HTTPS, or allow_insecure_scheme = true to serve plain HTTP on a loopback address")
-	} else if ip, err := netip.ParseAddr(o.Address); err != nil || !ip.IsLoopback() {
+	} else if ip, err := netip.ParseAddr(o.Address); o.ServingCertFile == nil && (err != nil || !ip.IsLoopback()) {
 		p.At(line("address"), "oidc_discovery: address %q: plain HTTP (allow_insecure_scheme, no serving_cert_file) is served only on a loopback IP such as 127.0.0.1 or ::1", o.Address)
 	}
 

@@ -1,6 +1,7 @@
 // Package serverd assembles the svidkit server daemon from its configuration:
 // datastore, CA, node attestors (join_token built in, k8s_psat), the
-// spire-api-sdk APIs, the k8sbundle notifier, and the health/metrics
+// spire-api-sdk APIs, the k8sbundle notifier, federation (the bundle
+// endpoint and the foreign bundle manager), and the health/metrics
 // listener. It
 // owns their lifetimes: everything stops when the context ends (SIGTERM) or
 // when one part fails.
@@ -80,6 +81,10 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 	if err != nil {
 		return err
 	}
+	fedManager, err := federationManager(cfg, store, reg, log)
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Config{
 		TrustDomain:        cfg.TrustDomain,
 		Store:              store,
@@ -98,6 +103,7 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 		// configuration that declares none keeps join tokens, as before.
 		DisableJoinToken:            len(cfg.NodeAttestors) > 0 && !slices.Contains(cfg.NodeAttestors, config.NodeAttestorJoinToken),
 		DisableAttestationRateLimit: !cfg.RateLimitAttestation,
+		Federation:                  fedManager,
 	})
 	if err != nil {
 		return fmt.Errorf("start server: %w", err)
@@ -109,6 +115,12 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 		{Name: "join token pruning", Run: func(ctx context.Context) error {
 			return pruneJoinTokens(ctx, store, log)
 		}},
+		{Name: "federated bundles", Run: fedManager.Run},
+	}
+	if t, ok, err := bundleEndpointTask(cfg, srv, authority, reg, log); err != nil {
+		return err
+	} else if ok {
+		tasks = append(tasks, t)
 	}
 	if cfg.K8sBundle != nil {
 		n, err := bundleNotifier(cfg.K8sBundle, authority, log)

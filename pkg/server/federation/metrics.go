@@ -1,0 +1,92 @@
+package federation
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// endpointMetrics counts bundle endpoint requests.
+type endpointMetrics struct {
+	requests *prometheus.CounterVec
+	// byCode holds the counters of the codes the handler answers,
+	// resolved once; it is not modified after newEndpointMetrics.
+	byCode map[int]prometheus.Counter
+}
+
+// endpointCodes are the status codes the handler answers.
+func endpointCodes() []int { return []int{200, 304, 404, 405, 503} }
+
+func newEndpointMetrics(reg prometheus.Registerer) (*endpointMetrics, error) {
+	m := &endpointMetrics{requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "svidkit", Subsystem: "server", Name: "federation_endpoint_requests_total",
+		Help: "Bundle endpoint requests, by HTTP status code.",
+	}, []string{"code"})}
+	var err error
+	if m.requests, err = register(reg, m.requests); err != nil {
+		return nil, err
+	}
+	m.byCode = make(map[int]prometheus.Counter)
+	for _, c := range endpointCodes() {
+		m.byCode[c] = m.requests.WithLabelValues(strconv.Itoa(c))
+	}
+	return m, nil
+}
+
+func (m *endpointMetrics) served(code int) {
+	if c, ok := m.byCode[code]; ok {
+		c.Inc()
+		return
+	}
+	m.requests.WithLabelValues(strconv.Itoa(code)).Inc()
+}
+
+// fetchMetrics counts foreign bundle fetches.
+type fetchMetrics struct {
+	failures *prometheus.CounterVec
+	updates  *prometheus.CounterVec
+}
+
+func newFetchMetrics(reg prometheus.Registerer) (*fetchMetrics, error) {
+	m := &fetchMetrics{
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "svidkit", Subsystem: "server", Name: "federation_fetch_failures_total",
+			Help: "Foreign bundle fetches refused or failed (the last good bundle is kept), by trust domain and reason.",
+		}, []string{"trust_domain", "reason"}),
+		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "svidkit", Subsystem: "server", Name: "federation_bundle_updates_total",
+			Help: "Foreign bundles stored because they changed, by trust domain.",
+		}, []string{"trust_domain"}),
+	}
+	var err error
+	if m.failures, err = register(reg, m.failures); err != nil {
+		return nil, err
+	}
+	if m.updates, err = register(reg, m.updates); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// register registers c with reg (nil: not at all), reusing a collector
+// already registered under the same name, so that two Endpoints or
+// Managers on one registry share their counters.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if reg == nil {
+		return c, nil
+	}
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var already prometheus.AlreadyRegisteredError
+	if errors.As(err, &already) {
+		if existing, ok := already.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	var zero C
+	return zero, fmt.Errorf("federation: register metrics: %w", err)
+}
