@@ -110,10 +110,10 @@ func newFakeServer(t testing.TB, clk *testclock.Clock, cfg fakeServerConfig) *fa
 	}
 	s := &fakeServer{
 		t: t, clk: clk, agentTTL: cfg.agentTTL, svidTTL: cfg.svidTTL, pageSize: cfg.pageSize,
-		tokens:   make(map[string]bool),
-		agents:   make(map[spiffeid.ID]*agentRecord),
-		entries:  make(map[string]*types.Entry),
-		syncs:    make(chan metadata.MD, 1000),
+		tokens:  make(map[string]bool),
+		agents:  make(map[spiffeid.ID]*agentRecord),
+		entries: make(map[string]*types.Entry),
+		syncs:   make(chan metadata.MD, 1000),
 
 		psatTokens:   make(map[string]string),
 		mustReattest: make(map[spiffeid.ID]bool),
