@@ -273,48 +273,49 @@ func TestAttestSyncMint(t *testing.T) {
 	})
 }
 
-// TestRotation keeps the fake server: the server's clock must jump with the
-// test's (to half of the SVIDs' lifetimes), which the real server of
-// internal/testenv, on the system clock, cannot do; and it reads which
-// agent SVID the server saw last.
+// TestRotation runs server and agent on one test clock: workload SVIDs
+// rotate at half life, the agent SVID is renewed (not re-attested) at half
+// life, the server switches to the renewed SVID on its first use, and
+// syncing goes on with it.
 func TestRotation(t *testing.T) {
 	clk := newClock()
-	srv := newFakeServer(t, clk, fakeServerConfig{agentTTL: time.Hour, svidTTL: 10 * time.Minute})
-	srv.addToken("token", false)
-	srv.setEntry("web", "/web", "unix:uid:1000")
-	h := start(t, clk, config(t, srv, clk, t.TempDir(), "token"))
+	srv := testenv.StartServer(t, testenv.Options{Clock: clk}) // agent SVIDs live an hour
+	web := srv.CreateEntry(t, testenv.Entry{Path: "/web", Selectors: []string{"unix:uid:1000"}, X509TTL: 10 * time.Minute})
+	cfg := realConfig(t, srv, clk, t.TempDir())
+	reg := prometheus.NewRegistry()
+	cfg.Registerer = reg
+	h := start(t, clk, cfg)
 	h.waitAttested()
 	sub := h.subscribe("unix:uid:1000")
-	first := serialOf(waitUpdate(t, sub, "web identity", hasIDs("web")), "web")
+	first := serialOf(waitUpdate(t, sub, "web identity", hasIDs(web)), web)
 
 	clk.Add(5 * time.Minute) // half of the workload SVID TTL
 	u := waitUpdate(t, sub, "rotated web SVID", func(u *workloadapi.Update) bool {
-		s := serialOf(u, "web")
+		s := serialOf(u, web)
 		return s != nil && s.Cmp(first) != 0
 	})
 	if na := leafOf(t, u.Identities[0]).NotAfter; !na.After(clk.Now().Add(9 * time.Minute)) {
 		t.Fatalf("rotated SVID expires at %v, want a fresh lifetime", na)
 	}
-	if _, renewals := srv.counts(); renewals != 0 {
-		t.Fatalf("agent SVID renewed %d times before its half life", renewals)
+	if renewals := gathered(t, reg, "svidkit_agent_svid_renewals_total"); renewals != 0 {
+		t.Fatalf("agent SVID renewed %v times before its half life", renewals)
 	}
 
+	agentSerial := serverAgentSerial(t, srv)
 	clk.Add(26 * time.Minute) // past half of the agent SVID TTL
-	eventually(t, "agent SVID renewal", func() bool { _, r := srv.counts(); return r == 1 })
-	// The renewed SVID becomes active on first use: later calls present it.
-	eventually(t, "renewed SVID in use", func() bool {
-		srv.mu.Lock()
-		defer srv.mu.Unlock()
-		for _, rec := range srv.agents {
-			return rec.newSerial == nil && rec.serial.Cmp(srv.lastSerial) == 0 && srv.renewals == 1
-		}
-		return false
+	eventually(t, "agent SVID renewal", func() bool {
+		return gathered(t, reg, "svidkit_agent_svid_renewals_total") == 1
 	})
+	// The renewed SVID becomes the agent's on the server at its first use:
+	// later calls present it.
+	eventually(t, "renewed SVID in use", func() bool { return serverAgentSerial(t, srv) != agentSerial })
 	// Syncing still works with the new SVID: a new entry arrives.
-	srv.setEntry("db", "/db", "unix:uid:1000")
-	waitUpdate(t, sub, "db after renewal", hasIDs("db", "web"))
-	if attests, renewals := srv.counts(); attests != 1 || renewals != 1 {
-		t.Fatalf("attests %d renewals %d, want 1 and 1", attests, renewals)
+	db := createEntry(t, srv, "/db", "unix:uid:1000")
+	waitUpdate(t, sub, "db after renewal", hasIDs(db, web))
+	attests := gathered(t, reg, "svidkit_agent_attestations_total")
+	renewals := gathered(t, reg, "svidkit_agent_svid_renewals_total")
+	if attests != 1 || renewals != 1 {
+		t.Fatalf("attests %v renewals %v, want 1 and 1", attests, renewals)
 	}
 }
 
@@ -556,9 +557,9 @@ func TestNewValidatesConfig(t *testing.T) {
 	}
 }
 
-// TestExpiredAgentSVIDReattests keeps the fake server: its clock jumps two
-// hours with the test's, and re-attestation needs a reusable join token;
-// the real server can do neither.
+// TestExpiredAgentSVIDReattests keeps the fake server: re-attesting after
+// the agent SVID expired needs a reusable join token, which the real server
+// (single-use tokens, as SPIRE) never issues.
 func TestExpiredAgentSVIDReattests(t *testing.T) {
 	clk := newClock()
 	srv := newFakeServer(t, clk, fakeServerConfig{agentTTL: time.Hour})

@@ -42,10 +42,9 @@ type agentRecord struct {
 }
 
 // fakeServer implements the spire-api-sdk RPCs the agent uses, over real
-// gRPC and TLS with a test CA, for the tests that must inject what the
-// real server (internal/testenv, see realserver_test.go) cannot be made to
-// do: a clock that jumps with the test's, a wrong server SPIFFE ID,
-// reusable join tokens, k8s_psat tokens accepted or refused on demand,
+// gRPC and TLS with a test CA on the test clock, for the tests that must
+// inject what the real server (internal/testenv, see realserver_test.go)
+// cannot be made to do: a wrong server SPIFFE ID, reusable join tokens, k8s_psat tokens accepted or refused on demand,
 // attestation errors, AGENT_MUST_REATTEST, a held BatchNewX509SVID, no
 // long-poll extension (as a SPIRE server), a page size of 2, and a record
 // of what the agent asked. It does not hold syncs.
@@ -55,7 +54,6 @@ type fakeServer struct {
 	ca       *testca.CA
 	addr     string
 	agentTTL time.Duration
-	svidTTL  time.Duration
 	pageSize int // below it, sync sends full entries; at or above, revisions
 
 	mu           sync.Mutex
@@ -89,18 +87,15 @@ type fakeServer struct {
 }
 
 type fakeServerConfig struct {
-	agentTTL, svidTTL time.Duration
-	pageSize          int
-	serverID          string // defaults to spiffe://example.org/spire/server
+	agentTTL time.Duration
+	pageSize int
+	serverID string // defaults to spiffe://example.org/spire/server
 }
 
 func newFakeServer(t testing.TB, clk *testclock.Clock, cfg fakeServerConfig) *fakeServer {
 	t.Helper()
 	if cfg.agentTTL == 0 {
 		cfg.agentTTL = time.Hour
-	}
-	if cfg.svidTTL == 0 {
-		cfg.svidTTL = time.Hour
 	}
 	if cfg.pageSize == 0 {
 		cfg.pageSize = 100
@@ -109,7 +104,7 @@ func newFakeServer(t testing.TB, clk *testclock.Clock, cfg fakeServerConfig) *fa
 		cfg.serverID = "spiffe://example.org/spire/server"
 	}
 	s := &fakeServer{
-		t: t, clk: clk, agentTTL: cfg.agentTTL, svidTTL: cfg.svidTTL, pageSize: cfg.pageSize,
+		t: t, clk: clk, agentTTL: cfg.agentTTL, pageSize: cfg.pageSize,
 		tokens:  make(map[string]bool),
 		agents:  make(map[spiffeid.ID]*agentRecord),
 		entries: make(map[string]*types.Entry),
@@ -510,7 +505,7 @@ func (v svidService) BatchNewX509SVID(ctx context.Context, req *svidv1.BatchNewX
 			continue
 		}
 		id := spiffeid.RequireFromPath(td, en.SpiffeId.Path)
-		svid, _, err := s.signCSR(p.GetCsr(), id, s.svidTTL)
+		svid, _, err := s.signCSR(p.GetCsr(), id, time.Hour)
 		if err != nil {
 			return nil, err
 		}

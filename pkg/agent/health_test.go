@@ -49,8 +49,8 @@ func TestLiveReadyBeforeAndAfterRun(t *testing.T) {
 // liveness probe must catch: the agent SVID expired and the server keeps
 // rejecting the (rotated) token. Live and Ready go false and stay false
 // while attempts keep failing, and recover once attestation succeeds.
-// It keeps the fake server, whose faults are a clock two hours ahead and a
-// k8s_psat attestor that rejects the token until told otherwise.
+// It keeps the fake server, whose fault is a k8s_psat attestor that rejects
+// the token until told otherwise.
 func TestLiveWhenSVIDExpiredAndReattestationFails(t *testing.T) {
 	clk := newClock()
 	srv := newFakeServer(t, clk, fakeServerConfig{agentTTL: time.Hour})

@@ -76,8 +76,8 @@ func (s *fakeServer) hasAgent(path string) bool {
 // test names the fault it injects.
 
 // TestK8sPSATAttestation injects a token rotation (the server stops
-// accepting the first token) and a clock moved to the agent SVID's half
-// life, and reads the attestation payloads the server received.
+// accepting the first token) and reads the attestation payloads the server
+// received.
 func TestK8sPSATAttestation(t *testing.T) {
 	clk := newClock()
 	srv := newFakeServer(t, clk, fakeServerConfig{agentTTL: time.Hour})
@@ -164,8 +164,8 @@ func TestK8sPSATTokenErrors(t *testing.T) {
 	}
 }
 
-// TestK8sPSATRestart injects time: the server's clock moves with the
-// test's over the agent's downtime and to half life.
+// TestK8sPSATRestart needs the fake's k8s_psat attestor, accepting the
+// token it was given (the real one asks a kube-apiserver).
 func TestK8sPSATRestart(t *testing.T) {
 	tests := []struct {
 		name string

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	agentv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/agent/v1"
 	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 	"google.golang.org/grpc/codes"
@@ -69,4 +70,18 @@ func setSelectors(t testing.TB, srv *testenv.Server, id string, sels ...string) 
 	if r := resp.Results[0]; codes.Code(r.Status.Code) != codes.OK {
 		t.Fatalf("BatchUpdateEntry %s: %s", id, r.Status.Message)
 	}
+}
+
+// serverAgentSerial returns the serial number of the SVID the server holds
+// as the current one of its only agent.
+func serverAgentSerial(t testing.TB, srv *testenv.Server) string {
+	t.Helper()
+	resp, err := agentv1.NewAgentClient(srv.Conn()).ListAgents(t.Context(), &agentv1.ListAgentsRequest{})
+	if err != nil {
+		t.Fatalf("ListAgents: %v", err)
+	}
+	if len(resp.Agents) != 1 {
+		t.Fatalf("server has %d agents, want 1", len(resp.Agents))
+	}
+	return resp.Agents[0].X509SvidSerialNumber
 }
