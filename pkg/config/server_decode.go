@@ -109,6 +109,8 @@ func (d *decoder) serverBlock(s *Server, body *ast.ObjectList) {
 				}, nil)
 			}
 		},
+		// OIDC discovery endpoint (server_oidc.go).
+		"oidc_discovery": d.oidcDiscovery(s),
 	}, serverUnsupported)
 	switch {
 	case x509Set:

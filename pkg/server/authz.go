@@ -43,6 +43,9 @@ var tcpPolicies = map[string]policy{
 	"/spire.api.server.svid.v1.SVID/NewJWTSVID":              policyAgent,
 	"/spire.api.server.entry.v1.Entry/GetAuthorizedEntries":  policyAgent,
 	"/spire.api.server.entry.v1.Entry/SyncAuthorizedEntries": policyAgent,
+	// Agents read the foreign bundles their entries federate with; the
+	// handler checks which.
+	"/spire.api.server.bundle.v1.Bundle/GetFederatedBundle": policyAgent,
 }
 
 // agentAuthorizer authenticates TCP callers per request against the store,

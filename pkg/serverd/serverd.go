@@ -70,7 +70,7 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 		X509SVIDTTL: cfg.DefaultX509SVIDTTL,
 		JWTSVIDTTL:  cfg.DefaultJWTSVIDTTL,
 		Subject:     caSubject(cfg.CASubject),
-		JWTIssuer:   cfg.JWTIssuer,
+		JWTIssuer:   cfg.EffectiveJWTIssuer(),
 		Keys:        keys,
 		Bundles:     store,
 		Clock:       opts.Clock,
@@ -131,6 +131,14 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 			}
 			return nil
 		}})
+	}
+	oidcSrv, oidcTasks, err := oidcDiscovery(cfg, authority, reg, log)
+	if err != nil {
+		return err
+	}
+	if oidcSrv != nil {
+		defer oidcSrv.Close()
+		tasks = append(tasks, oidcTasks...)
 	}
 	if cfg.Health.ListenerEnabled {
 		hs := health.New(health.Config{

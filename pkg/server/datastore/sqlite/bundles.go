@@ -14,22 +14,61 @@ func (s *Store) SetBundle(ctx context.Context, b *datastore.Bundle) error {
 	if err := b.Validate(); err != nil {
 		return fmt.Errorf("sqlite: set bundle: %w", err)
 	}
-	if _, err := s.write.ExecContext(ctx, `INSERT INTO bundles (trust_domain, data) VALUES (?, ?)
+	if err := upsertBundle(ctx, s.write, b); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	return nil
+}
+
+// upsertBundle creates or replaces b in q (the write connection or a
+// write transaction).
+func upsertBundle(ctx context.Context, q querier, b *datastore.Bundle) error {
+	if _, err := q.ExecContext(ctx, `INSERT INTO bundles (trust_domain, data) VALUES (?, ?)
 		ON CONFLICT (trust_domain) DO UPDATE SET data = excluded.data`, b.TrustDomain, b.Data); err != nil {
-		return fmt.Errorf("sqlite: set bundle %q: %w", b.TrustDomain, err)
+		return fmt.Errorf("set bundle %q: %w", b.TrustDomain, err)
+	}
+	return nil
+}
+
+// CreateBundle stores a new bundle; ErrAlreadyExists if there is one.
+func (s *Store) CreateBundle(ctx context.Context, b *datastore.Bundle) error {
+	if err := b.Validate(); err != nil {
+		return fmt.Errorf("sqlite: create bundle: %w", err)
+	}
+	res, err := s.write.ExecContext(ctx, `INSERT INTO bundles (trust_domain, data) VALUES (?, ?)
+		ON CONFLICT (trust_domain) DO NOTHING`, b.TrustDomain, b.Data)
+	if err != nil {
+		return fmt.Errorf("sqlite: create bundle %q: %w", b.TrustDomain, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: create bundle %q: %w", b.TrustDomain, err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: bundle %q: %w", b.TrustDomain, datastore.ErrAlreadyExists)
 	}
 	return nil
 }
 
 // GetBundle returns a trust domain's bundle.
 func (s *Store) GetBundle(ctx context.Context, trustDomain string) (*datastore.Bundle, error) {
+	b, err := loadBundle(ctx, s.read, trustDomain)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("sqlite: %w", err)
+	case b == nil:
+		return nil, fmt.Errorf("sqlite: bundle %q: %w", trustDomain, datastore.ErrNotFound)
+	}
+	return b, nil
+}
+
+// loadBundle reads a trust domain's bundle from q; nil when absent.
+func loadBundle(ctx context.Context, q querier, trustDomain string) (*datastore.Bundle, error) {
 	b := &datastore.Bundle{TrustDomain: trustDomain}
-	err := s.read.QueryRowContext(ctx, `SELECT data FROM bundles WHERE trust_domain = ?`, trustDomain).Scan(&b.Data)
+	err := q.QueryRowContext(ctx, `SELECT data FROM bundles WHERE trust_domain = ?`, trustDomain).Scan(&b.Data)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return nil, fmt.Errorf("sqlite: bundle %q: %w", trustDomain, datastore.ErrNotFound)
+		return nil, nil
 	case err != nil:
-		return nil, fmt.Errorf("sqlite: get bundle %q: %w", trustDomain, err)
+		return nil, fmt.Errorf("get bundle %q: %w", trustDomain, err)
 	}
 	return b, nil
 }
@@ -53,18 +92,4 @@ func (s *Store) ListBundles(ctx context.Context) ([]*datastore.Bundle, error) {
 		return nil, fmt.Errorf("sqlite: list bundles: %w", err)
 	}
 	return bs, nil
-}
-
-// DeleteBundle removes a trust domain's bundle.
-func (s *Store) DeleteBundle(ctx context.Context, trustDomain string) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM bundles WHERE trust_domain = ?`, trustDomain)
-	if err != nil {
-		return fmt.Errorf("sqlite: delete bundle %q: %w", trustDomain, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("sqlite: delete bundle %q: %w", trustDomain, err)
-	} else if n == 0 {
-		return fmt.Errorf("sqlite: bundle %q: %w", trustDomain, datastore.ErrNotFound)
-	}
-	return nil
 }

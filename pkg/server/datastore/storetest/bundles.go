@@ -11,6 +11,9 @@ var bundleTests = []test{
 	{"SetGetReplace", testBundleSetReplace},
 	{"List", testBundleList},
 	{"Delete", testBundleDelete},
+	{"Create", testBundleCreate},
+	{"DeleteModes", testBundleDeleteModes},
+	{"EntryNeedsFederatedBundle", testEntryNeedsFederatedBundle},
 }
 
 func testBundleSetReplace(t *testing.T, s datastore.Store) {
@@ -59,8 +62,8 @@ func testBundleList(t *testing.T, s datastore.Store) {
 func testBundleDelete(t *testing.T, s datastore.Store) {
 	ctx := t.Context()
 	must(t, "SetBundle", s.SetBundle(ctx, &datastore.Bundle{TrustDomain: "example.org", Data: []byte("{}")}))
-	must(t, "DeleteBundle", s.DeleteBundle(ctx, "example.org"))
+	must(t, "DeleteBundle", s.DeleteBundle(ctx, "example.org", datastore.DeleteRestrict))
 	_, err := s.GetBundle(ctx, "example.org")
 	wantErr(t, "GetBundle after delete", err, datastore.ErrNotFound)
-	wantErr(t, "DeleteBundle twice", s.DeleteBundle(ctx, "example.org"), datastore.ErrNotFound)
+	wantErr(t, "DeleteBundle twice", s.DeleteBundle(ctx, "example.org", datastore.DeleteRestrict), datastore.ErrNotFound)
 }
