@@ -32,6 +32,21 @@ type cliStep struct {
 	check func(t *testing.T, r cliResult)
 }
 
+// inputStep is a cliStep with the command's standard input.
+type inputStep struct {
+	cliStep
+	stdin string
+}
+
+// noInput gives steps an empty standard input.
+func noInput(steps ...cliStep) []inputStep {
+	out := make([]inputStep, len(steps))
+	for i, st := range steps {
+		out[i] = inputStep{cliStep: st}
+	}
+	return out
+}
+
 // TestServerCLI runs every svidkit-server admin sub-command, in the
 // single-dash flag forms of SPIRE's runbooks, against a real server over
 // its admin socket: tokens it generates attest real agents, the entry IDs
@@ -42,10 +57,12 @@ func TestServerCLI(t *testing.T) {
 	prefix := "spiffe://" + trustDomain
 	uidSel := testenv.UID(os.Getuid())
 	gidSel := fmt.Sprintf("unix:gid:%d", os.Getgid())
-	cli := func(args ...string) cliResult {
-		code, out, errOut := runServerCLI(s, args...)
+	cliIn := func(stdin string, args ...string) cliResult {
+		code, out, errOut := runServerCLIInput(s, stdin, args...)
 		return cliResult{code, out, errOut}
 	}
+	cli := func(args ...string) cliResult { return cliIn("", args...) }
+	fed := newFederationFixture(t)
 	// State the steps pass on.
 	var (
 		token, agentID         string // the agent attested with the pretty token
@@ -217,13 +234,24 @@ func TestServerCLI(t *testing.T) {
 				t.Errorf("stdout %q", r.out)
 			}
 		}},
+		{"entry create federating with an unknown trust domain", args("entry", "create", "-parentID", prefix+"/cli-node", "-spiffeID", prefix+"/cli/all",
+			"-selector", "unix:uid:99999", "-federatesWith", "spiffe://other.test"), func(t *testing.T, r cliResult) {
+			// As in SPIRE: the trust domain must have a bundle first.
+			r.fails(t, `(code: InvalidArgument, msg: "failed to create entry: sqlite: create entry: federates_with \"other.test\": no bundle stored for the federated trust domain")`)
+		}},
+		{"bundle set from a PEM file", args("bundle", "set", "-id", "spiffe://other.test", "-path", fed.otherPEM), func(t *testing.T, r cliResult) {
+			if r.ok(t).out != "bundle set.\n" {
+				t.Errorf("stdout %q", r.out)
+			}
+		}},
 		{"entry create with every flag", args("entry", "create", "-parentID", prefix+"/cli-node", "-spiffeID", prefix+"/cli/all",
 			"-selector", "unix:uid:99999", "-x509SVIDTTL", "3600", "-jwtSVIDTTL", "300", "-dns", "a.cli.test", "-dns", "b.cli.test",
 			"-hint", "all", "-admin", "-downstream", "-federatesWith", "spiffe://other.test", "-entryExpiry", expiry), func(t *testing.T, r cliResult) {
 			checkFields(t, r.ok(t).out, map[string][]string{
 				"SPIFFE ID": {prefix + "/cli/all"}, "X509-SVID TTL": {"3600"}, "JWT-SVID TTL": {"300"}, "Selector": {"unix:uid:99999"},
 				"DNS name": {"a.cli.test", "b.cli.test"}, "Hint": {"all"}, "Admin": {"true"}, "Downstream": {"true"},
-				"FederatesWith": {"spiffe://other.test"}, "Expiration time": {expiryTime},
+				// Trust domains print by name, as spire-server prints them.
+				"FederatesWith": {"other.test"}, "Expiration time": {expiryTime},
 			})
 		}},
 		{"entry create with the deprecated ttl", args("entry", "create", "-parentID", prefix+"/cli-node", "-spiffeID", prefix+"/cli/ttl",
@@ -277,6 +305,10 @@ func TestServerCLI(t *testing.T) {
 		{"bundle show with a bad format", args("bundle", "show", "-format", "der"), func(t *testing.T, r cliResult) {
 			r.fails(t, `Error: invalid -format "der"`)
 		}},
+	}
+	all := noInput(steps...)
+	all = append(all, federationSteps(s, fed)...)
+	all = append(all, noInput([]cliStep{
 		{"agent list", args("agent", "list"), func(t *testing.T, r cliResult) {
 			if !strings.HasPrefix(r.ok(t).out, "Found 2 attested agents:\n\n") {
 				t.Errorf("stdout:\n%s", r.out)
@@ -355,9 +387,9 @@ func TestServerCLI(t *testing.T) {
 		{"token generate with a bad SPIFFE ID", args("token", "generate", "-spiffeID", "cli-node"), func(t *testing.T, r cliResult) {
 			r.fails(t, `Error: invalid -spiffeID "cli-node"`)
 		}},
-	}
-	for _, st := range steps {
-		if !t.Run(st.name, func(t *testing.T) { st.check(t, cli(st.args()...)) }) {
+	}...)...)
+	for _, st := range all {
+		if !t.Run(st.name, func(t *testing.T) { st.check(t, cliIn(st.stdin, st.args()...)) }) {
 			t.FailNow() // later steps use what this one should have made
 		}
 	}

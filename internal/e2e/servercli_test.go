@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"bytes"
 	"context"
+	"strings"
 
 	"github.com/svidkit/svidkit/internal/testenv"
 	"github.com/svidkit/svidkit/pkg/cliargs"
@@ -13,11 +14,16 @@ import (
 // admin socket of s, as the binary's main would, and returns its exit
 // code and output.
 func runServerCLI(s *testenv.Server, args ...string) (code int, stdout, stderr string) {
+	return runServerCLIInput(s, "", args...)
+}
+
+// runServerCLIInput is runServerCLI with stdin.
+func runServerCLIInput(s *testenv.Server, stdin string, args ...string) (code int, stdout, stderr string) {
 	root := servercli.New(servercli.Options{})
 	var out, errOut bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errOut)
-	root.SetIn(bytes.NewReader(nil))
+	root.SetIn(strings.NewReader(stdin))
 	code = cliargs.Execute(context.Background(), root, append(args, "-socketPath", s.Layout.AdminSocket))
 	return code, out.String(), errOut.String()
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/svidkit/svidkit/pkg/config"
+	"github.com/svidkit/svidkit/pkg/server"
 )
 
 // DefaultTrustDomain is the trust domain of a server whose Options name
@@ -34,6 +35,10 @@ type Options struct {
 	ServerConfig func(*config.Server)
 	// Log receives the daemons' logs; nil means Logger().
 	Log *slog.Logger
+	// Clock, when set, is the server's clock instead of the system's, so
+	// that a test can move the server and an agent it runs on the same
+	// clock through SVID lifetimes together.
+	Clock server.Clock
 }
 
 func (o Options) withDefaults() Options {

@@ -24,9 +24,10 @@ type Server struct {
 	// Restart.
 	TCPAddr string
 
-	cfg  *config.Server
-	log  *slog.Logger
-	stop func()
+	cfg   *config.Server
+	log   *slog.Logger
+	clock server.Clock
+	stop  func()
 }
 
 // StartServer runs a server configured by Layout.ServerConfig and opts,
@@ -50,7 +51,7 @@ func StartServer(t testing.TB, opts Options) *Server {
 	if opts.ServerConfig != nil {
 		opts.ServerConfig(cfg)
 	}
-	s := &Server{Layout: l, cfg: cfg, log: opts.Log}
+	s := &Server{Layout: l, cfg: cfg, log: opts.Log, clock: opts.Clock}
 	s.start(t)
 	return s
 }
@@ -61,7 +62,7 @@ func (s *Server) start(t testing.TB) {
 	t.Helper()
 	log := s.log.With("daemon", "server")
 	srv, stop := run(t, "server", func(ctx context.Context, started func(*server.Server)) error {
-		return serverd.Run(ctx, s.cfg, serverd.Options{Log: log, Started: started})
+		return serverd.Run(ctx, s.cfg, serverd.Options{Log: log, Started: started, Clock: s.clock})
 	})
 	s.stop = stop
 	s.TCPAddr = srv.TCPAddr().String()

@@ -40,12 +40,13 @@ func SetBundle(t testing.TB, store datastore.Store, b *spiffebundle.Bundle) {
 	}
 }
 
-// DeleteBundle removes the bundle of the trust domain named td from store.
-func DeleteBundle(t testing.TB, store datastore.Store, td string) {
+// DeleteBundle removes the bundle of the trust domain named td from store,
+// doing to the entries that federate with it what mode says.
+func DeleteBundle(t testing.TB, store datastore.Store, td string, mode datastore.BundleDeleteMode) {
 	t.Helper()
 	ctx, cancel := callCtx()
 	defer cancel()
-	if err := store.DeleteBundle(ctx, td); err != nil {
+	if err := store.DeleteBundle(ctx, td, mode); err != nil {
 		t.Fatalf("testenv: delete bundle of %s: %v", td, err)
 	}
 }

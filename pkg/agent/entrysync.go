@@ -76,8 +76,13 @@ func (a *Agent) runEntrySync(ctx context.Context) {
 			if changed || first {
 				signal(a.entriesChanged)
 			}
-			if next.bundles != "" && bundles != "" && next.bundles != bundles {
-				a.metrics.bundlePushes.Inc()
+			if next.bundles != "" && next.bundles != bundles {
+				// The first digest counts too: the main loop may have
+				// fetched the bundles before this sync brought the
+				// entries naming foreign trust domains.
+				if bundles != "" {
+					a.metrics.bundlePushes.Inc()
+				}
 				signal(a.bundlesChanged)
 			}
 			if next.bundles != "" {

@@ -61,10 +61,17 @@ type Server struct {
 	// K8sBundle is the k8sbundle notifier's settings; nil when it is not
 	// configured.
 	K8sBundle *K8sBundle
+	// OIDCDiscovery is the oidc_discovery block (server_oidc.go); nil
+	// when the OIDC discovery endpoint is off.
+	OIDCDiscovery *OIDCDiscovery
 
 	// RateLimitAttestation limits AttestAgent to one per second per client
 	// IP (SPIRE's ratelimit { attestation }, default true).
 	RateLimitAttestation bool
+
+	// Federation is the federation block (bundle endpoint and static
+	// relationships); nil when the file has none.
+	Federation *Federation
 
 	Health Health
 	// Telemetry says where Prometheus metrics are served.
@@ -144,6 +151,8 @@ func (s *Server) Validate() error {
 		p.At(line("jwt_key_type"), "jwt_key_type: unknown key type %q (want one of %s)", s.JWTKeyType, strings.Join(keyTypes, ", "))
 	}
 	s.validateTTLs(&p)
+	s.validateOIDC(&p)
+	s.validateFederation(&p)
 	if s.DataStore.DatabaseType == "" {
 		p.At(0, "missing DataStore \"sql\" plugin in plugins block")
 	}

@@ -11,7 +11,7 @@ import (
 
 // serverUnsupported lists server block keys SPIRE has that svidkit does not.
 var serverUnsupported = setOf("admin_ids", "audit_log_enabled", "cache_reload_interval",
-	"prune_events_older_than", "event_timeout", "experimental", "federation", "log_file",
+	"prune_events_older_than", "event_timeout", "experimental", "log_file",
 	"log_source_location", "profiling_enabled", "profiling_port", "profiling_freq", "profiling_names",
 	"use_legacy_downstream_x509_ca_ttl", "exclude_sn_from_ca_subject",
 	"omit_x509svid_uid", "allow_unsafe_ids", "ca_key_manager_key_type")
@@ -98,6 +98,7 @@ func (d *decoder) serverBlock(s *Server, body *ast.ObjectList) {
 			}
 		},
 		"jwt_issuer": d.String(&s.JWTIssuer),
+		"federation": d.federation(s),
 		"agent_ttl":  d.Duration(&s.AgentTTL),
 		"ratelimit": func(it *ast.ObjectItem) {
 			if rl, ok := d.Object(it); ok {
@@ -109,6 +110,8 @@ func (d *decoder) serverBlock(s *Server, body *ast.ObjectList) {
 				}, nil)
 			}
 		},
+		// OIDC discovery endpoint (server_oidc.go).
+		"oidc_discovery": d.oidcDiscovery(s),
 	}, serverUnsupported)
 	switch {
 	case x509Set:

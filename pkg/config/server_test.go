@@ -214,8 +214,8 @@ plugins {
 	}{
 		{name: "unknown key", mark: `bind_adress = "1.2.3.4"`,
 			want: []string{`server.conf:3: unknown key "bind_adress" in server block`}},
-		{name: "unsupported SPIRE key", mark: `federation { }`,
-			want: []string{`server.conf:3: key "federation" in server block is a SPIRE setting svidkit does not support yet`}},
+		{name: "unsupported SPIRE key", mark: `audit_log_enabled = true`,
+			want: []string{`server.conf:3: key "audit_log_enabled" in server block is a SPIRE setting svidkit does not support yet`}},
 		{name: "bad duration", mark: `ca_ttl = "1d"`,
 			want: []string{`server.conf:3: ca_ttl: invalid duration "1d"`}},
 		{name: "duration not a string", mark: `default_jwt_svid_ttl = 300`,

@@ -36,7 +36,6 @@ const (
 var tcpPolicies = map[string]policy{
 	"/spire.api.server.agent.v1.Agent/AttestAgent":           policyAny,
 	"/spire.api.server.bundle.v1.Bundle/GetBundle":           policyAny,
-	"/spire.api.server.bundle.v1.Bundle/GetFederatedBundle":  policyAgent,
 	"/grpc.health.v1.Health/Check":                           policyAny,
 	"/spire.api.server.agent.v1.Agent/RenewAgent":            policyAgent,
 	"/spire.api.server.agent.v1.Agent/PostStatus":            policyAgent,
@@ -44,6 +43,9 @@ var tcpPolicies = map[string]policy{
 	"/spire.api.server.svid.v1.SVID/NewJWTSVID":              policyAgent,
 	"/spire.api.server.entry.v1.Entry/GetAuthorizedEntries":  policyAgent,
 	"/spire.api.server.entry.v1.Entry/SyncAuthorizedEntries": policyAgent,
+	// Agents read the foreign bundles their entries federate with; the
+	// handler checks which.
+	"/spire.api.server.bundle.v1.Bundle/GetFederatedBundle": policyAgent,
 }
 
 // agentAuthorizer authenticates TCP callers per request against the store,

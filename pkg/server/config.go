@@ -78,6 +78,11 @@ type Config struct {
 	// per second per client IP (SPIRE's ratelimit { attestation = false }),
 	// and with it the cap on attestations pending per IP.
 	DisableAttestationRateLimit bool
+	// Federation fetches foreign bundles for the trust domain API's
+	// RefreshBundle and is told of relationship changes; nil when the
+	// server fetches no foreign bundles (RefreshBundle then fails with
+	// FailedPrecondition; relationships can still be managed).
+	Federation FederationController
 	// AttestationFirstMessageTimeout is how long AttestAgent waits for the
 	// attestation request after the stream opens; a caller that sends
 	// nothing in time gets DeadlineExceeded. Default

@@ -13,6 +13,7 @@ import (
 	bundlev1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/bundle/v1"
 	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
 	svidv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/svid/v1"
+	trustdomainv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/trustdomain/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -43,6 +44,7 @@ func (s *Server) registerServices(g *grpc.Server) {
 	svidv1.RegisterSVIDServer(g, &svidService{deps: s.deps})
 	entryv1.RegisterEntryServer(g, &entryService{deps: s.deps})
 	bundlev1.RegisterBundleServer(g, &bundleService{deps: s.deps})
+	trustdomainv1.RegisterTrustDomainServer(g, &trustDomainService{deps: s.deps})
 }
 
 // newTCPServer builds the agent endpoint: TLS with the server SVID, and

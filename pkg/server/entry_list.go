@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 	"google.golang.org/grpc/codes"
@@ -76,11 +77,19 @@ func (s *entryService) listFiltered(ctx context.Context, f entryListFilter) ([]*
 			if len(m.TrustDomains) == 0 {
 				return nil, status.Error(codes.InvalidArgument, "filter.by_federates_with: at least one trust domain is required")
 			}
-			fed = m
+			names := make([]string, len(m.TrustDomains))
+			for i, name := range m.TrustDomains {
+				td, err := spiffeid.TrustDomainFromString(name)
+				if err != nil {
+					return nil, status.Errorf(codes.InvalidArgument, "filter.by_federates_with.trust_domains[%d]: %q: %v", i, name, err)
+				}
+				names[i] = td.Name()
+			}
+			fed = &types.FederatesWithMatch{TrustDomains: names, Match: m.Match}
 			// Every match mode keeps only entries sharing a trust domain
 			// with the filter's (SUBSET needs a non-empty set), so the
 			// store narrows by "any" and federatesMatch is exact.
-			df.FederatesWith = m.TrustDomains
+			df.FederatesWith = names
 		}
 	}
 	if err := df.Validate(); err != nil {

@@ -25,12 +25,12 @@ func (s *entryService) callerAuthorized(ctx context.Context) (*authorizedSet, er
 }
 
 // authorizedFor returns the authorized entry set of agent.
-func (s *entryService) authorizedFor(ctx context.Context, agent *datastore.Agent) (*authorizedSet, error) {
-	snap, err := s.cache.snapshot(ctx)
+func (d *deps) authorizedFor(ctx context.Context, agent *datastore.Agent) (*authorizedSet, error) {
+	snap, err := d.cache.snapshot(ctx)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "load entries: %v", err)
 	}
-	return snap.authorizedFor(agent.SPIFFEID, s.serverID.String(), agent.Selectors, s.cfg.Clock.Now()), nil
+	return snap.authorizedFor(agent.SPIFFEID, d.serverID.String(), agent.Selectors, d.cfg.Clock.Now()), nil
 }
 
 // GetAuthorizedEntries returns every entry the calling agent is authorized

@@ -14,6 +14,7 @@ import (
 
 func TestEntryCRUD(t *testing.T) {
 	e := newEnv(t)
+	e.federate("other.org") // entries federate only with stored bundles
 	client := entryv1.NewEntryClient(e.admin)
 	ctx := context.Background()
 	created := e.createEntries(

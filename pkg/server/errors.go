@@ -28,6 +28,10 @@ func storeCode(err error) codes.Code {
 		return codes.FailedPrecondition
 	case errors.Is(err, datastore.ErrConflict):
 		return codes.Aborted
+	case errors.Is(err, datastore.ErrNoFederatedBundle):
+		return codes.InvalidArgument
+	case errors.Is(err, datastore.ErrInUse):
+		return codes.FailedPrecondition
 	}
 	return codes.Internal
 }

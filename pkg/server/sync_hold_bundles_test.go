@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
-	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 	"google.golang.org/grpc"
 
 	"github.com/svidkit/svidkit/internal/testca"
@@ -49,28 +47,20 @@ func holdOnBoth(t *testing.T, conn *grpc.ClientConn, r syncResult, waitMS string
 // and only then.
 func TestHeldSyncEndsOnBundleChange(t *testing.T) {
 	const foreign, unrelated = "foreign.test", "unrelated.test"
-	federating := func(agent *x509svid.SVID) *types.Entry {
-		en := entryFor(agent, "/wl/federating")
-		en.FederatesWith = []string{"spiffe://" + foreign}
-		return en
-	}
 	tests := []struct {
 		name   string
 		change func(t *testing.T, e *env)
 		// ends says the hold must end promptly with a new bundles
 		// digest; otherwise it must run to its wait with the old one.
 		ends bool
+		// entries says the change also changes the agent's entries.
+		entries bool
 	}{
-		{name: "federated bundle created", ends: true, change: func(t *testing.T, e *env) {
-			setForeignBundle(t, e, foreign)
-		}},
 		{name: "federated bundle replaced", ends: true, change: func(t *testing.T, e *env) {
 			setForeignBundle(t, e, foreign)
 		}},
-		{name: "federated bundle deleted", ends: true, change: func(t *testing.T, e *env) {
-			if err := e.store.DeleteBundle(context.Background(), foreign); err != nil {
-				t.Fatal(err)
-			}
+		{name: "federated bundle replaced again", ends: true, change: func(t *testing.T, e *env) {
+			setForeignBundle(t, e, foreign)
 		}},
 		{name: "own bundle rotated", ends: true, change: func(t *testing.T, e *env) {
 			if _, err := e.ca.RotateJWTKey(); err != nil {
@@ -80,12 +70,21 @@ func TestHeldSyncEndsOnBundleChange(t *testing.T) {
 		{name: "unrelated trust domain's bundle", ends: false, change: func(t *testing.T, e *env) {
 			setForeignBundle(t, e, unrelated)
 		}},
+		// A bundle in use can only go with its entries changed.
+		{name: "federated bundle deleted, entries dissociated", ends: true, entries: true, change: func(t *testing.T, e *env) {
+			if err := e.store.DeleteBundle(context.Background(), foreign, datastore.DeleteDissociate); err != nil {
+				t.Fatal(err)
+			}
+		}},
 	}
 	e := newEnv(t)
 	a := e.mustAttest("bundles-a")
 	conn := e.tcpConn(a)
-	e.createEntries(federating(a))
+	// An entry may federate only with a trust domain whose bundle exists.
 	setForeignBundle(t, e, foreign)
+	en := entryFor(a, "/wl/federating")
+	en.FederatesWith = []string{foreign}
+	e.createEntries(en)
 	prev := mustSync(t, conn)
 	timeouts := 0.0
 	for _, tt := range tests {
@@ -101,8 +100,8 @@ func TestHeldSyncEndsOnBundleChange(t *testing.T) {
 			if r.err != nil {
 				t.Fatalf("held sync: %v", r.err)
 			}
-			if r.digest != prev.digest {
-				t.Errorf("entries digest %q, was %q: no entry changed", r.digest, prev.digest)
+			if changed := r.digest != prev.digest; changed != tt.entries {
+				t.Errorf("entries digest %q, was %q; want a change: %v", r.digest, prev.digest, tt.entries)
 			}
 			if changed := r.bundles != prev.bundles; changed != tt.ends {
 				t.Errorf("bundles digest %q, was %q; want a change: %v", r.bundles, prev.bundles, tt.ends)
@@ -127,6 +126,7 @@ func TestHeldSyncWithoutBundlesDigest(t *testing.T) {
 	e := newEnv(t)
 	a := e.mustAttest("entries-only")
 	conn := e.tcpConn(a)
+	setForeignBundle(t, e, "foreign.test")
 	en := entryFor(a, "/wl/federating")
 	en.FederatesWith = []string{"foreign.test"}
 	e.createEntries(en)

@@ -134,3 +134,11 @@ func tcpTLSConfig(svid *serverSVID, authority Authority, clock Clock) *tls.Confi
 		},
 	}
 }
+
+// GetCertificate serves the server's own rotating X.509-SVID
+// (spiffe://<trust domain>/spire/server) to TLS handshakes of the server's
+// other listeners, such as the https_spiffe bundle endpoint. It fails
+// until Run has signed the first SVID (Listening is closed after that).
+func (s *Server) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return s.svid.getCertificate(hello)
+}

@@ -49,10 +49,14 @@ func entryFromProto(e *types.Entry, td spiffeid.TrustDomain) (*datastore.Entry, 
 			return nil, fmt.Errorf("dns_names[%d]: %w", i, err)
 		}
 	}
+	// Stored by name, as bundles are: SPIRE's CLI sends spiffe://<td>.
+	federatesWith := make([]string, len(e.FederatesWith))
 	for i, name := range e.FederatesWith {
-		if _, err := spiffeid.TrustDomainFromString(name); err != nil {
+		td, err := spiffeid.TrustDomainFromString(name)
+		if err != nil {
 			return nil, fmt.Errorf("federates_with[%d]: %q: %w", i, name, err)
 		}
+		federatesWith[i] = td.Name()
 	}
 	out := &datastore.Entry{
 		ID:             e.Id,
@@ -65,7 +69,7 @@ func entryFromProto(e *types.Entry, td spiffeid.TrustDomain) (*datastore.Entry, 
 		Hint:           e.Hint,
 		Admin:          e.Admin,
 		Downstream:     e.Downstream,
-		FederatesWith:  append([]string(nil), e.FederatesWith...),
+		FederatesWith:  federatesWith,
 		ExpiresAt:      e.ExpiresAt,
 		RevisionNumber: e.RevisionNumber,
 	}

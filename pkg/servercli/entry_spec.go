@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -134,17 +133,9 @@ func (s *entrySpec) entry(cmd *cobra.Command, update bool) (*types.Entry, error)
 // readEntryData reads SPIRE's registration JSON ({"entries": [...]}, the
 // protojson form of a batch request) from path, or stdin for "-".
 func readEntryData(stdin io.Reader, path string, update bool) ([]*types.Entry, error) {
-	var (
-		data []byte
-		err  error
-	)
-	if path == "-" {
-		data, err = io.ReadAll(stdin)
-	} else {
-		data, err = os.ReadFile(path)
-	}
+	data, err := readInput(stdin, "data", path, false)
 	if err != nil {
-		return nil, fmt.Errorf("read -data %q: %w", path, err)
+		return nil, err
 	}
 	var batch entryv1.BatchCreateEntryRequest
 	if err := protojson.Unmarshal(data, &batch); err != nil {

@@ -1,6 +1,6 @@
 // Package servercli builds the svidkit-server command tree. Sub-commands and
 // flags follow spire-server's (run, validate, healthcheck, entry, token,
-// bundle, agent) so SPIRE runbooks work; the admin commands talk to a
+// bundle, federation, agent) so SPIRE runbooks work; the admin commands talk to a
 // running server over its admin Unix socket with the spire-api-sdk clients.
 package servercli
 
@@ -45,6 +45,7 @@ func New(opts Options) *cobra.Command {
 		newEntryCommand(),
 		newTokenCommand(),
 		newBundleCommand(),
+		newFederationCommand(),
 		newAgentCommand(),
 	)
 	return root

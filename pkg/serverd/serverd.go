@@ -1,6 +1,7 @@
 // Package serverd assembles the svidkit server daemon from its configuration:
 // datastore, CA, node attestors (join_token built in, k8s_psat), the
-// spire-api-sdk APIs, the k8sbundle notifier, and the health/metrics
+// spire-api-sdk APIs, the k8sbundle notifier, federation (the bundle
+// endpoint and the foreign bundle manager), and the health/metrics
 // listener. It
 // owns their lifetimes: everything stops when the context ends (SIGTERM) or
 // when one part fails.
@@ -41,6 +42,9 @@ type Options struct {
 	// Started, when non-nil, is called with the running server once both
 	// API listeners accept connections (used by tests and the demo).
 	Started func(*server.Server)
+	// Clock, when non-nil, tells the CA and the APIs the time instead of
+	// the system clock, so that tests can move through SVID lifetimes.
+	Clock server.Clock
 }
 
 // Run starts the server described by cfg and blocks until ctx ends or a part
@@ -67,9 +71,10 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 		X509SVIDTTL: cfg.DefaultX509SVIDTTL,
 		JWTSVIDTTL:  cfg.DefaultJWTSVIDTTL,
 		Subject:     caSubject(cfg.CASubject),
-		JWTIssuer:   cfg.JWTIssuer,
+		JWTIssuer:   cfg.EffectiveJWTIssuer(),
 		Keys:        keys,
 		Bundles:     store,
+		Clock:       opts.Clock,
 		Log:         log.With("subsystem", "ca"),
 	})
 	if err != nil {
@@ -77,6 +82,10 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 	}
 
 	attestors, err := nodeAttestors(cfg, log)
+	if err != nil {
+		return err
+	}
+	fedManager, err := federationManager(cfg, store, reg, log)
 	if err != nil {
 		return err
 	}
@@ -90,6 +99,7 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 		DefaultX509SVIDTTL: cfg.DefaultX509SVIDTTL,
 		DefaultJWTSVIDTTL:  cfg.DefaultJWTSVIDTTL,
 		AgentTTL:           cfg.AgentTTL,
+		Clock:              opts.Clock,
 		Log:                log.With("subsystem", "api"),
 		Registerer:         reg,
 		NodeAttestors:      attestors,
@@ -98,6 +108,7 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 		// configuration that declares none keeps join tokens, as before.
 		DisableJoinToken:            len(cfg.NodeAttestors) > 0 && !slices.Contains(cfg.NodeAttestors, config.NodeAttestorJoinToken),
 		DisableAttestationRateLimit: !cfg.RateLimitAttestation,
+		Federation:                  fedManager,
 	})
 	if err != nil {
 		return fmt.Errorf("start server: %w", err)
@@ -109,6 +120,12 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 		{Name: "join token pruning", Run: func(ctx context.Context) error {
 			return pruneJoinTokens(ctx, store, log)
 		}},
+		{Name: "federated bundles", Run: fedManager.Run},
+	}
+	if t, ok, err := bundleEndpointTask(cfg, srv, authority, reg, log); err != nil {
+		return err
+	} else if ok {
+		tasks = append(tasks, t)
 	}
 	if cfg.K8sBundle != nil {
 		n, err := bundleNotifier(cfg.K8sBundle, authority, log)
@@ -126,6 +143,14 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 			}
 			return nil
 		}})
+	}
+	oidcSrv, oidcTasks, err := oidcDiscovery(cfg, authority, reg, log)
+	if err != nil {
+		return err
+	}
+	if oidcSrv != nil {
+		defer oidcSrv.Close()
+		tasks = append(tasks, oidcTasks...)
 	}
 	if cfg.Health.ListenerEnabled {
 		hs := health.New(health.Config{

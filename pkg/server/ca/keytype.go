@@ -51,7 +51,14 @@ func (k keyType) generate() (crypto.Signer, error) {
 // jwtAlgorithm picks the JWS algorithm for a signing key from the key itself,
 // so keys loaded from disk keep working after ca_key_type changes.
 func jwtAlgorithm(key crypto.Signer) (jose.SignatureAlgorithm, error) {
-	switch pub := key.Public().(type) {
+	return JWTAlgorithm(key.Public())
+}
+
+// JWTAlgorithm returns the JWS algorithm the CA signs with for a key of
+// pub's type: ES256 (P-256), ES384 (P-384) or RS256 (RSA). Relying parties
+// publishing the key (the OIDC discovery JWKS) label it with the same one.
+func JWTAlgorithm(pub crypto.PublicKey) (jose.SignatureAlgorithm, error) {
+	switch pub := pub.(type) {
 	case *ecdsa.PublicKey:
 		switch pub.Curve {
 		case elliptic.P256():

@@ -32,10 +32,12 @@ type Manager struct {
 	// x509 is the active X.509 CA; signers load it without locking.
 	x509 atomic.Pointer[x509Signer]
 
-	// mu guards the JWT signer and the bundle.
+	// mu guards the JWT signer, the bundle and its JWT keys in order.
 	mu     sync.RWMutex
 	jwt    *jwtSigner
 	bundle *spiffebundle.Bundle
+	// jwtKeys are the bundle's JWT keys, newest first (jwtkeys.go).
+	jwtKeys []JWTAuthority
 
 	subMu sync.Mutex
 	subs  map[*chan struct{}]struct{}

@@ -73,6 +73,7 @@ func (m *Manager) rotate(ctx context.Context) error {
 	m.x509.Store(x509s)
 	m.jwt = signer
 	m.bundle = bundle
+	m.jwtKeys = newestJWTFirst(ks)
 	m.mu.Unlock()
 	if !prev.Equal(bundle) {
 		m.notifyBundle()

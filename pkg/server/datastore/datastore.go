@@ -1,5 +1,6 @@
 // Package datastore defines the server's persistent state — registration
-// entries, attested agents, join tokens and trust bundles — behind the Store
+// entries, attested agents, join tokens, trust bundles and federation
+// relationships — behind the Store
 // interface. Implementations live in sub-packages (sqlite; postgres later) and
 // must all pass the shared semantics tests in datastore/storetest.
 package datastore
@@ -124,10 +125,13 @@ type Bundle struct {
 type Store interface {
 	// CreateEntry stores e, assigning ID when empty and CreatedAt, and returns
 	// the stored entry. Creating an entry with the same SPIFFE ID, parent ID
-	// and selectors as an existing one fails with ErrAlreadyExists.
+	// and selectors as an existing one fails with ErrAlreadyExists; one
+	// whose FederatesWith names a trust domain without a stored bundle
+	// fails with ErrNoFederatedBundle, naming that trust domain.
 	CreateEntry(ctx context.Context, e *Entry) (*Entry, error)
 	// UpdateEntry replaces the entry with e.ID, increments its revision and
-	// returns the stored entry; ErrNotFound if absent.
+	// returns the stored entry; ErrNotFound if absent, ErrNoFederatedBundle
+	// as CreateEntry.
 	UpdateEntry(ctx context.Context, e *Entry) (*Entry, error)
 	// DeleteEntry removes and returns the entry; ErrNotFound if absent.
 	DeleteEntry(ctx context.Context, id string) (*Entry, error)
@@ -169,17 +173,45 @@ type Store interface {
 
 	// SetBundle creates or replaces a trust domain's bundle.
 	SetBundle(ctx context.Context, b *Bundle) error
+	// CreateBundle stores a new bundle; ErrAlreadyExists if the trust
+	// domain has one.
+	CreateBundle(ctx context.Context, b *Bundle) error
 	// GetBundle returns a trust domain's bundle; ErrNotFound if absent.
 	GetBundle(ctx context.Context, trustDomain string) (*Bundle, error)
 	// ListBundles returns every stored bundle ordered by trust domain.
 	ListBundles(ctx context.Context) ([]*Bundle, error)
-	// DeleteBundle removes a bundle; ErrNotFound if absent.
-	DeleteBundle(ctx context.Context, trustDomain string) error
+	// DeleteBundle removes a bundle; ErrNotFound if absent. mode says
+	// what happens to the entries that federate with the trust domain
+	// (ErrInUse under DeleteRestrict when there are any); the change to
+	// them and the deletion commit together.
+	DeleteBundle(ctx context.Context, trustDomain string, mode BundleDeleteMode) error
 	// BundlesRevision returns a counter that changes whenever a bundle is
-	// created, changed or deleted, by this or another server process
-	// sharing the database; setting a bundle to the data it already has
-	// leaves it alone. Servers watch it to push bundle changes to agents.
+	// created, changed or deleted (by any method, relationships' bundles
+	// included), by this or another server process sharing the database;
+	// setting a bundle to the data it already has leaves it alone. Servers
+	// watch it to push bundle changes to agents.
 	BundlesRevision(ctx context.Context) (int64, error)
+
+	// CreateFederationRelationship validates and stores a new relationship
+	// (and its TrustDomainBundle, if set, in the same transaction),
+	// setting CreatedAt and UpdatedAt; ErrAlreadyExists if the trust
+	// domain has one.
+	CreateFederationRelationship(ctx context.Context, r *FederationRelationship) (*FederationRelationship, error)
+	// GetFederationRelationship returns one relationship with the trust
+	// domain's stored bundle; ErrNotFound if absent.
+	GetFederationRelationship(ctx context.Context, trustDomain string) (*FederationRelationship, error)
+	// ListFederationRelationships returns every relationship, with its
+	// stored bundle, ordered by trust domain.
+	ListFederationRelationships(ctx context.Context) ([]*FederationRelationship, error)
+	// UpdateFederationRelationship validates r and replaces the endpoint
+	// fields of the relationship with r.TrustDomain, keeping CreatedAt and
+	// setting UpdatedAt; a set TrustDomainBundle replaces the stored
+	// bundle in the same transaction, a nil one leaves it. ErrNotFound if
+	// absent.
+	UpdateFederationRelationship(ctx context.Context, r *FederationRelationship) (*FederationRelationship, error)
+	// DeleteFederationRelationship removes a relationship, keeping the
+	// trust domain's bundle (as SPIRE); ErrNotFound if absent.
+	DeleteFederationRelationship(ctx context.Context, trustDomain string) error
 
 	// Close releases the database.
 	Close() error

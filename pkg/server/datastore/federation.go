@@ -1,6 +1,9 @@
 package datastore
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Bundle endpoint profiles of a federation relationship, spelled as in
 // SPIRE's configuration and API.
@@ -11,6 +14,36 @@ const (
 	// ProfileHTTPSWeb authenticates the bundle endpoint with a Web PKI
 	// certificate, verified against the system's root CAs.
 	ProfileHTTPSWeb = "https_web"
+)
+
+// Errors of the federation part of the Store, tested with errors.Is.
+var (
+	// ErrNoFederatedBundle reports an entry write whose federates_with
+	// names a trust domain that has no stored bundle (as SPIRE refuses
+	// it): the trust domain must be federated first (bundle set, or a
+	// relationship whose bundle was fetched).
+	ErrNoFederatedBundle = errors.New("no bundle stored for the federated trust domain")
+	// ErrInUse reports a DeleteBundle in DeleteRestrict mode of a bundle
+	// that registration entries still federate with.
+	ErrInUse = errors.New("in use")
+)
+
+// BundleDeleteMode says what DeleteBundle does with the registration
+// entries that federate with the deleted trust domain; the modes are
+// SPIRE's (BatchDeleteFederatedBundleRequest.Mode).
+type BundleDeleteMode int
+
+const (
+	// DeleteRestrict refuses, with ErrInUse, to delete a bundle that
+	// entries federate with.
+	DeleteRestrict BundleDeleteMode = iota
+	// DeleteDissociate removes the trust domain from the entries'
+	// FederatesWith (each such entry's revision grows) and deletes the
+	// bundle.
+	DeleteDissociate
+	// DeleteEntries deletes the entries that federate with the trust
+	// domain and the bundle.
+	DeleteEntries
 )
 
 // FederationRelationship says where and how the server fetches the bundle
@@ -27,6 +60,12 @@ type FederationRelationship struct {
 	// EndpointSPIFFEID is the SPIFFE ID the endpoint's SVID must carry
 	// (ProfileHTTPSSPIFFE only).
 	EndpointSPIFFEID string
+	// TrustDomainBundle is SPIRE's trust_domain_bundle: when set on create
+	// or update it is stored as the trust domain's bundle in the same
+	// transaction (an https_spiffe endpoint cannot be authenticated
+	// without it). Get and List return the stored bundle, nil when there
+	// is none.
+	TrustDomainBundle *Bundle
 	// CreatedAt and UpdatedAt are set by the store.
 	CreatedAt time.Time
 	UpdatedAt time.Time

@@ -15,29 +15,74 @@ func (s *Store) SetBundle(ctx context.Context, b *datastore.Bundle) error {
 	if err := b.Validate(); err != nil {
 		return fmt.Errorf("sqlite: set bundle: %w", err)
 	}
+	if err := s.writeTx(ctx, func(tx *sql.Tx) error { return upsertBundle(ctx, tx, b) }); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	return nil
+}
+
+// upsertBundle creates or replaces b in the caller's write transaction,
+// advancing the bundles revision when the data changed.
+func upsertBundle(ctx context.Context, tx *sql.Tx, b *datastore.Bundle) error {
+	res, err := tx.ExecContext(ctx, `INSERT INTO bundles (trust_domain, data) VALUES (?, ?)
+		ON CONFLICT (trust_domain) DO UPDATE SET data = excluded.data WHERE data != excluded.data`, b.TrustDomain, b.Data)
+	if err != nil {
+		return fmt.Errorf("set bundle %q: %w", b.TrustDomain, err)
+	}
+	if err := bumpBundlesRevisionIf(ctx, tx, res); err != nil {
+		return fmt.Errorf("set bundle %q: %w", b.TrustDomain, err)
+	}
+	return nil
+}
+
+// CreateBundle stores a new bundle; ErrAlreadyExists if there is one.
+func (s *Store) CreateBundle(ctx context.Context, b *datastore.Bundle) error {
+	if err := b.Validate(); err != nil {
+		return fmt.Errorf("sqlite: create bundle: %w", err)
+	}
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO bundles (trust_domain, data) VALUES (?, ?)
-			ON CONFLICT (trust_domain) DO UPDATE SET data = excluded.data WHERE data != excluded.data`, b.TrustDomain, b.Data)
+			ON CONFLICT (trust_domain) DO NOTHING`, b.TrustDomain, b.Data)
 		if err != nil {
 			return err
 		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return datastore.ErrAlreadyExists
+		}
 		return bumpBundlesRevisionIf(ctx, tx, res)
 	})
-	if err != nil {
-		return fmt.Errorf("sqlite: set bundle %q: %w", b.TrustDomain, err)
+	switch {
+	case errors.Is(err, datastore.ErrAlreadyExists):
+		return fmt.Errorf("sqlite: bundle %q: %w", b.TrustDomain, err)
+	case err != nil:
+		return fmt.Errorf("sqlite: create bundle %q: %w", b.TrustDomain, err)
 	}
 	return nil
 }
 
 // GetBundle returns a trust domain's bundle.
 func (s *Store) GetBundle(ctx context.Context, trustDomain string) (*datastore.Bundle, error) {
+	b, err := loadBundle(ctx, s.read, trustDomain)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("sqlite: %w", err)
+	case b == nil:
+		return nil, fmt.Errorf("sqlite: bundle %q: %w", trustDomain, datastore.ErrNotFound)
+	}
+	return b, nil
+}
+
+// loadBundle reads a trust domain's bundle from q; nil when absent.
+func loadBundle(ctx context.Context, q querier, trustDomain string) (*datastore.Bundle, error) {
 	b := &datastore.Bundle{TrustDomain: trustDomain}
-	err := s.read.QueryRowContext(ctx, `SELECT data FROM bundles WHERE trust_domain = ?`, trustDomain).Scan(&b.Data)
+	err := q.QueryRowContext(ctx, `SELECT data FROM bundles WHERE trust_domain = ?`, trustDomain).Scan(&b.Data)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return nil, fmt.Errorf("sqlite: bundle %q: %w", trustDomain, datastore.ErrNotFound)
+		return nil, nil
 	case err != nil:
-		return nil, fmt.Errorf("sqlite: get bundle %q: %w", trustDomain, err)
+		return nil, fmt.Errorf("get bundle %q: %w", trustDomain, err)
 	}
 	return b, nil
 }
@@ -61,29 +106,6 @@ func (s *Store) ListBundles(ctx context.Context) ([]*datastore.Bundle, error) {
 		return nil, fmt.Errorf("sqlite: list bundles: %w", err)
 	}
 	return bs, nil
-}
-
-// DeleteBundle removes a trust domain's bundle.
-func (s *Store) DeleteBundle(ctx context.Context, trustDomain string) error {
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM bundles WHERE trust_domain = ?`, trustDomain)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return datastore.ErrNotFound
-		}
-		return bumpBundlesRevisionIf(ctx, tx, res)
-	})
-	switch {
-	case errors.Is(err, datastore.ErrNotFound):
-		return fmt.Errorf("sqlite: bundle %q: %w", trustDomain, err)
-	case err != nil:
-		return fmt.Errorf("sqlite: delete bundle %q: %w", trustDomain, err)
-	}
-	return nil
 }
 
 // BundlesRevision returns the counter every bundle change advances.

@@ -42,6 +42,12 @@ func TestFilterSQLIsExact(t *testing.T) {
 		}
 		return selector.NewSet(out...)
 	}
+	for i := range 5 {
+		// Entries may federate only with trust domains that have a bundle.
+		if err := s.SetBundle(ctx, &datastore.Bundle{TrustDomain: fmt.Sprintf("td%d", i), Data: []byte("{}")}); err != nil {
+			t.Fatalf("SetBundle: %v", err)
+		}
+	}
 	for i := range 60 {
 		e := &datastore.Entry{
 			SPIFFEID:      fmt.Sprintf("spiffe://td/w%d", i),

@@ -37,6 +37,9 @@ func (s *Store) CreateEntry(ctx context.Context, e *datastore.Entry) (*datastore
 		if err := checkUnique(ctx, tx, out); err != nil {
 			return err
 		}
+		if err := checkFederatedBundles(ctx, tx, out.FederatesWith); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO entries (id, spiffe_id, parent_id, selectors_hash,
 			x509_svid_ttl, jwt_svid_ttl, hint, admin, downstream, expires_at, revision_number, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -71,6 +74,9 @@ func (s *Store) UpdateEntry(ctx context.Context, e *datastore.Entry) (*datastore
 		}
 		out.RevisionNumber++
 		if err := checkUnique(ctx, tx, out); err != nil {
+			return err
+		}
+		if err := checkFederatedBundles(ctx, tx, out.FederatesWith); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE entries SET spiffe_id = ?, parent_id = ?, selectors_hash = ?,
@@ -144,6 +150,41 @@ func checkUnique(ctx context.Context, tx *sql.Tx, e *datastore.Entry) error {
 		return fmt.Errorf("check entry uniqueness: %w", err)
 	}
 	return fmt.Errorf("entry %q has the same spiffe_id, parent_id and selectors: %w", other, datastore.ErrAlreadyExists)
+}
+
+// checkFederatedBundles fails with ErrNoFederatedBundle, naming the first
+// missing trust domain, unless every trust domain in tds (sorted) has a
+// stored bundle. Checking in the write transaction means a bundle deleted
+// concurrently cannot leave an entry federating with nothing.
+func checkFederatedBundles(ctx context.Context, tx *sql.Tx, tds []string) error {
+	if len(tds) == 0 {
+		return nil
+	}
+	args := make([]any, len(tds))
+	for i, td := range tds {
+		args[i] = td
+	}
+	rs, err := tx.QueryContext(ctx, `SELECT trust_domain FROM bundles WHERE trust_domain IN (`+placeholders(len(tds))+`)`, args...)
+	if err != nil {
+		return fmt.Errorf("look up federated bundles: %w", err)
+	}
+	have := make(map[string]bool, len(tds))
+	if err := eachRow(rs, func(r *sql.Rows) error {
+		var td string
+		if err := r.Scan(&td); err != nil {
+			return err
+		}
+		have[td] = true
+		return nil
+	}); err != nil {
+		return fmt.Errorf("look up federated bundles: %w", err)
+	}
+	for _, td := range tds {
+		if !have[td] {
+			return fmt.Errorf("federates_with %q: %w", td, datastore.ErrNoFederatedBundle)
+		}
+	}
+	return nil
 }
 
 // writeEntryChildren inserts e's selectors, DNS names and federated trust

@@ -29,8 +29,10 @@ var entryTests = []test{
 	{"ConcurrentCreate", testEntryConcurrentCreate},
 }
 
-// fullEntry sets every field a caller may set.
-func fullEntry(t *testing.T) *datastore.Entry {
+// fullEntry sets every field a caller may set, storing the bundles of the
+// trust domains it federates with.
+func fullEntry(t *testing.T, s datastore.Store) *datastore.Entry {
+	federate(t, s, "partner.example", "other.example")
 	return &datastore.Entry{
 		SPIFFEID: "spiffe://example.org/web",
 		ParentID: "spiffe://example.org/spire/agent/join_token/abc",
@@ -49,7 +51,7 @@ func fullEntry(t *testing.T) *datastore.Entry {
 
 func testEntryRoundTrip(t *testing.T, s datastore.Store) {
 	ctx := t.Context()
-	in := fullEntry(t)
+	in := fullEntry(t, s)
 	before := time.Now().Unix()
 	created, err := s.CreateEntry(ctx, in)
 	must(t, "CreateEntry", err)
@@ -174,6 +176,7 @@ func testEntryInvalid(t *testing.T, s datastore.Store) {
 
 func testEntryUpdate(t *testing.T, s datastore.Store) {
 	ctx := t.Context()
+	federate(t, s, "old.example")
 	created, err := s.CreateEntry(ctx, &datastore.Entry{
 		SPIFFEID: "spiffe://example.org/w", ParentID: "spiffe://example.org/a",
 		Selectors: sel(t, "unix:uid:1"), DNSNames: []string{"old"}, FederatesWith: []string{"old.example"},
@@ -181,7 +184,7 @@ func testEntryUpdate(t *testing.T, s datastore.Store) {
 	must(t, "CreateEntry", err)
 
 	for rev := int64(1); rev <= 2; rev++ {
-		upd := fullEntry(t)
+		upd := fullEntry(t, s)
 		upd.ID = created.ID
 		upd.SPIFFEID = fmt.Sprintf("spiffe://example.org/w%d", rev)
 		upd.RevisionNumber = 99 // ignored: the store owns revisions
@@ -237,7 +240,7 @@ func testEntryUpdateDuplicate(t *testing.T, s datastore.Store) {
 
 func testEntryDelete(t *testing.T, s datastore.Store) {
 	ctx := t.Context()
-	created, err := s.CreateEntry(ctx, fullEntry(t))
+	created, err := s.CreateEntry(ctx, fullEntry(t, s))
 	must(t, "CreateEntry", err)
 	deleted, err := s.DeleteEntry(ctx, created.ID)
 	must(t, "DeleteEntry", err)
@@ -249,7 +252,7 @@ func testEntryDelete(t *testing.T, s datastore.Store) {
 	_, err = s.DeleteEntry(ctx, created.ID)
 	wantErr(t, "DeleteEntry twice", err, datastore.ErrNotFound)
 	// The identity is free again.
-	_, err = s.CreateEntry(ctx, fullEntry(t))
+	_, err = s.CreateEntry(ctx, fullEntry(t, s))
 	must(t, "CreateEntry after delete", err)
 }
 
@@ -286,7 +289,7 @@ func testEntriesRevision(t *testing.T, s datastore.Store) {
 		}
 		last = rev
 	}
-	e, err := s.CreateEntry(ctx, fullEntry(t))
+	e, err := s.CreateEntry(ctx, fullEntry(t, s))
 	must(t, "CreateEntry", err)
 	step("create")
 	e.Hint = "changed"

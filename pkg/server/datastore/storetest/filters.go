@@ -28,6 +28,7 @@ func filterFixture(t *testing.T, s datastore.Store) map[string]*datastore.Entry 
 		{ID: "e4", SPIFFEID: "spiffe://td/db", ParentID: "spiffe://td/agent2", Selectors: sel(t, c)},
 		{ID: "e5", SPIFFEID: "spiffe://td/other", ParentID: "spiffe://td/agent1", Selectors: sel(t, a, c), Downstream: true, DNSNames: []string{"other"}},
 	}
+	federate(t, s, "td1", "td2")
 	stored := map[string]*datastore.Entry{}
 	// Create out of order: ListEntries must sort by ID itself.
 	for _, i := range []int{3, 0, 4, 1, 2} {

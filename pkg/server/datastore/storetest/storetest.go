@@ -15,6 +15,13 @@
 //     PruneJoinTokens(before) keeps a token expiring exactly at before;
 //   - invalid input (missing IDs, malformed selectors, a join token without
 //     expiry, an unknown SelectorMatch) is an error, never a panic;
+//   - an entry may federate only with trust domains that have a stored
+//     bundle (ErrNoFederatedBundle), checked on create and update;
+//   - DeleteBundle's modes act on the entries federating with the trust
+//     domain in the same transaction; dissociated entries' revisions grow;
+//   - a federation relationship's bundle is the trust domain's row among
+//     the bundles: created or replaced with the relationship, kept when
+//     the relationship is deleted;
 //   - concurrent writers all succeed: lock contention is never surfaced.
 package storetest
 
@@ -42,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) datastore.Store) {
 		{"Agents", agentTests},
 		{"JoinTokens", joinTokenTests},
 		{"Bundles", bundleTests},
+		{"FederationRelationships", federationTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -80,6 +88,15 @@ func wantErr(t *testing.T, what string, err, target error) {
 	t.Helper()
 	if !errors.Is(err, target) {
 		t.Fatalf("%s: error = %v, want %v", what, err, target)
+	}
+}
+
+// federate stores a placeholder bundle for each trust domain, so that
+// entries may federate with it.
+func federate(t *testing.T, s datastore.Store, tds ...string) {
+	t.Helper()
+	for _, td := range tds {
+		must(t, "SetBundle "+td, s.SetBundle(t.Context(), &datastore.Bundle{TrustDomain: td, Data: []byte(`{"keys":[]}`)}))
 	}
 }
 
@@ -133,3 +150,6 @@ func entryIDs(es []*datastore.Entry) []string {
 func sortedStrings(s []string) []string {
 	return slices.Sorted(slices.Values(s))
 }
+
+// sprint formats v with its field names.
+func sprint(v any) string { return fmt.Sprintf("%+v", v) }

@@ -1,4 +1,4 @@
--- 0002: bundles_revision, the counter every bundle write advances (as
+-- 0003: bundles_revision, the counter every bundle write advances (as
 -- entries_revision does for entries), so that any server process sharing
 -- the database sees a foreign or own bundle change and wakes the agents
 -- whose held entry syncs wait on it.
