@@ -142,7 +142,7 @@ func mustWrite(t testing.TB, w *svidfile.Writer, files []svidfile.File, wantChan
 func assertVisible(t testing.TB, dir string, files []svidfile.File) {
 	t.Helper()
 	for _, f := range files {
-		p := filepath.Join(dir, f.Name)
+		p := filepath.Join(dir, f.Dir, f.Name)
 		data, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatalf("read %s: %v", f.Name, err)
