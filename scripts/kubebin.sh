@@ -18,7 +18,7 @@ if [ -z "$k8s" ] || [ -z "$etcd" ]; then
   exit 1
 fi
 
-dir=${XDG_CACHE_HOME:-$HOME/.cache}/svidkit/kubebin/$k8s-$etcd
+dir=${XDG_CACHE_HOME:-${HOME:?set HOME or XDG_CACHE_HOME}/.cache}/svidkit/kubebin/$k8s-$etcd
 if [ -x "$dir/kube-apiserver" ] && [ -x "$dir/etcd" ]; then
   echo "kubebin: kube-apiserver $k8s and etcd $etcd already built" >&2
   echo "$dir"
@@ -43,9 +43,11 @@ echo "kubebin: building kube-apiserver $k8s and etcd $etcd into $dir (several mi
 start=$SECONDS
 (
   cd "$mod"
-  export CGO_ENABLED=0 GOFLAGS=-mod=readonly
-  go build -trimpath -ldflags "$ldflags" -o "$tmp/kube-apiserver" ./cmd/kube-apiserver
-  go build -trimpath -ldflags "-s -w" -o "$tmp/etcd" ./cmd/etcd
+  export CGO_ENABLED=0
+  # -mod=readonly: build exactly what go.mod and go.sum name.
+  flags=(-mod=readonly -buildvcs=false -trimpath)
+  go build "${flags[@]}" -ldflags "$ldflags" -o "$tmp/kube-apiserver" ./cmd/kube-apiserver
+  go build "${flags[@]}" -ldflags "-s -w" -o "$tmp/etcd" ./cmd/etcd
 )
 rm -rf "$dir"
 mv "$tmp" "$dir"

@@ -91,8 +91,8 @@ func (e *Env) start(t testing.TB, dir, apiserverBin, etcdBin string) error {
 	if err != nil {
 		return err
 	}
-	saKey := filepath.Join(dir, "service-account.key")
-	if err := signingKey(saKey); err != nil {
+	saKey, saPub := filepath.Join(dir, "service-account.key"), filepath.Join(dir, "service-account.pub")
+	if err := signingKey(saKey, saPub); err != nil {
 		return err
 	}
 	tokens := filepath.Join(dir, "tokens.csv")
@@ -112,13 +112,17 @@ func (e *Env) start(t testing.TB, dir, apiserverBin, etcdBin string) error {
 		"--token-auth-file="+tokens,
 		"--authorization-mode=RBAC",
 		"--service-account-issuer="+Issuer,
-		"--service-account-key-file="+saKey,
+		"--service-account-key-file="+saPub,
 		"--service-account-signing-key-file="+saKey,
 		// Without a controller manager no pod would get its service
 		// account's token volume; tests create pods as plain objects.
 		"--disable-admission-plugins=ServiceAccount",
 		"--service-cluster-ip-range=10.0.0.0/24",
 		"--allow-privileged=true",
+		// The default reconciler publishes the advertise address as the
+		// kubernetes Service's endpoint and refuses a loopback one; no pod
+		// here ever calls that Service.
+		"--endpoint-reconciler-type=none",
 	)
 	if err != nil {
 		return err
@@ -159,8 +163,7 @@ func (e *Env) waitReady() error {
 		case <-e.apiserver.done:
 			return e.apiserver.exitError()
 		case <-ctx.Done():
-			return fmt.Errorf("kubeenv: kube-apiserver not ready after %s: %w; last lines of its log:\n%s",
-				readyTimeout, last, e.apiserver.logTail(40))
+			return fmt.Errorf("kubeenv: kube-apiserver not ready after %s: %w", readyTimeout, last)
 		case <-tick.C:
 		}
 	}
@@ -215,7 +218,7 @@ func (e *Env) Stop() error {
 func (e *Env) logTails(t testing.TB) {
 	for _, p := range []*process{e.etcd, e.apiserver} {
 		if p != nil {
-			t.Logf("kubeenv: last lines of %s:\n%s", p.logPath, p.logTail(20))
+			t.Logf("kubeenv: last lines of %s:\n%s", p.logPath, p.logTail(30))
 		}
 	}
 }

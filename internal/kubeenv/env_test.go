@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
-	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -54,11 +53,7 @@ func TestEnv(t *testing.T) {
 		if _, err := admin.CoreV1().ServiceAccounts(ns.Name).Create(ctx, sa, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		tr, err := admin.CoreV1().ServiceAccounts(ns.Name).CreateToken(ctx, sa.Name, &authv1.TokenRequest{}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatalf("TokenRequest: %v", err)
-		}
-		reader := kubernetes.NewForConfigOrDie(env.TokenConfig(tr.Status.Token))
+		reader := kubernetes.NewForConfigOrDie(env.TokenConfig(env.Token(t, ns.Name, sa.Name, nil)))
 		if _, err := reader.CoreV1().Pods(ns.Name).List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 			t.Fatalf("list pods without a role binding: err = %v, want Forbidden", err)
 		}

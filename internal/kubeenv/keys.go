@@ -54,14 +54,21 @@ func servingCert(certPath, keyPath string) ([]byte, error) {
 	return certPEM, nil
 }
 
-// signingKey creates the service-account token signing key (ES256). The
-// apiserver reads the public half from the same file.
-func signingKey(path string) error {
+// signingKey creates the service-account token signing key (ES256) at
+// keyPath (0600) and its public key, which verifies tokens, at pubPath.
+func signingKey(keyPath, pubPath string) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return fmt.Errorf("kubeenv: service-account key: %w", err)
 	}
-	return writeKey(path, key)
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return fmt.Errorf("kubeenv: encode service-account public key: %w", err)
+	}
+	if err := os.WriteFile(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
+		return fmt.Errorf("kubeenv: write service-account public key: %w", err)
+	}
+	return writeKey(keyPath, key)
 }
 
 // writeKey writes key as a PKCS #8 PEM file with mode 0600.

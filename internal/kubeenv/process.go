@@ -52,9 +52,10 @@ func startProcess(name, bin, logPath string, args ...string) (*process, error) {
 // pid returns the process ID, which is also its process group ID.
 func (p *process) pid() int { return p.cmd.Process.Pid }
 
-// exitError returns why the process ended, with the end of its log.
+// exitError returns why the process ended. (A failed test's cleanup logs
+// the end of each log.)
 func (p *process) exitError() error {
-	return fmt.Errorf("kubeenv: %s exited (%v); last lines of %s:\n%s", p.name, p.waitErr, p.logPath, p.logTail(40))
+	return fmt.Errorf("kubeenv: %s exited before kube-apiserver was ready: %v", p.name, p.waitErr)
 }
 
 // stop sends SIGTERM to the process group, SIGKILL after stopGrace, and
