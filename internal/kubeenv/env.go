@@ -152,9 +152,9 @@ func (e *Env) waitReady() error {
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	last := errors.New("no answer yet")
 	for {
-		if last = readyz(ctx, client, e.Config.Host); last == nil {
+		last := readyz(ctx, client, e.Config.Host)
+		if last == nil {
 			return nil
 		}
 		select {
