@@ -29,6 +29,9 @@ type Entry struct {
 	// X509TTL is the X.509-SVID lifetime; 0 uses the server's default.
 	// Whole seconds, as the API carries it.
 	X509TTL time.Duration
+	// FederatesWith names the trust domains whose bundles the entry's
+	// workloads receive.
+	FederatesWith []string
 }
 
 // Proto converts e to the API type for the trust domain td.
@@ -38,11 +41,12 @@ func (e Entry) Proto(td string) (*types.Entry, error) {
 		parent = NodePath
 	}
 	out := &types.Entry{
-		SpiffeId:    &types.SPIFFEID{TrustDomain: td, Path: e.Path},
-		ParentId:    &types.SPIFFEID{TrustDomain: td, Path: parent},
-		DnsNames:    e.DNSNames,
-		Hint:        e.Hint,
-		X509SvidTtl: int32(e.X509TTL / time.Second),
+		SpiffeId:      &types.SPIFFEID{TrustDomain: td, Path: e.Path},
+		ParentId:      &types.SPIFFEID{TrustDomain: td, Path: parent},
+		DnsNames:      e.DNSNames,
+		Hint:          e.Hint,
+		X509SvidTtl:   int32(e.X509TTL / time.Second),
+		FederatesWith: e.FederatesWith,
 	}
 	for _, s := range e.Selectors {
 		typ, value, ok := strings.Cut(s, ":")

@@ -11,6 +11,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/svidkit/svidkit/pkg/config"
+	"github.com/svidkit/svidkit/pkg/serverd"
 )
 
 // DefaultTrustDomain is the trust domain of a server whose Options name
@@ -32,6 +33,10 @@ type Options struct {
 	// ServerConfig, when set, adjusts the server's configuration last
 	// (node attestors, notifiers, TTLs); restarts run with the result.
 	ServerConfig func(*config.Server)
+	// Federation sets what the server's configuration file cannot: the
+	// roots that verify https_web bundle endpoints and a refresh floor
+	// below a minute.
+	Federation serverd.FederationOptions
 	// Log receives the daemons' logs; nil means Logger().
 	Log *slog.Logger
 }

@@ -25,6 +25,7 @@ type Server struct {
 	TCPAddr string
 
 	cfg  *config.Server
+	fed  serverd.FederationOptions
 	log  *slog.Logger
 	stop func()
 }
@@ -50,7 +51,7 @@ func StartServer(t testing.TB, opts Options) *Server {
 	if opts.ServerConfig != nil {
 		opts.ServerConfig(cfg)
 	}
-	s := &Server{Layout: l, cfg: cfg, log: opts.Log}
+	s := &Server{Layout: l, cfg: cfg, fed: opts.Federation, log: opts.Log}
 	s.start(t)
 	return s
 }
@@ -61,7 +62,7 @@ func (s *Server) start(t testing.TB) {
 	t.Helper()
 	log := s.log.With("daemon", "server")
 	srv, stop := run(t, "server", func(ctx context.Context, started func(*server.Server)) error {
-		return serverd.Run(ctx, s.cfg, serverd.Options{Log: log, Started: started})
+		return serverd.Run(ctx, s.cfg, serverd.Options{Log: log, Started: started, Federation: s.fed})
 	})
 	s.stop = stop
 	s.TCPAddr = srv.TCPAddr().String()

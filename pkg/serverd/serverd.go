@@ -42,6 +42,9 @@ type Options struct {
 	// Started, when non-nil, is called with the running server once both
 	// API listeners accept connections (used by tests and the demo).
 	Started func(*server.Server)
+	// Federation holds the foreign bundle manager's settings that the
+	// configuration file does not carry; the zero value is production's.
+	Federation FederationOptions
 }
 
 // Run starts the server described by cfg and blocks until ctx ends or a part
@@ -81,7 +84,7 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 	if err != nil {
 		return err
 	}
-	fedManager, err := federationManager(cfg, store, reg, log)
+	fedManager, err := federationManager(cfg, opts.Federation, store, reg, log)
 	if err != nil {
 		return err
 	}
