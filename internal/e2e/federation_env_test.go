@@ -149,37 +149,45 @@ func hasBundle(src *workloadapi.X509Source, td spiffeid.TrustDomain) bool {
 // a server configured by go-spiffe's tlsconfig. It returns both sides'
 // errors: with TLS 1.3 the client finishes before the server has verified
 // the client's certificate.
-func handshake(client, server *tls.Config) error {
+func handshake(t testing.TB, client, server *tls.Config) error {
+	addr, serverErr := serveOnce(t, server)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d := tls.Dialer{Config: client}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return errors.Join(fmt.Errorf("client: %w", err), <-serverErr)
+	}
+	defer c.Close()
+	return <-serverErr
+}
+
+// serveOnce listens on loopback with server, completes the handshake of
+// the first connection, and sends its error (nil when it succeeded). The
+// listener closes when the test ends.
+func serveOnce(t testing.TB, server *tls.Config) (addr string, serverErr <-chan error) {
+	t.Helper()
 	lis, err := tls.Listen("tcp", "127.0.0.1:0", server)
 	if err != nil {
-		return err
+		t.Fatal(err)
 	}
-	defer lis.Close()
-	serverErr := make(chan error, 1)
+	t.Cleanup(func() { lis.Close() })
+	errc := make(chan error, 1)
 	go func() {
 		c, err := lis.Accept()
 		if err != nil {
-			serverErr <- err
+			errc <- err
 			return
 		}
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		if err := c.(*tls.Conn).Handshake(); err != nil {
-			serverErr <- fmt.Errorf("server: %w", err)
+			errc <- fmt.Errorf("server: %w", err)
 			return
 		}
-		serverErr <- nil
+		errc <- nil
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	d := tls.Dialer{Config: client}
-	c, err := d.DialContext(ctx, "tcp", lis.Addr().String())
-	if err != nil {
-		lis.Close()
-		return errors.Join(fmt.Errorf("client: %w", err), <-serverErr)
-	}
-	defer c.Close()
-	return <-serverErr
+	return lis.Addr().String(), errc
 }
 
 // logLines records a daemon's log lines as they are written, so that a

@@ -57,13 +57,16 @@ func TestFederation(t *testing.T) {
 	a.log.wait(t, 30*time.Second, 0, 1, `msg="federated bundle updated"`, "trust_domain="+tdC)
 
 	fedAgent := a.StartAgent(t, "fed", a.JoinToken(t, "/node-fed"))
-	plainAgent := a.StartAgent(t, "plain", a.JoinToken(t, "/node-plain"))
 	bAgent := b.StartAgent(t, "a", b.JoinToken(t, "/node"))
 	a.CreateEntry(t, fedEntry("/node-fed", "/app", tdB, tdC))
-	a.CreateEntry(t, fedEntry("/node-plain", "/plain"))
+	// The same agent's workload of another uid (a child process) gets
+	// an entry without federates_with.
+	plain := fedEntry("/node-fed", "/plain")
+	plain.Selectors = []string{testenv.UID(childUID)}
+	a.CreateEntry(t, plain)
 	b.CreateEntry(t, fedEntry("/node", "/app", tdA))
 
-	srcA, srcPlain, srcB := x509Source(t, fedAgent), x509Source(t, plainAgent), x509Source(t, bAgent)
+	srcA, srcB := x509Source(t, fedAgent), x509Source(t, bAgent)
 	waitSource(t, srcA, 30*time.Second, "b.test's and c.test's bundles in a.test's workload", func() bool {
 		return hasBundle(srcA, b.td) && hasBundle(srcA, c.td)
 	})
@@ -71,34 +74,31 @@ func TestFederation(t *testing.T) {
 	appA, appB, plainA := a.ID("/app"), b.ID("/app"), a.ID("/plain")
 
 	t.Run("a.test client, b.test server", func(t *testing.T) {
-		err := handshake(tlsconfig.MTLSClientConfig(srcA, srcA, tlsconfig.AuthorizeID(appB)),
+		err := handshake(t, tlsconfig.MTLSClientConfig(srcA, srcA, tlsconfig.AuthorizeID(appB)),
 			tlsconfig.MTLSServerConfig(srcB, srcB, tlsconfig.AuthorizeID(appA)))
 		if err != nil {
 			t.Fatalf("mTLS: %v", err)
 		}
 	})
 	t.Run("b.test client, a.test server", func(t *testing.T) {
-		err := handshake(tlsconfig.MTLSClientConfig(srcB, srcB, tlsconfig.AuthorizeID(appA)),
+		err := handshake(t, tlsconfig.MTLSClientConfig(srcB, srcB, tlsconfig.AuthorizeID(appA)),
 			tlsconfig.MTLSServerConfig(srcA, srcA, tlsconfig.AuthorizeID(appB)))
 		if err != nil {
 			t.Fatalf("mTLS: %v", err)
 		}
 	})
-	t.Run("no federates_with: no foreign bundle", func(t *testing.T) {
-		for _, td := range []spiffeid.TrustDomain{b.td, c.td} {
-			if hasBundle(srcPlain, td) {
-				t.Errorf("the workload of an entry without federates_with holds %s's bundle", td)
-			}
+	t.Run("no federates_with: no foreign bundle, handshake with b.test fails", func(t *testing.T) {
+		waitSynced(t, fedAgent, 2, 30*time.Second)
+		addr, serverErr := serveOnce(t, tlsconfig.MTLSServerConfig(srcB, srcB, tlsconfig.AuthorizeID(plainA)))
+		out := runChildWorkload(t, fedAgent.Address(), addr, appB)
+		if !strings.Contains(out, "bundles a.test\n") {
+			t.Errorf("the workload of an entry without federates_with, on the agent serving b.test's and c.test's bundles to another, got:\n%s", out)
 		}
-		if !hasBundle(srcPlain, a.td) {
-			t.Error("the workload lacks its own trust domain's bundle")
+		if !strings.Contains(out, `handshake error:`) || !strings.Contains(out, `no X.509 bundle for trust domain "b.test"`) {
+			t.Errorf("its handshake with b.test's workload: got\n%s\nwant it to find no bundle for b.test", out)
 		}
-	})
-	t.Run("no federates_with: handshake with b.test fails", func(t *testing.T) {
-		err := handshake(tlsconfig.MTLSClientConfig(srcPlain, srcPlain, tlsconfig.AuthorizeID(appB)),
-			tlsconfig.MTLSServerConfig(srcB, srcB, tlsconfig.AuthorizeID(plainA)))
-		if err == nil || !strings.Contains(err.Error(), `no X.509 bundle for trust domain "b.test"`) {
-			t.Fatalf("mTLS = %v, want the client to find no bundle for b.test", err)
+		if err := <-serverErr; err == nil {
+			t.Error("b.test's workload completed the handshake")
 		}
 	})
 	t.Run("https_web: c.test's bundle reaches a.test's workload", func(t *testing.T) {
