@@ -37,6 +37,9 @@ type Options struct {
 	// roots that verify https_web bundle endpoints and a refresh floor
 	// below a minute.
 	Federation serverd.FederationOptions
+	// CARotationCheckInterval, when not 0, is how often the CA checks its
+	// rotation schedule (default 10s), for CA lifetimes of seconds.
+	CARotationCheckInterval time.Duration
 	// Log receives the daemons' logs; nil means Logger().
 	Log *slog.Logger
 }

@@ -42,6 +42,10 @@ type Options struct {
 	// Started, when non-nil, is called with the running server once both
 	// API listeners accept connections (used by tests and the demo).
 	Started func(*server.Server)
+	// CARotationCheckInterval is how often the CA checks its rotation
+	// schedule; 0 means ca.DefaultRotationCheckInterval (10s). Not in the
+	// configuration file: tests with CA lifetimes of seconds lower it.
+	CARotationCheckInterval time.Duration
 	// Federation holds the foreign bundle manager's settings that the
 	// configuration file does not carry; the zero value is production's.
 	Federation FederationOptions
@@ -75,6 +79,8 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 		Keys:        keys,
 		Bundles:     store,
 		Log:         log.With("subsystem", "ca"),
+
+		RotationCheckInterval: opts.CARotationCheckInterval,
 	})
 	if err != nil {
 		return fmt.Errorf("start CA: %w", err)
