@@ -28,7 +28,8 @@ var preparedSerial = regexp.MustCompile(`serial=(\d+)`)
 // line "bundle endpoint document updated") to a go-spiffe X509Source of a
 // workload in a.test holding that CA, through a.test's real server
 // (foreign bundle manager) and agent. b.test's CA lives 20s and checks its
-// schedule every 250ms, so it prepares a successor every 10s; each round
+// schedule every 237ms (not a divisor of the other periods, so that rounds
+// do not lock to a phase of a.test's polls), so it prepares a successor every 10s; each round
 // waits for one. Two paths:
 //   - "refresh": a.test's refresh floor is an hour, and the round calls
 //     a.test's trust domain API RefreshBundle (what `svidkit-server
@@ -50,7 +51,7 @@ func BenchmarkFederatedBundlePropagation(b *testing.B) {
 				federatesWith: []config.FederatesWith{federatesWith("b.test", portB)},
 				opts:          testenv.Options{Federation: serverd.FederationOptions{MinRefreshInterval: mode.floor}}})
 			bd := startFedDomain(b, fedDomainOptions{td: "b.test", port: portB, opts: testenv.Options{
-				CATTL: 20 * time.Second, SVIDTTL: 5 * time.Second, CARotationCheckInterval: 250 * time.Millisecond,
+				CATTL: 20 * time.Second, SVIDTTL: 5 * time.Second, CARotationCheckInterval: 237 * time.Millisecond,
 				ServerConfig: func(c *config.Server) { c.AgentTTL = 5 * time.Second }}})
 			bootstrapBundle(b, bd, a)
 			refresh := func() {

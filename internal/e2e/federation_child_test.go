@@ -4,13 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,101 +16,47 @@ import (
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 )
 
-// Environment of the workload child process (TestFederationChildWorkload).
-const (
-	envChildAgent  = "FEDE2E_AGENT"   // Workload API address
-	envChildPeer   = "FEDE2E_PEER"    // host:port of an mTLS server
-	envChildPeerID = "FEDE2E_PEER_ID" // the SPIFFE ID that server must present
-)
-
-// childUID is the uid (and gid) the workload child runs as: nobody.
-const childUID = 65534
-
-// TestFederationChildWorkload is the body of the workload child process
-// that runChildWorkload starts as another uid; in a normal test run it
-// skips. It fetches its X.509 context from the agent, prints the trust
-// domains of the bundles it received ("bundles a.test,b.test") and the
-// outcome of one mTLS handshake as a client of the peer ("handshake ok" or
-// "handshake error: ...").
-func TestFederationChildWorkload(t *testing.T) {
-	agent := os.Getenv(envChildAgent)
-	if agent == "" {
-		t.Skip("runs only as the federation tests' workload child process")
+// dialPeer is the workload child's mTLS attempt (see childPeer): peer is
+// "host:port spiffe-id". It returns an error only when the attempt could
+// not be made; the handshake's outcome goes to stdout.
+func dialPeer(sock, peer string) error {
+	addr, id, ok := strings.Cut(peer, " ")
+	if !ok {
+		return fmt.Errorf("%s=%q: want \"host:port spiffe-id\"", childPeer, peer)
+	}
+	peerID, err := spiffeid.FromString(id)
+	if err != nil {
+		return fmt.Errorf("%s: %w", childPeer, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	x, err := workloadapi.FetchX509Context(ctx, workloadapi.WithAddr(agent))
+	x, err := workloadapi.FetchX509Context(ctx, workloadapi.WithAddr("unix://"+sock))
 	if err != nil {
-		fmt.Printf("fetch error: %v\n", err)
-		os.Exit(2)
+		return err
 	}
-	var tds []string
-	for _, b := range x.Bundles.Bundles() {
-		tds = append(tds, b.TrustDomain().Name())
-	}
-	slices.Sort(tds)
-	fmt.Printf("bundles %s\n", strings.Join(tds, ","))
-	cfg := tlsconfig.MTLSClientConfig(x.DefaultSVID(), x.Bundles, tlsconfig.AuthorizeID(spiffeid.RequireFromString(os.Getenv(envChildPeerID))))
-	d := tls.Dialer{Config: cfg}
-	c, err := d.DialContext(ctx, "tcp", os.Getenv(envChildPeer))
+	d := tls.Dialer{Config: tlsconfig.MTLSClientConfig(x.DefaultSVID(), x.Bundles, tlsconfig.AuthorizeID(peerID))}
+	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		fmt.Printf("handshake error: %v\n", err)
-		os.Exit(0)
+		return nil
 	}
 	c.Close()
 	fmt.Println("handshake ok")
-	os.Exit(0)
+	return nil
 }
 
-// runChildWorkload runs TestFederationChildWorkload as uid childUID, a
-// workload the agent at agentAddr tells apart from this process, with an
-// mTLS server at peer presenting peerID, and returns its output.
-func runChildWorkload(t *testing.T, agentAddr, peer string, peerID spiffeid.ID) string {
+// runWorkloadDialing runs the workload binary exe against sock, which must
+// serve it exactly the bundles of want, and then has it try mTLS with the
+// server at addr presenting peerID. It returns the child's stdout.
+func runWorkloadDialing(t *testing.T, exe, sock string, want []string, addr string, peerID spiffeid.ID) string {
 	t.Helper()
-	if os.Getuid() != 0 && os.Getenv("CI") == "" {
-		t.Skip("runs a workload as another uid: needs root")
-	}
-	bin := copyTestBinary(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-test.run=^TestFederationChildWorkload$", "-test.count=1")
-	cmd.Env = append(os.Environ(), envChildAgent+"="+agentAddr, envChildPeer+"="+peer, envChildPeerID+"="+peerID.String())
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: childUID, Gid: childUID}}
-	out, err := cmd.CombinedOutput()
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), childSocket+"="+sock, childWant+"="+strings.Join(want, ","), childPeer+"="+addr+" "+peerID.String())
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("workload child as uid %d: %v\n%s", childUID, err, out)
+		t.Fatalf("workload %s: %v\n%s%s", filepath.Base(exe), err, out, stderr.String())
 	}
 	return string(out)
-}
-
-// copyTestBinary copies the running test binary where another uid can run
-// it (the build directory is private to this user).
-func copyTestBinary(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "fede2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.Open(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	bin := filepath.Join(dir, "child.test")
-	dst, err := os.OpenFile(bin, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return bin
 }

@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"crypto/x509"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,9 +24,11 @@ import (
 // endpoint whose certificate comes from a test CA (a relationship made
 // with `federation create`), and c.test federates with b.test under a
 // wrong endpoint_spiffe_id. Workloads use go-spiffe's Workload API client
-// and tlsconfig: a.test's and b.test's complete mTLS both ways, a.test's
-// workload whose entry has no federates_with gets no foreign bundle and
-// its handshake with b.test fails, and c.test refuses b.test's endpoint
+// and tlsconfig: a.test's and b.test's complete mTLS both ways; a.test's
+// workload whose entry has no federates_with (a child process on the same
+// agent, told apart by its unix:path) gets no foreign bundle, although
+// the agent serves b.test's to this process, and its handshake with
+// b.test fails; and c.test refuses b.test's endpoint
 // with a log line naming the reason.
 func TestFederation(t *testing.T) {
 	portA, portB, portC := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
@@ -58,11 +61,19 @@ func TestFederation(t *testing.T) {
 
 	fedAgent := a.StartAgent(t, "fed", a.JoinToken(t, "/node-fed"))
 	bAgent := b.StartAgent(t, "a", b.JoinToken(t, "/node"))
-	a.CreateEntry(t, fedEntry("/node-fed", "/app", tdB, tdC))
-	// The same agent's workload of another uid (a child process) gets
-	// an entry without federates_with.
+	// Workloads on a.test's agent are told apart by their unix:path
+	// selectors: this process federates with b.test and c.test, a copy of
+	// it at another path (a child process) with nothing.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plainExe := workloadCopy(t, "plain-workload")
+	fed := fedEntry("/node-fed", "/app", tdB, tdC)
+	fed.Selectors = []string{"unix:path:" + self}
+	a.CreateEntry(t, fed)
 	plain := fedEntry("/node-fed", "/plain")
-	plain.Selectors = []string{testenv.UID(childUID)}
+	plain.Selectors = []string{"unix:path:" + plainExe}
 	a.CreateEntry(t, plain)
 	b.CreateEntry(t, fedEntry("/node", "/app", tdA))
 
@@ -88,12 +99,9 @@ func TestFederation(t *testing.T) {
 		}
 	})
 	t.Run("no federates_with: no foreign bundle, handshake with b.test fails", func(t *testing.T) {
-		waitSynced(t, fedAgent, 2, 30*time.Second)
 		addr, serverErr := serveOnce(t, tlsconfig.MTLSServerConfig(srcB, srcB, tlsconfig.AuthorizeID(plainA)))
-		out := runChildWorkload(t, fedAgent.Address(), addr, appB)
-		if !strings.Contains(out, "bundles a.test\n") {
-			t.Errorf("the workload of an entry without federates_with, on the agent serving b.test's and c.test's bundles to another, got:\n%s", out)
-		}
+		// The child fails unless it is served exactly a.test's bundle.
+		out := runWorkloadDialing(t, plainExe, fedAgent.Socket, []string{tdA}, addr, appB)
 		if !strings.Contains(out, `handshake error:`) || !strings.Contains(out, `no X.509 bundle for trust domain "b.test"`) {
 			t.Errorf("its handshake with b.test's workload: got\n%s\nwant it to find no bundle for b.test", out)
 		}

@@ -2,9 +2,6 @@ package e2e_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -118,10 +115,7 @@ func kid(t *testing.T, token string) string {
 func servingCert(t *testing.T, host string) (certFile, keyFile string, roots *x509.CertPool) {
 	t.Helper()
 	web := testca.NewForTest(t, "web.test")
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testca.NewKey(t)
 	chain, err := web.SignX509SVID(context.Background(), ca.X509SVIDParams{SPIFFEID: web.TrustDomain().ID(), PublicKey: key.Public(), DNSNames: []string{host}})
 	if err != nil {
 		t.Fatal(err)
@@ -211,10 +205,7 @@ func addStoredJWTKeys(t *testing.T, conn string, n int) {
 		t.Fatal(err)
 	}
 	for i := range n {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
+		key := testca.NewKey(t)
 		if err := b.AddJWTAuthority(fmt.Sprintf("other-server-%03d", i), key.Public()); err != nil {
 			t.Fatal(err)
 		}

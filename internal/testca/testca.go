@@ -1,11 +1,16 @@
 // Package testca is a small, real certificate authority for tests: it signs
 // X.509-SVIDs and JWT-SVIDs for one trust domain with in-memory keys and
 // implements server.Authority, so server tests exercise real chains without
-// depending on the production CA.
+// depending on the production CA. It is the one test CA of the module:
+// tests that need an SVID with a given key (RSA too), validity (expired,
+// not yet valid) or serial use MintX509SVID, a chain through an
+// intermediate CA NewIntermediate, an expired root New with an earlier
+// clock, and a bare key NewKey.
 package testca
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -34,9 +39,13 @@ const jwtKeyID = "testca-jwt"
 
 // CA is an in-memory certificate authority. It is safe for concurrent use.
 type CA struct {
-	td      spiffeid.TrustDomain
-	key     *ecdsa.PrivateKey
-	cert    *x509.Certificate
+	td   spiffeid.TrustDomain
+	key  *ecdsa.PrivateKey
+	cert *x509.Certificate // signs the SVIDs: the root, or an intermediate
+	// root is the self-signed root; chain the intermediates from cert up
+	// to, not including, root (empty for a root CA).
+	root    *x509.Certificate
+	chain   []*x509.Certificate
 	now     func() time.Time
 	mu      sync.Mutex // guards the fields below
 	x509Cnt int
@@ -77,14 +86,18 @@ func New(td spiffeid.TrustDomain, now func() time.Time) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &CA{td: td, key: key, cert: cert, jwt: jk, now: now}, nil
+	return &CA{td: td, key: key, cert: cert, root: cert, jwt: jk, now: now}, nil
 }
 
 // TrustDomain is the trust domain the CA signs for.
 func (c *CA) TrustDomain() spiffeid.TrustDomain { return c.td }
 
 // Root returns the CA's self-signed root certificate.
-func (c *CA) Root() *x509.Certificate { return c.cert }
+func (c *CA) Root() *x509.Certificate { return c.root }
+
+// Cert returns the certificate that signs the CA's SVIDs: Root, or the
+// intermediate of a CA made by NewIntermediate.
+func (c *CA) Cert() *x509.Certificate { return c.cert }
 
 // X509Signed reports how many X.509-SVIDs the CA has signed.
 func (c *CA) X509Signed() int {
@@ -93,7 +106,8 @@ func (c *CA) X509Signed() int {
 	return c.x509Cnt
 }
 
-// SignX509SVID signs a leaf X.509-SVID directly under the root.
+// SignX509SVID signs a leaf X.509-SVID with Cert; the chain returned holds
+// the leaf and the intermediates up to the root, not the root.
 func (c *CA) SignX509SVID(_ context.Context, p ca.X509SVIDParams) ([]*x509.Certificate, error) {
 	if p.SPIFFEID.IsZero() {
 		return nil, errors.New("testca: empty SPIFFE ID")
@@ -108,31 +122,39 @@ func (c *CA) SignX509SVID(_ context.Context, p ca.X509SVIDParams) ([]*x509.Certi
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return nil, fmt.Errorf("testca: serial: %w", err)
-	}
 	now := c.now()
 	notAfter := now.Add(ttl)
 	if notAfter.After(c.cert.NotAfter) {
 		notAfter = c.cert.NotAfter
 	}
+	return c.sign(p.SPIFFEID, p.PublicKey, p.DNSNames, now.Add(-10*time.Second), notAfter, nil)
+}
+
+// sign signs a leaf X.509-SVID for id and pub, valid from nb to na, with
+// serial (nil: random), and returns it with the intermediates.
+func (c *CA) sign(id spiffeid.ID, pub crypto.PublicKey, dnsNames []string, nb, na time.Time, serial *big.Int) ([]*x509.Certificate, error) {
+	if serial == nil {
+		var err error
+		if serial, err = rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127)); err != nil {
+			return nil, fmt.Errorf("testca: serial: %w", err)
+		}
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		NotBefore:             now.Add(-10 * time.Second),
-		NotAfter:              notAfter,
-		URIs:                  []*url.URL{p.SPIFFEID.URL()},
-		DNSNames:              p.DNSNames,
+		NotBefore:             nb,
+		NotAfter:              na,
+		URIs:                  []*url.URL{id.URL()},
+		DNSNames:              dnsNames,
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment | x509.KeyUsageKeyAgreement,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true,
 	}
-	if len(p.DNSNames) > 0 {
-		tmpl.Subject.CommonName = p.DNSNames[0]
+	if len(dnsNames) > 0 {
+		tmpl.Subject.CommonName = dnsNames[0]
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, p.PublicKey, c.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, pub, c.key)
 	if err != nil {
-		return nil, fmt.Errorf("testca: sign %q: %w", p.SPIFFEID, err)
+		return nil, fmt.Errorf("testca: sign %q: %w", id, err)
 	}
 	leaf, err := x509.ParseCertificate(der)
 	if err != nil {
@@ -141,7 +163,7 @@ func (c *CA) SignX509SVID(_ context.Context, p ca.X509SVIDParams) ([]*x509.Certi
 	c.mu.Lock()
 	c.x509Cnt++
 	c.mu.Unlock()
-	return []*x509.Certificate{leaf}, nil
+	return append([]*x509.Certificate{leaf}, c.chain...), nil
 }
 
 // SignJWTSVID signs a JWT-SVID with the CA's ES256 key.
@@ -176,7 +198,7 @@ func (c *CA) SignJWTSVID(_ context.Context, p ca.JWTSVIDParams) (string, error) 
 // Bundle returns the trust bundle: the root and the JWT key.
 func (c *CA) Bundle() *spiffebundle.Bundle {
 	b := spiffebundle.New(c.td)
-	b.AddX509Authority(c.cert)
+	b.AddX509Authority(c.root)
 	c.mu.Lock()
 	jk := c.jwt
 	c.mu.Unlock()

@@ -2,9 +2,9 @@ package testca_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
+	"math/big"
 	"testing"
 	"time"
 
@@ -24,10 +24,7 @@ func TestSignX509SVID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testca.NewKey(t)
 	id := spiffeid.RequireFromPath(td, "/wl")
 	tests := []struct {
 		name    string
@@ -128,5 +125,65 @@ func TestRotateJWTKey(t *testing.T) {
 	var claims jwt.Claims
 	if err := parsed.Claims(c.JWTPublicKey(), &claims); err != nil {
 		t.Fatalf("token does not verify with the rotated key: %v", err)
+	}
+}
+
+func TestMintX509SVID(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	c, err := testca.New(td, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := spiffeid.RequireFromPath(td, "/wl")
+	tests := []struct {
+		name   string
+		ca     *testca.CA
+		opts   testca.SVIDOptions
+		verify bool // verifies against the bundle at the CA's now
+		chain  int  // certificates in the chain
+		check  func(*testing.T, *x509svid.SVID)
+	}{
+		{name: "defaults", ca: c, verify: true, chain: 1, check: func(t *testing.T, s *x509svid.SVID) {
+			if got := s.Certificates[0].NotAfter; !got.Equal(now.Add(testca.DefaultTTL)) {
+				t.Errorf("NotAfter = %v, want now + DefaultTTL", got)
+			}
+		}},
+		{name: "RSA key", ca: c, opts: testca.SVIDOptions{Key: rsaKey}, verify: true, chain: 1, check: func(t *testing.T, s *x509svid.SVID) {
+			if _, ok := s.PrivateKey.(*rsa.PrivateKey); !ok || !rsaKey.PublicKey.Equal(s.Certificates[0].PublicKey) {
+				t.Error("SVID does not carry the RSA key")
+			}
+		}},
+		{name: "expired", ca: c, opts: testca.SVIDOptions{NotBefore: now.Add(-2 * time.Hour), NotAfter: now.Add(-time.Hour)}, chain: 1},
+		{name: "serial", ca: c, opts: testca.SVIDOptions{Serial: big.NewInt(42)}, verify: true, chain: 1, check: func(t *testing.T, s *x509svid.SVID) {
+			if got := s.Certificates[0].SerialNumber; got.Int64() != 42 {
+				t.Errorf("serial = %v, want 42", got)
+			}
+		}},
+		{name: "through two intermediates", ca: c.NewIntermediate(t).NewIntermediate(t), verify: true, chain: 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := tt.ca.MintX509SVID(t, id, tt.opts)
+			if len(s.Certificates) != tt.chain {
+				t.Fatalf("chain of %d certificates, want %d", len(s.Certificates), tt.chain)
+			}
+			if _, _, err := s.Marshal(); err != nil {
+				t.Fatalf("key does not match the leaf: %v", err)
+			}
+			_, _, err := x509svid.Verify(s.Certificates, tt.ca.Bundle(), x509svid.WithTime(now))
+			if tt.verify && err != nil {
+				t.Fatalf("verify: %v", err)
+			}
+			if !tt.verify && err == nil {
+				t.Fatal("verifies, want it refused")
+			}
+			if tt.check != nil {
+				tt.check(t, s)
+			}
+		})
 	}
 }

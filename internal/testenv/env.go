@@ -11,6 +11,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/svidkit/svidkit/pkg/config"
+	"github.com/svidkit/svidkit/pkg/server"
 	"github.com/svidkit/svidkit/pkg/serverd"
 )
 
@@ -42,6 +43,10 @@ type Options struct {
 	CARotationCheckInterval time.Duration
 	// Log receives the daemons' logs; nil means Logger().
 	Log *slog.Logger
+	// Clock, when set, is the server's clock instead of the system's, so
+	// that a test can move the server and an agent it runs on the same
+	// clock through SVID lifetimes together.
+	Clock server.Clock
 }
 
 func (o Options) withDefaults() Options {

@@ -52,8 +52,9 @@ func StartServer(t testing.TB, opts Options) *Server {
 	if opts.ServerConfig != nil {
 		opts.ServerConfig(cfg)
 	}
-	s := &Server{Layout: l, cfg: cfg, log: opts.Log,
-		daemon: serverd.Options{Federation: opts.Federation, CARotationCheckInterval: opts.CARotationCheckInterval}}
+	s := &Server{Layout: l, cfg: cfg, log: opts.Log, daemon: serverd.Options{
+		Clock: opts.Clock, Federation: opts.Federation, CARotationCheckInterval: opts.CARotationCheckInterval,
+	}}
 	s.start(t)
 	return s
 }

@@ -5,8 +5,9 @@
 // with the trust bundles, to the cache that serves the Workload API.
 //
 // Run owns two loops: the entry sync, which an svidkit server holds until
-// the agent's entries change, and the main loop, which renews, refreshes
-// bundles and mints (at once when the entry sync reports a change). The
+// the agent's entries or bundles change, and the main loop, which renews,
+// refreshes bundles and mints (at once when the entry sync reports a
+// change: entries to mint for, or bundles to fetch). The
 // cache is the only state shared with Workload API callers.
 package agent
 
@@ -136,6 +137,9 @@ type Agent struct {
 	// entriesChanged (size one) wakes the main loop to mint after the
 	// entry sync changed the cached entries.
 	entriesChanged chan struct{}
+	// bundlesChanged (size one) wakes the main loop to fetch the bundles
+	// at once after the server announced that they changed.
+	bundlesChanged chan struct{}
 	// denied (size one) hands the main loop the error of an entry sync the
 	// server kept denying, for it to attest again.
 	denied chan error
@@ -224,6 +228,7 @@ func New(cfg Config) (*Agent, error) {
 		attested:   make(chan struct{}),
 
 		entriesChanged: make(chan struct{}, 1),
+		bundlesChanged: make(chan struct{}, 1),
 		denied:         make(chan error, 1),
 	}
 	a.cache = cache.New(cache.Config{Clock: cfg.Clock, Log: cfg.Log, JWTMinter: jwtMinter{a: a},

@@ -13,9 +13,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
 	"github.com/svidkit/svidkit/internal/testclock"
+	"github.com/svidkit/svidkit/internal/testenv"
 	"github.com/svidkit/svidkit/pkg/agent"
 	"github.com/svidkit/svidkit/pkg/agent/workloadapi"
 	"github.com/svidkit/svidkit/pkg/selector"
@@ -23,11 +25,10 @@ import (
 
 const waitTimeout = 5 * time.Second
 
-// harness is one agent under test against a fake server.
+// harness is one agent under test.
 type harness struct {
 	t     testing.TB
 	clk   *testclock.Clock
-	srv   *fakeServer
 	agent *agent.Agent
 	done  chan error
 	stop  context.CancelFunc
@@ -58,13 +59,13 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// config returns an agent config pointing at srv with its CA as bootstrap
-// bundle.
+// config returns an agent config pointing at the fake server srv with its
+// CA as bootstrap bundle.
 func config(t testing.TB, srv *fakeServer, clk *testclock.Clock, dataDir, token string) agent.Config {
 	return agent.Config{
 		TrustDomain:   td,
 		ServerAddress: srv.addr,
-		TrustBundle:   []*x509.Certificate{srv.ca},
+		TrustBundle:   []*x509.Certificate{srv.ca.Root()},
 		JoinToken:     token,
 		DataDir:       dataDir,
 		SyncInterval:  20 * time.Millisecond,
@@ -75,14 +76,14 @@ func config(t testing.TB, srv *fakeServer, clk *testclock.Clock, dataDir, token 
 }
 
 // start runs an agent with cfg until the test ends or stop is called.
-func start(t testing.TB, srv *fakeServer, clk *testclock.Clock, cfg agent.Config) *harness {
+func start(t testing.TB, clk *testclock.Clock, cfg agent.Config) *harness {
 	t.Helper()
 	a, err := agent.New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, clk: clk, srv: srv, agent: a, done: make(chan error, 1), stop: cancel}
+	h := &harness{t: t, clk: clk, agent: a, done: make(chan error, 1), stop: cancel}
 	go func() { h.done <- a.Run(ctx) }()
 	t.Cleanup(func() { h.shutdown() })
 	return h
@@ -214,14 +215,13 @@ func serialOf(u *workloadapi.Update, entryID string) *big.Int {
 
 func TestAttestSyncMint(t *testing.T) {
 	clk := newClock()
-	srv := newFakeServer(t, clk, fakeServerConfig{})
-	srv.addToken("token", false)
-	srv.setEntry("web", "/web", "unix:uid:1000")
-	h := start(t, srv, clk, config(t, srv, clk, t.TempDir(), "token"))
+	srv := testenv.StartServer(t, testenv.Options{})
+	web := createEntry(t, srv, "/web", "unix:uid:1000")
+	h := start(t, clk, realConfig(t, srv, clk, t.TempDir()))
 	h.waitAttested()
 
 	sub := h.subscribe("unix:uid:1000", "unix:gid:1000")
-	u := waitUpdate(t, sub, "web identity", hasIDs("web"))
+	u := waitUpdate(t, sub, "web identity", hasIDs(web))
 	if u.Bundle == nil || len(u.Bundle.JWTAuthorities()) != 1 {
 		t.Fatalf("update bundle = %v, want the server bundle with its JWT key", u.Bundle)
 	}
@@ -235,18 +235,19 @@ func TestAttestSyncMint(t *testing.T) {
 	}
 	eventually(t, "ready", h.agent.Ready)
 
+	var db string
 	t.Run("new entry is served", func(t *testing.T) {
 		start := time.Now()
-		srv.setEntry("db", "/db", "unix:gid:1000")
-		waitUpdate(t, sub, "db identity", hasIDs("db", "web"))
+		db = createEntry(t, srv, "/db", "unix:gid:1000")
+		waitUpdate(t, sub, "db identity", hasIDs(db, web))
 		t.Logf("new entry servable after %v", time.Since(start))
 	})
 	t.Run("deleted entry is dropped", func(t *testing.T) {
-		srv.deleteEntry("web")
-		waitUpdate(t, sub, "web dropped", hasIDs("db"))
+		srv.DeleteEntry(t, web)
+		waitUpdate(t, sub, "web dropped", hasIDs(db))
 	})
 	t.Run("updated entry moves", func(t *testing.T) {
-		srv.setEntry("db", "/db", "unix:gid:2000")
+		setSelectors(t, srv, db, "unix:gid:2000")
 		waitUpdate(t, sub, "db moved away", hasIDs())
 	})
 	t.Run("JWT-SVIDs", func(t *testing.T) {
@@ -256,8 +257,14 @@ func TestAttestSyncMint(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got) != 1 || got[0].SPIFFEID.Path() != "/db" || !strings.HasPrefix(got[0].Token, "jwt-db-") {
+		if len(got) != 1 || got[0].SPIFFEID.Path() != "/db" {
 			t.Fatalf("JWT-SVIDs = %+v", got)
+		}
+		// The token is the server's: it validates against the bundle the
+		// agent serves, for the entry's SPIFFE ID and the audience asked.
+		svid, err := jwtsvid.ParseAndValidate(got[0].Token, u.Bundle, []string{"aud"})
+		if err != nil || svid.ID.Path() != "/db" {
+			t.Fatalf("JWT-SVID %q: id %v, err %v", got[0].Token, svid, err)
 		}
 		again, err := m.FetchJWTSVIDs(context.Background(), wl, []string{"aud"}, spiffeid.ID{})
 		if err != nil || again[0].Token != got[0].Token {
@@ -266,44 +273,49 @@ func TestAttestSyncMint(t *testing.T) {
 	})
 }
 
+// TestRotation runs server and agent on one test clock: workload SVIDs
+// rotate at half life, the agent SVID is renewed (not re-attested) at half
+// life, the server switches to the renewed SVID on its first use, and
+// syncing goes on with it.
 func TestRotation(t *testing.T) {
 	clk := newClock()
-	srv := newFakeServer(t, clk, fakeServerConfig{agentTTL: time.Hour, svidTTL: 10 * time.Minute})
-	srv.addToken("token", false)
-	srv.setEntry("web", "/web", "unix:uid:1000")
-	h := start(t, srv, clk, config(t, srv, clk, t.TempDir(), "token"))
+	srv := testenv.StartServer(t, testenv.Options{Clock: clk}) // agent SVIDs live an hour
+	web := srv.CreateEntry(t, testenv.Entry{Path: "/web", Selectors: []string{"unix:uid:1000"}, X509TTL: 10 * time.Minute})
+	cfg := realConfig(t, srv, clk, t.TempDir())
+	reg := prometheus.NewRegistry()
+	cfg.Registerer = reg
+	h := start(t, clk, cfg)
 	h.waitAttested()
 	sub := h.subscribe("unix:uid:1000")
-	first := serialOf(waitUpdate(t, sub, "web identity", hasIDs("web")), "web")
+	first := serialOf(waitUpdate(t, sub, "web identity", hasIDs(web)), web)
 
 	clk.Add(5 * time.Minute) // half of the workload SVID TTL
 	u := waitUpdate(t, sub, "rotated web SVID", func(u *workloadapi.Update) bool {
-		s := serialOf(u, "web")
+		s := serialOf(u, web)
 		return s != nil && s.Cmp(first) != 0
 	})
 	if na := leafOf(t, u.Identities[0]).NotAfter; !na.After(clk.Now().Add(9 * time.Minute)) {
 		t.Fatalf("rotated SVID expires at %v, want a fresh lifetime", na)
 	}
-	if _, renewals := srv.counts(); renewals != 0 {
-		t.Fatalf("agent SVID renewed %d times before its half life", renewals)
+	if renewals := gathered(t, reg, "svidkit_agent_svid_renewals_total"); renewals != 0 {
+		t.Fatalf("agent SVID renewed %v times before its half life", renewals)
 	}
 
+	agentSerial := serverAgentSerial(t, srv)
 	clk.Add(26 * time.Minute) // past half of the agent SVID TTL
-	eventually(t, "agent SVID renewal", func() bool { _, r := srv.counts(); return r == 1 })
-	// The renewed SVID becomes active on first use: later calls present it.
-	eventually(t, "renewed SVID in use", func() bool {
-		srv.mu.Lock()
-		defer srv.mu.Unlock()
-		for _, rec := range srv.agents {
-			return rec.newSerial == nil && rec.serial.Cmp(srv.lastSerial) == 0 && srv.renewals == 1
-		}
-		return false
+	eventually(t, "agent SVID renewal", func() bool {
+		return gathered(t, reg, "svidkit_agent_svid_renewals_total") == 1
 	})
+	// The renewed SVID becomes the agent's on the server at its first use:
+	// later calls present it.
+	eventually(t, "renewed SVID in use", func() bool { return serverAgentSerial(t, srv) != agentSerial })
 	// Syncing still works with the new SVID: a new entry arrives.
-	srv.setEntry("db", "/db", "unix:uid:1000")
-	waitUpdate(t, sub, "db after renewal", hasIDs("db", "web"))
-	if attests, renewals := srv.counts(); attests != 1 || renewals != 1 {
-		t.Fatalf("attests %d renewals %d, want 1 and 1", attests, renewals)
+	db := createEntry(t, srv, "/db", "unix:uid:1000")
+	waitUpdate(t, sub, "db after renewal", hasIDs(db, web))
+	attests := gathered(t, reg, "svidkit_agent_attestations_total")
+	renewals := gathered(t, reg, "svidkit_agent_svid_renewals_total")
+	if attests != 1 || renewals != 1 {
+		t.Fatalf("attests %v renewals %v, want 1 and 1", attests, renewals)
 	}
 }
 
@@ -319,26 +331,34 @@ func TestRestartReusesIdentity(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := newClock()
-			srv := newFakeServer(t, clk, fakeServerConfig{})
-			srv.addToken("token", true)
-			srv.setEntry("web", "/web", "unix:uid:1000")
+			srv := testenv.StartServer(t, testenv.Options{})
+			web := createEntry(t, srv, "/web", "unix:uid:1000")
 			dir := filepath.Join(t.TempDir(), "agent")
-			cfg := config(t, srv, clk, dir, "token")
+			cfg := realConfig(t, srv, clk, dir)
 			cfg.KeyStore = tt.keyStore
-			h := start(t, srv, clk, cfg)
+			reg := prometheus.NewRegistry()
+			cfg.Registerer = reg
+			h := start(t, clk, cfg)
 			h.waitAttested()
-			waitUpdate(t, h.subscribe("unix:uid:1000"), "web identity", hasIDs("web"))
+			waitUpdate(t, h.subscribe("unix:uid:1000"), "web identity", hasIDs(web))
 			h.shutdown()
+			attests := gathered(t, reg, "svidkit_agent_attestations_total")
 
 			if tt.keyStore == agent.KeyStoreDisk {
 				cfg.JoinToken = "" // a restart must not need the token
+			} else {
+				// The real server's join tokens are single-use: an agent
+				// that lost its key attests with a new one.
+				cfg.JoinToken = srv.JoinToken(t, testenv.NodePath)
 			}
-			cfg.Registerer = prometheus.NewRegistry()
-			h2 := start(t, srv, clk, cfg)
+			reg = prometheus.NewRegistry()
+			cfg.Registerer = reg
+			h2 := start(t, clk, cfg)
 			h2.waitAttested()
-			waitUpdate(t, h2.subscribe("unix:uid:1000"), "web identity after restart", hasIDs("web"))
-			if attests, _ := srv.counts(); attests != tt.wantAttests {
-				t.Fatalf("attestations = %d, want %d", attests, tt.wantAttests)
+			waitUpdate(t, h2.subscribe("unix:uid:1000"), "web identity after restart", hasIDs(web))
+			attests += gathered(t, reg, "svidkit_agent_attestations_total")
+			if attests != float64(tt.wantAttests) {
+				t.Fatalf("attestations = %v, want %d", attests, tt.wantAttests)
 			}
 		})
 	}
@@ -346,26 +366,31 @@ func TestRestartReusesIdentity(t *testing.T) {
 
 func TestStartupFailures(t *testing.T) {
 	clk := newClock()
-	srv := newFakeServer(t, clk, fakeServerConfig{agentTTL: time.Hour})
-	srv.addToken("once", false)
+	srv := testenv.StartServer(t, testenv.Options{}) // agent SVIDs live an hour
 
 	t.Run("expired stored SVID without join token", func(t *testing.T) {
 		dir := t.TempDir()
-		h := start(t, srv, clk, config(t, srv, clk, dir, "once"))
+		h := start(t, clk, realConfig(t, srv, clk, dir))
 		h.waitAttested()
 		h.shutdown()
 		clk.Add(2 * time.Hour)
 		t.Cleanup(func() { clk.Add(-2 * time.Hour) })
-		runErr(t, config(t, srv, clk, dir, ""), "expired")
+		cfg := realConfig(t, srv, clk, dir)
+		cfg.JoinToken = ""
+		runErr(t, cfg, "expired")
 	})
 	t.Run("no identity and no join token", func(t *testing.T) {
-		runErr(t, config(t, srv, clk, t.TempDir(), ""), "no join token")
+		cfg := realConfig(t, srv, clk, t.TempDir())
+		cfg.JoinToken = ""
+		runErr(t, cfg, "no join token")
 	})
 	t.Run("rejected join token", func(t *testing.T) {
-		runErr(t, config(t, srv, clk, t.TempDir(), "unknown"), "unknown join token")
+		cfg := realConfig(t, srv, clk, t.TempDir())
+		cfg.JoinToken = "unknown"
+		runErr(t, cfg, "join token does not exist")
 	})
 	t.Run("no trust bundle", func(t *testing.T) {
-		cfg := config(t, srv, clk, t.TempDir(), "once")
+		cfg := realConfig(t, srv, clk, t.TempDir())
 		cfg.TrustBundle = nil
 		runErr(t, cfg, "trust bundle")
 	})
@@ -395,17 +420,19 @@ func contains(err error, s string) bool {
 
 func TestInsecureBootstrap(t *testing.T) {
 	clk := newClock()
-	srv := newFakeServer(t, clk, fakeServerConfig{})
-	srv.addToken("token", false)
-	srv.setEntry("web", "/web", "unix:uid:1000")
-	cfg := config(t, srv, clk, t.TempDir(), "token")
+	srv := testenv.StartServer(t, testenv.Options{})
+	web := createEntry(t, srv, "/web", "unix:uid:1000")
+	cfg := realConfig(t, srv, clk, t.TempDir())
 	cfg.TrustBundle = nil
 	cfg.InsecureBootstrap = true
-	h := start(t, srv, clk, cfg)
+	h := start(t, clk, cfg)
 	h.waitAttested()
-	waitUpdate(t, h.subscribe("unix:uid:1000"), "web identity", hasIDs("web"))
+	waitUpdate(t, h.subscribe("unix:uid:1000"), "web identity", hasIDs(web))
 }
 
+// TestWrongServerIDIsNotTrusted keeps the fake server: the fault is a
+// server presenting an SVID with the wrong SPIFFE ID, and the test reads
+// whether it consumed the join token.
 func TestWrongServerIDIsNotTrusted(t *testing.T) {
 	clk := newClock()
 	srv := newFakeServer(t, clk, fakeServerConfig{serverID: "spiffe://example.org/not-the-server"})
@@ -413,7 +440,7 @@ func TestWrongServerIDIsNotTrusted(t *testing.T) {
 	cfg := config(t, srv, clk, t.TempDir(), "token")
 	lines := make(chan string)
 	cfg.Log = slog.New(slog.NewTextHandler(testWriter{t: t, lines: lines}, nil))
-	h := start(t, srv, clk, cfg)
+	h := start(t, clk, cfg)
 
 	deadline := time.After(waitTimeout)
 	for failed := false; !failed; {
@@ -437,6 +464,9 @@ func TestWrongServerIDIsNotTrusted(t *testing.T) {
 	}
 }
 
+// TestRevisionSync keeps the fake server: it pages by 2 (the real server's
+// page size is not configurable from testenv) and records the entry IDs
+// the agent requests, which the real server does not expose.
 func TestRevisionSync(t *testing.T) {
 	clk := newClock()
 	srv := newFakeServer(t, clk, fakeServerConfig{pageSize: 2})
@@ -444,7 +474,7 @@ func TestRevisionSync(t *testing.T) {
 	for _, id := range []string{"e1", "e2", "e3", "e4", "e5"} {
 		srv.setEntry(id, "/"+id, "unix:uid:1000")
 	}
-	h := start(t, srv, clk, config(t, srv, clk, t.TempDir(), "token"))
+	h := start(t, clk, config(t, srv, clk, t.TempDir(), "token"))
 	h.waitAttested()
 	sub := h.subscribe("unix:uid:1000")
 	waitUpdate(t, sub, "all five", hasIDs("e1", "e2", "e3", "e4", "e5"))
@@ -471,12 +501,15 @@ func TestRevisionSync(t *testing.T) {
 	}
 }
 
+// TestEvictedAgentReattests keeps the fake server: re-attesting a join
+// token agent after eviction needs a reusable join token, which the real
+// server (single-use tokens, as SPIRE) never issues.
 func TestEvictedAgentReattests(t *testing.T) {
 	clk := newClock()
 	srv := newFakeServer(t, clk, fakeServerConfig{})
 	srv.addToken("token", true)
 	srv.setEntry("web", "/web", "unix:uid:1000")
-	h := start(t, srv, clk, config(t, srv, clk, t.TempDir(), "token"))
+	h := start(t, clk, config(t, srv, clk, t.TempDir(), "token"))
 	h.waitAttested()
 	sub := h.subscribe("unix:uid:1000")
 	waitUpdate(t, sub, "web identity", hasIDs("web"))
@@ -524,12 +557,15 @@ func TestNewValidatesConfig(t *testing.T) {
 	}
 }
 
+// TestExpiredAgentSVIDReattests keeps the fake server: re-attesting after
+// the agent SVID expired needs a reusable join token, which the real server
+// (single-use tokens, as SPIRE) never issues.
 func TestExpiredAgentSVIDReattests(t *testing.T) {
 	clk := newClock()
 	srv := newFakeServer(t, clk, fakeServerConfig{agentTTL: time.Hour})
 	srv.addToken("token", true)
 	srv.setEntry("web", "/web", "unix:uid:1000")
-	h := start(t, srv, clk, config(t, srv, clk, t.TempDir(), "token"))
+	h := start(t, clk, config(t, srv, clk, t.TempDir(), "token"))
 	h.waitAttested()
 	sub := h.subscribe("unix:uid:1000")
 	first := serialOf(waitUpdate(t, sub, "web identity", hasIDs("web")), "web")
@@ -547,7 +583,9 @@ func TestExpiredAgentSVIDReattests(t *testing.T) {
 
 // TestSyncRemovals checks that an entry deleted on the server, with nothing
 // else changed, leaves the cache in both sync modes: the in-place
-// comparison of an unchanged round must still notice a missing entry.
+// comparison of an unchanged round must still notice a missing entry. It
+// keeps the fake server, which pages by 2 to force revision mode with three
+// entries and records the entry IDs the agent requests.
 func TestSyncRemovals(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -564,7 +602,7 @@ func TestSyncRemovals(t *testing.T) {
 			for _, id := range []string{"e1", "e2", "e3"} {
 				srv.setEntry(id, "/"+id, "unix:uid:1000")
 			}
-			h := start(t, srv, clk, config(t, srv, clk, t.TempDir(), "token"))
+			h := start(t, clk, config(t, srv, clk, t.TempDir(), "token"))
 			h.waitAttested()
 			sub := h.subscribe("unix:uid:1000")
 			waitUpdate(t, sub, "all three", hasIDs("e1", "e2", "e3"))

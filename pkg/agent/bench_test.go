@@ -8,25 +8,26 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 
+	"github.com/svidkit/svidkit/internal/testenv"
 	"github.com/svidkit/svidkit/pkg/agent"
 	"github.com/svidkit/svidkit/pkg/agent/workloadapi"
 	"github.com/svidkit/svidkit/pkg/selector"
 )
 
 // BenchmarkNewEntryLatency measures the time from creating an entry on the
-// (fake, in-process) server to the agent delivering its SVID to a
-// subscribed workload, with the server holding each sync until entries
-// change (the svidkit long-poll extension). ns/op is the mean latency;
-// max-ms the worst seen.
+// real server (internal/testenv, in process, through its admin API) to the
+// agent delivering its SVID to a subscribed workload, with the server
+// holding each sync until entries change (the svidkit long-poll
+// extension). ns/op is the mean latency; max-ms the worst seen.
 func BenchmarkNewEntryLatency(b *testing.B) {
 	clk := newClock()
-	srv := newFakeServer(b, clk, fakeServerConfig{longPoll: true})
-	srv.addToken("token", false)
-	cfg := config(b, srv, clk, b.TempDir(), "token")
+	srv := testenv.StartServer(b, testenv.Options{})
+	cfg := realConfig(b, srv, clk, b.TempDir())
 	cfg.SyncInterval = agent.DefaultSyncInterval
 	cfg.Log = slog.New(slog.DiscardHandler)
-	h := start(b, srv, clk, cfg)
+	h := start(b, clk, cfg)
 	sub, err := h.agent.Manager().Subscribe(b.Context(), selector.NewSet(selector.Selector{Type: "unix", Value: "uid:1000"}))
 	if err != nil {
 		b.Fatal(err)
@@ -36,9 +37,8 @@ func BenchmarkNewEntryLatency(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		id := fmt.Sprintf("e%d", i)
 		start := time.Now()
-		srv.setEntry(id, "/"+id, "unix:uid:1000")
+		id := createEntry(b, srv, fmt.Sprintf("/e%d", i), "unix:uid:1000")
 		waitUpdate(b, sub, id, func(u *workloadapi.Update) bool { return serialOf(u, id) != nil })
 		worst = max(worst, time.Since(start))
 	}
@@ -46,26 +46,32 @@ func BenchmarkNewEntryLatency(b *testing.B) {
 }
 
 // BenchmarkIdleSync measures what one sync round allocates, agent and
-// in-process fake server together, when 1,000 entries with minted SVIDs are
-// unchanged: the steady state of an agent between changes. The server
-// sends revisions (pages of 100), so nothing needs fetching. The fake
-// server does not hold syncs, so the agent polls: each iteration is one
-// 20ms sync interval; B/sync is the process's allocation per entry sync
-// (housekeeping rounds included).
+// in-process real server together, when 1,000 entries with minted SVIDs
+// are unchanged: the steady state of an agent between changes. The server
+// sends revisions (1,000 entries exceed its page of 500), so nothing needs
+// fetching. The agent waits on the digest for only 20ms (SyncWait), so each
+// iteration, one 20ms tick, sees about one idle round; B/sync is the
+// process's allocation per entry sync (housekeeping rounds included).
 func BenchmarkIdleSync(b *testing.B) {
 	clk := newClock()
-	srv := newFakeServer(b, clk, fakeServerConfig{pageSize: 100})
-	srv.addToken("token", false)
+	srv := testenv.StartServer(b, testenv.Options{})
 	const n = 1000
+	td := srv.Layout.TrustDomain.Name()
+	entries := make([]*types.Entry, n)
 	for i := range n {
-		id := fmt.Sprintf("e%04d", i)
-		srv.setEntry(id, "/"+id, fmt.Sprintf("unix:uid:%d", 10000+i))
+		e, err := testenv.Entry{Path: fmt.Sprintf("/e%04d", i), Selectors: []string{testenv.UID(10000 + i)}}.Proto(td)
+		if err != nil {
+			b.Fatal(err)
+		}
+		entries[i] = e
 	}
+	srv.CreateEntries(b, entries)
 	reg := prometheus.NewRegistry()
-	cfg := config(b, srv, clk, b.TempDir(), "token")
+	cfg := realConfig(b, srv, clk, b.TempDir())
+	cfg.SyncWait = cfg.SyncInterval
 	cfg.Log = slog.New(slog.DiscardHandler)
 	cfg.Registerer = reg
-	h := start(b, srv, clk, cfg)
+	h := start(b, clk, cfg)
 	h.waitAttested()
 	eventually(b, "1,000 SVIDs minted", func() bool {
 		return gathered(b, reg, "svidkit_agent_x509_svids_minted_total") >= n

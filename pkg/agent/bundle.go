@@ -17,7 +17,10 @@ import (
 // bundleRefreshInterval is how often the bundles are fetched at most. CA
 // rotation publishes a next authority at half of the CA's lifetime, long
 // before it signs anything, so polling every 5 s (SPIRE's agent sync period)
-// is ample and keeps an idle agent's traffic to one small call per 5 s.
+// is ample and keeps an idle agent's traffic to one small call per 5 s. An
+// svidkit server also announces every change of the agent's bundles on the
+// held entry sync, and the agent then fetches at once (a.bundlesChanged):
+// the poll is the safety net, and the only way against a SPIRE server.
 const bundleRefreshInterval = 5 * time.Second
 
 // bundleFromProto converts an API bundle; tainted authorities are kept, as
@@ -101,20 +104,22 @@ func (a *Agent) refreshBundles(ctx context.Context) error {
 }
 
 // refreshFederated fetches the bundles of the trust domains entries
-// federate with. A bundle the server does not have (or does not let the
-// agent read) is skipped: workloads then get the others.
+// federate with. A bundle the server does not have (NotFound: never set, or
+// deleted) is dropped; one it cannot serve now keeps its last version:
+// workloads get the others either way.
 func (a *Agent) refreshFederated(ctx context.Context, client bundlev1.BundleClient) {
 	tds := a.cache.FederatedTrustDomains()
 	next := make(map[spiffeid.TrustDomain]*spiffebundle.Bundle, len(tds))
 	for _, td := range tds {
 		pb, err := client.GetFederatedBundle(ctx, &bundlev1.GetFederatedBundleRequest{TrustDomain: td.Name()})
 		if err != nil {
+			c := status.Code(err)
 			lvl := a.log.Warn
-			if c := status.Code(err); c == codes.NotFound || c == codes.Unimplemented {
+			if c == codes.NotFound || c == codes.Unimplemented {
 				lvl = a.log.Debug
 			}
 			lvl("federated bundle unavailable", "trust_domain", td, "error", err)
-			if old, ok := a.federated[td]; ok {
+			if old, ok := a.federated[td]; ok && c != codes.NotFound {
 				next[td] = old
 			}
 			continue

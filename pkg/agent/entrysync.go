@@ -23,7 +23,21 @@ const (
 	waitDigestKey = "svidkit-wait-digest"
 	// waitTimeoutKey bounds the hold, in milliseconds.
 	waitTimeoutKey = "svidkit-wait-timeout-ms"
+	// bundlesDigestHeader is the response header with the digest of the
+	// bundles the agent fetches (its own and those its entries federate
+	// with).
+	bundlesDigestHeader = "svidkit-bundles-digest"
+	// waitBundlesDigestKey asks the server to end the hold also when the
+	// bundles no longer have the digest sent.
+	waitBundlesDigestKey = "svidkit-wait-bundles-digest"
 )
+
+// syncDigests are the digests an svidkit server sends with each entry sync
+// and holds the next one on.
+type syncDigests struct {
+	entries string
+	bundles string
+}
 
 // syncWaitMargin is added to Config.SyncWait for the deadline of a held
 // call: the server answers at the end of the wait, so a call that outlives
@@ -33,17 +47,22 @@ const syncWaitMargin = 5 * time.Second
 // runEntrySync keeps the cached entries in sync until ctx is done, on its
 // own so that a held call never delays SVID rotation, renewal or bundle
 // refresh. Against an svidkit server every call after the first is held
-// until the agent's entries change (or SyncWait passes); against a server
-// that sends no digest (SPIRE) it polls every SyncInterval. Each change is
-// signalled on a.entriesChanged so that the main loop mints at once; after
-// deniedLimit consecutive PermissionDenied results a.denied is signalled.
+// until the agent's entries or bundles change (or SyncWait passes); against
+// a server that sends no digest (SPIRE) it polls every SyncInterval. Each
+// entry change is signalled on a.entriesChanged so that the main loop mints
+// at once, each bundle change the server announces on a.bundlesChanged so
+// that it fetches the bundles at once; after deniedLimit consecutive
+// PermissionDenied results a.denied is signalled.
 func (a *Agent) runEntrySync(ctx context.Context) {
 	bo := backoff.NewJittered(a.cfg.SyncInterval, maxBackoff)
-	digest := ""
+	var waitOn syncDigests
+	// bundles is the last bundles digest the server sent; unlike waitOn it
+	// survives failed calls, so a change during an outage is still seen.
+	bundles := ""
 	denied := 0
 	for {
 		conn := a.conn.Load()
-		next, changed, err := a.syncEntries(ctx, digest)
+		next, changed, err := a.syncEntries(ctx, waitOn)
 		if ctx.Err() != nil {
 			return
 		}
@@ -57,18 +76,30 @@ func (a *Agent) runEntrySync(ctx context.Context) {
 			if changed || first {
 				signal(a.entriesChanged)
 			}
-			digest = next
-			if digest == "" {
+			if next.bundles != "" && next.bundles != bundles {
+				// The first digest counts too: the main loop may have
+				// fetched the bundles before this sync brought the
+				// entries naming foreign trust domains.
+				if bundles != "" {
+					a.metrics.bundlePushes.Inc()
+				}
+				signal(a.bundlesChanged)
+			}
+			if next.bundles != "" {
+				bundles = next.bundles
+			}
+			waitOn = next
+			if waitOn.entries == "" {
 				delay = a.cfg.SyncInterval // the server does not hold calls: poll
 			}
 		case a.conn.Load() != conn:
 			// The main loop replaced the connection (renewal or
 			// re-attestation), which ends calls on the old one: not a
 			// server failure, so ask again at once on the new one.
-			digest = ""
+			waitOn = syncDigests{}
 		case mustReattest(err):
 			// The server asks for re-attestation: no point in asking again.
-			digest = ""
+			waitOn = syncDigests{}
 			denied = 0
 			delay = bo.Next()
 			a.metrics.syncErrors.Inc()
@@ -77,7 +108,7 @@ func (a *Agent) runEntrySync(ctx context.Context) {
 			default:
 			}
 		case status.Code(err) == codes.PermissionDenied:
-			digest = ""
+			waitOn = syncDigests{}
 			denied++
 			delay = bo.Next()
 			a.metrics.syncErrors.Inc()
@@ -90,7 +121,7 @@ func (a *Agent) runEntrySync(ctx context.Context) {
 				}
 			}
 		default:
-			digest = ""
+			waitOn = syncDigests{}
 			delay = bo.Next()
 			a.metrics.syncErrors.Inc()
 			a.log.Warn("entry sync with server failed; serving cached SVIDs", "error", err, "retry_in", delay)

@@ -1,11 +1,13 @@
 package agent_test
 
 import (
-	"strconv"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/svidkit/svidkit/internal/testenv"
 )
 
 // nextSync returns the metadata of the next SyncAuthorizedEntries call the
@@ -30,13 +32,15 @@ func first(md metadata.MD, key string) string {
 
 // TestEntrySyncPollsServersWithoutDigest runs the agent against a server
 // that never sends the digest header, as a SPIRE server: it must keep
-// polling, without wait metadata, and still pick up new entries.
+// polling, without wait metadata, and still pick up new entries. It keeps
+// the fake server, whose fault is the missing long-poll extension, and
+// reads the metadata of each sync call.
 func TestEntrySyncPollsServersWithoutDigest(t *testing.T) {
 	clk := newClock()
 	srv := newFakeServer(t, clk, fakeServerConfig{})
 	srv.addToken("token", false)
 	srv.setEntry("web", "/web", "unix:uid:1000")
-	h := start(t, srv, clk, config(t, srv, clk, t.TempDir(), "token"))
+	h := start(t, clk, config(t, srv, clk, t.TempDir(), "token"))
 	sub := h.subscribe("unix:uid:1000")
 	waitUpdate(t, sub, "web identity", hasIDs("web"))
 
@@ -49,45 +53,35 @@ func TestEntrySyncPollsServersWithoutDigest(t *testing.T) {
 	waitUpdate(t, sub, "db identity by polling", hasIDs("db", "web"))
 }
 
-// TestEntrySyncWaitsOnDigest runs the agent against a server with the
-// long-poll extension: after the first sync every call must carry the
-// digest the server last sent, so the server can hold it, and a change
-// released by the server must reach workloads.
+// TestEntrySyncWaitsOnDigest runs the agent against the real server, which
+// speaks the long-poll extension: after the first sync the agent must wait
+// on the digest the server sent, so a change released by the server
+// reaches workloads at once although the agent would poll only every hour,
+// and the held call does not return while nothing changes.
 func TestEntrySyncWaitsOnDigest(t *testing.T) {
 	clk := newClock()
-	srv := newFakeServer(t, clk, fakeServerConfig{longPoll: true})
-	srv.addToken("token", false)
-	srv.setEntry("web", "/web", "unix:uid:1000")
-	cfg := config(t, srv, clk, t.TempDir(), "token")
-	cfg.SyncWait = 10 * time.Second
-	h := start(t, srv, clk, cfg)
+	srv := testenv.StartServer(t, testenv.Options{})
+	web := createEntry(t, srv, "/web", "unix:uid:1000")
+	cfg := realConfig(t, srv, clk, t.TempDir())
+	cfg.SyncInterval = time.Hour // a polling agent would not see the next entry in time
+	cfg.SyncWait = 30 * time.Second
+	reg := prometheus.NewRegistry()
+	cfg.Registerer = reg
+	h := start(t, clk, cfg)
 	sub := h.subscribe("unix:uid:1000")
+	waitUpdate(t, sub, "web identity", hasIDs(web))
 
-	if md := nextSync(t, srv); first(md, "svidkit-wait-digest") != "" {
-		t.Fatalf("first sync carried a wait digest: %v", md)
+	db := createEntry(t, srv, "/db", "unix:uid:1000")
+	waitUpdate(t, sub, "db identity after the held sync returned", hasIDs(db, web))
+	api := createEntry(t, srv, "/api", "unix:uid:1000")
+	waitUpdate(t, sub, "api identity after the next held sync returned", hasIDs(api, db, web))
+	// Three syncs completed: the first, and one held call per change. An
+	// agent that did not wait (or whose wait the server refused) would
+	// have made many more, or failed them.
+	if got := gathered(t, reg, "svidkit_agent_entry_syncs_total"); got != 3 {
+		t.Errorf("entry syncs = %v, want 3", got)
 	}
-	srv.mu.Lock()
-	version := srv.version
-	srv.mu.Unlock()
-	held := nextSync(t, srv)
-	if got, want := first(held, "svidkit-wait-digest"), strconv.Itoa(version); got != want {
-		t.Fatalf("second sync waits on digest %q, want %q", got, want)
-	}
-	if got := first(held, "svidkit-wait-timeout-ms"); got != "10000" {
-		t.Fatalf("wait timeout %q, want 10000", got)
-	}
-	waitUpdate(t, sub, "web identity", hasIDs("web"))
-
-	srv.setEntry("db", "/db", "unix:uid:1000")
-	waitUpdate(t, sub, "db identity after the held sync returned", hasIDs("db", "web"))
-	if md := nextSync(t, srv); first(md, "svidkit-wait-digest") != strconv.Itoa(version+1) {
-		t.Fatalf("sync after the change waits on %q, want %d", first(md, "svidkit-wait-digest"), version+1)
-	}
-	// With SyncInterval at 20 ms a polling agent would have called again
-	// by now; a waiting one sits in the held call.
-	select {
-	case md := <-srv.syncs:
-		t.Fatalf("unexpected sync while one is held: %v", md)
-	default:
+	if got := gathered(t, reg, "svidkit_agent_sync_errors_total"); got != 0 {
+		t.Errorf("sync errors = %v, want 0", got)
 	}
 }

@@ -2,21 +2,14 @@ package agent_test
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"math/big"
 	"net"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -36,7 +29,9 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/internal/testclock"
+	"github.com/svidkit/svidkit/pkg/server/ca"
 )
 
 var td = spiffeid.RequireTrustDomainFromString("example.org")
@@ -46,21 +41,22 @@ type agentRecord struct {
 	serial, newSerial *big.Int
 }
 
-// fakeServer implements the few spire-api-sdk RPCs the agent uses, over
-// real gRPC and TLS, with a self-signed test CA.
+// fakeServer implements the spire-api-sdk RPCs the agent uses, over real
+// gRPC and TLS with a test CA on the test clock, for the tests that must
+// inject what the real server (internal/testenv, see realserver_test.go)
+// cannot be made to do: a wrong server SPIFFE ID, reusable join tokens, k8s_psat tokens accepted or refused on demand,
+// attestation errors, AGENT_MUST_REATTEST, a held BatchNewX509SVID, no
+// long-poll extension (as a SPIRE server), a page size of 2, and a record
+// of what the agent asked. It does not hold syncs.
 type fakeServer struct {
 	t        testing.TB
 	clk      *testclock.Clock
-	caKey    *ecdsa.PrivateKey
-	ca       *x509.Certificate
-	jwtKey   *ecdsa.PrivateKey
+	ca       *testca.CA
 	addr     string
 	agentTTL time.Duration
-	svidTTL  time.Duration
 	pageSize int // below it, sync sends full entries; at or above, revisions
 
 	mu           sync.Mutex
-	serial       int64
 	tokens       map[string]bool // token -> reusable
 	agents       map[spiffeid.ID]*agentRecord
 	entries      map[string]*types.Entry
@@ -69,12 +65,6 @@ type fakeServer struct {
 	requestedIDs [][]string
 	lastSerial   *big.Int // serial of the last authenticated agent call
 
-	// longPoll makes the server speak svidkit's long-poll extension:
-	// version is the digest of its entries, bumped on every change, which
-	// is broadcast by closing and replacing changed.
-	longPoll bool
-	version  int
-	changed  chan struct{}
 	// syncs receives the metadata of every SyncAuthorizedEntries call;
 	// calls beyond its buffer are not recorded.
 	syncs chan metadata.MD
@@ -97,20 +87,15 @@ type fakeServer struct {
 }
 
 type fakeServerConfig struct {
-	agentTTL, svidTTL time.Duration
-	pageSize          int
-	serverID          string // defaults to spiffe://example.org/spire/server
-	// longPoll enables the svidkit long-poll extension of entry syncs.
-	longPoll bool
+	agentTTL time.Duration
+	pageSize int
+	serverID string // defaults to spiffe://example.org/spire/server
 }
 
 func newFakeServer(t testing.TB, clk *testclock.Clock, cfg fakeServerConfig) *fakeServer {
 	t.Helper()
 	if cfg.agentTTL == 0 {
 		cfg.agentTTL = time.Hour
-	}
-	if cfg.svidTTL == 0 {
-		cfg.svidTTL = time.Hour
 	}
 	if cfg.pageSize == 0 {
 		cfg.pageSize = 100
@@ -119,41 +104,29 @@ func newFakeServer(t testing.TB, clk *testclock.Clock, cfg fakeServerConfig) *fa
 		cfg.serverID = "spiffe://example.org/spire/server"
 	}
 	s := &fakeServer{
-		t: t, clk: clk, agentTTL: cfg.agentTTL, svidTTL: cfg.svidTTL, pageSize: cfg.pageSize,
-		tokens:   make(map[string]bool),
-		agents:   make(map[spiffeid.ID]*agentRecord),
-		entries:  make(map[string]*types.Entry),
-		longPoll: cfg.longPoll,
-		changed:  make(chan struct{}),
-		syncs:    make(chan metadata.MD, 1000),
+		t: t, clk: clk, agentTTL: cfg.agentTTL, pageSize: cfg.pageSize,
+		tokens:  make(map[string]bool),
+		agents:  make(map[spiffeid.ID]*agentRecord),
+		entries: make(map[string]*types.Entry),
+		syncs:   make(chan metadata.MD, 1000),
 
 		psatTokens:   make(map[string]string),
 		mustReattest: make(map[spiffeid.ID]bool),
 	}
-	s.caKey = newKey(t)
-	s.jwtKey = newKey(t)
-	realNow := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		NotBefore:             realNow.Add(-time.Hour),
-		NotAfter:              realNow.Add(1000 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-		URIs:                  []*url.URL{mustURL(t, "spiffe://example.org")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, s.caKey.Public(), s.caKey)
+	// The CA runs on the test clock, so that SVIDs follow test time; its
+	// root is valid for a day from the start, longer than any test jumps.
+	authority, err := testca.New(td, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.ca, _ = x509.ParseCertificate(der)
-
-	serverKey := newKey(t)
-	serverCert := s.sign(serverKey.Public(), mustURL(t, cfg.serverID), realNow.Add(-time.Hour), realNow.Add(1000*time.Hour))
+	s.ca = authority
+	serverSVID := authority.MintX509SVID(t, spiffeid.RequireFromString(cfg.serverID), testca.SVIDOptions{
+		NotAfter: clk.Now().Add(1000 * time.Hour),
+	})
 	pool := x509.NewCertPool()
-	pool.AddCert(s.ca)
+	pool.AddCert(authority.Root())
 	tlsCfg := &tls.Config{
-		Certificates: []tls.Certificate{{Certificate: [][]byte{serverCert.Raw}, PrivateKey: serverKey}},
+		Certificates: []tls.Certificate{{Certificate: [][]byte{serverSVID.Certificates[0].Raw}, PrivateKey: serverSVID.PrivateKey}},
 		ClientAuth:   tls.VerifyClientCertIfGiven,
 		ClientCAs:    pool,
 		MinVersion:   tls.VersionTLS12,
@@ -181,49 +154,6 @@ func newFakeServer(t testing.TB, clk *testclock.Clock, cfg fakeServerConfig) *fa
 	return s
 }
 
-func newKey(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func mustURL(t testing.TB, s string) *url.URL {
-	t.Helper()
-	u, err := url.Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
-
-// sign issues a leaf certificate for pub with URI SAN u.
-func (s *fakeServer) sign(pub crypto.PublicKey, u *url.URL, nb, na time.Time) *x509.Certificate {
-	s.mu.Lock()
-	s.serial++
-	serial := big.NewInt(s.serial + 1)
-	s.mu.Unlock()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		NotBefore:    nb,
-		NotAfter:     na,
-		URIs:         []*url.URL{u},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, s.ca, pub, s.caKey)
-	if err != nil {
-		panic(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		panic(err)
-	}
-	return c
-}
-
 // signCSR issues an SVID for id with the CSR's public key, valid from the
 // test clock's now for ttl.
 func (s *fakeServer) signCSR(csr []byte, id spiffeid.ID, ttl time.Duration) (*types.X509SVID, *big.Int, error) {
@@ -231,8 +161,11 @@ func (s *fakeServer) signCSR(csr []byte, id spiffeid.ID, ttl time.Duration) (*ty
 	if err != nil {
 		return nil, nil, status.Errorf(codes.InvalidArgument, "csr: %v", err)
 	}
-	now := s.clk.Now()
-	c := s.sign(req.PublicKey, id.URL(), now.Add(-time.Second), now.Add(ttl))
+	chain, err := s.ca.SignX509SVID(context.Background(), ca.X509SVIDParams{SPIFFEID: id, PublicKey: req.PublicKey, TTL: ttl})
+	if err != nil {
+		return nil, nil, status.Errorf(codes.Internal, "sign: %v", err)
+	}
+	c := chain[0]
 	return &types.X509SVID{
 		CertChain: [][]byte{c.Raw},
 		Id:        &types.SPIFFEID{TrustDomain: id.TrustDomain().Name(), Path: id.Path()},
@@ -304,48 +237,12 @@ func (s *fakeServer) setEntry(id, path string, sels ...string) {
 		e.Selectors = append(e.Selectors, &types.Selector{Type: typ, Value: val})
 	}
 	s.entries[id] = e
-	s.bumpLocked()
 }
 
 func (s *fakeServer) deleteEntry(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.entries, id)
-	s.bumpLocked()
-}
-
-// bumpLocked records a change of the entries and wakes held syncs.
-func (s *fakeServer) bumpLocked() {
-	s.version++
-	close(s.changed)
-	s.changed = make(chan struct{})
-}
-
-// holdSync implements the long-poll extension: it holds a call whose wait
-// digest is current until the entries change or the call ends, then sets
-// the digest header.
-func (s *fakeServer) holdSync(stream entryv1.Entry_SyncAuthorizedEntriesServer) error {
-	md, _ := metadata.FromIncomingContext(stream.Context())
-	select {
-	case s.syncs <- md:
-	default:
-	}
-	if !s.longPoll {
-		return nil
-	}
-	for {
-		s.mu.Lock()
-		digest, changed := strconv.Itoa(s.version), s.changed
-		s.mu.Unlock()
-		if v := md.Get("svidkit-wait-digest"); len(v) == 0 || v[0] != digest {
-			return stream.SetHeader(metadata.Pairs("svidkit-entries-digest", digest))
-		}
-		select {
-		case <-changed:
-		case <-stream.Context().Done():
-			return stream.Context().Err()
-		}
-	}
 }
 
 // evictAll forgets every agent, as if they were deleted on the server.
@@ -516,8 +413,12 @@ func (e entryService) SyncAuthorizedEntries(stream entryv1.Entry_SyncAuthorizedE
 	if _, err := s.caller(stream.Context()); err != nil {
 		return err
 	}
-	if err := s.holdSync(stream); err != nil {
-		return err
+	// Record the call's metadata; send no digest header: the agent must
+	// poll, as it does against a SPIRE server.
+	md, _ := metadata.FromIncomingContext(stream.Context())
+	select {
+	case s.syncs <- md:
+	default:
 	}
 	if _, err := stream.Recv(); err != nil {
 		return err
@@ -604,7 +505,7 @@ func (v svidService) BatchNewX509SVID(ctx context.Context, req *svidv1.BatchNewX
 			continue
 		}
 		id := spiffeid.RequireFromPath(td, en.SpiffeId.Path)
-		svid, _, err := s.signCSR(p.GetCsr(), id, s.svidTTL)
+		svid, _, err := s.signCSR(p.GetCsr(), id, time.Hour)
 		if err != nil {
 			return nil, err
 		}
@@ -615,46 +516,20 @@ func (v svidService) BatchNewX509SVID(ctx context.Context, req *svidv1.BatchNewX
 	return resp, nil
 }
 
-func (v svidService) NewJWTSVID(ctx context.Context, req *svidv1.NewJWTSVIDRequest) (*svidv1.NewJWTSVIDResponse, error) {
-	s := v.s
-	if _, err := s.caller(ctx); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	en, ok := s.entries[req.GetEntryId()]
-	s.serial++
-	n := s.serial
-	s.mu.Unlock()
-	if !ok {
-		return nil, status.Error(codes.NotFound, "entry not found")
-	}
-	now := s.clk.Now()
-	return &svidv1.NewJWTSVIDResponse{Svid: &types.JWTSVID{
-		Token:     fmt.Sprintf("jwt-%s-%d-%s", en.Id, n, strings.Join(req.GetAudience(), ",")),
-		Id:        en.SpiffeId,
-		ExpiresAt: now.Add(5 * time.Minute).Unix(),
-		IssuedAt:  now.Unix(),
-	}}, nil
-}
-
 type bundleService struct {
 	bundlev1.UnimplementedBundleServer
 	s *fakeServer
 }
 
 func (b bundleService) GetBundle(context.Context, *bundlev1.GetBundleRequest) (*types.Bundle, error) {
-	pub, err := x509.MarshalPKIXPublicKey(b.s.jwtKey.Public())
+	pub, err := x509.MarshalPKIXPublicKey(b.s.ca.JWTPublicKey())
 	if err != nil {
 		return nil, err
 	}
 	return &types.Bundle{
 		TrustDomain:     td.Name(),
-		X509Authorities: []*types.X509Certificate{{Asn1: b.s.ca.Raw}},
-		JwtAuthorities:  []*types.JWTKey{{PublicKey: pub, KeyId: "jwt-1"}},
+		X509Authorities: []*types.X509Certificate{{Asn1: b.s.ca.Root().Raw}},
+		JwtAuthorities:  []*types.JWTKey{{PublicKey: pub, KeyId: b.s.ca.JWTKeyID()}},
 		SequenceNumber:  1,
 	}, nil
-}
-
-func (b bundleService) GetFederatedBundle(context.Context, *bundlev1.GetFederatedBundleRequest) (*types.Bundle, error) {
-	return nil, status.Error(codes.NotFound, "no federated bundles")
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svidkit/svidkit/internal/testenv"
 	"github.com/svidkit/svidkit/pkg/agent"
 )
 
@@ -15,9 +16,8 @@ const stallLimit = 80 * time.Second
 
 func TestLiveReadyBeforeAndAfterRun(t *testing.T) {
 	clk := newClock()
-	srv := newFakeServer(t, clk, fakeServerConfig{})
-	srv.addToken("token", false)
-	a, err := agent.New(config(t, srv, clk, t.TempDir(), "token"))
+	srv := testenv.StartServer(t, testenv.Options{})
+	a, err := agent.New(realConfig(t, srv, clk, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +49,8 @@ func TestLiveReadyBeforeAndAfterRun(t *testing.T) {
 // liveness probe must catch: the agent SVID expired and the server keeps
 // rejecting the (rotated) token. Live and Ready go false and stay false
 // while attempts keep failing, and recover once attestation succeeds.
+// It keeps the fake server, whose fault is a k8s_psat attestor that rejects
+// the token until told otherwise.
 func TestLiveWhenSVIDExpiredAndReattestationFails(t *testing.T) {
 	clk := newClock()
 	srv := newFakeServer(t, clk, fakeServerConfig{agentTTL: time.Hour})
@@ -56,7 +58,7 @@ func TestLiveWhenSVIDExpiredAndReattestationFails(t *testing.T) {
 	srv.setEntry("web", "/web", "unix:uid:1000")
 	tokenPath := filepath.Join(t.TempDir(), "spire-agent")
 	writeToken(t, tokenPath, "token-1")
-	h := start(t, srv, clk, psatConfig(t, srv, clk, t.TempDir(), tokenPath))
+	h := start(t, clk, psatConfig(t, srv, clk, t.TempDir(), tokenPath))
 	h.waitAttested()
 	eventually(t, "ready", h.agent.Ready)
 	if !h.agent.Live() {
@@ -85,13 +87,14 @@ func TestLiveWhenSVIDExpiredAndReattestationFails(t *testing.T) {
 
 // TestLiveWhenLoopStalls shows that a main loop stuck on a call that does
 // not return stops being live once the stall limit passes, and is live
-// again when the call returns.
+// again when the call returns. It keeps the fake server, whose fault is a
+// BatchNewX509SVID call held until the test releases it.
 func TestLiveWhenLoopStalls(t *testing.T) {
 	clk := newClock()
 	srv := newFakeServer(t, clk, fakeServerConfig{})
 	srv.addToken("token", false)
 	srv.setEntry("web", "/web", "unix:uid:1000")
-	h := start(t, srv, clk, config(t, srv, clk, t.TempDir(), "token"))
+	h := start(t, clk, config(t, srv, clk, t.TempDir(), "token"))
 	h.waitAttested()
 	sub := h.subscribe("unix:uid:1000")
 	waitUpdate(t, sub, "web identity", hasIDs("web"))

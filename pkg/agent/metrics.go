@@ -16,6 +16,7 @@ type metrics struct {
 	minted       prometheus.Counter
 	renewals     prometheus.Counter
 	attestations prometheus.Counter
+	bundlePushes prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -49,11 +50,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "svidkit_agent_attestations_total",
 			Help: "Successful node attestations.",
 		}),
+		bundlePushes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "svidkit_agent_bundle_pushes_total",
+			Help: "Bundle changes the server announced on the entry sync, each fetched at once rather than at the next bundle poll.",
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.syncDuration, m.syncErrors, m.entrySyncs, m.entries, m.minted, m.renewals, m.attestations} {
+	for _, c := range []prometheus.Collector{m.syncDuration, m.syncErrors, m.entrySyncs, m.entries, m.minted, m.renewals, m.attestations, m.bundlePushes} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

@@ -69,6 +69,15 @@ func (s *fakeServer) hasAgent(path string) bool {
 	return ok
 }
 
+// The k8s_psat tests keep the fake server: the real server's k8s_psat
+// attestor asks a kube-apiserver (TokenReview) whether a token is valid, so
+// a token it rejects, a rotated token, or an apiserver outage can only be
+// injected through the fake, which accepts the tokens a test lists. Each
+// test names the fault it injects.
+
+// TestK8sPSATAttestation injects a token rotation (the server stops
+// accepting the first token) and reads the attestation payloads the server
+// received.
 func TestK8sPSATAttestation(t *testing.T) {
 	clk := newClock()
 	srv := newFakeServer(t, clk, fakeServerConfig{agentTTL: time.Hour})
@@ -77,7 +86,7 @@ func TestK8sPSATAttestation(t *testing.T) {
 	tokenPath := filepath.Join(t.TempDir(), "spire-agent")
 	writeToken(t, tokenPath, "token-1")
 
-	h := start(t, srv, clk, psatConfig(t, srv, clk, t.TempDir(), tokenPath))
+	h := start(t, clk, psatConfig(t, srv, clk, t.TempDir(), tokenPath))
 	h.waitAttested()
 	sub := h.subscribe("unix:uid:1000")
 	waitUpdate(t, sub, "web identity", hasIDs("web"))
@@ -122,6 +131,7 @@ func TestK8sPSATAttestation(t *testing.T) {
 	})
 }
 
+// TestK8sPSATTokenErrors injects a token the server rejects.
 func TestK8sPSATTokenErrors(t *testing.T) {
 	clk := newClock()
 	srv := newFakeServer(t, clk, fakeServerConfig{})
@@ -154,6 +164,8 @@ func TestK8sPSATTokenErrors(t *testing.T) {
 	}
 }
 
+// TestK8sPSATRestart needs the fake's k8s_psat attestor, accepting the
+// token it was given (the real one asks a kube-apiserver).
 func TestK8sPSATRestart(t *testing.T) {
 	tests := []struct {
 		name string
@@ -173,14 +185,14 @@ func TestK8sPSATRestart(t *testing.T) {
 			tokenPath := filepath.Join(t.TempDir(), "spire-agent")
 			writeToken(t, tokenPath, "token-1")
 			cfg := psatConfig(t, srv, clk, t.TempDir(), tokenPath)
-			h := start(t, srv, clk, cfg)
+			h := start(t, clk, cfg)
 			h.waitAttested()
 			waitUpdate(t, h.subscribe("unix:uid:1000"), "web identity", hasIDs("web"))
 			h.shutdown()
 
 			clk.Add(tt.offline)
 			cfg.Registerer = prometheus.NewRegistry()
-			h2 := start(t, srv, clk, cfg)
+			h2 := start(t, clk, cfg)
 			h2.waitAttested()
 			waitUpdate(t, h2.subscribe("unix:uid:1000"), "web identity after restart", hasIDs("web"))
 			if attests, _ := srv.counts(); attests != tt.wantAttests {
@@ -201,6 +213,7 @@ func TestK8sPSATRestart(t *testing.T) {
 	}
 }
 
+// TestMustReattest injects AGENT_MUST_REATTEST denials.
 func TestMustReattest(t *testing.T) {
 	clk := newClock()
 	srv := newFakeServer(t, clk, fakeServerConfig{})
@@ -211,7 +224,7 @@ func TestMustReattest(t *testing.T) {
 	cfg := psatConfig(t, srv, clk, t.TempDir(), tokenPath)
 	lines := make(chan string, 1000)
 	cfg.Log = slog.New(slog.NewTextHandler(testWriter{t: t, lines: lines}, nil))
-	h := start(t, srv, clk, cfg)
+	h := start(t, clk, cfg)
 	h.waitAttested()
 	sub := h.subscribe("unix:uid:1000")
 	waitUpdate(t, sub, "web identity", hasIDs("web"))
@@ -247,7 +260,8 @@ func TestMustReattest(t *testing.T) {
 // TestK8sPSATAttestationWaitsOutServerErrors: while the server answers
 // Internal (its kube-apiserver is down) or ResourceExhausted, the agent
 // retries its first attestation instead of exiting, so a DaemonSet's
-// agents do not crash-loop through a control-plane upgrade.
+// agents do not crash-loop through a control-plane upgrade. The fake
+// server injects the two errors.
 func TestK8sPSATAttestationWaitsOutServerErrors(t *testing.T) {
 	clk := newClock()
 	srv := newFakeServer(t, clk, fakeServerConfig{agentTTL: time.Hour})
@@ -261,7 +275,7 @@ func TestK8sPSATAttestationWaitsOutServerErrors(t *testing.T) {
 	tokenPath := filepath.Join(t.TempDir(), "spire-agent")
 	writeToken(t, tokenPath, "token-1")
 
-	h := start(t, srv, clk, psatConfig(t, srv, clk, t.TempDir(), tokenPath))
+	h := start(t, clk, psatConfig(t, srv, clk, t.TempDir(), tokenPath))
 	h.waitAttested()
 	if got := psatTokens(t, srv); len(got) != 3 {
 		t.Fatalf("attestations = %d, want 3 (two refused by server errors, then success)", len(got))

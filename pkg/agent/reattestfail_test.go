@@ -13,14 +13,16 @@ import (
 // kube-apiserver is down) does not stop workload SVID rotation while the
 // agent's own SVID is still valid: the agent keeps minting with it, as
 // SPIRE's agent, whose rotator re-attests apart from the sync, does.
+// It keeps the fake server, whose fault is a k8s_psat attestor that starts
+// refusing the token.
 func TestFailedReattestationKeepsMinting(t *testing.T) {
 	clk := newClock()
-	srv := newFakeServer(t, clk, fakeServerConfig{agentTTL: time.Hour, svidTTL: time.Hour})
+	srv := newFakeServer(t, clk, fakeServerConfig{agentTTL: time.Hour}) // workload SVIDs live an hour too
 	srv.addPSATToken("token-1", "node-1")
 	srv.setEntry("web", "/web", "unix:uid:1000")
 	tokenPath := filepath.Join(t.TempDir(), "spire-agent")
 	writeToken(t, tokenPath, "token-1")
-	h := start(t, srv, clk, psatConfig(t, srv, clk, t.TempDir(), tokenPath))
+	h := start(t, clk, psatConfig(t, srv, clk, t.TempDir(), tokenPath))
 	h.waitAttested()
 	sub := h.subscribe("unix:uid:1000")
 	first := serialOf(waitUpdate(t, sub, "web identity", hasIDs("web")), "web")

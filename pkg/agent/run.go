@@ -66,6 +66,9 @@ func (a *Agent) loop(ctx context.Context) error {
 			return nil
 		case <-timer.C:
 		case <-a.entriesChanged:
+		case <-a.bundlesChanged:
+			// The server announced a bundle change: skip the poll period.
+			a.lastBundleFetch = time.Time{}
 		case err := <-a.denied:
 			a.handleDenied(ctx, err)
 			a.progressed()

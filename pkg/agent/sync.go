@@ -25,50 +25,60 @@ import (
 // them all; with many it sends revisions first and the agent asks only for
 // the entries that are new or changed.
 //
-// With a non-empty waitDigest (the digest of the last response) an svidkit
-// server holds the call until the agent's entries change or its wait ends;
-// the call's deadline then allows for the wait. It returns the digest the
-// server sent with this response, empty from servers without the
-// extension (SPIRE), and whether the cached entries changed.
-func (a *Agent) syncEntries(ctx context.Context, waitDigest string) (digest string, changed bool, err error) {
+// With a non-empty wait.entries (the digest of the last response) an
+// svidkit server holds the call until the agent's entries change (or, with
+// wait.bundles, its bundles) or its wait ends; the call's deadline then
+// allows for the wait. It returns the digests the server sent with this
+// response, empty from servers without the extension (SPIRE), and whether
+// the cached entries changed.
+func (a *Agent) syncEntries(ctx context.Context, wait syncDigests) (digests syncDigests, changed bool, err error) {
 	conn, err := a.client()
 	if err != nil {
-		return "", false, err
+		return syncDigests{}, false, err
 	}
 	timeout := iterationTimeout
-	if waitDigest != "" {
+	if wait.entries != "" {
 		timeout = a.cfg.SyncWait + syncWaitMargin
 		ctx = metadata.AppendToOutgoingContext(ctx,
-			waitDigestKey, waitDigest,
+			waitDigestKey, wait.entries,
 			waitTimeoutKey, strconv.FormatInt(a.cfg.SyncWait.Milliseconds(), 10))
+		if wait.bundles != "" {
+			ctx = metadata.AppendToOutgoingContext(ctx, waitBundlesDigestKey, wait.bundles)
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := entryv1.NewEntryClient(conn)
 	stream, err := client.SyncAuthorizedEntries(ctx)
 	if err != nil {
-		return "", false, fmt.Errorf("sync entries: open stream: %w", err)
+		return syncDigests{}, false, fmt.Errorf("sync entries: open stream: %w", err)
 	}
 	// A Send that fails with io.EOF means the server already ended the
 	// call; the Recv below returns its status, which the caller needs
 	// (PermissionDenied makes the agent attest again).
 	if err := stream.Send(&entryv1.SyncAuthorizedEntriesRequest{}); err != nil && !errors.Is(err, io.EOF) {
-		return "", false, fmt.Errorf("sync entries: send: %w", err)
+		return syncDigests{}, false, fmt.Errorf("sync entries: send: %w", err)
 	}
 	resp, err := stream.Recv()
 	if status.Code(err) == codes.Unimplemented {
-		return "", true, a.fetchEntries(ctx, client)
+		return syncDigests{}, true, a.fetchEntries(ctx, client)
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("sync entries: %w", err)
+		return syncDigests{}, false, fmt.Errorf("sync entries: %w", err)
 	}
 	if hdr, err := stream.Header(); err == nil {
-		if v := hdr.Get(entriesDigestHeader); len(v) > 0 {
-			digest = v[0]
-		}
+		digests = syncDigests{entries: firstValue(hdr, entriesDigestHeader), bundles: firstValue(hdr, bundlesDigestHeader)}
 	}
 	changed, err = a.applySync(stream, resp)
-	return digest, changed, err
+	return digests, changed, err
+}
+
+// firstValue returns the first value of key in md, or "".
+func firstValue(md metadata.MD, key string) string {
+	if v := md.Get(key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // applySync reads the rest of a sync whose first response is resp and

@@ -177,6 +177,7 @@ func formatOptions(c *helperconfig.Config) svidformat.Options {
 		KeyFileMode:              c.KeyFileMode,
 		AddIntermediatesToBundle: c.AddIntermediatesToBundle,
 		IncludeFederatedDomains:  c.IncludeFederatedDomains,
+		BundleDir:                c.BundleDir,
 		OmitExpired:              c.OmitExpired,
 		KeyEncoding:              svidformat.KeyEncoding(c.KeyEncoding),
 		CombinedFileName:         c.CombinedFileName,

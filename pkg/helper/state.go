@@ -65,7 +65,8 @@ func newState(cfg *helperconfig.Config) *state {
 
 func (s *state) path(name string) string { return filepath.Join(s.certDir, name) }
 
-// files returns the whole current set, sorted by name. Called with mu held.
+// files returns the whole current set, sorted by directory and name.
+// Called with mu held.
 func (s *state) files() []svidfile.File {
 	out := append([]svidfile.File(nil), s.x509...)
 	for _, f := range s.jwt {
@@ -74,7 +75,12 @@ func (s *state) files() []svidfile.File {
 	if s.jwtBundle != nil {
 		out = append(out, *s.jwtBundle)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Dir != out[j].Dir {
+			return out[i].Dir < out[j].Dir
+		}
+		return out[i].Name < out[j].Name
+	})
 	return out
 }
 

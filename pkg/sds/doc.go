@@ -16,10 +16,17 @@
 //   - Config.DefaultBundleName ("ROOTCA"): the bundle of the workload's own
 //     trust domain as a validation_context.
 //   - A trust domain ("spiffe://example.org" as SPIRE accepts it, or
-//     "example.org"): that trust domain's bundle, federated ones included.
-//     The secret carries the name exactly as requested.
+//     "example.org"): that trust domain's bundle, the own one or a
+//     federated one. The secret carries the name exactly as requested.
 //   - Config.DefaultAllBundlesName ("ALL"): one validation_context with every
-//     bundle the workload trusts.
+//     bundle the workload trusts, own and federated (one SPIFFE validator
+//     trust domain per bundle, see below).
+//
+// Which federated bundles a workload has is the Source's answer
+// ([Snapshot].Bundles): the agent gives exactly those of the trust domains
+// the workload's matching entries name in federates_with, svidkit-sds those
+// its Workload API sends with its identity (federated_bundles). A foreign
+// trust domain outside that set is never served, whatever the name asked.
 //   - No names at all (a wildcard request; "*" in the delta protocol): every
 //     bundle named by its trust domain ID and every SVID named by its SPIFFE
 //     ID, as SPIRE does.

@@ -1,10 +1,11 @@
 package sds
 
 import (
-	"errors"
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/svidkit/svidkit/pkg/metricreg"
 )
 
 // metrics are the SDS counters; they work unregistered when no Registerer
@@ -42,16 +43,10 @@ func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
 // register registers c, reusing an identical collector that is already
 // registered (two handlers on one registry share their counters).
 func register[C prometheus.Collector](reg prometheus.Registerer, c C, log *slog.Logger) C {
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	switch {
-	case err == nil:
+	got, err := metricreg.Register(reg, c)
+	if err != nil {
+		log.Warn("sds: register metric", "error", err)
 		return c
-	case errors.As(err, &are):
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
 	}
-	log.Warn("sds: register metric", "error", err)
-	return c
+	return got
 }

@@ -124,39 +124,49 @@ func (f *runFlags) load(cmd *cobra.Command, getenv func(string) string) (sdsconf
 			return cfg, err
 		}
 	}
-	changed := cmd.Flags().Changed
-	set := func(name string, dst *string, v string) {
-		if changed(name) {
+	// A flag overrides the file's key: messages about the value must no
+	// longer point at the file's line.
+	changed := func(name, key string) bool {
+		if !cmd.Flags().Changed(name) {
+			return false
+		}
+		cfg.Lines.Forget(sdsconfig.TopLevel, key)
+		return true
+	}
+	set := func(name, key string, dst *string, v string) {
+		if changed(name, key) {
 			*dst = v
 		}
 	}
-	set("agent-address", &cfg.AgentAddress, f.agentAddress)
-	set("default-svid-name", &cfg.DefaultSVIDName, f.svidName)
-	set("default-bundle-name", &cfg.DefaultBundleName, f.bundleName)
-	set("default-all-bundles-name", &cfg.DefaultAllBundlesName, f.allBundlesName)
-	set("log-level", &cfg.LogLevel, f.logLevel)
-	set("log-format", &cfg.LogFormat, f.logFormat)
-	if changed("listen") {
+	set("agent-address", "agent_address", &cfg.AgentAddress, f.agentAddress)
+	set("default-svid-name", "default_svid_name", &cfg.DefaultSVIDName, f.svidName)
+	set("default-bundle-name", "default_bundle_name", &cfg.DefaultBundleName, f.bundleName)
+	set("default-all-bundles-name", "default_all_bundles_name", &cfg.DefaultAllBundlesName, f.allBundlesName)
+	set("log-level", "log_level", &cfg.LogLevel, f.logLevel)
+	set("log-format", "log_format", &cfg.LogFormat, f.logFormat)
+	if changed("listen", "listen_address") {
 		cfg.ListenAddresses = f.listen
-		cfg.ListenAddressPos = ""
 	}
-	if changed("allow-insecure-tcp") {
+	if changed("allow-insecure-tcp", "allow_insecure_tcp") {
 		cfg.AllowInsecureTCP = f.allowInsecureTCP
 	}
-	if changed("socket-dir-shared") {
+	if changed("socket-dir-shared", "socket_dir_shared") {
 		cfg.SocketDirShared = f.socketDirShared
 	}
-	if changed("listen-socket-mode") {
+	if changed("listen-socket-mode", "listen_socket_mode") {
 		m, err := sdsconfig.ParseMode(f.socketMode)
 		if err != nil {
 			return cfg, fmt.Errorf("-listen-socket-mode: %w", err)
 		}
 		cfg.ListenSocketMode = m
 	}
-	if changed("disable-spiffe-cert-validation") {
+	if changed("disable-spiffe-cert-validation", "disable_spiffe_cert_validation") {
 		cfg.DisableSPIFFECertValidation = f.disableSPIFFEValidation
 	}
-	if changed("health-address") {
+	if changed("health-address", "health_checks") {
+		for _, key := range []string{"listener_enabled", "bind_address", "bind_port"} {
+			cfg.Lines.Forget(sdsconfig.HealthBlock, key)
+		}
 		if err := setHealthAddress(&cfg.HealthChecks, f.healthAddress); err != nil {
 			return cfg, err
 		}

@@ -34,6 +34,10 @@ func TestInsecureTCPRefused(t *testing.T) {
 			wantErr: []string{`listen_address "tcp://localhost:8234"`, "allow_insecure_tcp"}},
 		{name: "config file", args: []string{"run", "-config", conf},
 			wantErr: []string{conf + `:2: listen_address "127.0.0.1:8234"`, "allow_insecure_tcp"}},
+		// The flag replaces the file's listen_address: the message names
+		// the file but not the line of the key the flag overrode.
+		{name: "flag over config file", args: []string{"run", "-config", conf, "-listen", "127.0.0.1:0"},
+			wantErr: []string{conf + `: listen_address "127.0.0.1:0"`, "allow_insecure_tcp"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,6 +23,9 @@ type authorizedSet struct {
 	responses setResponses
 	// digest identifies the set's content, computed on first use.
 	digest setDigest
+	// federated are the trust domains the entries federate with, computed
+	// on first use.
+	federated setFederated
 }
 
 // authorizedFor returns the entries the agent with the given ID and node

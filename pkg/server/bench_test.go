@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -25,6 +24,7 @@ import (
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 	"google.golang.org/grpc/codes"
 
+	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/pkg/server"
 	"github.com/svidkit/svidkit/pkg/server/ca"
 	"github.com/svidkit/svidkit/pkg/server/datastore/sqlite"
@@ -187,12 +187,12 @@ type rawSigner struct {
 	tmpl   *x509.Certificate
 }
 
+// newRawSigner builds its own CA rather than use internal/testca: the
+// baselines call x509.CreateCertificate itself, with the CA's private key
+// in hand, which testca keeps to itself.
 func newRawSigner(b *testing.B) rawSigner {
 	b.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
+	caKey := testca.NewKey(b)
 	now := time.Now()
 	caTmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{Country: []string{"US"}, Organization: []string{"SPIFFE"}},
@@ -227,10 +227,7 @@ func newRawSigner(b *testing.B) rawSigner {
 // X509-SVID-shaped template, on every core.
 func BenchmarkX509CreateCertificateParallel(b *testing.B) {
 	s := newRawSigner(b)
-	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
+	leafKey := testca.NewKey(b)
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {

@@ -15,8 +15,10 @@ import (
 
 // deps is what every service handler shares.
 type deps struct {
-	cfg      Config
-	cache    *entryCache
+	cfg   Config
+	cache *entryCache
+	// bundles follows the bundles agents fetch, for held syncs.
+	bundles  *bundleCache
 	metrics  *metrics
 	serverID spiffeid.ID
 	// auth re-checks agents whose sync was held.

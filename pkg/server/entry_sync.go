@@ -49,8 +49,10 @@ func (s *entryService) GetAuthorizedEntries(ctx context.Context, req *entryv1.Ge
 // caller then asks for the IDs it needs, which are paged down in full.
 //
 // svidkit extension: the response header entriesDigestHeader carries the
-// digest of the caller's authorized set; a caller that sends it back as
-// waitDigestKey metadata is held until its set changes (see holdSync).
+// digest of the caller's authorized set, bundlesDigestHeader that of the
+// bundles it fetches; a caller that sends them back as waitDigestKey and
+// waitBundlesDigestKey metadata is held until either changes (see
+// holdSync).
 // Calls without that metadata are answered at once, as SPIRE does.
 func (s *entryService) SyncAuthorizedEntries(stream entryv1.Entry_SyncAuthorizedEntriesServer) error {
 	ctx := stream.Context()
@@ -58,12 +60,12 @@ func (s *entryService) SyncAuthorizedEntries(stream entryv1.Entry_SyncAuthorized
 	if err != nil {
 		return err
 	}
-	digest, timeout, err := waitParams(ctx)
+	w, err := waitParams(ctx)
 	if err != nil {
 		return err
 	}
-	if digest != "" {
-		if agent, err = s.holdSync(ctx, agent, digest, timeout); err != nil {
+	if w.entries != "" {
+		if agent, err = s.holdSync(ctx, agent, w); err != nil {
 			return err
 		}
 	}
@@ -71,7 +73,11 @@ func (s *entryService) SyncAuthorizedEntries(stream entryv1.Entry_SyncAuthorized
 	if err != nil {
 		return err
 	}
-	if err := stream.SetHeader(metadata.Pairs(entriesDigestHeader, set.digestHex())); err != nil {
+	hdr := metadata.Pairs(entriesDigestHeader, set.digestHex())
+	if d := s.bundlesDigest(ctx, set); d != "" {
+		hdr.Set(bundlesDigestHeader, d)
+	}
+	if err := stream.SetHeader(hdr); err != nil {
 		return err
 	}
 	req, err := stream.Recv()

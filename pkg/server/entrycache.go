@@ -16,7 +16,8 @@ import (
 // revisionCheckInterval bounds how often the cache asks the store whether
 // entries changed. Writes through this server are seen at once; writes by
 // another server process sharing the store are seen within this interval,
-// by a polling agent's next call or, while syncs are held, by watch.
+// by a polling agent's next call or, while syncs are held, by
+// deps.watchStore.
 const revisionCheckInterval = 50 * time.Millisecond
 
 // entryCache keeps an in-memory snapshot of every registration entry,
@@ -28,7 +29,8 @@ type entryCache struct {
 	// changed is notified by local writes (invalidate) and when a reload
 	// finds that another process changed the entries.
 	changed broadcast
-	// waiters counts the held syncs; watch polls the store only for them.
+	// waiters counts the held syncs; deps.watchStore polls the store only
+	// for them.
 	waiters atomic.Int64
 
 	mu        sync.Mutex
@@ -53,27 +55,6 @@ func (c *entryCache) invalidate() {
 // changes returns a channel closed at the next change of the entries. Take
 // it before reading a snapshot, so that no change is missed in between.
 func (c *entryCache) changes() <-chan struct{} { return c.changed.wait() }
-
-// watch checks the store's entries revision every revisionCheckInterval
-// while syncs are held, so that writes by another server process sharing
-// the store end the held syncs they concern. It returns nil when ctx is
-// done.
-func (c *entryCache) watch(ctx context.Context) error {
-	t := time.NewTicker(revisionCheckInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		if c.waiters.Load() == 0 {
-			continue
-		}
-		// Errors surface to the held calls themselves when they reload.
-		_, _ = c.snapshot(ctx)
-	}
-}
 
 // snapshot returns a snapshot no older than revisionCheckInterval.
 // Snapshots are immutable and safe to share.

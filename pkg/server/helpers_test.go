@@ -3,8 +3,6 @@ package server_test
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
@@ -170,10 +168,7 @@ func (e *env) tcpConn(svid *x509svid.SVID) *grpc.ClientConn {
 // newKeyCSR returns a fresh key and a CSR for it carrying the given URIs.
 func newKeyCSR(t testing.TB, uris ...string) (crypto.Signer, []byte) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testca.NewKey(t)
 	tmpl := &x509.CertificateRequest{}
 	for _, u := range uris {
 		parsed, err := url.Parse(u)

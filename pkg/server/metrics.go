@@ -2,14 +2,14 @@ package server
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/svidkit/svidkit/pkg/metricreg"
 )
 
 // metrics counts RPCs, signed SVIDs and held entry syncs.
@@ -57,16 +57,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	var err error
-	if m.rpcs, err = register(reg, m.rpcs); err != nil {
+	if m.rpcs, err = metricreg.Register(reg, m.rpcs); err != nil {
 		return nil, err
 	}
-	if m.signed, err = register(reg, m.signed); err != nil {
+	if m.signed, err = metricreg.Register(reg, m.signed); err != nil {
 		return nil, err
 	}
-	if m.holds, err = register(reg, m.holds); err != nil {
+	if m.holds, err = metricreg.Register(reg, m.holds); err != nil {
 		return nil, err
 	}
-	if m.held, err = register(reg, m.held); err != nil {
+	if m.held, err = metricreg.Register(reg, m.held); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -106,21 +106,4 @@ func (m *metrics) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerI
 	err := handler(srv, ss)
 	m.rpcDone(info.FullMethod, err)
 	return err
-}
-
-// register registers c, reusing an identical collector already registered
-// (several servers in one process, as in tests, share the registry).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var already prometheus.AlreadyRegisteredError
-	if errors.As(err, &already) {
-		if existing, ok := already.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	var zero C
-	return zero, fmt.Errorf("register metrics: %w", err)
 }

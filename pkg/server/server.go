@@ -56,7 +56,7 @@ func New(cfg Config) (*Server, error) {
 		attestors[a.Type()] = a
 	}
 	d := &deps{
-		cfg: cfg, cache: newEntryCache(cfg.Store), metrics: m, serverID: serverID,
+		cfg: cfg, cache: newEntryCache(cfg.Store), bundles: newBundleCache(cfg.Store, cfg.Authority), metrics: m, serverID: serverID,
 		auth: auth, attestors: attestors, stopping: make(chan struct{}),
 	}
 	if !cfg.DisableAttestationRateLimit {
@@ -117,7 +117,7 @@ func (s *Server) Run(ctx context.Context) error {
 				endpoint{name: "admin endpoint", srv: adminSrv, lis: unixLis})
 		}},
 		taskrun.Task{Name: "server SVID rotation", Run: s.svid.Run},
-		taskrun.Task{Name: "entry cache", Run: s.deps.cache.watch},
+		taskrun.Task{Name: "store watch", Run: s.deps.watchStore},
 	)
 	cfg.Log.Info("server stopped")
 	if err != nil {

@@ -27,6 +27,15 @@ const (
 	// waitTimeoutKey is the request metadata bounding the hold, in
 	// milliseconds; the server caps it at maxSyncWait.
 	waitTimeoutKey = "svidkit-wait-timeout-ms"
+	// bundlesDigestHeader is the response header carrying the digest of
+	// the bundles the agent fetches (its own trust domain's and those its
+	// entries federate with): a change tells the agent to fetch them at
+	// once.
+	bundlesDigestHeader = "svidkit-bundles-digest"
+	// waitBundlesDigestKey is the request metadata carrying the bundles
+	// digest the agent holds: the hold also ends when it is stale. Agents
+	// that do not send it are held on their entries only.
+	waitBundlesDigestKey = "svidkit-wait-bundles-digest"
 )
 
 // Bounds of a held sync: the default when the agent sends no timeout, and
@@ -46,47 +55,74 @@ const (
 	holdError    = "error"
 )
 
-// waitParams returns the digest an agent waits on and for how long; an
-// empty digest means the agent does not wait (SPIRE agents, first syncs).
-func waitParams(ctx context.Context) (string, time.Duration, error) {
+// waitFor is what a held sync waits on: the digests the agent holds and
+// how long it waits at most.
+type waitFor struct {
+	// entries is the digest of the agent's authorized set; empty means the
+	// agent does not wait (SPIRE agents, first syncs).
+	entries string
+	// bundles is the digest of the agent's bundles; empty means the hold
+	// ignores bundles.
+	bundles string
+	timeout time.Duration
+}
+
+// waitParams returns what an agent waits on.
+func waitParams(ctx context.Context) (waitFor, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	digests := md.Get(waitDigestKey)
 	if len(digests) == 0 || digests[0] == "" {
-		return "", 0, nil
+		return waitFor{}, nil
 	}
-	timeout := defaultSyncWait
+	w := waitFor{entries: digests[0], timeout: defaultSyncWait}
+	if v := md.Get(waitBundlesDigestKey); len(v) > 0 {
+		w.bundles = v[0]
+	}
 	if v := md.Get(waitTimeoutKey); len(v) > 0 {
 		ms, err := strconv.ParseInt(v[0], 10, 64)
 		if err != nil || ms <= 0 {
-			return "", 0, status.Errorf(codes.InvalidArgument, "%s: want a positive number of milliseconds, got %q", waitTimeoutKey, v[0])
+			return waitFor{}, status.Errorf(codes.InvalidArgument, "%s: want a positive number of milliseconds, got %q", waitTimeoutKey, v[0])
 		}
-		timeout = time.Duration(min(ms, maxSyncWait.Milliseconds())) * time.Millisecond
+		w.timeout = time.Duration(min(ms, maxSyncWait.Milliseconds())) * time.Millisecond
 	}
-	return digests[0], timeout, nil
+	return w, nil
+}
+
+// bundlesDigest returns the digest of the bundles an agent with the
+// authorized set fetches, or "" when the bundles cannot be read: the agent
+// then keeps polling them.
+func (s *entryService) bundlesDigest(ctx context.Context, set *authorizedSet) string {
+	snap, err := s.bundles.snapshot(ctx)
+	if err != nil {
+		s.cfg.Log.Warn("cannot read bundles for the entry sync; agents poll them", "error", err)
+		return ""
+	}
+	return snap.digestFor(set)
 }
 
 // holdSync holds the sync of an agent that already has the authorized set
-// with the given digest, until the set changes, timeout passes, the agent
-// is banned or deleted, the caller goes away or the server stops. It
-// returns the agent as re-checked when the hold ends, so that a banned
-// agent gets PermissionDenied rather than its entries. A digest that is
-// already stale returns at once.
-func (s *entryService) holdSync(ctx context.Context, agent *datastore.Agent, digest string, timeout time.Duration) (*datastore.Agent, error) {
+// (and, when w.bundles is set, the bundles) with the digests in w, until
+// either changes, w.timeout passes, the agent is banned or deleted, the
+// caller goes away or the server stops. It returns the agent as re-checked
+// when the hold ends, so that a banned agent gets PermissionDenied rather
+// than its entries. A digest that is already stale returns at once.
+func (s *entryService) holdSync(ctx context.Context, agent *datastore.Agent, w waitFor) (*datastore.Agent, error) {
 	s.cache.waiters.Add(1)
 	defer s.cache.waiters.Add(-1)
-	timer := time.NewTimer(timeout)
+	timer := time.NewTimer(w.timeout)
 	defer timer.Stop()
 	held := false
 	for {
 		// Take the change signals before reading the state they guard.
 		entriesChanged := s.cache.changes()
+		bundlesChanged := s.bundles.changes()
 		agentsChanged := s.agentsChanged.wait()
 		set, err := s.authorizedFor(ctx, agent)
 		if err != nil {
 			s.holdEnded(held, holdError)
 			return nil, err
 		}
-		if set.digestHex() != digest {
+		if set.digestHex() != w.entries || (w.bundles != "" && s.bundlesDigest(ctx, set) != w.bundles) {
 			if !held {
 				return agent, nil
 			}
@@ -97,7 +133,7 @@ func (s *entryService) holdSync(ctx context.Context, agent *datastore.Agent, dig
 			s.metrics.held.Inc()
 			defer s.metrics.held.Dec()
 		}
-		result, recheck := s.waitOnce(ctx, set.validUntil, timer.C, entriesChanged, agentsChanged)
+		result, recheck := s.waitOnce(ctx, set.validUntil, timer.C, entriesChanged, bundlesChanged, agentsChanged)
 		if result != "" {
 			if result == holdCanceled {
 				s.holdEnded(held, holdCanceled)
@@ -117,7 +153,7 @@ func (s *entryService) holdSync(ctx context.Context, agent *datastore.Agent, dig
 // waitOnce waits for one event of a held sync. It returns the hold's
 // result when the hold must end, else whether the agent must be checked
 // again before the digest is.
-func (s *entryService) waitOnce(ctx context.Context, validUntil time.Time, timeout <-chan time.Time, entries, agents <-chan struct{}) (result string, recheck bool) {
+func (s *entryService) waitOnce(ctx context.Context, validUntil time.Time, timeout <-chan time.Time, entries, bundles, agents <-chan struct{}) (result string, recheck bool) {
 	var expiry <-chan time.Time
 	if !validUntil.IsZero() {
 		// An entry of the set expires: the set changes without a write.
@@ -127,6 +163,7 @@ func (s *entryService) waitOnce(ctx context.Context, validUntil time.Time, timeo
 	}
 	select {
 	case <-entries:
+	case <-bundles:
 	case <-expiry:
 	case <-agents:
 		return "", true

@@ -33,7 +33,9 @@ const heldPromptly = time.Second
 
 // syncResult is the outcome of one SyncAuthorizedEntries call.
 type syncResult struct {
-	digest  string
+	digest string
+	// bundles is the bundles digest header, when the server sent one.
+	bundles string
 	entries []*types.Entry
 	err     error
 }
@@ -59,11 +61,14 @@ func syncOnce(ctx context.Context, conn *grpc.ClientConn, md ...string) syncResu
 		return syncResult{err: err}
 	}
 	_ = stream.CloseSend()
-	var digest string
+	var digest, bundles string
 	if v := hdr.Get(digestHeader); len(v) > 0 {
 		digest = v[0]
 	}
-	return syncResult{digest: digest, entries: resp.Entries}
+	if v := hdr.Get(bundlesHeader); len(v) > 0 {
+		bundles = v[0]
+	}
+	return syncResult{digest: digest, bundles: bundles, entries: resp.Entries}
 }
 
 // startSync runs syncOnce in the background; the call is cancelled when

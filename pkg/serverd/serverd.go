@@ -42,6 +42,9 @@ type Options struct {
 	// Started, when non-nil, is called with the running server once both
 	// API listeners accept connections (used by tests and the demo).
 	Started func(*server.Server)
+	// Clock, when non-nil, tells the CA and the APIs the time instead of
+	// the system clock, so that tests can move through SVID lifetimes.
+	Clock server.Clock
 	// CARotationCheckInterval is how often the CA checks its rotation
 	// schedule; 0 means ca.DefaultRotationCheckInterval (10s). Not in the
 	// configuration file: tests with CA lifetimes of seconds lower it.
@@ -78,6 +81,7 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 		JWTIssuer:   cfg.EffectiveJWTIssuer(),
 		Keys:        keys,
 		Bundles:     store,
+		Clock:       opts.Clock,
 		Log:         log.With("subsystem", "ca"),
 
 		RotationCheckInterval: opts.CARotationCheckInterval,
@@ -104,6 +108,7 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 		DefaultX509SVIDTTL: cfg.DefaultX509SVIDTTL,
 		DefaultJWTSVIDTTL:  cfg.DefaultJWTSVIDTTL,
 		AgentTTL:           cfg.AgentTTL,
+		Clock:              opts.Clock,
 		Log:                log.With("subsystem", "api"),
 		Registerer:         reg,
 		NodeAttestors:      attestors,

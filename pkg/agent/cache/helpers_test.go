@@ -2,17 +2,12 @@ package cache_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"math/big"
-	"net/url"
 	"testing"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/internal/testclock"
 	"github.com/svidkit/svidkit/pkg/agent/cache"
 	"github.com/svidkit/svidkit/pkg/agent/workloadapi"
@@ -51,24 +46,12 @@ func entry(id, path string, ss ...string) cache.Entry {
 	}
 }
 
-// svidFor makes a self-signed SVID for e valid in [nb, na].
+// svidFor makes an SVID for e valid in [nb, na], from a test CA of its own
+// (the cache does not verify chains).
 func svidFor(t testing.TB, e cache.Entry, nb, na time.Time) cache.SVID {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse(e.SPIFFEID.String())
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: nb, NotAfter: na, URIs: []*url.URL{u}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cache.SVID{Chain: []*x509.Certificate{c}, Key: key, EntryRevision: e.RevisionNumber}
+	s := testca.NewForTest(t, td.Name()).MintX509SVID(t, e.SPIFFEID, testca.SVIDOptions{NotBefore: nb, NotAfter: na})
+	return cache.SVID{Chain: s.Certificates, Key: s.PrivateKey, EntryRevision: e.RevisionNumber}
 }
 
 // setWithSVIDs sets entries and gives each an SVID valid for an hour.

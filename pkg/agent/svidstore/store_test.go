@@ -2,43 +2,26 @@ package svidstore_test
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"errors"
 	"math/big"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/pkg/agent/svidstore"
 )
 
+// newIdentity returns an agent identity with the given serial, valid for
+// an hour, from a test CA of its own.
 func newIdentity(t *testing.T, serial int64) svidstore.Identity {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse("spiffe://example.org/spire/agent/join_token/abc")
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		NotBefore:    time.Now().Add(-time.Minute),
-		NotAfter:     time.Now().Add(time.Hour),
-		URIs:         []*url.URL{u},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return svidstore.Identity{Chain: []*x509.Certificate{c}, Key: key}
+	id := spiffeid.RequireFromString("spiffe://example.org/spire/agent/join_token/abc")
+	s := testca.NewForTest(t, id.TrustDomain().Name()).MintX509SVID(t, id, testca.SVIDOptions{Serial: big.NewInt(serial)})
+	return svidstore.Identity{Chain: s.Certificates, Key: s.PrivateKey}
 }
 
 func newStore(t *testing.T, inMemory bool) (*svidstore.Store, string) {

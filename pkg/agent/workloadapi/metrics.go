@@ -1,10 +1,11 @@
 package workloadapi
 
 import (
-	"errors"
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/svidkit/svidkit/pkg/metricreg"
 )
 
 // metrics are the Handler's Prometheus collectors.
@@ -42,16 +43,10 @@ func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
 // register registers c, or returns the collector already registered under
 // the same name so that two Handlers on one registry share their metrics.
 func register[C prometheus.Collector](reg prometheus.Registerer, log *slog.Logger, c C) C {
-	err := reg.Register(c)
-	if err == nil {
+	got, err := metricreg.Register(reg, c)
+	if err != nil {
+		log.Warn("workload api: metric not registered", "error", err)
 		return c
 	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	log.Warn("workload api: metric not registered", "error", err)
-	return c
+	return got
 }

@@ -89,6 +89,9 @@ type Config struct {
 	JWTBundleFileName string
 	// IncludeFederatedDomains adds federated bundles to the bundle file.
 	IncludeFederatedDomains bool
+	// BundleDir names a subdirectory of CertDir receiving one PEM bundle
+	// file per trust domain ("<trust domain>.pem"), or "" (svidkit extra).
+	BundleDir string
 
 	// File modes of the written files.
 	CertFileMode      os.FileMode

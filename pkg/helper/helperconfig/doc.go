@@ -65,6 +65,18 @@
 //   - ignore_umask = true: write the file modes exactly. By default they are
 //     subject to the process umask, as in spiffe-helper (cert_file_mode 0664
 //     under umask 022 gives 0644).
+//   - bundle_dir = "bundles": also write the X.509 bundle of each trust
+//     domain the Workload API delivers with the SVID (own and federated)
+//     into its own file, cert_dir/bundles/<trust domain>.pem (for example
+//     bundles/example.org.pem), with cert_file_mode, as the SPIFFE
+//     filesystem delivery layout does: never merged, so a consumer can
+//     trust a foreign trust domain's roots for that trust domain only
+//     (include_federated_domains merges them into one file, which cannot).
+//     The files are written with the rest of the set: in the default
+//     atomic write_mode the directory switches with it, and the file of a
+//     trust domain no longer delivered disappears. The value is a plain
+//     name inside cert_dir; the helper owns that directory (keep nothing
+//     else in it). Needs the three svid_*file_name keys. Default unset.
 //   - pid_file_any_process = true: let pid_file_name name any process (see
 //     package reloader for the checks it skips). By default the process must
 //     be cmd or its descendant, or run in the helper's pid namespace as the

@@ -80,6 +80,12 @@ svid_bundle_file_name = "b.pem"`, []string{`helper.conf:2: svid_file_name (line 
 		{"combined file without x509 set", `jwt_bundle_file_name = "b.json"
 combined_file_name = "c.pem"`, []string{"combined_file_name needs svid_file_name"}},
 		{"bad metrics address", x509Set + `metrics_bind_address = "9090"`, []string{`metrics_bind_address: want host:port, got "9090"`}},
+		{"bundle_dir with a path", x509Set + `bundle_dir = "a/b"`, []string{`helper.conf:5: bundle_dir: invalid file name "a/b"`, "path separator"}},
+		{"bundle_dir reserved name", x509Set + `bundle_dir = "..data"`, []string{`helper.conf:5: bundle_dir: invalid file name "..data"`}},
+		{"bundle_dir clobbers a file", x509Set + `bundle_dir = "svid.pem"`, []string{`helper.conf:5: svid_file_name (line 2) and bundle_dir are both "svid.pem"`}},
+		{"bundle_dir without x509 set", `jwt_bundle_file_name = "b.json"
+bundle_dir = "bundles"`, []string{"helper.conf:2: bundle_dir needs svid_file_name"}},
+		{"bundle_dir not a string", x509Set + `bundle_dir = true`, []string{"bundle_dir: want a string"}},
 		{"several validation problems together", `svid_file_name = "a.pem"
 write_mode = "x"`, []string{"all or none of", `write_mode: "x"`}},
 	}

@@ -103,6 +103,7 @@ func Decode(name string, data []byte) (*Config, []string, error) {
 		"pkcs12_truststore_file_name": d.String(&c.PKCS12TrustStoreFileName),
 		"restart_policy":              d.String(&c.RestartPolicy),
 		"metrics_bind_address":        d.String(&c.MetricsBindAddress),
+		"bundle_dir":                  d.String(&c.BundleDir),
 	}
 	d.safetyFields(fields, &c.Safety)
 	for _, a := range aliases.list {

@@ -62,6 +62,7 @@ pkcs12_password_file = "/run/secrets/p12pass"
 pkcs12_truststore_file_name = "truststore.p12"
 restart_policy = "on-failure"
 metrics_bind_address = "127.0.0.1:9090"
+bundle_dir = "bundles"
 `
 
 // spiffeHelperDefaults spells out, as literals, the defaults spiffe-helper
@@ -159,6 +160,7 @@ func TestParse(t *testing.T) {
 				c.PKCS12TrustStoreFileName = "truststore.p12"
 				c.RestartPolicy = helperconfig.RestartOnFailure
 				c.MetricsBindAddress = "127.0.0.1:9090"
+				c.BundleDir = "bundles"
 			}),
 		},
 		{name: "jwt bundle only", hcl: `jwt_bundle_file_name = "b.json"`, want: func() *helperconfig.Config {

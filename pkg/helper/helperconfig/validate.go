@@ -125,6 +125,7 @@ func (v *validation) extras() {
 			{"combined_file_name", c.CombinedFileName},
 			{"pkcs12_file_name", c.PKCS12FileName},
 			{"pkcs12_truststore_file_name", c.PKCS12TrustStoreFileName},
+			{"bundle_dir", c.BundleDir},
 		} {
 			if o.val != "" {
 				v.at(v.line(o.key), "%s needs svid_file_name, svid_key_file_name and svid_bundle_file_name", o.key)
@@ -159,6 +160,8 @@ func (v *validation) names() {
 		output{"combined_file_name", c.CombinedFileName},
 		output{"pkcs12_file_name", c.PKCS12FileName},
 		output{"pkcs12_truststore_file_name", c.PKCS12TrustStoreFileName},
+		// A directory inside cert_dir, under the same rule as the files.
+		output{"bundle_dir", c.BundleDir},
 	)
 	seen := make(map[string]string)
 	for _, o := range outs {

@@ -29,12 +29,13 @@ func (w *Writer) writeAtomic(files []File) error {
 	// directory fsync makes the switch and the links durable before the
 	// previous version is removed, so "..data" never names a removed
 	// directory after a power loss.
-	for _, f := range files {
-		if err := w.ensureLink(f.Name); err != nil {
+	tops, _ := layoutOf(files)
+	for _, name := range tops {
+		if err := w.ensureLink(name); err != nil {
 			return err
 		}
 	}
-	if err := w.removeStaleLinks(files); err != nil {
+	if err := w.removeStaleLinks(tops); err != nil {
 		return err
 	}
 	if err := syncDir(w.root); err != nil {
@@ -71,19 +72,31 @@ func (w *Writer) fillVersion(ver string, files []File) error {
 		return fmt.Errorf("svidfile: open version %q: %w", filepath.Join(w.dir, ver), err)
 	}
 	defer vr.Close()
-	handles := make([]*os.File, 0, len(files)+1)
+	_, subdirs := layoutOf(files)
+	perm := 0o755 &^ w.umask
+	for _, dir := range sortedKeys(subdirs) {
+		if err := vr.Mkdir(dir, perm); err != nil {
+			return fmt.Errorf("svidfile: create %q: %w", dir, err)
+		}
+		if err := vr.Chmod(dir, perm); err != nil { // the process umask must not matter
+			return fmt.Errorf("svidfile: chmod %q: %w", dir, err)
+		}
+	}
+	handles := make([]*os.File, 0, len(files)+1+len(subdirs))
 	for _, f := range files {
-		h, err := createFile(vr, f.Name, f.Data, f.Mode)
+		h, err := createFile(vr, f.path(), f.Data, f.Mode)
 		if err != nil {
-			return errors.Join(fmt.Errorf("svidfile: write %q: %w", f.Name, err), closeAll(handles))
+			return errors.Join(fmt.Errorf("svidfile: write %q: %w", f.path(), err), closeAll(handles))
 		}
 		handles = append(handles, h)
 	}
-	d, err := vr.Open(".")
-	if err != nil {
-		return errors.Join(fmt.Errorf("svidfile: open version %q: %w", vr.Name(), err), closeAll(handles))
+	for _, dir := range append(sortedKeys(subdirs), ".") {
+		d, err := vr.Open(dir)
+		if err != nil {
+			return errors.Join(fmt.Errorf("svidfile: open %q in version %q: %w", dir, vr.Name(), err), closeAll(handles))
+		}
+		handles = append(handles, d)
 	}
-	handles = append(handles, d)
 	return errors.Join(syncAll(handles), closeAll(handles))
 }
 
@@ -128,11 +141,11 @@ func (w *Writer) ensureLink(name string) error {
 }
 
 // removeStaleLinks removes visible symlinks into "..data" whose names are
-// not part of files. Regular files and foreign symlinks are never touched.
-func (w *Writer) removeStaleLinks(files []File) error {
-	keep := make(map[string]bool, len(files))
-	for _, f := range files {
-		keep[f.Name] = true
+// not in tops. Regular files and foreign symlinks are never touched.
+func (w *Writer) removeStaleLinks(tops []string) error {
+	keep := make(map[string]bool, len(tops))
+	for _, name := range tops {
+		keep[name] = true
 	}
 	entries, err := readDir(w.root, ".")
 	if err != nil {

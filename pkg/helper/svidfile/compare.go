@@ -14,37 +14,50 @@ import (
 // Writer's mode. Missing or foreign entries mean "no"; only unexpected I/O
 // errors (permission denied, …) are returned as errors.
 func (w *Writer) matches(files []File) (bool, error) {
+	tops, subdirs := layoutOf(files)
 	if w.mode == ModePlain {
 		for _, f := range files {
-			ok, err := fileMatches(w.root, f.Name, f)
+			ok, err := fileMatches(w.root, f.path(), f)
 			if !ok || err != nil {
 				return false, err
 			}
 		}
-		return true, nil
+		return w.subdirsHold("", subdirs)
 	}
 	cur, err := w.currentVersion()
 	if err != nil || cur == "" {
 		return false, err
 	}
-	for _, f := range files {
-		target, err := w.root.Readlink(f.Name)
+	for _, name := range tops {
+		target, err := w.root.Readlink(name)
 		if err != nil {
-			return false, absentIsFalse(err, f.Name)
+			return false, absentIsFalse(err, name)
 		}
-		if target != linkTarget(f.Name) {
+		if target != linkTarget(name) {
 			return false, nil
 		}
-		ok, err := fileMatches(w.root, path.Join(cur, f.Name), f)
+	}
+	for _, f := range files {
+		ok, err := fileMatches(w.root, path.Join(cur, f.path()), f)
 		if !ok || err != nil {
 			return false, err
 		}
 	}
-	entries, err := fs.ReadDir(w.root.FS(), cur)
-	if err != nil {
-		return false, absentIsFalse(err, cur)
+	if ok, err := w.dirHolds(cur, tops); !ok || err != nil {
+		return false, err
 	}
-	return len(entries) == len(files), nil
+	return w.subdirsHold(cur, subdirs)
+}
+
+// subdirsHold reports whether each subdirectory (inside parent, "" for
+// the Writer's directory) holds exactly the set's files.
+func (w *Writer) subdirsHold(parent string, subdirs map[string][]string) (bool, error) {
+	for _, dir := range sortedKeys(subdirs) {
+		if ok, err := w.dirHolds(path.Join(parent, dir), subdirs[dir]); !ok || err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // fileMatches reports whether name inside root is a regular file (not a
@@ -52,14 +65,14 @@ func (w *Writer) matches(files []File) (bool, error) {
 func fileMatches(root *os.Root, name string, f File) (bool, error) {
 	fi, err := root.Lstat(name)
 	if err != nil {
-		return false, absentIsFalse(err, f.Name)
+		return false, absentIsFalse(err, f.path())
 	}
 	if !fi.Mode().IsRegular() || fi.Mode().Perm() != f.Mode || fi.Size() != int64(len(f.Data)) {
 		return false, nil
 	}
 	data, err := root.ReadFile(name)
 	if err != nil {
-		return false, absentIsFalse(err, f.Name)
+		return false, absentIsFalse(err, f.path())
 	}
 	return bytes.Equal(data, f.Data), nil
 }

@@ -10,6 +10,11 @@
 // siblings in the same directory) always sees a matching certificate and key.
 // This is the scheme of Kubernetes' AtomicWriter.
 //
+// A File may also name one subdirectory (File.Dir), whose files belong to
+// the set like the others: in atomic mode the subdirectory lives in the
+// version directory behind one visible symlink, so a file the set stops
+// naming disappears with the switch (the helper's bundle_dir).
+//
 // The plain mode writes each file with temp file + fsync + rename, in the
 // order given. Every single file is replaced atomically, but the set is not:
 // a reader may see a new key next to the old certificate for a moment. It

@@ -3,49 +3,33 @@ package svidfile_test
 import (
 	"bytes"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"math/big"
 	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
-	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/pkg/helper/svidfile"
 )
 
 // pair is a matching certificate and key in PEM.
 type pair struct{ cert, key []byte }
 
+// newPair returns a fresh X.509-SVID and its PKCS#8 key, from a test CA
+// of its own.
 func newPair(t testing.TB) pair {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	s := testca.NewForTest(t, "example.org").NewX509SVID(t, spiffeid.RequireFromString("spiffe://example.org/workload"))
+	cert, key, err := s.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "test"},
-		NotBefore:    time.Now().Add(-time.Minute),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pair{
-		cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		key:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
-	}
+	return pair{cert: cert, key: key}
 }
 
 // set is the usual three-file set for a pair.
@@ -158,7 +142,7 @@ func mustWrite(t testing.TB, w *svidfile.Writer, files []svidfile.File, wantChan
 func assertVisible(t testing.TB, dir string, files []svidfile.File) {
 	t.Helper()
 	for _, f := range files {
-		p := filepath.Join(dir, f.Name)
+		p := filepath.Join(dir, f.Dir, f.Name)
 		data, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatalf("read %s: %v", f.Name, err)

@@ -23,9 +23,13 @@ type pendingFile struct {
 // between two renames a reader can see a new key beside the old
 // certificate.
 func (w *Writer) writePlain(files []File) error {
+	_, subdirs := layoutOf(files)
+	if err := w.ensurePlainDirs(subdirs); err != nil {
+		return err
+	}
 	var todo []pendingFile
 	for _, f := range files {
-		same, err := fileMatches(w.root, f.Name, f)
+		same, err := fileMatches(w.root, f.path(), f)
 		if err == nil && !same {
 			var p pendingFile
 			if p, err = createTemp(w.root, f); err == nil {
@@ -33,7 +37,7 @@ func (w *Writer) writePlain(files []File) error {
 			}
 		}
 		if err != nil {
-			return errors.Join(fmt.Errorf("svidfile: write %q: %w", f.Name, err), closeAll(tempHandles(todo)), w.removeTemps(todo))
+			return errors.Join(fmt.Errorf("svidfile: write %q: %w", f.path(), err), closeAll(tempHandles(todo)), w.removeTemps(todo))
 		}
 	}
 	hs := tempHandles(todo)
@@ -44,6 +48,9 @@ func (w *Writer) writePlain(files []File) error {
 		if err := w.root.Rename(p.tmpName, p.name); err != nil {
 			return errors.Join(fmt.Errorf("svidfile: write %q: %w", p.name, err), w.removeTemps(todo[i:]))
 		}
+	}
+	if err := w.removePlainStale(subdirs); err != nil {
+		return err
 	}
 	return syncDir(w.root)
 }
@@ -86,7 +93,7 @@ func createTemp(root *os.Root, f File) (pendingFile, error) {
 			}
 			return pendingFile{}, err
 		}
-		return pendingFile{tmp: tmp, tmpName: name, name: f.Name}, nil
+		return pendingFile{tmp: tmp, tmpName: name, name: f.path()}, nil
 	}
 	return pendingFile{}, errors.New("could not create a unique temp file")
 }

@@ -52,9 +52,20 @@ func (w *Writer) recover() error {
 }
 
 // loadVersion reads the regular files of the version directory ver inside
-// root, sorted by name.
+// root, and those of its subdirectories (with Dir set), sorted by path.
 func loadVersion(root *os.Root, ver string) ([]File, error) {
-	entries, err := readDir(root, ver)
+	files, err := loadFiles(root, ver, "")
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].path() < files[j].path() })
+	return files, nil
+}
+
+// loadFiles reads the regular files of ver/sub (sub "" for ver itself),
+// named relative to ver, descending one level from ver.
+func loadFiles(root *os.Root, ver, sub string) ([]File, error) {
+	entries, err := readDir(root, path.Join(ver, sub))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
@@ -63,10 +74,18 @@ func loadVersion(root *os.Root, ver string) ([]File, error) {
 	}
 	var files []File
 	for _, e := range entries {
+		if e.IsDir() && sub == "" {
+			more, err := loadFiles(root, ver, e.Name())
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, more...)
+			continue
+		}
 		if !e.Type().IsRegular() {
 			continue
 		}
-		p := path.Join(ver, e.Name())
+		p := path.Join(ver, sub, e.Name())
 		fi, err := e.Info()
 		if err != nil {
 			return nil, fmt.Errorf("svidfile: stat %q: %w", p, err)
@@ -75,8 +94,7 @@ func loadVersion(root *os.Root, ver string) ([]File, error) {
 		if err != nil {
 			return nil, fmt.Errorf("svidfile: read %q: %w", p, err)
 		}
-		files = append(files, File{Name: e.Name(), Data: data, Mode: fi.Mode().Perm()})
+		files = append(files, File{Dir: sub, Name: e.Name(), Data: data, Mode: fi.Mode().Perm()})
 	}
-	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
 	return files, nil
 }

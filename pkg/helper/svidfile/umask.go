@@ -21,7 +21,7 @@ func applyUmask(files []File, umask os.FileMode) ([]File, error) {
 	for i, f := range files {
 		f.Mode &^= umask
 		if f.Mode == 0 {
-			return nil, fmt.Errorf("svidfile: file %q: mode %#o under umask %#o leaves no permission", f.Name, files[i].Mode, umask)
+			return nil, fmt.Errorf("svidfile: file %q: mode %#o under umask %#o leaves no permission", f.path(), files[i].Mode, umask)
 		}
 		out[i] = f
 	}

@@ -55,10 +55,21 @@ type Options struct {
 	Umask os.FileMode
 }
 
-// File is one file of a set: a base name inside the Writer's directory,
-// its full content and its permission bits (applied exactly, less
-// Options.Umask, whatever the process umask is).
+// File is one file of a set: a base name inside the Writer's directory
+// (or inside its subdirectory Dir, see below), its full content and its
+// permission bits (applied exactly, less Options.Umask, whatever the
+// process umask is).
+//
+// A non-empty Dir puts the file into that subdirectory of the Writer's
+// directory, one level only. The subdirectory belongs to the set: in
+// atomic mode it lives in the version directory and is visible through one
+// symlink "Dir -> ..data/Dir", so its files switch with the rest of the set
+// and files the set no longer names are gone with the old version; in
+// plain mode the Writer creates it and removes from it every regular file
+// the set does not name. Keep nothing else in it.
 type File struct {
+	// Dir is a subdirectory name, or "" for the Writer's directory.
+	Dir  string
 	Name string
 	Data []byte
 	Mode os.FileMode
@@ -208,7 +219,7 @@ func (w *Writer) Close() error {
 func cloneFiles(files []File) []File {
 	out := make([]File, len(files))
 	for i, f := range files {
-		out[i] = File{Name: f.Name, Data: append([]byte(nil), f.Data...), Mode: f.Mode}
+		out[i] = File{Dir: f.Dir, Name: f.Name, Data: append([]byte(nil), f.Data...), Mode: f.Mode}
 	}
 	return out
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/pkg/helper/svidformat"
 )
 
@@ -17,9 +18,9 @@ func TestJWTBundleFile(t *testing.T) {
 	tdA := spiffeid.RequireTrustDomainFromString("example.org")
 	tdB := spiffeid.RequireTrustDomainFromString("a.org")
 	a := jwtbundle.FromJWTAuthorities(tdA, map[string]crypto.PublicKey{
-		"k1": ecKey(t).Public(), "k2": ecKey(t).Public(), "k3": rsaKey(t).Public(),
+		"k1": testca.NewKey(t).Public(), "k2": testca.NewKey(t).Public(), "k3": rsaKey(t).Public(),
 	})
-	b := jwtbundle.FromJWTAuthorities(tdB, map[string]crypto.PublicKey{"only": ecKey(t).Public()})
+	b := jwtbundle.FromJWTAuthorities(tdB, map[string]crypto.PublicKey{"only": testca.NewKey(t).Public()})
 	opts := svidformat.Options{JWTBundleFileName: "jwt_bundle.json"}
 
 	file, err := svidformat.JWTBundleFile(jwtbundle.NewSet(a, b), opts)

@@ -51,6 +51,11 @@ type Options struct {
 	// OmitExpired drops certificates whose NotAfter has passed from the
 	// SVID and bundle files, as spiffe-helper's omit_expired does.
 	OmitExpired bool
+	// BundleDir, when set, names a subdirectory of the output directory
+	// receiving one PEM file per trust domain delivered with the SVID
+	// (own and federated, never merged), named "<trust domain>.pem", with
+	// CertFileMode; see BundleDirFiles.
+	BundleDir string
 
 	// KeyEncoding is pkcs8 (empty means pkcs8), pkcs1 or sec1.
 	KeyEncoding KeyEncoding

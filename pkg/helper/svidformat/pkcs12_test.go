@@ -42,7 +42,7 @@ func TestPKCS12(t *testing.T) {
 		if !key.(*ecdsa.PrivateKey).Equal(f.svid.PrivateKey) {
 			t.Error("key differs")
 		}
-		if !leaf.Equal(f.svid.Certificates[0]) || len(cas) != 1 || !cas[0].Equal(f.inter.cert) {
+		if !leaf.Equal(f.svid.Certificates[0]) || len(cas) != 1 || !cas[0].Equal(f.inter.Cert()) {
 			t.Error("chain differs")
 		}
 	})
@@ -56,7 +56,7 @@ func TestPKCS12(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"root", "a", "z"}
+		want := []string{"example.org", "a.org", "z.org"} // testca names its roots by trust domain
 		if len(certs) != len(want) {
 			t.Fatalf("truststore has %d certificates, want %d", len(certs), len(want))
 		}

@@ -69,7 +69,11 @@ func X509Files(svid *x509svid.SVID, bundles *x509bundle.Set, opts Options) ([]sv
 	if err != nil {
 		return nil, err
 	}
-	return append(files, p12...), nil
+	files = append(files, p12...)
+	if opts.BundleDir != "" {
+		files = append(files, BundleDirFiles(bundles, opts)...)
+	}
+	return files, nil
 }
 
 // checkX509 rejects missing input and missing names with errors naming the

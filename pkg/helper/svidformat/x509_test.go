@@ -50,25 +50,25 @@ func TestX509FilesLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantKey := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-	leaf, inter := f.svid.Certificates[0], f.inter.cert
+	leaf, inter := f.svid.Certificates[0], f.inter.Cert()
 	tests := []struct {
 		name             string
 		opts             func(*svidformat.Options)
 		wantSVID, wantBd []byte
 	}{
-		{"defaults", func(*svidformat.Options) {}, pemCerts(leaf, inter), pemCerts(f.root.cert)},
+		{"defaults", func(*svidformat.Options) {}, pemCerts(leaf, inter), pemCerts(f.root.Root())},
 		{"add intermediates to bundle", func(o *svidformat.Options) { o.AddIntermediatesToBundle = true },
-			pemCerts(leaf), pemCerts(f.root.cert, inter)},
+			pemCerts(leaf), pemCerts(f.root.Root(), inter)},
 		{"federated", func(o *svidformat.Options) { o.IncludeFederatedDomains = true },
-			pemCerts(leaf, inter), pemCerts(f.root.cert, f.fedA.cert, f.fedZ.cert)},
+			pemCerts(leaf, inter), pemCerts(f.root.Root(), f.fedA.Root(), f.fedZ.Root())},
 		{"intermediates and federated", func(o *svidformat.Options) {
 			o.AddIntermediatesToBundle = true
 			o.IncludeFederatedDomains = true
-		}, pemCerts(leaf), pemCerts(f.root.cert, inter, f.fedA.cert, f.fedZ.cert)},
+		}, pemCerts(leaf), pemCerts(f.root.Root(), inter, f.fedA.Root(), f.fedZ.Root())},
 		{"custom modes", func(o *svidformat.Options) {
 			o.CertFileMode = 0o640
 			o.KeyFileMode = 0o400
-		}, pemCerts(leaf, inter), pemCerts(f.root.cert)},
+		}, pemCerts(leaf, inter), pemCerts(f.root.Root())},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,16 +112,17 @@ func check(t *testing.T, f svidfile.File, want []byte, mode os.FileMode) {
 
 func TestOmitExpired(t *testing.T) {
 	f := newFixture(t, nil)
-	expired := newRoot(t, "old root", now.Add(-time.Minute))
+	// A root whose clock read 25 hours ago expired an hour and a minute ago.
+	expired := newCA(t, "example.org", now.Add(-25*time.Hour))
 	td := spiffeid.RequireTrustDomainFromString("example.org")
-	bundles := x509bundle.NewSet(x509bundle.FromX509Authorities(td, []*x509.Certificate{expired.cert, f.root.cert}))
+	bundles := x509bundle.NewSet(x509bundle.FromX509Authorities(td, []*x509.Certificate{expired.Root(), f.root.Root()}))
 	tests := []struct {
 		name       string
 		omit       bool
 		wantBundle []byte
 	}{
-		{"kept by default", false, pemCerts(expired.cert, f.root.cert)},
-		{"omitted", true, pemCerts(f.root.cert)},
+		{"kept by default", false, pemCerts(expired.Root(), f.root.Root())},
+		{"omitted", true, pemCerts(f.root.Root())},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -206,8 +207,8 @@ func TestCombinedFile(t *testing.T) {
 
 func TestX509FilesErrors(t *testing.T) {
 	f := newFixture(t, nil)
-	other := newRoot(t, "other", time.Time{})
-	foreign := x509bundle.NewSet(x509bundle.FromX509Authorities(spiffeid.RequireTrustDomainFromString("a.org"), []*x509.Certificate{other.cert}))
+	other := newCA(t, "a.org", now)
+	foreign := x509bundle.NewSet(x509bundle.FromX509Authorities(spiffeid.RequireTrustDomainFromString("a.org"), []*x509.Certificate{other.Root()}))
 	tests := []struct {
 		name    string
 		mutate  func(*svidformat.Options)

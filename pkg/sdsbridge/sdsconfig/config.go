@@ -1,13 +1,12 @@
 package sdsconfig
 
 import (
-	"errors"
-	"fmt"
 	"net"
 	"os"
 	"strconv"
 	"strings"
 
+	"github.com/svidkit/svidkit/pkg/hcldecode"
 	"github.com/svidkit/svidkit/pkg/sdsbridge"
 )
 
@@ -28,17 +27,28 @@ const (
 	EndpointSocketEnv        = "SPIFFE_ENDPOINT_SOCKET"
 )
 
+// TopLevel is the block of the file's top-level keys in Config.Lines (and
+// in messages), as in the other svidkit configurations.
+const TopLevel = "top level"
+
+// HealthBlock is the block of the health_checks keys in Config.Lines.
+const HealthBlock = "health_checks"
+
 // Config is the bridge's runtime configuration.
 type Config struct {
+	// Source names the file the configuration was read from; "" when none.
+	Source string
+	// Lines holds the line of each key Decode read, so that Validate can
+	// name it; the zero value (flags and defaults only) has none. A flag
+	// that overrides a key forgets its line.
+	Lines hcldecode.Lines
+
 	// AgentAddress is the Workload API: a socket path, unix:///path or
 	// tcp://ip:port. Empty means SPIFFE_ENDPOINT_SOCKET.
 	AgentAddress string
 	// ListenAddresses are where SDS is served: Unix socket paths (or
 	// unix:///path) and loopback host:port pairs.
 	ListenAddresses []string
-	// ListenAddressPos is "file:line" of listen_address when a file set
-	// it, for messages; empty when flags or defaults did.
-	ListenAddressPos string
 	// AllowInsecureTCP (allow_insecure_tcp) permits TCP listeners. Any
 	// local user can connect to one and fetch the private keys, so they
 	// are refused without it, and logged as a warning with it.
@@ -102,24 +112,28 @@ func (c *Config) ResolveAgentAddress(getenv func(string) string) {
 	}
 }
 
-// Validate reports every invalid setting, each named by its key.
+// Validate reports every invalid setting, one per line, each named by its
+// key and, when Decode read the key from a file, prefixed with the file
+// and the key's line ("sds.conf:4: listen_address ..."), as the other
+// svidkit configurations report theirs.
 func (c Config) Validate() error {
-	var errs []error
+	p := hcldecode.Problems{File: c.Source}
+	top := func(key string) int { return c.Lines.Line(TopLevel, key) }
 	if c.AgentAddress == "" {
-		errs = append(errs, fmt.Errorf("agent_address: not set (nor is %s)", EndpointSocketEnv))
+		p.At(top("agent_address"), "agent_address: not set (nor is %s)", EndpointSocketEnv)
 	} else if _, err := sdsbridge.NormalizeAddress(c.AgentAddress); err != nil {
-		errs = append(errs, fmt.Errorf("agent_address: %w", err))
+		p.At(top("agent_address"), "agent_address: %v", err)
 	}
 	if len(c.ListenAddresses) == 0 {
-		errs = append(errs, errors.New("listen_address: not set"))
+		p.At(top("listen_address"), "listen_address: not set")
 	}
 	if _, err := c.Listeners(); err != nil {
-		errs = append(errs, err)
+		p.At(top("listen_address"), "%v", err)
 	} else if err := c.checkTCP(); err != nil {
-		errs = append(errs, err)
+		p.At(top("listen_address"), "%v", err)
 	}
 	if c.ListenSocketMode&^0o777 != 0 {
-		errs = append(errs, fmt.Errorf("listen_socket_mode: %#o is not a permission mode", c.ListenSocketMode))
+		p.At(top("listen_socket_mode"), "listen_socket_mode: %#o is not a permission mode", c.ListenSocketMode)
 	}
 	names := map[string]string{}
 	for _, n := range []struct{ key, val string }{
@@ -128,26 +142,27 @@ func (c Config) Validate() error {
 		{"default_all_bundles_name", c.DefaultAllBundlesName},
 	} {
 		if n.val == "" {
-			errs = append(errs, fmt.Errorf("%s: empty", n.key))
+			p.At(top(n.key), "%s: empty", n.key)
 			continue
 		}
 		if other, dup := names[n.val]; dup {
-			errs = append(errs, fmt.Errorf("%s: %q is also %s", n.key, n.val, other))
+			p.At(top(n.key), "%s: %q is also %s", n.key, n.val, other)
 		}
 		names[n.val] = n.key
 	}
 	if h := c.HealthChecks; h.ListenerEnabled {
+		health := func(key string) int { return c.Lines.Line(HealthBlock, key) }
 		if h.BindPort < 0 || h.BindPort > 65535 {
-			errs = append(errs, fmt.Errorf("health_checks.bind_port: %d is not a port", h.BindPort))
+			p.At(health("bind_port"), "health_checks.bind_port: %d is not a port", h.BindPort)
 		}
-		for _, p := range []struct{ key, val string }{{"health_checks.live_path", h.LivePath}, {"health_checks.ready_path", h.ReadyPath}} {
-			if !strings.HasPrefix(p.val, "/") {
-				errs = append(errs, fmt.Errorf("%s: %q must start with /", p.key, p.val))
+		for _, path := range []struct{ key, val string }{{"live_path", h.LivePath}, {"ready_path", h.ReadyPath}} {
+			if !strings.HasPrefix(path.val, "/") {
+				p.At(health(path.key), "health_checks.%s: %q must start with /", path.key, path.val)
 			}
 		}
 		if h.LivePath == h.ReadyPath {
-			errs = append(errs, fmt.Errorf("health_checks.ready_path: same as live_path %q", h.LivePath))
+			p.At(health("ready_path"), "health_checks.ready_path: same as live_path %q", h.LivePath)
 		}
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }

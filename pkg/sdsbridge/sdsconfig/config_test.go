@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/svidkit/svidkit/pkg/hcldecode"
 	"github.com/svidkit/svidkit/pkg/sdsbridge/sdsconfig"
 )
 
@@ -13,7 +14,6 @@ func TestDecode(t *testing.T) {
 	full := sdsconfig.Default()
 	full.AgentAddress = "/run/svidkit/agent/api.sock"
 	full.ListenAddresses = []string{"/run/sds/sds.sock", "127.0.0.1:8234"}
-	full.ListenAddressPos = "cfg.hcl:3"
 	full.ListenSocketMode = 0o600
 	full.DefaultSVIDName = "svid"
 	full.DefaultBundleName = "root"
@@ -25,7 +25,6 @@ func TestDecode(t *testing.T) {
 
 	single := sdsconfig.Default()
 	single.ListenAddresses = []string{"/tmp/s.sock"}
-	single.ListenAddressPos = "cfg.hcl:2"
 	single.ListenSocketMode = 0o640
 
 	tests := []struct {
@@ -33,9 +32,11 @@ func TestDecode(t *testing.T) {
 		file    string
 		want    *sdsconfig.Config
 		wantErr []string // substrings, each must appear
+		// listenLine is the line of listen_address Decode must record.
+		listenLine int
 	}{
 		{name: "empty file gives defaults", file: "", want: ptr(sdsconfig.Default())},
-		{name: "every key", want: &full, file: `
+		{name: "every key", want: &full, listenLine: 3, file: `
 agent_address = "/run/svidkit/agent/api.sock"
 listen_address = ["/run/sds/sds.sock", "127.0.0.1:8234"]
 listen_socket_mode = "0600"
@@ -53,7 +54,7 @@ health_checks {
   ready_path = "/r"
 }
 `},
-		{name: "single listen address and numeric mode", want: &single, file: `
+		{name: "single listen address and numeric mode", want: &single, listenLine: 2, file: `
 listen_address = "/tmp/s.sock"
 listen_socket_mode = 0640
 `},
@@ -86,6 +87,14 @@ listen_socket_mode = 0640
 			if err != nil {
 				t.Fatal(err)
 			}
+			if got.Source != "cfg.hcl" {
+				t.Errorf("Source = %q, want cfg.hcl", got.Source)
+			}
+			if line := got.Lines.Line(sdsconfig.TopLevel, "listen_address"); line != tt.listenLine {
+				t.Errorf("listen_address recorded on line %d, want %d", line, tt.listenLine)
+			}
+			// Source and Lines are what only a file gives.
+			got.Source, got.Lines = "", hcldecode.Lines{}
 			if !reflect.DeepEqual(got, *tt.want) {
 				t.Fatalf("Decode() = %+v\nwant %+v", got, *tt.want)
 			}
@@ -106,10 +115,6 @@ func TestValidate(t *testing.T) {
 		{name: "public TCP refused", mod: func(c *sdsconfig.Config) { c.ListenAddresses = []string{"0.0.0.0:8234"} }, wantErr: "loopback only"},
 		{name: "any-address TCP refused", mod: func(c *sdsconfig.Config) { c.ListenAddresses = []string{":8234"} }, wantErr: "loopback only"},
 		{name: "loopback TCP refused", mod: func(c *sdsconfig.Config) { c.ListenAddresses = []string{"/a.sock", "127.0.0.1:8234"} }, wantErr: `listen_address "127.0.0.1:8234": TCP lets every local user fetch the private keys`},
-		{name: "loopback TCP refused at its line", mod: func(c *sdsconfig.Config) {
-			c.ListenAddresses = []string{"[::1]:8234"}
-			c.ListenAddressPos = "sds.conf:4"
-		}, wantErr: `sds.conf:4: listen_address "[::1]:8234"`},
 		{name: "loopback TCP allowed", mod: func(c *sdsconfig.Config) {
 			c.ListenAddresses = []string{"localhost:8234"}
 			c.AllowInsecureTCP = true
@@ -141,6 +146,48 @@ func TestValidate(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("Validate() = %v, want it to contain %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestValidateNamesFileLines checks that Validate, run on a configuration
+// Decode read, prefixes each problem with the file and the line of the key
+// it is about, as the other svidkit configurations do, and the file alone
+// for a problem no key of the file caused.
+func TestValidateNamesFileLines(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string
+		wantErr []string
+	}{
+		{name: "loopback TCP refused at its line",
+			file:    "agent_address = \"/run/agent.sock\"\n\n\nlisten_address = \"[::1]:8234\"\n",
+			wantErr: []string{`sds.conf:4: listen_address "[::1]:8234": TCP lets every local user fetch the private keys`}},
+		{name: "bad listen address at its line",
+			file:    "agent_address = \"/run/agent.sock\"\nlisten_address = [\"/a.sock\", \"sds.sock\"]\n",
+			wantErr: []string{`sds.conf:2: listen_address "sds.sock": want an absolute Unix socket path`}},
+		{name: "nested key at its line",
+			file:    "agent_address = \"/run/agent.sock\"\nhealth_checks {\n  listener_enabled = true\n  live_path = \"live\"\n}\n",
+			wantErr: []string{`sds.conf:4: health_checks.live_path: "live" must start with /`}},
+		{name: "one per line, in file order, unset keys last",
+			file:    "default_all_bundles_name = \"ROOTCA\"\nlisten_socket_mode = \"0640\"\n",
+			wantErr: []string{"sds.conf:1: default_all_bundles_name: \"ROOTCA\" is also default_bundle_name\nsds.conf: agent_address: not set"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := sdsconfig.Decode("sds.conf", []byte(tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Validate()
+			if err == nil {
+				t.Fatal("Validate() = nil, want an error")
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Validate() = %q, want it to contain %q", err, w)
+				}
 			}
 		})
 	}

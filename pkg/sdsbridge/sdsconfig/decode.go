@@ -11,7 +11,9 @@ import (
 
 // Decode parses an HCL configuration file named name (used in messages)
 // over Default(). Every problem is reported, each as "name:line: ...":
-// unknown or duplicate keys, wrong value types. It does not Validate.
+// unknown or duplicate keys, wrong value types. It does not Validate, but
+// records the file's name and each key's line (Source, Lines) for
+// Validate's messages.
 func Decode(name string, data []byte) (Config, error) {
 	cfg := Default()
 	list, err := hcldecode.Parse(name, data)
@@ -20,12 +22,9 @@ func Decode(name string, data []byte) (Config, error) {
 	}
 	d := &decoder{Decoder: hcldecode.Decoder{File: name}}
 	h := &cfg.HealthChecks
-	d.Block("configuration", list, map[string]hcldecode.Field{
-		"agent_address": d.String(&cfg.AgentAddress),
-		"listen_address": func(it *ast.ObjectItem) {
-			cfg.ListenAddressPos = fmt.Sprintf("%s:%d", name, it.Pos().Line)
-			d.StringList(&cfg.ListenAddresses)(it)
-		},
+	d.Block(TopLevel, list, map[string]hcldecode.Field{
+		"agent_address":                  d.String(&cfg.AgentAddress),
+		"listen_address":                 d.StringList(&cfg.ListenAddresses),
 		"allow_insecure_tcp":             d.Bool(&cfg.AllowInsecureTCP),
 		"listen_socket_mode":             d.mode(&cfg.ListenSocketMode),
 		"socket_dir_shared":              d.Bool(&cfg.SocketDirShared),
@@ -37,7 +36,7 @@ func Decode(name string, data []byte) (Config, error) {
 		"log_format":                     d.String(&cfg.LogFormat),
 		"health_checks": func(it *ast.ObjectItem) {
 			if body, ok := d.Object(it); ok {
-				d.Block("health_checks", body, map[string]hcldecode.Field{
+				d.Block(HealthBlock, body, map[string]hcldecode.Field{
 					"listener_enabled": d.Bool(&h.ListenerEnabled),
 					"bind_address":     d.String(&h.BindAddress),
 					"bind_port":        d.Int(&h.BindPort),
@@ -50,6 +49,8 @@ func Decode(name string, data []byte) (Config, error) {
 	if err := d.Err(); err != nil {
 		return Config{}, err
 	}
+	cfg.Source = name
+	cfg.Lines = d.Lines()
 	return cfg, nil
 }
 

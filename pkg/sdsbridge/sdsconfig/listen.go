@@ -69,11 +69,7 @@ func (c Config) checkTCP() error {
 		if l, err := ParseListen(a); err != nil || l.Network != "tcp" {
 			continue
 		}
-		msg := fmt.Sprintf("listen_address %q: TCP lets every local user fetch the private keys; use a Unix socket, or set allow_insecure_tcp = true (-allow-insecure-tcp) to accept that", a)
-		if c.ListenAddressPos != "" {
-			msg = c.ListenAddressPos + ": " + msg
-		}
-		errs = append(errs, errors.New(msg))
+		errs = append(errs, fmt.Errorf("listen_address %q: TCP lets every local user fetch the private keys; use a Unix socket, or set allow_insecure_tcp = true (-allow-insecure-tcp) to accept that", a))
 	}
 	return errors.Join(errs...)
 }

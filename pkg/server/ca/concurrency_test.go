@@ -10,6 +10,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
+	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/pkg/server/ca"
 )
 
@@ -21,7 +22,7 @@ func TestSigningDuringRotation(t *testing.T) {
 	m := newManager(t, testConfig(clock))
 	old := m.Bundle().X509Authorities()[0]
 	id := mustID(t, "spiffe://example.org/w")
-	pub := newLeafKey(t).Public()
+	pub := testca.NewKey(t).Public()
 
 	var (
 		wg      sync.WaitGroup

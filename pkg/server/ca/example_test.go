@@ -32,6 +32,8 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	// The workload's key; an example shows plain crypto rather than the
+	// module's internal test CA.
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		log.Fatal(err)

@@ -2,10 +2,6 @@ package ca_test
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -18,6 +14,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/internal/testclock"
 	"github.com/svidkit/svidkit/pkg/server/ca"
 	"github.com/svidkit/svidkit/pkg/server/datastore"
@@ -116,15 +113,6 @@ func newManager(t testing.TB, cfg ca.Config) *ca.Manager {
 	return m
 }
 
-func newLeafKey(t testing.TB) crypto.Signer {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 func mustID(t testing.TB, s string) spiffeid.ID {
 	t.Helper()
 	id, err := spiffeid.FromString(s)
@@ -137,7 +125,7 @@ func mustID(t testing.TB, s string) spiffeid.ID {
 func signX509(t testing.TB, m *ca.Manager, p ca.X509SVIDParams) *x509.Certificate {
 	t.Helper()
 	if p.PublicKey == nil {
-		p.PublicKey = newLeafKey(t).Public()
+		p.PublicKey = testca.NewKey(t).Public()
 	}
 	chain, err := m.SignX509SVID(context.Background(), p)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 
+	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/pkg/server/ca"
 	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
@@ -25,7 +26,7 @@ func TestJWTAuthoritiesNewestFirst(t *testing.T) {
 	// A stored bundle holding three keys this CA never made.
 	stored := spiffebundle.New(td)
 	for i := range 3 {
-		if err := stored.AddJWTAuthority(fmt.Sprintf("foreign-%d", i), newLeafKey(t).Public()); err != nil {
+		if err := stored.AddJWTAuthority(fmt.Sprintf("foreign-%d", i), testca.NewKey(t).Public()); err != nil {
 			t.Fatal(err)
 		}
 	}

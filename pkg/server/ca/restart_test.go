@@ -2,17 +2,14 @@ package ca_test
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
-	"net/url"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 
+	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/pkg/server/ca"
 	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
@@ -62,10 +59,16 @@ func TestStoredForeignAuthoritiesKeptUntilExpiry(t *testing.T) {
 	cfg := testConfig(clock)
 	bundles := cfg.Bundles.(*memBundles)
 
-	foreign := selfSignedCA(t, clock.Now(), time.Hour)
+	// A foreign root that expires in exactly an hour: testca roots live a
+	// day from a minute before their clock's now, so its clock reads 23
+	// hours less a minute earlier.
+	foreign := foreignRoot(t, clock.Now().Add(-23*time.Hour+time.Minute))
+	if got := foreign.NotAfter.Sub(clock.Now()); got != time.Hour {
+		t.Fatalf("foreign root expires in %v, want 1h", got)
+	}
 	pre := spiffebundle.New(td)
 	pre.AddX509Authority(foreign)
-	if err := pre.AddJWTAuthority("legacy", newLeafKey(t).Public()); err != nil {
+	if err := pre.AddJWTAuthority("legacy", testca.NewKey(t).Public()); err != nil {
 		t.Fatal(err)
 	}
 	pre.SetSequenceNumber(41)
@@ -104,30 +107,13 @@ func TestStoredForeignAuthoritiesKeptUntilExpiry(t *testing.T) {
 	}
 }
 
-func selfSignedCA(t *testing.T, now time.Time, ttl time.Duration) *x509.Certificate {
+// foreignRoot returns the root of another CA of the trust domain whose
+// clock reads at: valid from a minute before at for a day.
+func foreignRoot(t *testing.T, at time.Time) *x509.Certificate {
 	t.Helper()
-	key := newLeafKey(t)
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	c, err := testca.New(td, func() time.Time { return at })
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{Organization: []string{"Upstream"}},
-		NotBefore:             now.Add(-time.Minute),
-		NotAfter:              now.Add(ttl),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-		URIs:                  []*url.URL{td.ID().URL()},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return c.Root()
 }

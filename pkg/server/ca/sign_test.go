@@ -14,6 +14,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
+	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/pkg/server/ca"
 )
 
@@ -21,7 +22,7 @@ func TestSignX509SVIDFields(t *testing.T) {
 	clock := newFakeClock()
 	m := newManager(t, testConfig(clock))
 	id := mustID(t, "spiffe://example.org/workload")
-	key := newLeafKey(t)
+	key := testca.NewKey(t)
 
 	tests := []struct {
 		name     string
@@ -94,7 +95,7 @@ func TestSignX509SVIDRaw(t *testing.T) {
 	clock.Set(clock.Now().Add(300 * time.Millisecond)) // not on a whole second
 	m := newManager(t, testConfig(clock))
 	id := mustID(t, "spiffe://example.org/raw")
-	key := newLeafKey(t)
+	key := testca.NewKey(t)
 	svid, err := m.SignX509SVIDRaw(context.Background(), ca.X509SVIDParams{SPIFFEID: id, PublicKey: key.Public(), TTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +133,7 @@ func TestSignX509SVIDSerialsDiffer(t *testing.T) {
 
 func TestSignX509SVIDErrors(t *testing.T) {
 	m := newManager(t, testConfig(newFakeClock()))
-	pub := newLeafKey(t).Public()
+	pub := testca.NewKey(t).Public()
 	tests := []struct {
 		name    string
 		params  ca.X509SVIDParams

@@ -185,6 +185,12 @@ type Store interface {
 	// (ErrInUse under DeleteRestrict when there are any); the change to
 	// them and the deletion commit together.
 	DeleteBundle(ctx context.Context, trustDomain string, mode BundleDeleteMode) error
+	// BundlesRevision returns a counter that changes whenever a bundle is
+	// created, changed or deleted (by any method, relationships' bundles
+	// included), by this or another server process sharing the database;
+	// setting a bundle to the data it already has leaves it alone. Servers
+	// watch it to push bundle changes to agents.
+	BundlesRevision(ctx context.Context) (int64, error)
 
 	// CreateFederationRelationship validates and stores a new relationship
 	// (and its TrustDomainBundle, if set, in the same transaction),

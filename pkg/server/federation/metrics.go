@@ -1,11 +1,11 @@
 package federation
 
 import (
-	"errors"
-	"fmt"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/svidkit/svidkit/pkg/metricreg"
 )
 
 // endpointMetrics counts bundle endpoint requests.
@@ -25,7 +25,7 @@ func newEndpointMetrics(reg prometheus.Registerer) (*endpointMetrics, error) {
 		Help: "Bundle endpoint requests, by HTTP status code.",
 	}, []string{"code"})}
 	var err error
-	if m.requests, err = register(reg, m.requests); err != nil {
+	if m.requests, err = metricreg.Register(reg, m.requests); err != nil {
 		return nil, err
 	}
 	m.byCode = make(map[int]prometheus.Counter)
@@ -61,32 +61,11 @@ func newFetchMetrics(reg prometheus.Registerer) (*fetchMetrics, error) {
 		}, []string{"trust_domain"}),
 	}
 	var err error
-	if m.failures, err = register(reg, m.failures); err != nil {
+	if m.failures, err = metricreg.Register(reg, m.failures); err != nil {
 		return nil, err
 	}
-	if m.updates, err = register(reg, m.updates); err != nil {
+	if m.updates, err = metricreg.Register(reg, m.updates); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register registers c with reg (nil: not at all), reusing a collector
-// already registered under the same name, so that two Endpoints or
-// Managers on one registry share their counters.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if reg == nil {
-		return c, nil
-	}
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var already prometheus.AlreadyRegisteredError
-	if errors.As(err, &already) {
-		if existing, ok := already.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	var zero C
-	return zero, fmt.Errorf("federation: register metrics: %w", err)
 }

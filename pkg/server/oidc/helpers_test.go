@@ -2,9 +2,6 @@ package oidc_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -60,10 +57,7 @@ func newCAWith(t testing.TB, clock *testclock.Clock, issuer, keyType string, ext
 	if extraKeys > 0 {
 		b := spiffebundle.New(td)
 		for i := range extraKeys {
-			key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-			if err != nil {
-				t.Fatal(err)
-			}
+			key := testca.NewKey(t)
 			if err := b.AddJWTAuthority(fmt.Sprintf("other-server-%03d", i), key.Public()); err != nil {
 				t.Fatal(err)
 			}
@@ -99,10 +93,7 @@ func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 func webCert(t testing.TB, host string) (*servingcert.Reloader, *x509.CertPool) {
 	t.Helper()
 	web := testca.NewForTest(t, "web.test")
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testca.NewKey(t)
 	chain, err := web.SignX509SVID(context.Background(), ca.X509SVIDParams{
 		SPIFFEID: web.TrustDomain().ID(), PublicKey: key.Public(), DNSNames: []string{host},
 	})

@@ -2,9 +2,6 @@ package servingcert_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -31,10 +28,7 @@ type pair struct {
 
 func newPair(t *testing.T, c *testca.CA) pair {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testca.NewKey(t)
 	chain, err := c.SignX509SVID(context.Background(), ca.X509SVIDParams{
 		SPIFFEID: c.TrustDomain().ID(), PublicKey: key.Public(), DNSNames: []string{"oidc.test"},
 	})

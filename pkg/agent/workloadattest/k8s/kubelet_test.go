@@ -63,7 +63,10 @@ type testCert struct {
 }
 
 // newCert creates a certificate signed by parent, or self-signed (a CA)
-// when parent is nil.
+// when parent is nil. It stays beside internal/testca on purpose: these are
+// Kubernetes certificates (a kubelet client CA and client certificate
+// named by common name, with one extended key usage each), not SPIFFE
+// SVIDs, which is all testca mints.
 func newCert(t *testing.T, cn string, parent *testCert, usage x509.ExtKeyUsage) *testCert {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

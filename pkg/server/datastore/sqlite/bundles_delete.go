@@ -21,6 +21,9 @@ func (s *Store) DeleteBundle(ctx context.Context, trustDomain string, mode datas
 		} else if n == 0 {
 			return fmt.Errorf("bundle %q: %w", trustDomain, datastore.ErrNotFound)
 		}
+		if err := bumpBundlesRevisionIf(ctx, tx, res); err != nil {
+			return fmt.Errorf("delete bundle %q: %w", trustDomain, err)
+		}
 		var ids []string
 		rows, err := tx.QueryContext(ctx, `SELECT entry_id FROM entry_federates_with WHERE trust_domain = ? ORDER BY entry_id`, trustDomain)
 		if err != nil {

@@ -27,6 +27,7 @@ func TestMigrationFederatesWithNames(t *testing.T) {
 	db := rawDB(t, path)
 	for _, q := range []string{
 		`DROP TABLE federation_relationships`,
+		`DROP TABLE bundles_revision`, // 0003
 		`DELETE FROM schema_migrations WHERE version >= 2`,
 		`INSERT INTO entries (id, spiffe_id, parent_id, selectors_hash, created_at) VALUES ('e1', 'spiffe://td/a', 'spiffe://td/p', 'h1', 1)`,
 		`INSERT INTO entries (id, spiffe_id, parent_id, selectors_hash, created_at) VALUES ('e2', 'spiffe://td/b', 'spiffe://td/p', 'h2', 1)`,

@@ -2,8 +2,11 @@ package storetest
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"testing"
 
+	"github.com/svidkit/svidkit/pkg/selector"
 	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
 
@@ -14,6 +17,7 @@ var bundleTests = []test{
 	{"Create", testBundleCreate},
 	{"DeleteModes", testBundleDeleteModes},
 	{"EntryNeedsFederatedBundle", testEntryNeedsFederatedBundle},
+	{"Revision", testBundlesRevision},
 }
 
 func testBundleSetReplace(t *testing.T, s datastore.Store) {
@@ -66,4 +70,77 @@ func testBundleDelete(t *testing.T, s datastore.Store) {
 	_, err := s.GetBundle(ctx, "example.org")
 	wantErr(t, "GetBundle after delete", err, datastore.ErrNotFound)
 	wantErr(t, "DeleteBundle twice", s.DeleteBundle(ctx, "example.org", datastore.DeleteRestrict), datastore.ErrNotFound)
+}
+
+// testBundlesRevision checks that every bundle change, and only a change,
+// advances BundlesRevision.
+func testBundlesRevision(t *testing.T, s datastore.Store) {
+	ctx := t.Context()
+	last, err := s.BundlesRevision(ctx)
+	must(t, "BundlesRevision", err)
+	steps := []struct {
+		name    string
+		write   func() error
+		changes bool
+	}{
+		{"create", func() error { return s.SetBundle(ctx, &datastore.Bundle{TrustDomain: "a.example", Data: []byte("1")}) }, true},
+		{"set same data", func() error { return s.SetBundle(ctx, &datastore.Bundle{TrustDomain: "a.example", Data: []byte("1")}) }, false},
+		{"replace", func() error { return s.SetBundle(ctx, &datastore.Bundle{TrustDomain: "a.example", Data: []byte("2")}) }, true},
+		{"create another", func() error { return s.SetBundle(ctx, &datastore.Bundle{TrustDomain: "b.example", Data: []byte("2")}) }, true},
+		{"create new", func() error {
+			return s.CreateBundle(ctx, &datastore.Bundle{TrustDomain: "c.example", Data: []byte("1")})
+		}, true},
+		{"create existing", func() error {
+			if err := s.CreateBundle(ctx, &datastore.Bundle{TrustDomain: "c.example", Data: []byte("2")}); !errors.Is(err, datastore.ErrAlreadyExists) {
+				return fmt.Errorf("CreateBundle of an existing bundle = %v, want ErrAlreadyExists", err)
+			}
+			return nil
+		}, false},
+		{"relationship with a bundle", func() error {
+			_, err := s.CreateFederationRelationship(ctx, &datastore.FederationRelationship{
+				TrustDomain: "d.example", BundleEndpointURL: "https://d.example/bundle", BundleEndpointProfile: datastore.ProfileHTTPSWeb,
+				TrustDomainBundle: &datastore.Bundle{TrustDomain: "d.example", Data: []byte("1")},
+			})
+			return err
+		}, true},
+		{"relationship updated with the same bundle", func() error {
+			_, err := s.UpdateFederationRelationship(ctx, &datastore.FederationRelationship{
+				TrustDomain: "d.example", BundleEndpointURL: "https://d.example/other", BundleEndpointProfile: datastore.ProfileHTTPSWeb,
+				TrustDomainBundle: &datastore.Bundle{TrustDomain: "d.example", Data: []byte("1")},
+			})
+			return err
+		}, false},
+		{"refused delete", func() error {
+			if _, err := s.CreateEntry(ctx, &datastore.Entry{SPIFFEID: "spiffe://example.org/w", ParentID: "spiffe://example.org/p",
+				Selectors: selector.NewSet(selector.Selector{Type: "unix", Value: "uid:1"}), FederatesWith: []string{"d.example"}}); err != nil {
+				return err
+			}
+			if err := s.DeleteBundle(ctx, "d.example", datastore.DeleteRestrict); !errors.Is(err, datastore.ErrInUse) {
+				return fmt.Errorf("DeleteBundle of a bundle in use = %v, want ErrInUse", err)
+			}
+			return nil
+		}, false},
+		{"delete", func() error { return s.DeleteBundle(ctx, "a.example", datastore.DeleteRestrict) }, true},
+		{"delete absent", func() error {
+			if err := s.DeleteBundle(ctx, "a.example", datastore.DeleteRestrict); !errors.Is(err, datastore.ErrNotFound) {
+				return fmt.Errorf("DeleteBundle of an absent bundle = %v, want ErrNotFound", err)
+			}
+			return nil
+		}, false},
+		{"invalid", func() error {
+			if err := s.SetBundle(ctx, &datastore.Bundle{Data: []byte("3")}); err == nil {
+				return errors.New("SetBundle without trust domain succeeded")
+			}
+			return nil
+		}, false},
+	}
+	for _, st := range steps {
+		must(t, st.name, st.write())
+		rev, err := s.BundlesRevision(ctx)
+		must(t, "BundlesRevision", err)
+		if changed := rev != last; changed != st.changes {
+			t.Errorf("%s: BundlesRevision %d -> %d, want a change: %v", st.name, last, rev, st.changes)
+		}
+		last = rev
+	}
 }
