@@ -29,8 +29,8 @@ var preparedSerial = regexp.MustCompile(`serial=(\d+)`)
 // workload in a.test holding that CA, through a.test's real server
 // (foreign bundle manager) and agent. b.test's CA lives 20s and checks its
 // schedule every 237ms (not a divisor of the other periods, so that rounds
-// do not lock to a phase of a.test's polls), so it prepares a successor every 10s; each round
-// waits for one. Two paths:
+// do not lock to a phase of a.test's polls): it prepares a successor about
+// every 10s, and each round waits for one. Two paths:
 //   - "refresh": a.test's refresh floor is an hour, and the round calls
 //     a.test's trust domain API RefreshBundle (what `svidkit-server
 //     federation refresh` does) as soon as b.test serves the change;

@@ -5,13 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
-	"os"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,12 +23,11 @@ import (
 const fedRefreshFloor = time.Second
 
 // fedDomain is one trust domain of a federation test: a real server
-// serving its bundle endpoint on 127.0.0.1:port, and that server's log.
+// serving its bundle endpoint on loopback, and that server's log.
 type fedDomain struct {
 	*testenv.Server
-	td   spiffeid.TrustDomain
-	port int
-	log  *logLines
+	td  spiffeid.TrustDomain
+	log *logLines
 }
 
 // fedDomainOptions describe a fedDomain's server.
@@ -53,7 +47,7 @@ type fedDomainOptions struct {
 // startFedDomain runs the server of o.td with its federation block.
 func startFedDomain(t testing.TB, o fedDomainOptions) *fedDomain {
 	t.Helper()
-	d := &fedDomain{td: spiffeid.RequireTrustDomainFromString(o.td), port: o.port, log: &logLines{changed: make(chan struct{})}}
+	d := &fedDomain{td: spiffeid.RequireTrustDomainFromString(o.td), log: newLogLines()}
 	be := o.endpoint
 	if be == nil {
 		be = &config.BundleEndpoint{Profile: config.ProfileHTTPSSPIFFE, RefreshHint: 2 * time.Second}
@@ -74,11 +68,6 @@ func startFedDomain(t testing.TB, o fedDomainOptions) *fedDomain {
 	}
 	d.Server = testenv.StartServer(t, opts)
 	return d
-}
-
-// endpointURL is the URL of the domain's bundle endpoint.
-func (d *fedDomain) endpointURL() string {
-	return federatesWith(d.td.Name(), d.port).BundleEndpointURL
 }
 
 // federatesWith is the federates_with block of a server that fetches the
@@ -188,93 +177,4 @@ func serveOnce(t testing.TB, server *tls.Config) (addr string, serverErr <-chan 
 		errc <- nil
 	}()
 	return lis.Addr().String(), errc
-}
-
-// logLines records a daemon's log lines as they are written, so that a
-// test can wait for one.
-type logLines struct {
-	mu      sync.Mutex
-	lines   []logLine
-	changed chan struct{} // closed and replaced on every line
-}
-
-// logLine is one recorded line and when it was written.
-type logLine struct {
-	at   time.Time
-	text string
-}
-
-// logger returns a debug-level logger writing into l (and to stderr when
-// TESTENV_LOG is set, prefixed with name).
-func (l *logLines) logger(name string) *slog.Logger {
-	w := io.Writer(l)
-	if os.Getenv("TESTENV_LOG") != "" {
-		w = io.MultiWriter(l, prefixWriter{name, os.Stderr})
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// Write records one line (slog writes each record at once).
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, logLine{at: time.Now(), text: string(p)})
-	close(l.changed)
-	l.changed = make(chan struct{})
-	return len(p), nil
-}
-
-// len is the number of lines recorded so far.
-func (l *logLines) len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.lines)
-}
-
-// wait waits for the n-th line at index from or later that contains every
-// one of parts and returns it and the index after it.
-func (l *logLines) wait(t testing.TB, timeout time.Duration, from, n int, parts ...string) (logLine, int) {
-	t.Helper()
-	deadline := time.After(timeout)
-	seen := 0
-	for {
-		l.mu.Lock()
-		lines, changed := l.lines, l.changed
-		l.mu.Unlock()
-		for ; from < len(lines); from++ {
-			if containsAll(lines[from].text, parts) {
-				if seen++; seen == n {
-					return lines[from], from + 1
-				}
-			}
-		}
-		select {
-		case <-changed:
-		case <-deadline:
-			t.Fatalf("timed out after %v waiting for log line %d with %q", timeout, n, parts)
-			return logLine{}, from
-		}
-	}
-}
-
-func containsAll(s string, parts []string) bool {
-	for _, p := range parts {
-		if !strings.Contains(s, p) {
-			return false
-		}
-	}
-	return true
-}
-
-// prefixWriter writes to w with a prefix, for TESTENV_LOG.
-type prefixWriter struct {
-	prefix string
-	w      io.Writer
-}
-
-func (p prefixWriter) Write(b []byte) (int, error) {
-	if _, err := io.WriteString(p.w, p.prefix+": "+string(b)); err != nil {
-		return 0, err
-	}
-	return len(b), nil
 }

@@ -57,7 +57,7 @@ func TestFederationOutageAndRotation(t *testing.T) {
 	})
 
 	t.Run("b.test returns and rotates; a.test's workload has the new CA before b.test signs with it", func(t *testing.T) {
-		b.Restart(t)
+		b.Restart(t) // the restarted server stops with this, the last subtest
 		line, _ := b.log.wait(t, 120*time.Second, 0, 1, `msg="activated next X.509 CA"`)
 		// The CA logs the activation before its signer uses the new key:
 		// a.test's workload must hold it now.
