@@ -19,17 +19,18 @@ import (
 // three of a.test's refresh periods: a.test logs each failed refresh,
 // keeps b.test's last bundle, and its workload keeps completing mTLS with
 // b.test's (whose agent serves its cached SVID). b.test's server returns
-// and its CA rotates (60s lifetime: prepared at half life, activated at
-// 5/6): when b.test's server logs that it activates the prepared CA, and
-// so before anything is signed with it, a.test's workload already holds
-// that authority; b.test's workload then gets an SVID of the new CA and
-// mTLS still works both ways. Takes about a minute (the CA checks its
-// schedule every 10s).
+// and its CA rotates (30s lifetime, schedule checked every 500ms:
+// prepared at half life, activated at 5/6, so 10s apart, where a.test's
+// way to its workloads takes about a second): when b.test's server logs
+// that it activates the prepared CA, and so before anything is signed
+// with it, a.test's workload already holds that authority; b.test's workload then gets an SVID of the new CA and
+// mTLS still works both ways. Takes about 30s.
 func TestFederationOutageAndRotation(t *testing.T) {
 	portA, portB := testenv.FreePort(t), testenv.FreePort(t)
 	a := startFedDomain(t, fedDomainOptions{td: "a.test", port: portA, federatesWith: []config.FederatesWith{federatesWith("b.test", portB)}})
 	b := startFedDomain(t, fedDomainOptions{td: "b.test", port: portB, federatesWith: []config.FederatesWith{federatesWith("a.test", portA)},
-		opts: testenv.Options{CATTL: 60 * time.Second, SVIDTTL: 20 * time.Second, ServerConfig: func(c *config.Server) { c.AgentTTL = 20 * time.Second }}})
+		opts: testenv.Options{CATTL: 30 * time.Second, SVIDTTL: 10 * time.Second, CARotationCheckInterval: 500 * time.Millisecond,
+			ServerConfig: func(c *config.Server) { c.AgentTTL = 10 * time.Second }}})
 	bootstrapBundle(t, b, a)
 	bootstrapBundle(t, a, b)
 	agA, agB := a.StartAgent(t, "a", a.JoinToken(t, "/node")), b.StartAgent(t, "b", b.JoinToken(t, "/node"))
