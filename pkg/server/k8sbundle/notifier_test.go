@@ -115,9 +115,12 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // want, in order.
 func published(api *fakekube.Server, ns, name, key string, want []*x509.Certificate) bool {
 	cm := api.ConfigMap(ns, name)
-	if cm == nil {
-		return false
-	}
+	return cm != nil && holds(cm, key, want)
+}
+
+// holds reports whether the ConfigMap key holds exactly the PEM of want,
+// in order.
+func holds(cm *corev1.ConfigMap, key string, want []*x509.Certificate) bool {
 	rest := []byte(cm.Data[key])
 	var got []*x509.Certificate
 	for {
