@@ -156,7 +156,8 @@ func startAgentProcess(tb testing.TB, l *testenv.Layout, admin *testenv.Admin, b
 }
 
 // startProcess writes dir/name.conf, starts `binary run -config name.conf
-// args...` with its output in dir/name.log, and kills it at cleanup if it
+// args...` in dir (relative paths in the configuration resolve there)
+// with its output in dir/name.log, and kills it at cleanup if it
 // is still running. The log is printed when the benchmark fails.
 func startProcess(tb testing.TB, dir, binary, name, conf string, args ...string) *exec.Cmd {
 	tb.Helper()
@@ -170,7 +171,7 @@ func startProcess(tb testing.TB, dir, binary, name, conf string, args ...string)
 		tb.Fatal(err)
 	}
 	cmd := exec.Command(binary, append([]string{"run", "-config", confPath}, args...)...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, logFile, logFile
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		tb.Fatalf("start %s: %v", name, err)

@@ -19,11 +19,17 @@ func runServerCLI(s *testenv.Server, args ...string) (code int, stdout, stderr s
 
 // runServerCLIInput is runServerCLI with stdin.
 func runServerCLIInput(s *testenv.Server, stdin string, args ...string) (code int, stdout, stderr string) {
+	return runServerCLIAt(s.Layout.AdminSocket, stdin, args...)
+}
+
+// runServerCLIAt is runServerCLIInput against the admin socket at socket,
+// for servers running as child processes.
+func runServerCLIAt(socket, stdin string, args ...string) (code int, stdout, stderr string) {
 	root := servercli.New(servercli.Options{})
 	var out, errOut bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errOut)
 	root.SetIn(strings.NewReader(stdin))
-	code = cliargs.Execute(context.Background(), root, append(args, "-socketPath", s.Layout.AdminSocket))
+	code = cliargs.Execute(context.Background(), root, append(args, "-socketPath", socket))
 	return code, out.String(), errOut.String()
 }

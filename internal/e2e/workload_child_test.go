@@ -22,9 +22,13 @@ import (
 // childWant (comma separated, the agent's own included), exiting 0 if so
 // and 1 with the difference on stderr otherwise. Run from a copy at
 // another path (see workloadCopy), it gets its own unix:path selector.
+// With childPeer also set ("host:port spiffe-id") it then tries one mTLS
+// handshake as a client of that server with go-spiffe's tlsconfig and
+// prints "handshake ok" or "handshake error: ..." on stdout.
 const (
 	childSocket = "E2E_WORKLOAD_SOCKET"
 	childWant   = "E2E_WORKLOAD_WANT"
+	childPeer   = "E2E_WORKLOAD_PEER"
 )
 
 func TestMain(m *testing.M) {
@@ -32,6 +36,12 @@ func TestMain(m *testing.M) {
 		if err := checkServedBundles(sock, strings.Split(os.Getenv(childWant), ",")); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
+		}
+		if peer := os.Getenv(childPeer); peer != "" {
+			if err := dialPeer(sock, peer); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
 		}
 		os.Exit(0)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/svidkit/svidkit/pkg/config"
 	"github.com/svidkit/svidkit/pkg/server"
+	"github.com/svidkit/svidkit/pkg/serverd"
 )
 
 // DefaultTrustDomain is the trust domain of a server whose Options name
@@ -33,6 +34,13 @@ type Options struct {
 	// ServerConfig, when set, adjusts the server's configuration last
 	// (node attestors, notifiers, TTLs); restarts run with the result.
 	ServerConfig func(*config.Server)
+	// Federation sets what the server's configuration file cannot: the
+	// roots that verify https_web bundle endpoints and a refresh floor
+	// below a minute.
+	Federation serverd.FederationOptions
+	// CARotationCheckInterval, when not 0, is how often the CA checks its
+	// rotation schedule (default 10s), for CA lifetimes of seconds.
+	CARotationCheckInterval time.Duration
 	// Log receives the daemons' logs; nil means Logger().
 	Log *slog.Logger
 	// Clock, when set, is the server's clock instead of the system's, so

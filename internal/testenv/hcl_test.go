@@ -3,6 +3,7 @@ package testenv_test
 import (
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
@@ -38,6 +39,25 @@ func TestHCLRoundTrip(t *testing.T) {
 	}{
 		{"server", func(t *testing.T) { roundTrip(t, server(false), testenv.ServerHCL, config.ParseServer) }},
 		{"server with health listener", func(t *testing.T) { roundTrip(t, server(true), testenv.ServerHCL, config.ParseServer) }},
+		{"server with federation", func(t *testing.T) {
+			cfg := server(false)
+			cfg.Federation = &config.Federation{
+				BundleEndpoint: &config.BundleEndpoint{Address: "127.0.0.1", Port: 18443, RefreshHint: 2 * time.Second, Profile: config.ProfileHTTPSSPIFFE},
+				FederatesWith: []config.FederatesWith{
+					{TrustDomain: spiffeid.RequireTrustDomainFromString("b.test"), BundleEndpointURL: "https://127.0.0.1:28443",
+						Profile: config.ProfileHTTPSSPIFFE, EndpointSPIFFEID: spiffeid.RequireFromString("spiffe://b.test/spire/server")},
+					{TrustDomain: spiffeid.RequireTrustDomainFromString("c.test"), BundleEndpointURL: "https://localhost:38443/bundle",
+						Profile: config.ProfileHTTPSWeb},
+				},
+			}
+			roundTrip(t, cfg, testenv.ServerHCL, config.ParseServer)
+		}},
+		{"server with an https_web bundle endpoint", func(t *testing.T) {
+			cfg := server(false)
+			cfg.Federation = &config.Federation{BundleEndpoint: &config.BundleEndpoint{Address: "0.0.0.0", Port: 8443, RefreshHint: 5 * time.Minute,
+				Profile: config.ProfileHTTPSWeb, ServingCertFile: &config.ServingCertFile{CertFilePath: "/c.pem", KeyFilePath: "/k.pem", FileSyncInterval: time.Hour}}}
+			roundTrip(t, cfg, testenv.ServerHCL, config.ParseServer)
+		}},
 		{"agent restarting", func(t *testing.T) { roundTrip(t, agent(""), testenv.AgentHCL, config.ParseAgent) }},
 		{"agent with join token", func(t *testing.T) { roundTrip(t, agent("tok"), testenv.AgentHCL, config.ParseAgent) }},
 		{"agent with a JWT-SVID cache size", func(t *testing.T) {

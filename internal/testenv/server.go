@@ -24,10 +24,11 @@ type Server struct {
 	// Restart.
 	TCPAddr string
 
-	cfg   *config.Server
-	log   *slog.Logger
-	clock server.Clock
-	stop  func()
+	cfg *config.Server
+	// daemon holds the serverd options besides Log and Started.
+	daemon serverd.Options
+	log    *slog.Logger
+	stop   func()
 }
 
 // StartServer runs a server configured by Layout.ServerConfig and opts,
@@ -51,7 +52,9 @@ func StartServer(t testing.TB, opts Options) *Server {
 	if opts.ServerConfig != nil {
 		opts.ServerConfig(cfg)
 	}
-	s := &Server{Layout: l, cfg: cfg, log: opts.Log, clock: opts.Clock}
+	s := &Server{Layout: l, cfg: cfg, log: opts.Log, daemon: serverd.Options{
+		Clock: opts.Clock, Federation: opts.Federation, CARotationCheckInterval: opts.CARotationCheckInterval,
+	}}
 	s.start(t)
 	return s
 }
@@ -62,7 +65,9 @@ func (s *Server) start(t testing.TB) {
 	t.Helper()
 	log := s.log.With("daemon", "server")
 	srv, stop := run(t, "server", func(ctx context.Context, started func(*server.Server)) error {
-		return serverd.Run(ctx, s.cfg, serverd.Options{Log: log, Started: started, Clock: s.clock})
+		o := s.daemon
+		o.Log, o.Started = log, started
+		return serverd.Run(ctx, s.cfg, o)
 	})
 	s.stop = stop
 	s.TCPAddr = srv.TCPAddr().String()

@@ -2,9 +2,11 @@ package serverd
 
 import (
 	"context"
+	"crypto/x509"
 	"log/slog"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -17,17 +19,34 @@ import (
 	"github.com/svidkit/svidkit/pkg/taskrun"
 )
 
+// FederationOptions are settings of the foreign bundle manager for tests
+// and embedders, deliberately not in the configuration file: a deployment
+// trusts https_web endpoints through the system roots (SSL_CERT_FILE and
+// SSL_CERT_DIR adjust them for the binary) and keeps SPIRE's one-minute
+// refresh floor.
+type FederationOptions struct {
+	// WebPKIRoots, when non-nil, verifies https_web bundle endpoints
+	// instead of the system roots.
+	WebPKIRoots *x509.CertPool
+	// MinRefreshInterval, when positive, replaces the one-minute floor
+	// between two fetches of a foreign bundle (and the retry interval
+	// after a failed fetch), so that tests watch several refreshes.
+	MinRefreshInterval time.Duration
+}
+
 // federationManager builds the foreign bundle manager: the static
 // relationships of the federation block and the dynamic ones of the trust domain API. It runs even without a
 // federation block, as SPIRE's does, so that relationships created through
 // the API are served; with none it only re-reads the store now and then.
-func federationManager(cfg *config.Server, store datastore.Store, reg prometheus.Registerer, log *slog.Logger) (*federation.Manager, error) {
+func federationManager(cfg *config.Server, opts FederationOptions, store datastore.Store, reg prometheus.Registerer, log *slog.Logger) (*federation.Manager, error) {
 	mc := federation.ManagerConfig{
-		TrustDomain:   cfg.TrustDomain,
-		Bundles:       store,
-		Relationships: store,
-		Log:           log.With("subsystem", "federation"),
-		Registerer:    reg,
+		TrustDomain:        cfg.TrustDomain,
+		Bundles:            store,
+		Relationships:      store,
+		WebPKIRoots:        opts.WebPKIRoots,
+		MinRefreshInterval: opts.MinRefreshInterval,
+		Log:                log.With("subsystem", "federation"),
+		Registerer:         reg,
 	}
 	if cfg.Federation != nil {
 		for _, fw := range cfg.Federation.FederatesWith {

@@ -45,6 +45,13 @@ type Options struct {
 	// Clock, when non-nil, tells the CA and the APIs the time instead of
 	// the system clock, so that tests can move through SVID lifetimes.
 	Clock server.Clock
+	// CARotationCheckInterval is how often the CA checks its rotation
+	// schedule; 0 means ca.DefaultRotationCheckInterval (10s). Not in the
+	// configuration file: tests with CA lifetimes of seconds lower it.
+	CARotationCheckInterval time.Duration
+	// Federation holds the foreign bundle manager's settings that the
+	// configuration file does not carry; the zero value is production's.
+	Federation FederationOptions
 }
 
 // Run starts the server described by cfg and blocks until ctx ends or a part
@@ -76,6 +83,8 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 		Bundles:     store,
 		Clock:       opts.Clock,
 		Log:         log.With("subsystem", "ca"),
+
+		RotationCheckInterval: opts.CARotationCheckInterval,
 	})
 	if err != nil {
 		return fmt.Errorf("start CA: %w", err)
@@ -85,7 +94,7 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 	if err != nil {
 		return err
 	}
-	fedManager, err := federationManager(cfg, store, reg, log)
+	fedManager, err := federationManager(cfg, opts.Federation, store, reg, log)
 	if err != nil {
 		return err
 	}
