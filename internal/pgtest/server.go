@@ -97,7 +97,7 @@ func (s *Server) start() error {
 // database need not survive a crash of the machine.
 func (s *Server) initdb() error {
 	s.data = filepath.Join(s.dir, "data")
-	for _, d := range []string{"log", "run"} {
+	for _, d := range []string{"data", "log", "run"} {
 		if err := s.user.Mkdir(filepath.Join(s.dir, d)); err != nil {
 			return err
 		}
