@@ -36,3 +36,13 @@ func openConfig(t testing.TB, cfg postgres.Config) *postgres.Store {
 	})
 	return s
 }
+
+// TestStoreShared runs the concurrency cases on two stores (two pools, as
+// two servers have) on one database.
+func TestStoreShared(t *testing.T) {
+	t.Parallel()
+	storetest.RunShared(t, func(t *testing.T) (datastore.Store, datastore.Store) {
+		cs := pg.NewDatabase(t)
+		return openConfig(t, postgres.Config{ConnString: cs}), openConfig(t, postgres.Config{ConnString: cs})
+	})
+}
