@@ -18,8 +18,9 @@ var migrationFiles embed.FS
 
 // migrate brings the schema up to date in one transaction, so a failed step
 // leaves the database as it was. It refuses a database whose recorded
-// version is newer than the newest embedded migration.
-func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+// version is newer than the newest embedded migration, and without apply
+// one that is older.
+func migrate(ctx context.Context, db *sql.DB, apply bool, log *slog.Logger) error {
 	ms, err := migration.Load(migrationFiles)
 	if err != nil {
 		return err
@@ -36,7 +37,7 @@ func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		if err := migration.Check(current, latest, true); err != nil {
+		if err := migration.Check(current, latest, apply); err != nil {
 			return err
 		}
 		for _, m := range ms[current:] {
