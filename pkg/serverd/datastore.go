@@ -11,6 +11,13 @@ import (
 	"github.com/svidkit/svidkit/pkg/server/datastore/sqlite"
 )
 
+// OpenStore opens the datastore the configuration names, honouring
+// disable_migration, as the server does at start (tests use it to share a
+// running server's database).
+func OpenStore(ctx context.Context, ds config.DataStore, log *slog.Logger) (datastore.Store, error) {
+	return openStore(ctx, ds, false, log)
+}
+
 // openStore opens the datastore the configuration names. With migrate
 // the schema is brought up to date whatever disable_migration says (the
 // migrate command); otherwise disable_migration is honoured.
