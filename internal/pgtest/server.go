@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,16 +24,15 @@ const Superuser = "postgres"
 // Server is one PostgreSQL cluster run by its own postmaster. Its zero
 // value is ready for Main.
 type Server struct {
-	bin     string
-	user    OSUser
-	dir     string // temporary directory holding everything
-	data    string // PGDATA
-	port    int
-	skip    error // why NewDatabase skips, when PostgreSQL is missing
-	admin   *pgxpool.Pool
-	dbs     atomic.Int64
-	tlsOnce sync.Mutex
-	tlsOn   bool
+	bin   string
+	user  OSUser
+	dir   string // temporary directory holding everything
+	data  string // PGDATA
+	port  int
+	skip  error // why NewDatabase skips, when PostgreSQL is missing
+	admin *pgxpool.Pool
+	dbs   atomic.Int64
+	tlsMu sync.Mutex // serialises EnableTLS
 }
 
 // Main starts the server, runs the package's tests and stops the server,
@@ -210,6 +208,3 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
-
-// portString is the port in decimal, for URLs.
-func (s *Server) portString() string { return strconv.Itoa(s.port) }

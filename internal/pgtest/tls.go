@@ -2,9 +2,12 @@ package pgtest
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // EnableTLS makes the server accept TLS connections with the given
@@ -16,8 +19,8 @@ func (s *Server) EnableTLS(t testing.TB, certPEM, keyPEM []byte) {
 	if s.skip != nil {
 		t.Skip(s.skip.Error())
 	}
-	s.tlsOnce.Lock()
-	defer s.tlsOnce.Unlock()
+	s.tlsMu.Lock()
+	defer s.tlsMu.Unlock()
 	cert, key := filepath.Join(s.dir, "run", "server.crt"), filepath.Join(s.dir, "run", "server.key")
 	if err := s.user.WriteFile(cert, certPEM); err != nil {
 		t.Fatal(err)
@@ -37,5 +40,18 @@ func (s *Server) EnableTLS(t testing.TB, certPEM, keyPEM []byte) {
 			t.Fatalf("pgtest: enable TLS: %s: %v", q, err)
 		}
 	}
-	s.tlsOn = true
+	// The postmaster reloads on its own time: wait until it accepts TLS.
+	cs := fmt.Sprintf("host=127.0.0.1 port=%d user=%s dbname=postgres sslmode=require", s.port, Superuser)
+	for {
+		conn, err := pgx.Connect(ctx, cs)
+		if err == nil {
+			conn.Close(ctx)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("pgtest: enable TLS: server does not accept TLS: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

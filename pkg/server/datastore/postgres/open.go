@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -59,9 +60,7 @@ func open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	pc, err := pgxpool.ParseConfig(cfg.ConnString)
 	if err != nil {
-		// pgx's parse errors quote the connection string, password
-		// included: say only what is wrong.
-		return nil, errors.New("connection_string: cannot parse as a libpq keyword/value string or postgresql:// URL")
+		return nil, parseError(err)
 	}
 	if cfg.MaxOpenConns > 0 {
 		pc.MaxConns = int32(min(cfg.MaxOpenConns, 1<<30))
@@ -89,4 +88,18 @@ func open(ctx context.Context, cfg Config) (*Store, error) {
 func (s *Store) Close() error {
 	s.pool.Close()
 	return nil
+}
+
+// parseError words a connection string that pgx cannot use without
+// quoting it: pgx's message quotes the string with passwords redacted
+// only as far as it can recognise them, and a URL parse error quotes it
+// whole. The cause (an unreadable sslrootcert, say) is kept otherwise.
+func parseError(err error) error {
+	const msg = "connection_string: cannot use it as a libpq keyword/value string or postgresql:// URL"
+	cause := errors.Unwrap(err)
+	var ue *url.Error
+	if cause == nil || errors.As(cause, &ue) {
+		return errors.New(msg)
+	}
+	return fmt.Errorf("%s: %w", msg, cause)
 }
