@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,7 +34,10 @@ type Server struct {
 	skip  error // why NewDatabase skips, when PostgreSQL is missing
 	admin *pgxpool.Pool
 	dbs   atomic.Int64
-	tlsMu sync.Mutex // serialises EnableTLS
+	// postmaster is the running postgres; exited receives its Wait result.
+	postmaster *exec.Cmd
+	exited     chan error
+	tlsMu      sync.Mutex // serialises EnableTLS
 }
 
 // Main starts the server, runs the package's tests and stops the server,
@@ -80,14 +85,72 @@ func (s *Server) start() error {
 	if err := s.initdb(); err != nil {
 		return errors.Join(err, os.RemoveAll(s.dir))
 	}
-	if err := s.run("pg_ctl", "start", "-D", s.data, "-l", filepath.Join(s.dir, "log", "postgres.log"), "-w", "-t", "120"); err != nil {
+	if err := s.startPostmaster(); err != nil {
 		return errors.Join(err, s.logTail(), os.RemoveAll(s.dir))
 	}
-	s.admin, err = pgxpool.New(context.Background(), s.ConnString("postgres"))
-	if err != nil {
-		return errors.Join(err, s.stop())
-	}
 	return nil
+}
+
+// startPostmaster runs postgres as a child that the kernel stops
+// (SIGQUIT, immediate shutdown) if the test binary dies first — a panic
+// or a -timeout — so no postmaster outlives its tests, and waits until it
+// accepts connections.
+func (s *Server) startPostmaster() error {
+	logFile, err := os.OpenFile(filepath.Join(s.dir, "log", "postgres.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	cmd := s.user.Command(filepath.Join(s.bin, "postgres"), "-D", s.data)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGQUIT
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	s.postmaster = cmd
+	s.exited = make(chan error, 1)
+	go func() { s.exited <- cmd.Wait() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s.admin, err = pgxpool.New(ctx, s.ConnString("postgres"))
+	if err != nil {
+		return errors.Join(err, s.stopPostmaster())
+	}
+	for {
+		err := s.admin.Ping(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case werr := <-s.exited:
+			s.exited <- werr
+			return errors.Join(fmt.Errorf("postgres exited at start: %v", werr), s.stopPostmaster())
+		case <-ctx.Done():
+			return errors.Join(fmt.Errorf("postgres does not accept connections: %w", err), s.stopPostmaster())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// stopPostmaster asks for a fast shutdown (SIGINT) and waits for it.
+func (s *Server) stopPostmaster() error {
+	if s.admin != nil {
+		s.admin.Close()
+	}
+	select {
+	case err := <-s.exited:
+		return err
+	default:
+	}
+	if err := s.postmaster.Process.Signal(syscall.SIGINT); err != nil {
+		return fmt.Errorf("stop postgres: %w", err)
+	}
+	select {
+	case <-s.exited:
+		return nil
+	case <-time.After(time.Minute):
+		return errors.Join(errors.New("postgres did not stop within a minute of SIGINT; killed"), s.postmaster.Process.Kill())
+	}
 }
 
 // initdb creates the cluster and its settings: trust authentication over
@@ -129,11 +192,7 @@ full_page_writes = off
 
 // stop shuts the postmaster down and removes the directory.
 func (s *Server) stop() error {
-	if s.admin != nil {
-		s.admin.Close()
-	}
-	err := s.run("pg_ctl", "stop", "-D", s.data, "-m", "fast", "-w", "-t", "60")
-	return errors.Join(err, os.RemoveAll(s.dir))
+	return errors.Join(s.stopPostmaster(), os.RemoveAll(s.dir))
 }
 
 // run runs one of PostgreSQL's programs as the database user.
