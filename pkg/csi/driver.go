@@ -85,3 +85,6 @@ func (d *Driver) Ready() bool {
 
 // Name returns the CSI driver name the plugin reports.
 func (d *Driver) Name() string { return d.cfg.PluginName }
+
+// Version returns the vendor version the plugin reports.
+func (d *Driver) Version() string { return d.cfg.Version }

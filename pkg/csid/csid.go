@@ -71,7 +71,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if !driver.Ready() {
 		log.Warn("workload API socket directory does not exist yet: not ready until it does", "dir", dcfg.WorkloadAPISocketDir)
 	}
-	log.Info("svidkit-csi started", "plugin_name", driver.Name(), "node_id", dcfg.NodeID,
+	log.Info("svidkit-csi started", "version", driver.Version(), "plugin_name", driver.Name(), "node_id", dcfg.NodeID,
 		"csi_socket", cfg.CSISocketPath, "workload_api_socket_dir", dcfg.WorkloadAPISocketDir)
 	err = taskrun.Run(ctx, tasks...)
 	log.Info("svidkit-csi stopped")

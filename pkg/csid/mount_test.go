@@ -120,8 +120,8 @@ func TestPublishUnpublish(t *testing.T) {
 	}
 }
 
-// TestReadyFollowsSocketDir: /ready answers 503 until the agent's socket
-// directory exists, then 200.
+// TestReadyFollowsSocketDir: the CSI socket has mode 0600, and /ready
+// answers 503 until the agent's socket directory exists, then 200.
 func TestReadyFollowsSocketDir(t *testing.T) {
 	base := t.TempDir()
 	socketDir := filepath.Join(base, "agent-sockets")
@@ -129,6 +129,9 @@ func TestReadyFollowsSocketDir(t *testing.T) {
 	addr := freePort(t)
 	start(t, csid.Config{Driver: csi.Config{NodeID: "n", WorkloadAPISocketDir: socketDir}, CSISocketPath: sock, HealthAddress: addr})
 	dial(t, sock)
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 || fi.Mode().Type() != os.ModeSocket {
+		t.Errorf("CSI socket: %v, %v; want a socket with mode 0600 (the kubelet and the registrar are root)", fi.Mode(), err)
+	}
 	if code := getStatus(t, "http://"+addr+"/ready"); code != http.StatusServiceUnavailable {
 		t.Errorf("/ready without the socket directory = %d, want 503", code)
 	}
