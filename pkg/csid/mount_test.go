@@ -129,8 +129,11 @@ func TestReadyFollowsSocketDir(t *testing.T) {
 	addr := freePort(t)
 	start(t, csid.Config{Driver: csi.Config{NodeID: "n", WorkloadAPISocketDir: socketDir}, CSISocketPath: sock, HealthAddress: addr})
 	dial(t, sock)
-	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 || fi.Mode().Type() != os.ModeSocket {
-		t.Errorf("CSI socket: %v, %v; want a socket with mode 0600 (the kubelet and the registrar are root)", fi.Mode(), err)
+	switch fi, err := os.Stat(sock); {
+	case err != nil:
+		t.Error(err)
+	case fi.Mode().Perm() != 0o600 || fi.Mode().Type() != os.ModeSocket:
+		t.Errorf("CSI socket mode %v; want a socket with mode 0600 (the kubelet and the registrar are root)", fi.Mode())
 	}
 	if code := getStatus(t, "http://"+addr+"/ready"); code != http.StatusServiceUnavailable {
 		t.Errorf("/ready without the socket directory = %d, want 503", code)
