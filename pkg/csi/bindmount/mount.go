@@ -104,15 +104,15 @@ func bindReadOnly(source, target string) error {
 	return nil
 }
 
-// sameDir reports whether a and b are the same directory (device and
-// inode): whether the mount on b shows a.
-func sameDir(a, b string) (bool, error) {
-	var sa, sb unix.Stat_t
-	if err := unix.Stat(a, &sa); err != nil {
-		return false, fmt.Errorf("bindmount: stat %q: %w", a, err)
+// sameDir reports whether the mount on target shows source (same device
+// and inode). A target that cannot be stat'ed (a broken mount) does not.
+func sameDir(source, target string) (bool, error) {
+	var ss, st unix.Stat_t
+	if err := unix.Stat(source, &ss); err != nil {
+		return false, fmt.Errorf("bindmount: stat %q: %w", source, err)
 	}
-	if err := unix.Stat(b, &sb); err != nil {
-		return false, fmt.Errorf("bindmount: stat %q: %w", b, err)
+	if err := unix.Stat(target, &st); err != nil {
+		return false, nil
 	}
-	return sa.Dev == sb.Dev && sa.Ino == sb.Ino, nil
+	return ss.Dev == st.Dev && ss.Ino == st.Ino, nil
 }
