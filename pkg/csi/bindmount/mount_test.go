@@ -108,6 +108,18 @@ func TestEnsureRepairs(t *testing.T) {
 		{name: "bind of another directory", want: 1, setup: func(t *testing.T, _, target string) {
 			mustMount(t, t.TempDir(), target, unix.MS_BIND)
 		}},
+		// The socket directory was removed and created again on the node:
+		// the old mount shows the deleted directory.
+		{name: "bind of a recreated source", want: 1, setup: func(t *testing.T, source, target string) {
+			mustMount(t, source, target, unix.MS_BIND)
+			mustMount(t, "", target, unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY)
+			if err := os.Remove(source); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(source, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
