@@ -23,8 +23,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
-	"github.com/svidkit/svidkit/internal/gobuild"
 	"github.com/svidkit/svidkit/internal/benchmetric"
+	"github.com/svidkit/svidkit/internal/gobuild"
 	"github.com/svidkit/svidkit/internal/testenv"
 )
 

@@ -21,8 +21,8 @@ import (
 	bundlev1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/bundle/v1"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 
-	"github.com/svidkit/svidkit/internal/gobuild"
 	"github.com/svidkit/svidkit/internal/benchmetric"
+	"github.com/svidkit/svidkit/internal/gobuild"
 	"github.com/svidkit/svidkit/internal/testenv"
 )
 
