@@ -35,6 +35,7 @@ type demo struct {
 	init       InitSummary
 	procs      []*proc // in start order
 	killedPIDs []int
+	stopped    []Stopped
 }
 
 // Run runs the demo until ctx ends or Config.Duration passes, then stops
@@ -183,11 +184,16 @@ func (d *demo) stopAll() error {
 	procs := d.procs
 	d.mu.Unlock()
 	var errs []error
+	var stopped []Stopped
 	for i := len(procs) - 1; i >= 0; i-- {
 		if err := procs[i].stop(); err != nil {
 			errs = append(errs, err)
 		}
+		stopped = append(stopped, Stopped{Name: procs[i].name, ExitCode: procs[i].exitCode()})
 	}
+	d.mu.Lock()
+	d.stopped = stopped
+	d.mu.Unlock()
 	if left := Leftovers(d.marker); len(left) > 0 {
 		for _, pid := range left {
 			if p, err := os.FindProcess(pid); err == nil {
@@ -225,6 +231,7 @@ func (d *demo) summary() Summary {
 		HelperInit:    d.init,
 		HelperSidecar: patternSummary(d.helperID, &d.sidecar),
 		SDS:           patternSummary(d.envoyID, &d.sds),
+		Stopped:       d.stopped,
 		Killed:        d.killedPIDs,
 	}
 }

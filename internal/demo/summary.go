@@ -16,6 +16,9 @@ type Summary struct {
 	HelperInit    InitSummary    `json:"helper_init"`
 	HelperSidecar PatternSummary `json:"helper_sidecar"`
 	SDS           PatternSummary `json:"sds"`
+	// Stopped lists each child the demo stopped at the end, in stop
+	// order, with its exit code (0: it shut down cleanly on SIGTERM).
+	Stopped []Stopped `json:"stopped"`
 	// Killed lists processes that outlived their process group's stop and
 	// were killed at the end; a clean run has none.
 	Killed []int `json:"killed,omitempty"`
@@ -30,6 +33,12 @@ type PatternSummary struct {
 	Serials []string `json:"serials"`
 	// Rotations counts the serials after the first.
 	Rotations int `json:"rotations"`
+}
+
+// Stopped is one child stopped at the end.
+type Stopped struct {
+	Name     string `json:"name"`
+	ExitCode int    `json:"exit_code"`
 }
 
 // InitSummary is the init-container helper's run.
