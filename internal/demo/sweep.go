@@ -13,15 +13,17 @@ import (
 const MarkerEnv = "SVIDKIT_DEMO_RUN"
 
 // Leftovers returns the pids of the running processes whose environment
-// holds MarkerEnv=marker, other than this process. Processes of other users
-// are not readable unless this process is root.
+// holds MarkerEnv=marker, other than this process and its ancestors (which
+// carry the marker when a caller set it, as the test does). Processes of
+// other users are not readable unless this process is root.
 func Leftovers(marker string) []int {
 	want := []byte(MarkerEnv + "=" + marker + "\x00")
+	skip := ancestors()
 	paths, _ := filepath.Glob("/proc/[0-9]*/environ")
 	var pids []int
 	for _, p := range paths {
 		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-		if err != nil || pid == os.Getpid() {
+		if err != nil || skip[pid] {
 			continue
 		}
 		env, err := os.ReadFile(p)
@@ -45,4 +47,25 @@ func zombie(pid int) bool {
 	}
 	i := bytes.LastIndexByte(stat, ')')
 	return i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z'
+}
+
+// ancestors returns this process and its ancestors.
+func ancestors() map[int]bool {
+	seen := map[int]bool{}
+	for pid := os.Getpid(); pid > 1 && !seen[pid]; {
+		seen[pid] = true
+		status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		if err != nil {
+			break
+		}
+		_, rest, ok := bytes.Cut(status, []byte("\nPPid:"))
+		if !ok {
+			break
+		}
+		line, _, _ := bytes.Cut(rest, []byte("\n"))
+		if pid, err = strconv.Atoi(string(bytes.TrimSpace(line))); err != nil {
+			break
+		}
+	}
+	return seen
 }

@@ -1,7 +1,8 @@
 // Command demo runs svidkit's three integration patterns side by side
-// (package internal/demo); `go tool task demo` runs it as
+// (package internal/demo); `go tool task demo` builds it as bin/demo and
+// runs it as
 //
-//	go run ./internal/demo/cmd -bin bin
+//	bin/demo -bin bin -dir .demo
 //
 // SVIDKIT_DEMO_SECONDS stops it after that many seconds (default: at
 // Ctrl-C) and SVIDKIT_DEMO_TTL sets the X.509-SVID lifetime (default 20s).
