@@ -33,9 +33,11 @@ type Config struct {
 	// InitDelay is how long the init-container helper is kept blocked
 	// before its entry is created.
 	InitDelay time.Duration
-	// Out receives the status lines; Terminal redraws them in place.
+	// Out receives the status lines; Terminal redraws them in place,
+	// cut to Width columns (when not 0).
 	Out      io.Writer
 	Terminal bool
+	Width    int
 }
 
 func (c Config) withDefaults() (Config, error) {

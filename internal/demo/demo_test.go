@@ -66,7 +66,7 @@ func TestDemo(t *testing.T) {
 	// grandchild) included.
 	t.Run("ctrl-c", func(t *testing.T) {
 		d := startDemo(t, bin)
-		d.waitLine(t, "sidecar → TLS server", 60*time.Second)
+		d.waitLine(t, "sidecar TLS:", 60*time.Second)
 		if left := demo.Leftovers(d.marker); len(left) < 6 {
 			t.Fatalf("found %d demo processes while it runs (%v), want the demo, server, agent, svidkit-sds, the sidecar helper and its TLS server", len(left), left)
 		}

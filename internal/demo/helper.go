@@ -38,7 +38,7 @@ func (d *demo) runInit(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.screen.set(lineHelper, "[2] helper      init container: blocked, no entry for it yet")
+	d.screen.set(lineHelper, "[2] helper        init container blocked: no entry for it yet")
 	select {
 	case <-ctx.Done():
 		return nil
@@ -52,7 +52,7 @@ func (d *demo) runInit(ctx context.Context) error {
 	created := time.Now()
 	d.setInit(func(s *InitSummary) { s.EntryCreated = created })
 	d.screen.step("[2] created the entry %s for svidkit-helper, %.1fs after the init container started", d.helperID, created.Sub(started).Seconds())
-	d.screen.set(lineHelper, "[2] helper      init container: entry created, writing")
+	d.screen.set(lineHelper, "[2] helper        init container: entry created, writing")
 	select {
 	case <-ctx.Done():
 		return nil
@@ -69,7 +69,7 @@ func (d *demo) runInit(ctx context.Context) error {
 		return err
 	}
 	d.setInit(func(s *InitSummary) { s.Serial = serialHex(cert.Leaf) })
-	d.initLine = fmt.Sprintf("init: blocked %.1fs, wrote, exit 0", created.Sub(started).Seconds())
+	d.initLine = fmt.Sprintf("init %.1fs blocked, exit 0", created.Sub(started).Seconds())
 	d.screen.step("[2] init container wrote svid.pem (serial %s), svid_key.pem, svid_bundle.pem to %s and exited 0",
 		short(serialHex(cert.Leaf)), d.rel(certDir))
 	return nil
@@ -115,7 +115,7 @@ func (d *demo) runSidecar(ctx context.Context) error {
 			fresh := d.sidecar.add(cert)
 			fmt.Fprintf(d.logs.tls, "%s after %q: TLS server presents %v serial %s (new: %t)\n",
 				time.Now().Format(time.TimeOnly), line, cert.URIs, serialHex(cert), fresh)
-			d.screen.set(lineHelper, fmt.Sprintf("[2] helper      %s; sidecar → TLS server  %s", d.initLine, certLine(cert, &d.sidecar)))
+			d.screen.set(lineHelper, statusLine(fmt.Sprintf("[2] helper        %s; sidecar TLS:", d.initLine), cert, &d.sidecar))
 		}
 	}
 }

@@ -64,8 +64,9 @@ func short(serial string) string {
 	return serial
 }
 
-// certLine is the common part of a status line: serial, expiry, rotations.
-func certLine(cert *x509.Certificate, s *serials) string {
-	return fmt.Sprintf("serial %s  expires %s  rotations %d",
-		short(serialHex(cert)), cert.NotAfter.Local().Format(time.TimeOnly), s.rotations())
+// statusLine is a pattern's status line: what it is, then the rotations it
+// saw and the current certificate's serial and expiry.
+func statusLine(what string, cert *x509.Certificate, s *serials) string {
+	return fmt.Sprintf("%-46s rotations %d  serial %s  until %s", what,
+		s.rotations(), short(serialHex(cert)), cert.NotAfter.Local().Format(time.TimeOnly))
 }

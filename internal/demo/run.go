@@ -46,7 +46,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	d := &demo{cfg: cfg, screen: newScreen(cfg.Out, cfg.Terminal, patterns), marker: os.Getenv(MarkerEnv)}
+	d := &demo{cfg: cfg, screen: newScreen(cfg.Out, cfg.Terminal, cfg.Width, patterns), marker: os.Getenv(MarkerEnv)}
 	d.init.ExitCode = -1
 	if d.marker == "" {
 		b := make([]byte, 8)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // screen shows the demo's steps as lines that scroll and one status line
@@ -15,12 +16,13 @@ type screen struct {
 	mu       sync.Mutex
 	out      io.Writer
 	terminal bool
+	width    int      // terminal columns; longer status lines are cut
 	status   []string // one per pattern
 	drawn    int      // status lines currently on the terminal
 }
 
-func newScreen(out io.Writer, terminal bool, patterns int) *screen {
-	return &screen{out: out, terminal: terminal, status: make([]string, patterns)}
+func newScreen(out io.Writer, terminal bool, width, patterns int) *screen {
+	return &screen{out: out, terminal: terminal, width: width, status: make([]string, patterns)}
 }
 
 // step prints one line about what the demo does.
@@ -68,9 +70,19 @@ func (s *screen) draw() {
 			continue
 		}
 		b.WriteString("\x1b[2K")
-		b.WriteString(l)
+		b.WriteString(s.fit(l))
 		b.WriteByte('\n')
 		s.drawn++
 	}
 	io.WriteString(s.out, b.String())
+}
+
+// fit cuts l to the terminal's width: a wrapped line would take two rows
+// and the cursor movement that redraws the status lines counts one.
+func (s *screen) fit(l string) string {
+	if s.width <= 1 || utf8.RuneCountInString(l) < s.width {
+		return l
+	}
+	r := []rune(l)
+	return string(r[:s.width-2]) + "…"
 }

@@ -64,6 +64,6 @@ func (d *demo) sdsStream(ctx context.Context, conn *grpc.ClientConn, log io.Writ
 		fresh := d.sds.add(cert)
 		fmt.Fprintf(log, "%s push %d version %s: default %v serial %s not after %s (new: %t)\n", time.Now().Format(time.TimeOnly),
 			*pushes, resp.Version, cert.URIs, serialHex(cert), cert.NotAfter.Format(time.RFC3339), fresh)
-		d.screen.set(lineSDS, fmt.Sprintf("[3] svidkit-sds SDS push %-3d to an Envoy client   %s", *pushes, certLine(cert, &d.sds)))
+		d.screen.set(lineSDS, statusLine(fmt.Sprintf("[3] svidkit-sds   push %d to an SDS client", *pushes), cert, &d.sds))
 	}
 }

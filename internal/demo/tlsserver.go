@@ -29,6 +29,10 @@ const (
 // helper's renew_signal. Each connection gets the serial it was served as
 // one line. It runs until ctx ends.
 func RunTLSServer(ctx context.Context, dir, sock string, out io.Writer) error {
+	// First of all: an unhandled SIGHUP would end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	var current atomic.Pointer[tls.Certificate]
 	load := func() (string, error) {
 		cert, err := loadPair(dir)
@@ -54,10 +58,6 @@ func RunTLSServer(ctx context.Context, dir, sock string, out io.Writer) error {
 		},
 	}
 	fmt.Fprintln(out, tlsServing+serial)
-
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	go func() {
 		for {
 			select {

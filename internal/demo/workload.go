@@ -43,7 +43,7 @@ func (w workloadWatcher) OnX509ContextUpdate(c *workloadapi.X509Context) {
 	fresh := w.d.workload.add(cert)
 	fmt.Fprintf(w.log, "%s %s serial %s not after %s (new: %t)\n", time.Now().Format(time.TimeOnly),
 		svid.ID, serialHex(cert), cert.NotAfter.Format(time.RFC3339), fresh)
-	w.d.screen.set(lineWorkload, fmt.Sprintf("[1] workload    Workload API (go-spiffe watch)   %s", certLine(cert, &w.d.workload)))
+	w.d.screen.set(lineWorkload, statusLine("[1] Workload API  go-spiffe watch", cert, &w.d.workload))
 }
 
 func (w workloadWatcher) OnX509ContextWatchError(err error) {

@@ -69,9 +69,11 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, termErr := unix.IoctlGetTermios(int(os.Stdout.Fd()), unix.TCGETS)
-	_, err = demo.Run(ctx, demo.Config{Bin: absBin, Dir: absDir, Self: self, Duration: secs, SVIDTTL: ttl,
-		Out: os.Stdout, Terminal: termErr == nil})
+	cfg := demo.Config{Bin: absBin, Dir: absDir, Self: self, Duration: secs, SVIDTTL: ttl, Out: os.Stdout}
+	if ws, err := unix.IoctlGetWinsize(int(os.Stdout.Fd()), unix.TIOCGWINSZ); err == nil {
+		cfg.Terminal, cfg.Width = true, int(ws.Col)
+	}
+	_, err = demo.Run(ctx, cfg)
 	return err
 }
 
