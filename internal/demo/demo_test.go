@@ -53,7 +53,7 @@ func TestDemo(t *testing.T) {
 		if init.Serial == "" || len(sum.HelperSidecar.Serials) == 0 {
 			t.Errorf("init wrote serial %q; sidecar served %v", init.Serial, sum.HelperSidecar.Serials)
 		}
-		for _, want := range []string{"[1] workload", "[2] helper", "[3] svidkit-sds", "rotations 2"} {
+		for _, want := range []string{"[1] Workload API", "[2] helper", "[3] svidkit-sds", "rotations 2"} {
 			if !strings.Contains(d.output(), want) {
 				t.Errorf("status output lacks %q:\n%s", want, d.output())
 			}
