@@ -104,6 +104,14 @@ func (p *proc) exitCode() int { return p.cmd.ProcessState.ExitCode() }
 // stop sends SIGTERM to the child's process group and SIGKILL after
 // stopGrace, and returns once the child is reaped and the group is empty.
 func (p *proc) stop() error {
+	select {
+	case <-p.done:
+		// Exited by itself (the init container): its pid, hence its group
+		// id, may belong to someone else by now. Leftovers covers a
+		// process it left.
+		return nil
+	default:
+	}
 	pgid := p.cmd.Process.Pid
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	select {

@@ -59,6 +59,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		defer cancel()
 	}
 	runErr := d.run(ctx)
+	if ctx.Err() != nil && (errors.Is(runErr, context.Canceled) || errors.Is(runErr, context.DeadlineExceeded)) {
+		runErr = nil // Ctrl-C or the time limit during start-up
+	}
 	if runErr != nil {
 		d.screen.step("error: %v", runErr)
 	}
