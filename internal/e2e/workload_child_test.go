@@ -28,6 +28,9 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if sock := os.Getenv(childSVIDSocket); sock != "" {
+		os.Exit(svidChild(sock, os.Getenv(childSVIDMode)))
+	}
 	if sock := os.Getenv(childSocket); sock != "" {
 		if err := checkServedBundles(sock, strings.Split(os.Getenv(childWant), ",")); err != nil {
 			fmt.Fprintln(os.Stderr, err)
