@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,8 +19,8 @@ import (
 )
 
 // With childSVIDSocket set, the test binary is a workload reporting its
-// X.509-SVID: in mode "fetch" it calls FetchX509SVID once and prints
-// "<SPIFFE ID> <serial>"; in mode "watch" it prints that line for every
+// X.509-SVID: in mode "fetch" it connects, calls FetchX509SVID once and
+// prints "<SPIFFE ID> <serial> <nanoseconds from connect to SVID>"; in mode "watch" it prints that line for every
 // X.509 context until its stdin closes. Errors are printed as "error: …"
 // and make it exit 1. Run from a copy at another path (workloadCopy), it
 // gets its own unix:path selector.
@@ -36,6 +37,7 @@ func svidChild(sock, mode string) int {
 		fmt.Printf("error: %v\n", err)
 		return 1
 	}
+	start := time.Now()
 	c, err := workloadapi.New(ctx, workloadapi.WithAddr("unix://"+sock))
 	if err != nil {
 		return fail(err)
@@ -46,7 +48,7 @@ func svidChild(sock, mode string) int {
 		if err != nil {
 			return fail(err)
 		}
-		fmt.Printf("%s %s\n", svid.ID, svid.Certificates[0].SerialNumber)
+		fmt.Printf("%s %s %d\n", svid.ID, svid.Certificates[0].SerialNumber, time.Since(start))
 		return 0
 	}
 	wctx, stop := context.WithCancel(ctx)
@@ -75,16 +77,28 @@ type svidWorkload struct {
 
 // fetch runs the workload once and returns its SVID's serial, failing the
 // test when the fetch fails or returns another SPIFFE ID than want.
-func (w svidWorkload) fetch(t *testing.T, want string) string {
+func (w svidWorkload) fetch(t testing.TB, want string) string {
+	t.Helper()
+	serial, _ := w.timedFetch(t, want)
+	return serial
+}
+
+// timedFetch is fetch, also returning how long the workload took from
+// connecting to holding its SVID.
+func (w svidWorkload) timedFetch(t testing.TB, want string) (string, time.Duration) {
 	t.Helper()
 	cmd := exec.Command(w.exe)
 	cmd.Env = append(os.Environ(), childSVIDSocket+"="+w.sock, childSVIDMode+"=fetch")
 	out, err := cmd.CombinedOutput()
-	id, serial, ok := strings.Cut(strings.TrimSpace(string(out)), " ")
-	if err != nil || !ok || id != want {
+	f := strings.Fields(string(out))
+	var ns int64
+	if len(f) == 3 {
+		ns, err = strconv.ParseInt(f[2], 10, 64)
+	}
+	if err != nil || len(f) != 3 || f[0] != want {
 		t.Fatalf("workload %s: FetchX509SVID: %v: %s (want %s)", w.exe, err, out, want)
 	}
-	return serial
+	return f[1], time.Duration(ns)
 }
 
 // svidWatcher is a running workload in watch mode.

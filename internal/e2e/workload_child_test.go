@@ -105,7 +105,7 @@ func (watchFunc) OnX509ContextWatchError(error) {}
 
 // workloadCopy links (or copies) the test binary to a new path, so that a
 // child started from it gets a unix:path selector of its own.
-func workloadCopy(t *testing.T, name string) string {
+func workloadCopy(t testing.TB, name string) string {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
