@@ -98,9 +98,11 @@ type Cache struct {
 	updates map[string]*workloadapi.Update
 	keyBuf  []byte
 
-	// maxSVIDs is the soft limit on held SVIDs, nSVIDs the number held.
+	// maxSVIDs is the soft limit on held SVIDs; held is the records
+	// holding one, so that eviction and rotation visit only those, not
+	// every entry of a node alias parenting a whole cluster.
 	maxSVIDs int
-	nSVIDs   int
+	held     map[*record]struct{}
 	mintWait time.Duration
 	// mintWanted (size one) tells the agent that a subscription waits for
 	// SVIDs: mint now rather than at the next round.
@@ -147,6 +149,7 @@ func New(cfg Config) *Cache {
 		maxSVIDs:   max(cmp.Or(cfg.X509SVIDCacheMaxSize, DefaultX509SVIDCacheMaxSize), 1),
 		mintWait:   cmp.Or(cfg.MintWait, DefaultMintWait),
 		mintWanted: make(chan struct{}, 1),
+		held:       make(map[*record]struct{}),
 	}
 }
 
@@ -171,6 +174,10 @@ func (c *Cache) SetEntries(entries []Entry) {
 			c.markDirty(dirty, old.entry)
 			c.unindex(old)
 			r.svid, r.svidID, r.lastUsed = old.svid, old.svidID, old.lastUsed
+			if _, ok := c.held[old]; ok {
+				delete(c.held, old)
+				c.held[r] = struct{}{}
+			}
 		}
 		c.records[e.ID] = r
 		c.index(r)
@@ -184,9 +191,7 @@ func (c *Cache) SetEntries(entries []Entry) {
 		c.markDirty(dirty, r.entry)
 		c.unindex(r)
 		delete(c.records, id)
-		if r.svid != nil {
-			c.nSVIDs--
-		}
+		delete(c.held, r)
 	}
 	if len(changedIDs) == 0 {
 		return
@@ -218,9 +223,7 @@ func (c *Cache) SetSVIDs(svids map[string]SVID) {
 			c.log.Warn("ignoring SVID without SPIFFE ID", "entry_id", id, "error", err)
 			continue
 		}
-		if r.svid == nil {
-			c.nSVIDs++
-		}
+		c.held[r] = struct{}{}
 		r.svid, r.svidID = stored, spiffeID
 		c.markDirty(dirty, r.entry)
 		c.changed()

@@ -43,13 +43,13 @@ func (c *Cache) pinned() map[*record]struct{} {
 func (c *Cache) Evict() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.nSVIDs <= c.maxSVIDs {
+	if len(c.held) <= c.maxSVIDs {
 		return 0
 	}
 	pinned := c.pinned()
 	var cands []*record
-	for _, r := range c.records {
-		if _, ok := pinned[r]; !ok && r.svid != nil {
+	for r := range c.held {
+		if _, ok := pinned[r]; !ok {
 			cands = append(cands, r)
 		}
 	}
@@ -61,11 +61,11 @@ func (c *Cache) Evict() int {
 	})
 	n := 0
 	for _, r := range cands {
-		if c.nSVIDs <= c.maxSVIDs {
+		if len(c.held) <= c.maxSVIDs {
 			break
 		}
 		r.svid, r.svidID = nil, spiffeid.ID{}
-		c.nSVIDs--
+		delete(c.held, r)
 		n++
 	}
 	if n > 0 {
@@ -92,9 +92,9 @@ func (c *Cache) StaleEntries(now time.Time) []Entry {
 			urgent = append(urgent, r.entry)
 		}
 	}
-	for _, r := range c.records {
-		if r.svid != nil && (r.svid.entryRevision != r.entry.RevisionNumber ||
-			RotationDue(r.svid.notBefore, r.svid.notAfter, r.svid.mintedAt, now)) {
+	for r := range c.held {
+		if r.svid.entryRevision != r.entry.RevisionNumber ||
+			RotationDue(r.svid.notBefore, r.svid.notAfter, r.svid.mintedAt, now) {
 			due = append(due, r.entry)
 		}
 	}
@@ -103,7 +103,7 @@ func (c *Cache) StaleEntries(now time.Time) []Entry {
 	slices.SortFunc(due, byID)
 	out := append(urgent, due...)
 
-	room := c.maxSVIDs - c.nSVIDs - len(urgent)
+	room := c.maxSVIDs - len(c.held) - len(urgent)
 	if room <= 0 {
 		return out
 	}
@@ -129,5 +129,5 @@ func (c *Cache) StaleEntries(now time.Time) []Entry {
 func (c *Cache) SVIDCount() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.nSVIDs
+	return len(c.held)
 }

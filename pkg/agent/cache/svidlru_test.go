@@ -253,3 +253,26 @@ func TestSubscribeWaitsForMissingSVIDs(t *testing.T) {
 		})
 	}
 }
+
+// TestSVIDCountFollowsEntries: an updated entry keeps its SVID (counted
+// once), a removed one takes its SVID with it, and eviction still finds
+// the updated entry's SVID.
+func TestSVIDCountFollowsEntries(t *testing.T) {
+	f := newLRUFixture(t, 1, "a", "b", "c")
+	f.hold("a", "b", "c")
+	f.c.mu.Lock()
+	updated, kept := f.c.records["a"].entry, f.c.records["b"].entry
+	f.c.mu.Unlock()
+	updated.RevisionNumber = 2
+	f.c.SetEntries([]Entry{updated, kept})
+	if got := f.c.SVIDCount(); got != 2 {
+		t.Fatalf("SVIDCount() after an update and a removal = %d, want 2", got)
+	}
+	f.use("b")
+	if got := f.c.Evict(); got != 1 {
+		t.Fatalf("Evict() = %d, want 1", got)
+	}
+	if got := f.held(); !slices.Equal(got, []string{"b"}) {
+		t.Fatalf("held SVIDs = %v, want [b]", got)
+	}
+}
