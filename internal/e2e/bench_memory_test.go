@@ -24,6 +24,7 @@ import (
 	"github.com/svidkit/svidkit/internal/benchmetric"
 	"github.com/svidkit/svidkit/internal/gobuild"
 	"github.com/svidkit/svidkit/internal/testenv"
+	"github.com/svidkit/svidkit/pkg/config"
 )
 
 // memorySettle is how long the daemons run untouched before a reading, so
@@ -128,6 +129,13 @@ func startServerProcess(tb testing.TB, l *testenv.Layout, binary string, port in
 // /node and its health listener on healthPort.
 func startAgentProcess(tb testing.TB, l *testenv.Layout, admin *testenv.Admin, binary string, serverPort, healthPort int) *exec.Cmd {
 	tb.Helper()
+	return startAgentProcessWith(tb, l, admin, binary, serverPort, healthPort, nil)
+}
+
+// startAgentProcessWith is startAgentProcess with adjust, when not nil,
+// applied to the configuration before it is written.
+func startAgentProcessWith(tb testing.TB, l *testenv.Layout, admin *testenv.Admin, binary string, serverPort, healthPort int, adjust func(*config.Agent)) *exec.Cmd {
+	tb.Helper()
 	if err := os.WriteFile(l.BundlePath(), admin.BundlePEM(tb), 0o644); err != nil {
 		tb.Fatal(err)
 	}
@@ -138,6 +146,9 @@ func startAgentProcess(tb testing.TB, l *testenv.Layout, admin *testenv.Admin, b
 	cfg.Health.ListenerEnabled = true
 	cfg.Health.BindAddress = "127.0.0.1"
 	cfg.Health.BindPort = healthPort
+	if adjust != nil {
+		adjust(cfg)
+	}
 	conf, err := testenv.AgentHCL(cfg)
 	if err != nil {
 		tb.Fatal(err)

@@ -44,7 +44,8 @@ func otherUIDEntries(parentPath string, n int) []*types.Entry {
 }
 
 // waitSynced waits until the in-process agent knows at least n entries and
-// holds a current SVID for every one of them.
+// holds a current SVID for every one of them (for as many as its
+// x509_svid_cache_max_size allows: the callers stay below it).
 func waitSynced(tb testing.TB, p *testenv.Agent, n int, timeout time.Duration) {
 	tb.Helper()
 	c, ok := p.Agent.Manager().(*cache.Cache)

@@ -32,6 +32,9 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if sock := os.Getenv(childSVIDSocket); sock != "" {
+		os.Exit(svidChild(sock, os.Getenv(childSVIDMode)))
+	}
 	if sock := os.Getenv(childSocket); sock != "" {
 		if err := checkServedBundles(sock, strings.Split(os.Getenv(childWant), ",")); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -112,7 +115,7 @@ func (watchFunc) OnX509ContextWatchError(error) {}
 
 // workloadCopy links (or copies) the test binary to a new path, so that a
 // child started from it gets a unix:path selector of its own.
-func workloadCopy(t *testing.T, name string) string {
+func workloadCopy(t testing.TB, name string) string {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {

@@ -65,6 +65,9 @@ func AgentHCL(cfg *config.Agent) (string, error) {
 	if cfg.JWTSVIDCacheMaxSize != 0 {
 		fmt.Fprintf(&b, "  jwt_svid_cache_max_size = %d\n", cfg.JWTSVIDCacheMaxSize)
 	}
+	if cfg.X509SVIDCacheMaxSize != 0 {
+		fmt.Fprintf(&b, "  x509_svid_cache_max_size = %d\n", cfg.X509SVIDCacheMaxSize)
+	}
 	fmt.Fprintf(&b, "}\n\nplugins {\n  NodeAttestor %q {\n    plugin_data {}\n  }\n", cfg.NodeAttestor)
 	switch cfg.KeyManager.Name {
 	case "disk":

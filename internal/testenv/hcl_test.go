@@ -65,6 +65,11 @@ func TestHCLRoundTrip(t *testing.T) {
 			cfg.JWTSVIDCacheMaxSize = 10
 			roundTrip(t, cfg, testenv.AgentHCL, config.ParseAgent)
 		}},
+		{"agent with an X.509-SVID cache size", func(t *testing.T) {
+			cfg := agent("")
+			cfg.X509SVIDCacheMaxSize = 10
+			roundTrip(t, cfg, testenv.AgentHCL, config.ParseAgent)
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, tt.check)

@@ -101,6 +101,11 @@ type Config struct {
 	// recently used dropped first; cache.DefaultJWTSVIDCacheMaxSize if
 	// zero.
 	JWTSVIDCacheMaxSize int
+	// X509SVIDCacheMaxSize is the most workload X.509-SVIDs held beyond
+	// those of connected workloads, least recently used evicted first
+	// (SPIRE's x509_svid_cache_max_size); cache.DefaultX509SVIDCacheMaxSize
+	// if zero. Entries without a held SVID are minted when a workload asks.
+	X509SVIDCacheMaxSize int
 	// Clock defaults to the system clock.
 	Clock Clock
 	// Log defaults to slog.Default().
@@ -186,6 +191,9 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.SyncInterval == 0 {
 		cfg.SyncInterval = DefaultSyncInterval
 	}
+	if cfg.X509SVIDCacheMaxSize < 0 {
+		return nil, fmt.Errorf("agent: X.509-SVID cache size %d must not be negative", cfg.X509SVIDCacheMaxSize)
+	}
 	if cfg.SyncWait < 0 {
 		return nil, fmt.Errorf("agent: sync wait %v must not be negative", cfg.SyncWait)
 	}
@@ -232,7 +240,7 @@ func New(cfg Config) (*Agent, error) {
 		denied:         make(chan error, 1),
 	}
 	a.cache = cache.New(cache.Config{Clock: cfg.Clock, Log: cfg.Log, JWTMinter: jwtMinter{a: a},
-		JWTSVIDCacheMaxSize: cfg.JWTSVIDCacheMaxSize})
+		JWTSVIDCacheMaxSize: cfg.JWTSVIDCacheMaxSize, X509SVIDCacheMaxSize: cfg.X509SVIDCacheMaxSize})
 	return a, nil
 }
 

@@ -14,6 +14,8 @@ type metrics struct {
 	entrySyncs   prometheus.Counter
 	entries      prometheus.Gauge
 	minted       prometheus.Counter
+	svids        prometheus.Gauge
+	evicted      prometheus.Counter
 	renewals     prometheus.Counter
 	attestations prometheus.Counter
 	bundlePushes prometheus.Counter
@@ -42,6 +44,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "svidkit_agent_x509_svids_minted_total",
 			Help: "Workload X.509-SVIDs minted.",
 		}),
+		svids: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "svidkit_agent_x509_svids",
+			Help: "Workload X.509-SVIDs held: at most x509_svid_cache_max_size, plus those of connected workloads.",
+		}),
+		evicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "svidkit_agent_x509_svids_evicted_total",
+			Help: "Workload X.509-SVIDs dropped as least recently used beyond x509_svid_cache_max_size.",
+		}),
 		renewals: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "svidkit_agent_svid_renewals_total",
 			Help: "Agent SVID renewals.",
@@ -58,7 +68,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.syncDuration, m.syncErrors, m.entrySyncs, m.entries, m.minted, m.renewals, m.attestations, m.bundlePushes} {
+	for _, c := range []prometheus.Collector{m.syncDuration, m.syncErrors, m.entrySyncs, m.entries, m.minted, m.svids, m.evicted, m.renewals, m.attestations, m.bundlePushes} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

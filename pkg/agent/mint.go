@@ -17,12 +17,21 @@ import (
 // the GC sizes itself to, low when many entries arrive at once.
 const mintBatchSize = 100
 
-// mintStale mints SVIDs for the entries that have none, were updated, or
-// reached half their SVID's lifetime. Each batch is handed to the cache as
-// soon as it is signed, so workloads see new identities without waiting for
-// the whole set. Entries the server refuses are logged and retried on the
-// next sync.
+// mintStale evicts the least recently used SVIDs beyond the cache's size,
+// then mints SVIDs for the entries the cache lists as stale (see
+// cache.StaleEntries): those a connected workload lacks, those updated or
+// at half life, and those that fit in the cache. Each batch is handed to
+// the cache as soon as it is signed, so workloads see new identities
+// without waiting for the whole set; when a workload starts waiting for an
+// SVID mid-way, the list is taken again so that its entry is in the next
+// batch. Entries the server refuses are logged and retried on the next
+// sync.
 func (a *Agent) mintStale(ctx context.Context) error {
+	defer func() { a.metrics.svids.Set(float64(a.cache.SVIDCount())) }()
+	if n := a.cache.Evict(); n > 0 {
+		a.metrics.evicted.Add(float64(n))
+		a.log.Debug("evicted least recently used SVIDs", "count", n)
+	}
 	stale := a.cache.StaleEntries(a.cfg.Clock.Now())
 	if len(stale) == 0 {
 		return nil
@@ -38,6 +47,11 @@ func (a *Agent) mintStale(ctx context.Context) error {
 			return err
 		}
 		stale = stale[n:]
+		select {
+		case <-a.cache.MintWanted():
+			stale = a.cache.StaleEntries(a.cfg.Clock.Now())
+		default:
+		}
 	}
 	return nil
 }
@@ -64,20 +78,26 @@ func (a *Agent) mintBatch(ctx context.Context, client svidv1.SVIDClient, entries
 	}
 	now := a.cfg.Clock.Now()
 	svids := make(map[string]cache.SVID, len(entries))
+	var failed []string
 	for i, r := range results {
 		e := entries[i]
 		if c := codes.Code(r.GetStatus().GetCode()); c != codes.OK {
 			a.log.Warn("server refused to mint SVID", "entry_id", e.ID, "spiffe_id", e.SPIFFEID, "code", c, "message", r.GetStatus().GetMessage())
+			failed = append(failed, e.ID)
 			continue
 		}
 		chain, err := parseSVID(r.GetSvid(), keys[i])
 		if err != nil {
 			a.log.Warn("invalid SVID from server", "entry_id", e.ID, "error", err)
+			failed = append(failed, e.ID)
 			continue
 		}
 		svids[e.ID] = cache.SVID{Chain: chain, Key: keys[i], EntryRevision: e.RevisionNumber, MintedAt: now}
 	}
 	a.cache.SetSVIDs(svids)
+	if len(failed) > 0 {
+		a.cache.MintFailed(failed)
+	}
 	a.metrics.minted.Add(float64(len(svids)))
 	return nil
 }

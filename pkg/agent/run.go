@@ -66,6 +66,8 @@ func (a *Agent) loop(ctx context.Context) error {
 			return nil
 		case <-timer.C:
 		case <-a.entriesChanged:
+		case <-a.cache.MintWanted():
+			// A workload waits for an SVID the cache does not hold.
 		case <-a.bundlesChanged:
 			// The server announced a bundle change: skip the poll period.
 			a.lastBundleFetch = time.Time{}

@@ -57,16 +57,17 @@ func Run(ctx context.Context, cfg *config.Agent, opts Options) error {
 		return err
 	}
 	a, err := agent.New(agent.Config{
-		TrustDomain:         cfg.TrustDomain,
-		ServerAddress:       net.JoinHostPort(cfg.ServerAddress, strconv.Itoa(cfg.ServerPort)),
-		TrustBundle:         bundle,
-		InsecureBootstrap:   cfg.InsecureBootstrap,
-		NodeAttestor:        nodeAtt,
-		DataDir:             dataDir,
-		KeyStore:            keyStore,
-		JWTSVIDCacheMaxSize: cfg.JWTSVIDCacheMaxSize,
-		Log:                 log.With("subsystem", "agent"),
-		Registerer:          reg,
+		TrustDomain:          cfg.TrustDomain,
+		ServerAddress:        net.JoinHostPort(cfg.ServerAddress, strconv.Itoa(cfg.ServerPort)),
+		TrustBundle:          bundle,
+		InsecureBootstrap:    cfg.InsecureBootstrap,
+		NodeAttestor:         nodeAtt,
+		DataDir:              dataDir,
+		KeyStore:             keyStore,
+		JWTSVIDCacheMaxSize:  cfg.JWTSVIDCacheMaxSize,
+		X509SVIDCacheMaxSize: cfg.X509SVIDCacheMaxSize,
+		Log:                  log.With("subsystem", "agent"),
+		Registerer:           reg,
 	})
 	if err != nil {
 		return err

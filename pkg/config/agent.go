@@ -75,6 +75,11 @@ type Agent struct {
 	// JWTSVIDCacheMaxSize is the most JWT-SVIDs the agent keeps for reuse
 	// (SPIRE's jwt_svid_cache_max_size); 0 means SPIRE's default, 1,000.
 	JWTSVIDCacheMaxSize int
+	// X509SVIDCacheMaxSize is the most workload X.509-SVIDs the agent holds
+	// beyond those of connected workloads, least recently used evicted
+	// first (SPIRE's x509_svid_cache_max_size, a soft limit); 0 means
+	// SPIRE's default, 1,000.
+	X509SVIDCacheMaxSize int
 }
 
 // SDS holds the SDS resource names and validator choice; empty names mean

@@ -8,7 +8,7 @@ import (
 // agentUnsupported lists agent block keys SPIRE has that svidkit does not.
 var agentUnsupported = setOf("retry_bootstrap", "workload_x509_svid_key_type",
 	"authorized_delegates", "experimental", "allowed_foreign_jwt_claims",
-	"allow_unauthenticated_verifiers", "availability_target", "x509_svid_cache_max_size",
+	"allow_unauthenticated_verifiers", "availability_target",
 	"log_file", "log_source_location", "profiling_enabled",
 	"profiling_port", "profiling_freq", "profiling_names", "rebootstrap_mode", "rebootstrap_delay",
 	"require_pq_kem", "trust_bundle_unix_socket", "sync_interval", "use_sync_authorized_entries")
@@ -71,6 +71,12 @@ func (d *decoder) agentBlock(a *Agent, body *ast.ObjectList) {
 			d.Int(&a.JWTSVIDCacheMaxSize)(it)
 			if a.JWTSVIDCacheMaxSize < 0 {
 				d.Errorf(it.Pos(), "jwt_svid_cache_max_size: want a positive number, or 0 for the default, got %d", a.JWTSVIDCacheMaxSize)
+			}
+		},
+		"x509_svid_cache_max_size": func(it *ast.ObjectItem) {
+			d.Int(&a.X509SVIDCacheMaxSize)(it)
+			if a.X509SVIDCacheMaxSize < 0 {
+				d.Errorf(it.Pos(), "x509_svid_cache_max_size: want a positive number, or 0 for the default, got %d", a.X509SVIDCacheMaxSize)
 			}
 		},
 	}, agentUnsupported)

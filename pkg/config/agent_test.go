@@ -320,21 +320,30 @@ func TestParseAgentK8sPSAT(t *testing.T) {
 	}
 }
 
-// TestParseAgentJWTSVIDCacheMaxSize: SPIRE's jwt_svid_cache_max_size is
-// read as SPIRE reads it (0 or absent: the default), and a negative size is
-// refused naming the key and its line.
-func TestParseAgentJWTSVIDCacheMaxSize(t *testing.T) {
+// TestParseAgentSVIDCacheMaxSizes: SPIRE's jwt_svid_cache_max_size and
+// x509_svid_cache_max_size are read as SPIRE reads them (0 or absent: the
+// default), and a negative size is refused naming the key and its line.
+func TestParseAgentSVIDCacheMaxSizes(t *testing.T) {
+	jwt := func(a *config.Agent) int { return a.JWTSVIDCacheMaxSize }
+	x509 := func(a *config.Agent) int { return a.X509SVIDCacheMaxSize }
 	tests := []struct {
 		name    string
 		setting string // added after trust_domain, line 9
+		got     func(*config.Agent) int
 		want    int
 		wantErr string
 	}{
-		{"absent", "", 0, ""},
-		{"set", "jwt_svid_cache_max_size = 5000", 5000, ""},
-		{"zero means the default", "jwt_svid_cache_max_size = 0", 0, ""},
-		{"negative", "jwt_svid_cache_max_size = -1", 0, `agent.conf:9: jwt_svid_cache_max_size: want a positive number, or 0 for the default, got -1`},
-		{"not a number", `jwt_svid_cache_max_size = "many"`, 0, `agent.conf:9: jwt_svid_cache_max_size: want a number`},
+		{"jwt absent", "", jwt, 0, ""},
+		{"jwt set", "jwt_svid_cache_max_size = 5000", jwt, 5000, ""},
+		{"jwt zero means the default", "jwt_svid_cache_max_size = 0", jwt, 0, ""},
+		{"jwt negative", "jwt_svid_cache_max_size = -1", jwt, 0, `agent.conf:9: jwt_svid_cache_max_size: want a positive number, or 0 for the default, got -1`},
+		{"jwt not a number", `jwt_svid_cache_max_size = "many"`, jwt, 0, `agent.conf:9: jwt_svid_cache_max_size: want a number`},
+		{"x509 absent", "", x509, 0, ""},
+		{"x509 set", "x509_svid_cache_max_size = 50", x509, 50, ""},
+		{"x509 zero means the default", "x509_svid_cache_max_size = 0", x509, 0, ""},
+		{"x509 negative", "x509_svid_cache_max_size = -10", x509, 0, `agent.conf:9: x509_svid_cache_max_size: want a positive number, or 0 for the default, got -10`},
+		{"x509 not a number", `x509_svid_cache_max_size = "many"`, x509, 0, `agent.conf:9: x509_svid_cache_max_size: want a number`},
+		{"SPIRE's removed disable_lru_cache is unknown", "disable_lru_cache = true", x509, 0, `agent.conf:9`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -347,8 +356,8 @@ func TestParseAgentJWTSVIDCacheMaxSize(t *testing.T) {
 				}
 			case err != nil:
 				t.Fatal(err)
-			case a.JWTSVIDCacheMaxSize != tt.want:
-				t.Fatalf("JWTSVIDCacheMaxSize = %d, want %d", a.JWTSVIDCacheMaxSize, tt.want)
+			case tt.got(a) != tt.want:
+				t.Fatalf("size = %d, want %d", tt.got(a), tt.want)
 			}
 		})
 	}

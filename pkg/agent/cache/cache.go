@@ -10,6 +10,10 @@
 // of their selectors, so matching a workload visits only entries sharing a
 // selector with it, and an entry change visits only subscribers that hold
 // its least subscribed selector.
+//
+// X.509-SVIDs are held for at most X509SVIDCacheMaxSize entries, plus those
+// of connected workloads (SPIRE's soft limit, x509_svid_cache_max_size): see
+// svidlru.go for which SVIDs are minted, kept and evicted.
 package cache
 
 import (
@@ -51,11 +55,29 @@ type Config struct {
 	// jwt_svid_cache_max_size); the least recently used is dropped beyond
 	// it. Zero means DefaultJWTSVIDCacheMaxSize.
 	JWTSVIDCacheMaxSize int
+	// X509SVIDCacheMaxSize is the most X.509-SVIDs held for entries no
+	// connected workload matches (SPIRE's x509_svid_cache_max_size, a soft
+	// limit: connected workloads' SVIDs are held beyond it). Zero means
+	// DefaultX509SVIDCacheMaxSize.
+	X509SVIDCacheMaxSize int
+	// MintWait bounds how long a new subscription waits for the SVIDs of
+	// its entries that have none before it gets what there is. Zero means
+	// DefaultMintWait.
+	MintWait time.Duration
 }
 
 // DefaultJWTSVIDCacheMaxSize is the JWT-SVID cache size when none is
 // configured: SPIRE's default.
 const DefaultJWTSVIDCacheMaxSize = 1000
+
+// DefaultX509SVIDCacheMaxSize is the X.509-SVID cache size when none is
+// configured: SPIRE's default.
+const DefaultX509SVIDCacheMaxSize = 1000
+
+// DefaultMintWait is Config.MintWait when zero: long enough for a mint
+// batch from a loaded server, short enough that a workload whose agent
+// cannot reach the server gets an answer.
+const DefaultMintWait = 10 * time.Second
 
 // Cache is the agent's identity cache. It is safe for concurrent use.
 type Cache struct {
@@ -76,6 +98,16 @@ type Cache struct {
 	updates map[string]*workloadapi.Update
 	keyBuf  []byte
 
+	// maxSVIDs is the soft limit on held SVIDs; held is the records
+	// holding one, so that eviction and rotation visit only those, not
+	// every entry of a node alias parenting a whole cluster.
+	maxSVIDs int
+	held     map[*record]struct{}
+	mintWait time.Duration
+	// mintWanted (size one) tells the agent that a subscription waits for
+	// SVIDs: mint now rather than at the next round.
+	mintWanted chan struct{}
+
 	jwtMu sync.Mutex
 	jwts  *lru[jwtKey, cachedJWT]
 }
@@ -86,6 +118,9 @@ type record struct {
 	svid   *storedSVID
 	svidID spiffeid.ID       // the SVID's own ID: the entry may have changed since
 	key    selector.Selector // the selector it is indexed under
+	// lastUsed is when a workload matching the entry last subscribed or
+	// ended a subscription; zero if never. Eviction drops the oldest.
+	lastUsed time.Time
 }
 
 var _ workloadapi.Manager = (*Cache)(nil)
@@ -110,6 +145,11 @@ func New(cfg Config) *Cache {
 		federated: make(map[spiffeid.TrustDomain]*spiffebundle.Bundle),
 		updates:   make(map[string]*workloadapi.Update),
 		jwts:      newLRU[jwtKey, cachedJWT](cmp.Or(cfg.JWTSVIDCacheMaxSize, DefaultJWTSVIDCacheMaxSize)),
+
+		maxSVIDs:   max(cmp.Or(cfg.X509SVIDCacheMaxSize, DefaultX509SVIDCacheMaxSize), 1),
+		mintWait:   cmp.Or(cfg.MintWait, DefaultMintWait),
+		mintWanted: make(chan struct{}, 1),
+		held:       make(map[*record]struct{}),
 	}
 }
 
@@ -133,7 +173,11 @@ func (c *Cache) SetEntries(entries []Entry) {
 		if ok {
 			c.markDirty(dirty, old.entry)
 			c.unindex(old)
-			r.svid, r.svidID = old.svid, old.svidID
+			r.svid, r.svidID, r.lastUsed = old.svid, old.svidID, old.lastUsed
+			if _, ok := c.held[old]; ok {
+				delete(c.held, old)
+				c.held[r] = struct{}{}
+			}
 		}
 		c.records[e.ID] = r
 		c.index(r)
@@ -147,6 +191,7 @@ func (c *Cache) SetEntries(entries []Entry) {
 		c.markDirty(dirty, r.entry)
 		c.unindex(r)
 		delete(c.records, id)
+		delete(c.held, r)
 	}
 	if len(changedIDs) == 0 {
 		return
@@ -178,6 +223,7 @@ func (c *Cache) SetSVIDs(svids map[string]SVID) {
 			c.log.Warn("ignoring SVID without SPIFFE ID", "entry_id", id, "error", err)
 			continue
 		}
+		c.held[r] = struct{}{}
 		r.svid, r.svidID = stored, spiffeID
 		c.markDirty(dirty, r.entry)
 		c.changed()
@@ -239,23 +285,6 @@ func (c *Cache) FederatedTrustDomains() []spiffeid.TrustDomain {
 	return slices.SortedFunc(maps.Keys(set), func(a, b spiffeid.TrustDomain) int {
 		return strings.Compare(a.Name(), b.Name())
 	})
-}
-
-// StaleEntries returns the entries that need a new SVID at now: those
-// without one, those updated since theirs was minted, and those whose SVID
-// reached half its lifetime. They are ordered by ID.
-func (c *Cache) StaleEntries(now time.Time) []Entry {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []Entry
-	for _, r := range c.records {
-		if r.svid == nil || r.svid.entryRevision != r.entry.RevisionNumber ||
-			RotationDue(r.svid.notBefore, r.svid.notAfter, r.svid.mintedAt, now) {
-			out = append(out, r.entry)
-		}
-	}
-	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.ID, b.ID) })
-	return out
 }
 
 // index adds r to the entry index under the selector of r that the fewest

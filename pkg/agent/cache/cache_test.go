@@ -105,18 +105,26 @@ func TestIdentityOrderAndHints(t *testing.T) {
 	}
 }
 
+// TestEntryWithoutSVIDIsNotServed: an entry is served only with its SVID.
+// A subscription whose entry has none waits for it (see svidlru_test.go
+// for the wait); a running one gets the entry once minted.
 func TestEntryWithoutSVIDIsNotServed(t *testing.T) {
 	clk := newFakeClock()
 	c := cache.New(cache.Config{Clock: clk})
 	a := entry("a", "/a", "unix:uid:1")
-	c.SetEntries([]cache.Entry{a})
+	b := entry("b", "/b", "unix:uid:1")
+	setWithSVIDs(t, c, clk.Now(), a)
 	sub := subscribe(t, c, sels("unix:uid:1"))
-	if got := ids(next(t, sub)); len(got) != 0 {
-		t.Fatalf("identities before minting = %v, want none", got)
-	}
-	c.SetSVIDs(map[string]cache.SVID{"a": svidFor(t, a, clk.Now(), clk.Now().Add(time.Hour))})
 	if got := ids(next(t, sub)); !slices.Equal(got, []string{"a"}) {
-		t.Fatalf("identities after minting = %v, want [a]", got)
+		t.Fatalf("identities = %v, want [a]", got)
+	}
+	c.SetEntries([]cache.Entry{a, b})
+	if got := ids(next(t, sub)); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("identities before minting b = %v, want [a]", got)
+	}
+	c.SetSVIDs(map[string]cache.SVID{"b": svidFor(t, b, clk.Now(), clk.Now().Add(time.Hour))})
+	if got := ids(next(t, sub)); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("identities after minting = %v, want [a b]", got)
 	}
 }
 
@@ -251,18 +259,20 @@ func TestStaleEntries(t *testing.T) {
 	updated.RevisionNumber = 2
 	c.SetEntries([]cache.Entry{fresh, half, updated, missing})
 
+	// Held SVIDs due for renewal come before entries minted ahead of need
+	// (svidlru_test.go tests the order).
 	var got []string
 	for _, e := range c.StaleEntries(now) {
 		got = append(got, e.ID)
 	}
-	if want := []string{"half", "missing", "updated"}; !slices.Equal(got, want) {
+	if want := []string{"half", "updated", "missing"}; !slices.Equal(got, want) {
 		t.Fatalf("StaleEntries = %v, want %v", got, want)
 	}
 	got = got[:0]
 	for _, e := range c.StaleEntries(now.Add(30 * time.Minute)) {
 		got = append(got, e.ID)
 	}
-	if want := []string{"fresh", "half", "missing", "updated"}; !slices.Equal(got, want) {
+	if want := []string{"fresh", "half", "updated", "missing"}; !slices.Equal(got, want) {
 		t.Fatalf("StaleEntries 30m later = %v, want %v", got, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -23,12 +24,24 @@ type subscription struct {
 	stop func() bool // stops the context.AfterFunc registration
 
 	finished bool // guarded by c.mu
+	// waiting holds the IDs of matching entries that had no SVID when the
+	// subscription began; until it empties (each minted, refused or gone)
+	// or giveUp fires, no update is sent. Guarded by c.mu.
+	waiting map[string]struct{}
+	giveUp  *time.Timer
 }
 
 // Subscribe returns a subscription that yields the current identities of a
-// workload with selectors sels at once, then every change. It ends when ctx
-// is done or Finish is called. Updates are shared with the cache and other
+// workload with selectors sels, then every change. It ends when ctx is done
+// or Finish is called. Updates are shared with the cache and other
 // subscribers and must not be modified.
+//
+// The first update comes at once when every matching entry holds an SVID.
+// Otherwise (the entries' SVIDs were evicted or never minted, see
+// svidlru.go) the agent is asked to mint them now, and the first update
+// comes when each of them is minted or refused by the server, or after
+// MintWait with the identities held then, so a workload never sees an error
+// because its SVID was evicted.
 func (c *Cache) Subscribe(ctx context.Context, sels selector.Set) (workloadapi.Subscription, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("subscribe: %w", err)
@@ -48,7 +61,22 @@ func (c *Cache) Subscribe(ctx context.Context, sels selector.Set) (workloadapi.S
 		}
 		m[s] = struct{}{}
 	}
-	s.push(c.updateFor(s.sels))
+	now := c.clock.Now()
+	c.eachMatch(s.sels, func(r *record) {
+		r.lastUsed = now
+		if r.svid == nil {
+			if s.waiting == nil {
+				s.waiting = make(map[string]struct{})
+			}
+			s.waiting[r.entry.ID] = struct{}{}
+		}
+	})
+	if s.waiting == nil {
+		s.push(c.updateFor(s.sels))
+	} else {
+		c.wantMint()
+		s.giveUp = time.AfterFunc(c.mintWait, s.stopWaiting)
+	}
 	// Registered under the lock: a Finish triggered by ctx waits for it and
 	// then sees s.stop set.
 	s.stop = context.AfterFunc(ctx, s.Finish)
@@ -69,6 +97,13 @@ func (s *subscription) Finish() {
 		return
 	}
 	s.finished = true
+	if s.giveUp != nil {
+		s.giveUp.Stop()
+	}
+	// The workload used these entries until now: they are the most
+	// recently used when eviction looks at them.
+	now := c.clock.Now()
+	c.eachMatch(s.sels, func(r *record) { r.lastUsed = now })
 	delete(c.subs, s)
 	for _, sel := range s.sels {
 		delete(c.subsBySel[sel], s)
@@ -96,11 +131,98 @@ func (s *subscription) push(u *workloadapi.Update) {
 	s.ch <- u
 }
 
-// notify sends a fresh update to every subscriber in dirty. The caller holds
-// c.mu.
+// notify sends a fresh update to every subscriber in dirty; one still
+// waiting for SVIDs gets its first update only once they are all settled.
+// The caller holds c.mu.
 func (c *Cache) notify(dirty map[*subscription]struct{}) {
 	for s := range dirty {
+		if s.waiting != nil {
+			c.settle(s)
+			continue
+		}
 		s.push(c.updateFor(s.sels))
+	}
+}
+
+// settle drops from s.waiting the entries that now hold an SVID, are gone
+// or no longer match, and sends the first update once none is left. The
+// caller holds c.mu.
+func (c *Cache) settle(s *subscription) {
+	for id := range s.waiting {
+		r, ok := c.records[id]
+		if !ok || r.svid != nil || !r.entry.Selectors.IsSubsetOf(s.sels) {
+			delete(s.waiting, id)
+		}
+	}
+	if len(s.waiting) > 0 {
+		return
+	}
+	s.waiting = nil
+	s.giveUp.Stop()
+	s.push(c.updateFor(s.sels))
+}
+
+// stopWaiting sends a subscription still waiting for SVIDs after MintWait
+// the identities held now.
+func (s *subscription) stopWaiting() {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s.finished || s.waiting == nil {
+		return
+	}
+	c.log.Warn("SVIDs not minted within the wait; serving the identities held", "missing", len(s.waiting), "wait", c.mintWait)
+	s.waiting = nil
+	s.push(c.updateFor(s.sels))
+}
+
+// wantMint asks the agent to mint now. The caller holds c.mu.
+func (c *Cache) wantMint() {
+	select {
+	case c.mintWanted <- struct{}{}:
+	default:
+	}
+}
+
+// MintWanted signals (buffered, one at a time) that a subscription waits
+// for SVIDs the cache does not hold: the agent should mint StaleEntries now.
+func (c *Cache) MintWanted() <-chan struct{} { return c.mintWanted }
+
+// MintFailed reports that the server refused to mint SVIDs for the entries
+// with ids: subscriptions waiting for them stop waiting and get the
+// identities held. The entries stay stale and are retried later.
+func (c *Cache) MintFailed(ids []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	touched := make(map[*subscription]struct{})
+	for _, id := range ids {
+		r, ok := c.records[id]
+		if !ok {
+			continue
+		}
+		subs := make(map[*subscription]struct{})
+		c.markDirty(subs, r.entry)
+		for s := range subs {
+			if s.waiting != nil {
+				delete(s.waiting, id)
+				touched[s] = struct{}{}
+			}
+		}
+	}
+	for s := range touched {
+		c.settle(s)
+	}
+}
+
+// eachMatch calls fn for each record whose selectors are a subset of sels,
+// in no particular order. The caller holds c.mu.
+func (c *Cache) eachMatch(sels selector.Set, fn func(*record)) {
+	for _, sel := range sels {
+		for _, r := range c.byKey[sel] {
+			if r.entry.Selectors.IsSubsetOf(sels) {
+				fn(r)
+			}
+		}
 	}
 }
 
@@ -108,13 +230,7 @@ func (c *Cache) notify(dirty map[*subscription]struct{}) {
 // entry creation order, then entry ID. The caller holds c.mu.
 func (c *Cache) matching(sels selector.Set) []*record {
 	var out []*record
-	for _, sel := range sels {
-		for _, r := range c.byKey[sel] {
-			if r.entry.Selectors.IsSubsetOf(sels) {
-				out = append(out, r)
-			}
-		}
-	}
+	c.eachMatch(sels, func(r *record) { out = append(out, r) })
 	slices.SortFunc(out, func(a, b *record) int {
 		if c := a.entry.CreatedAt.Compare(b.entry.CreatedAt); c != 0 {
 			return c
