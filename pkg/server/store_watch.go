@@ -3,7 +3,14 @@ package server
 import (
 	"context"
 	"time"
+
+	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
+
+// notifiedCheckInterval is how often watchStore re-reads the revisions on
+// a store that announces its changes (datastore.ChangeNotifier): only a
+// safety net for a notification lost with the store's connection.
+const notifiedCheckInterval = time.Second
 
 // bundleSubscriber is implemented by authorities that announce changes of
 // their bundle, such as *ca.Manager; with one, a rotation reaches held
@@ -12,18 +19,28 @@ type bundleSubscriber interface {
 	SubscribeBundle() (updates <-chan struct{}, cancel func())
 }
 
-// watchStore checks the store's entries and bundles revisions (and the
-// authority's bundle) every revisionCheckInterval while syncs are held, so
-// that writes by anyone, this server process or another one sharing the
-// store, end the held syncs they concern. It returns nil when ctx is done.
+// watchStore ends the held syncs that writes concern, writes by anyone:
+// this server process or another one sharing the store. On a store that
+// announces changes (PostgreSQL's LISTEN/NOTIFY) it re-reads the entries
+// and bundles revisions on each announcement, and every
+// notifiedCheckInterval as a safety net; on any other store every
+// revisionCheckInterval while syncs are held. The authority's bundle
+// announcements count too. It returns nil when ctx is done.
 func (d *deps) watchStore(ctx context.Context) error {
-	var authorityChanged <-chan struct{}
+	var authorityChanged, storeChanged <-chan struct{}
 	if s, ok := d.cfg.Authority.(bundleSubscriber); ok {
 		ch, cancel := s.SubscribeBundle()
 		defer cancel()
 		authorityChanged = ch
 	}
-	t := time.NewTicker(revisionCheckInterval)
+	interval := revisionCheckInterval
+	if n, ok := d.cfg.Store.(datastore.ChangeNotifier); ok {
+		ch, cancel := n.SubscribeChanges()
+		defer cancel()
+		storeChanged = ch
+		interval = notifiedCheckInterval
+	}
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -31,6 +48,12 @@ func (d *deps) watchStore(ctx context.Context) error {
 			return nil
 		case <-authorityChanged:
 			d.bundles.invalidate()
+		case <-storeChanged:
+			d.cache.recheck()
+			d.bundles.recheck()
+			if d.cache.waiters.Load() == 0 {
+				continue
+			}
 		case <-t.C:
 			if d.cache.waiters.Load() == 0 {
 				continue
