@@ -19,13 +19,50 @@ type bundleSubscriber interface {
 	SubscribeBundle() (updates <-chan struct{}, cancel func())
 }
 
+// storedBundleFollower is implemented by authorities that merge the stored
+// bundle of their trust domain into their own on each rotation step, such
+// as *ca.Manager: with several servers on one store, a server's bundle
+// takes up the other servers' authorities when the stored bundle changes,
+// so that it trusts the SVIDs they sign.
+type storedBundleFollower interface {
+	Rotate(ctx context.Context) error
+}
+
+// bundleFollow runs the authority's rotation step when the store's bundles
+// revision moved since the last call: another server published its
+// authorities. Its own publication moves the revision too; the step after
+// it finds nothing to merge and writes nothing.
+type bundleFollow struct {
+	lastRev int64
+}
+
+func (f *bundleFollow) check(ctx context.Context, d *deps) {
+	r, ok := d.cfg.Authority.(storedBundleFollower)
+	if !ok {
+		return
+	}
+	rev, err := d.cfg.Store.BundlesRevision(ctx)
+	if err != nil || rev == f.lastRev {
+		return // an unreadable store: the CA's own rotation ticks retry
+	}
+	if err := r.Rotate(ctx); err != nil {
+		if ctx.Err() == nil {
+			d.cfg.Log.Warn("taking up the stored bundle failed; retrying at the next change or rotation check", "error", err)
+		}
+		return
+	}
+	f.lastRev = rev
+}
+
 // watchStore ends the held syncs that writes concern, writes by anyone:
 // this server process or another one sharing the store. On a store that
 // announces changes (PostgreSQL's LISTEN/NOTIFY) it re-reads the entries
 // and bundles revisions on each announcement, and every
 // notifiedCheckInterval as a safety net; on any other store every
 // revisionCheckInterval while syncs are held. The authority's bundle
-// announcements count too. It returns nil when ctx is done.
+// announcements count too. On an announcing store (several servers), a
+// change of the stored bundle also makes the authority take it up
+// (bundleFollow). It returns nil when ctx is done.
 func (d *deps) watchStore(ctx context.Context) error {
 	var authorityChanged, storeChanged <-chan struct{}
 	if s, ok := d.cfg.Authority.(bundleSubscriber); ok {
@@ -40,6 +77,7 @@ func (d *deps) watchStore(ctx context.Context) error {
 		storeChanged = ch
 		interval = notifiedCheckInterval
 	}
+	var follow bundleFollow
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -51,6 +89,7 @@ func (d *deps) watchStore(ctx context.Context) error {
 		case <-storeChanged:
 			d.cache.recheck()
 			d.bundles.recheck()
+			follow.check(ctx, d)
 			if d.cache.waiters.Load() == 0 {
 				continue
 			}

@@ -2,7 +2,6 @@ package ca
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -11,15 +10,17 @@ import (
 	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
 
-// loadStoredBundle returns the trust domain's bundle from the BundleStore,
-// or nil when none is stored.
-func (m *Manager) loadStoredBundle(ctx context.Context) (*spiffebundle.Bundle, error) {
-	rec, err := m.cfg.Bundles.GetBundle(ctx, m.td.Name())
-	if errors.Is(err, datastore.ErrNotFound) {
+// pruneAfterExpiry is how long an expired authority stays in the bundle,
+// as in SPIRE: verifiers whose clocks lag still find the CA of a
+// certificate that has just expired, and then it goes, so that the bundle
+// and the JWKS do not grow with every rotation and restart.
+const pruneAfterExpiry = 24 * time.Hour
+
+// parseStoredBundle parses the stored record of the trust domain's bundle;
+// nil for none.
+func (m *Manager) parseStoredBundle(rec *datastore.Bundle) (*spiffebundle.Bundle, error) {
+	if rec == nil {
 		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get stored bundle of %q: %w", m.td.Name(), err)
 	}
 	b, err := spiffebundle.Parse(m.td, rec.Data)
 	if err != nil {
@@ -28,14 +29,58 @@ func (m *Manager) loadStoredBundle(ctx context.Context) (*spiffebundle.Bundle, e
 	return b, nil
 }
 
-// mergeBundle builds the bundle to publish: the unexpired X.509 authorities
-// of the bundle published so far, of the stored bundle, and of ks; and the
-// JWT keys of ks. JWT keys found only in the stored bundle are adopted into
+// publishBundle merges ks's authorities into the stored bundle in one
+// BundleStore.UpdateBundle transaction, so that servers sharing the store
+// each append their own authorities and never drop another's, even when
+// they publish at the same moment. It returns the bundle now stored and the
+// key set to keep (a clone of ks: mergeBundle may adopt or prune retired
+// JWT keys), and whether that changed ks.RetiredJWT.
+func (m *Manager) publishBundle(ctx context.Context, ks *KeySet, now time.Time) (*spiffebundle.Bundle, *KeySet, bool, error) {
+	var (
+		bundle         *spiffebundle.Bundle
+		kept           *KeySet
+		retiredChanged bool
+		published      bool
+	)
+	// fn may run more than once: it sets every result on each run.
+	_, err := m.cfg.Bundles.UpdateBundle(ctx, m.td.Name(), func(cur *datastore.Bundle) (*datastore.Bundle, error) {
+		stored, err := m.parseStoredBundle(cur)
+		if err != nil {
+			return nil, err
+		}
+		kept = ks.clone()
+		bundle, retiredChanged = m.mergeBundle(kept, stored, now)
+		if !m.setSequence(bundle, stored) {
+			published = false
+			return cur, nil
+		}
+		data, err := bundle.Marshal()
+		if err != nil {
+			return nil, fmt.Errorf("marshal bundle: %w", err)
+		}
+		published = true
+		return &datastore.Bundle{TrustDomain: m.td.Name(), Data: data}, nil
+	})
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("store bundle of %q: %w", m.td.Name(), err)
+	}
+	if published {
+		seq, _ := bundle.SequenceNumber()
+		m.log.Info("published bundle", "trust_domain", m.td.Name(), "sequence_number", seq,
+			"x509_authorities", len(bundle.X509Authorities()), "jwt_authorities", len(bundle.JWTAuthorities()))
+	}
+	return bundle, kept, retiredChanged, nil
+}
+
+// mergeBundle builds the bundle to publish: the X.509 authorities of the
+// bundle published so far, of the stored bundle (other servers' among
+// them), and of ks; and the JWT keys of ks. JWT keys found only in the
+// stored bundle (another server's, or a predecessor's) are adopted into
 // ks.RetiredJWT; their expiry is unknown (the bundle document does not carry
-// it), so they are kept for one CATTL from now, by which time any key this CA
-// issued has expired. Expired retired JWT keys are dropped from ks. It
-// reports whether ks.RetiredJWT changed. The sequence number is set by
-// storeBundle.
+// it), so they are kept for one CATTL from now, by which time any key
+// issued before has expired. Authorities expired for longer than
+// pruneAfterExpiry are dropped, from the bundle and from ks. It reports
+// whether ks.RetiredJWT changed. The sequence number is set by setSequence.
 func (m *Manager) mergeBundle(ks *KeySet, stored *spiffebundle.Bundle, now time.Time) (*spiffebundle.Bundle, bool) {
 	b := spiffebundle.New(m.td)
 	b.SetRefreshHint(m.cfg.BundleRefreshHint)
@@ -52,7 +97,7 @@ func (m *Manager) mergeBundle(ks *KeySet, stored *spiffebundle.Bundle, now time.
 		}
 	}
 	for _, c := range published {
-		if now.Before(c.NotAfter) {
+		if now.Before(c.NotAfter.Add(pruneAfterExpiry)) {
 			b.AddX509Authority(c) // de-duplicates
 		}
 	}
@@ -78,7 +123,7 @@ func (m *Manager) mergeBundle(ks *KeySet, stored *spiffebundle.Bundle, now time.
 	}
 	kept := ks.RetiredJWT[:0:0]
 	for _, r := range ks.RetiredJWT {
-		if now.Before(r.NotAfter) {
+		if now.Before(r.NotAfter.Add(pruneAfterExpiry)) {
 			kept = append(kept, r)
 		} else {
 			changed = true
@@ -98,10 +143,10 @@ func (m *Manager) mergeBundle(ks *KeySet, stored *spiffebundle.Bundle, now time.
 	return b, changed
 }
 
-// storeBundle sets b's sequence number and writes it to the BundleStore when
-// it differs from the stored one. The sequence number only grows: it is one
-// more than the highest seen when the content changes.
-func (m *Manager) storeBundle(ctx context.Context, b, stored *spiffebundle.Bundle) error {
+// setSequence sets b's sequence number and reports whether b differs from
+// the stored bundle. The sequence number only grows: it is one more than
+// the highest seen when the content changes.
+func (m *Manager) setSequence(b, stored *spiffebundle.Bundle) bool {
 	var seq uint64
 	if stored != nil {
 		seq, _ = stored.SequenceNumber()
@@ -113,17 +158,8 @@ func (m *Manager) storeBundle(ctx context.Context, b, stored *spiffebundle.Bundl
 	m.mu.RUnlock()
 	b.SetSequenceNumber(seq)
 	if stored != nil && b.Equal(stored) {
-		return nil
+		return false
 	}
 	b.SetSequenceNumber(seq + 1)
-	data, err := b.Marshal()
-	if err != nil {
-		return fmt.Errorf("marshal bundle: %w", err)
-	}
-	if err := m.cfg.Bundles.SetBundle(ctx, &datastore.Bundle{TrustDomain: m.td.Name(), Data: data}); err != nil {
-		return fmt.Errorf("store bundle of %q: %w", m.td.Name(), err)
-	}
-	m.log.Info("published bundle", "trust_domain", m.td.Name(), "sequence_number", seq+1,
-		"x509_authorities", len(b.X509Authorities()), "jwt_authorities", len(b.JWTAuthorities()))
-	return nil
+	return true
 }

@@ -15,10 +15,12 @@ import (
 //     prepared, stored and published;
 //   - once it has lived 5/6 of its lifetime, the successor becomes active;
 //     the old key stays in the bundle until it expires;
-//   - expired authorities are pruned from the bundle.
+//   - authorities expired for 24 hours are pruned from the bundle;
+//   - the stored bundle's other authorities (other servers') are kept, and
+//     the in-memory bundle takes them up.
 //
-// Changed keys are stored and the bundle is published before any new key is
-// used for signing. Run calls Rotate periodically; it is exported so tests and
+// The bundle is published and changed keys are stored before any new key
+// is used for signing. Run calls Rotate periodically; it is exported so tests and
 // admin commands can drive rotation.
 func (m *Manager) Rotate(ctx context.Context) error {
 	if err := m.rotate(ctx); err != nil {
@@ -51,19 +53,16 @@ func (m *Manager) rotate(ctx context.Context) error {
 			return err
 		}
 	}
-	stored, err := m.loadStoredBundle(ctx)
+	bundle, next, retiredChanged, err := m.publishBundle(ctx, ks, now)
 	if err != nil {
 		return err
 	}
-	bundle, retiredChanged := m.mergeBundle(ks, stored, now)
 	if x509Changed || jwtChanged || retiredChanged {
-		if err := m.cfg.Keys.Store(ctx, ks); err != nil {
+		if err := m.cfg.Keys.Store(ctx, next); err != nil {
 			return fmt.Errorf("store keys: %w", err)
 		}
 	}
-	if err := m.storeBundle(ctx, bundle, stored); err != nil {
-		return err
-	}
+	ks = next
 
 	// Only now, with the keys stored and the bundle published, may the
 	// signers see the new state.
