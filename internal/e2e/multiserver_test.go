@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
 	"github.com/svidkit/svidkit/internal/benchmetric"
@@ -14,11 +15,14 @@ import (
 )
 
 // startServerPair runs two servers of the e2e trust domain on one new
-// PostgreSQL database, each with its own state directory and CA keys.
+// PostgreSQL database, each with its own state directory and CA keys. Their
+// CAs check their rotation schedule only hourly, so that what a test sees
+// of the other server's authorities comes from the store's change
+// announcements, not from a rotation tick.
 func startServerPair(t testing.TB) (a, b *testenv.Server) {
 	t.Helper()
 	cs := pg.NewDatabase(t)
-	opts := testenv.Options{ServerConfig: func(c *config.Server) {
+	opts := testenv.Options{CARotationCheckInterval: time.Hour, ServerConfig: func(c *config.Server) {
 		c.DataStore = config.DataStore{DatabaseType: config.DatabasePostgres, ConnectionString: cs}
 	}}
 	return startServer(t, opts), startServer(t, opts)
@@ -42,6 +46,38 @@ func TestEntryCrossesServers(t *testing.T) {
 	w.waitFor(t, 30*time.Second, "the SVID of the entry deleted through A to be withdrawn", func(x *workloadapi.X509Context) bool {
 		return ids(x)[appID] == nil && ids(x)[baseID] != nil
 	})
+}
+
+// TestServersTrustEachOther: two servers with their own CA keys on one
+// database each publish their authorities into the shared bundle and take
+// up the other's, so that a workload under an agent of either server
+// verifies the SVID of a workload under an agent of the other, with the
+// bundle its agent serves it.
+func TestServersTrustEachOther(t *testing.T) {
+	a, b := startServerPair(t)
+	agA := a.StartAgent(t, "a", a.JoinToken(t, "/node-a"))
+	agB := b.StartAgent(t, "b", b.JoinToken(t, "/node-b"))
+	a.CreateEntry(t, workloadEntry("/node-a", "/app-a", 0))
+	b.CreateEntry(t, workloadEntry("/node-b", "/app-b", 0))
+	wA, wB := watch(t, agA.Client(t)), watch(t, agB.Client(t))
+	first := func(w *watcher, name string) *workloadapi.X509Context {
+		return w.waitFor(t, 30*time.Second, "the SVID under "+name, func(x *workloadapi.X509Context) bool { return len(x.SVIDs) > 0 })
+	}
+	xA, xB := first(wA, "A"), first(wB, "B")
+	for _, c := range []struct {
+		name   string
+		w      *watcher
+		latest *workloadapi.X509Context
+		peer   *x509svid.SVID
+	}{{"A's bundle to verify B's SVID", wA, xA, xB.SVIDs[0]}, {"B's bundle to verify A's SVID", wB, xB, xA.SVIDs[0]}} {
+		verifies := func(x *workloadapi.X509Context) bool {
+			_, _, err := x509svid.Verify(c.peer.Certificates, x.Bundles)
+			return err == nil
+		}
+		if !verifies(c.latest) {
+			c.w.waitFor(t, 30*time.Second, c.name, verifies)
+		}
+	}
 }
 
 // BenchmarkCrossServerPropagation measures the time from an admin API
