@@ -32,14 +32,16 @@ func (m *Manager) parseStoredBundle(rec *datastore.Bundle) (*spiffebundle.Bundle
 // publishBundle merges ks's authorities into the stored bundle in one
 // BundleStore.UpdateBundle transaction, so that servers sharing the store
 // each append their own authorities and never drop another's, even when
-// they publish at the same moment. It returns the bundle now stored and the
-// key set to keep (a clone of ks: mergeBundle may adopt or prune retired
-// JWT keys), and whether that changed ks.RetiredJWT.
-func (m *Manager) publishBundle(ctx context.Context, ks *KeySet, now time.Time) (*spiffebundle.Bundle, *KeySet, bool, error) {
+// they publish at the same moment. It returns the bundle now stored, the
+// key set to keep (a clone of ks: mergeBundle may prune retired JWT keys)
+// and whether that changed ks.RetiredJWT, and the other servers' JWT keys
+// (see mergeBundle).
+func (m *Manager) publishBundle(ctx context.Context, ks *KeySet, now time.Time) (*spiffebundle.Bundle, *KeySet, bool, map[string]JWTAuthority, error) {
 	var (
 		bundle         *spiffebundle.Bundle
 		kept           *KeySet
 		retiredChanged bool
+		foreign        map[string]JWTAuthority
 		published      bool
 	)
 	// fn may run more than once: it sets every result on each run.
@@ -49,7 +51,7 @@ func (m *Manager) publishBundle(ctx context.Context, ks *KeySet, now time.Time) 
 			return nil, err
 		}
 		kept = ks.clone()
-		bundle, retiredChanged = m.mergeBundle(kept, stored, now)
+		bundle, foreign, retiredChanged = m.mergeBundle(kept, m.foreignJWT, stored, now)
 		if !m.setSequence(bundle, stored) {
 			published = false
 			return cur, nil
@@ -62,26 +64,35 @@ func (m *Manager) publishBundle(ctx context.Context, ks *KeySet, now time.Time) 
 		return &datastore.Bundle{TrustDomain: m.td.Name(), Data: data}, nil
 	})
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("store bundle of %q: %w", m.td.Name(), err)
+		return nil, nil, false, nil, fmt.Errorf("store bundle of %q: %w", m.td.Name(), err)
 	}
 	if published {
 		seq, _ := bundle.SequenceNumber()
 		m.log.Info("published bundle", "trust_domain", m.td.Name(), "sequence_number", seq,
 			"x509_authorities", len(bundle.X509Authorities()), "jwt_authorities", len(bundle.JWTAuthorities()))
 	}
-	return bundle, kept, retiredChanged, nil
+	return bundle, kept, retiredChanged, foreign, nil
 }
 
 // mergeBundle builds the bundle to publish: the X.509 authorities of the
 // bundle published so far, of the stored bundle (other servers' among
-// them), and of ks; and the JWT keys of ks. JWT keys found only in the
-// stored bundle (another server's, or a predecessor's) are adopted into
-// ks.RetiredJWT; their expiry is unknown (the bundle document does not carry
-// it), so they are kept for one CATTL from now, by which time any key
-// issued before has expired. Authorities expired for longer than
-// pruneAfterExpiry are dropped, from the bundle and from ks. It reports
-// whether ks.RetiredJWT changed. The sequence number is set by setSequence.
-func (m *Manager) mergeBundle(ks *KeySet, stored *spiffebundle.Bundle, now time.Time) (*spiffebundle.Bundle, bool) {
+// them), and of ks; this CA's own JWT keys (ks); and the other JWT keys of
+// the stored bundle (other servers', or a predecessor's). Authorities
+// expired for longer than pruneAfterExpiry are dropped, the CA's own from
+// ks too. It reports whether ks.RetiredJWT changed. The sequence number is
+// set by setSequence.
+//
+// Another server's JWT key is never taken into ks nor published from it:
+// only kept while it is in the stored bundle, so that when its owner
+// prunes it, it goes. Its expiry is unknown (the bundle document does not
+// carry it), so it is taken to be one CATTL after this CA first saw the
+// key (foreign, returned updated), by which time any key issued before
+// has expired with the same CA TTL; a key still stored 24 h later (its
+// owner gone: a decommissioned server, or keys lost with a restart) is
+// dropped from the stored bundle by whichever server first reaches that
+// point. A key that reappears afterwards is published again by a live
+// owner and is kept again.
+func (m *Manager) mergeBundle(ks *KeySet, foreign map[string]JWTAuthority, stored *spiffebundle.Bundle, now time.Time) (*spiffebundle.Bundle, map[string]JWTAuthority, bool) {
 	b := spiffebundle.New(m.td)
 	b.SetRefreshHint(m.cfg.BundleRefreshHint)
 
@@ -102,27 +113,18 @@ func (m *Manager) mergeBundle(ks *KeySet, stored *spiffebundle.Bundle, now time.
 		}
 	}
 
-	changed := false
-	known := make(map[string]bool)
+	// own holds the CA's own JWT keys, pruned ones included: those must
+	// not be kept as another server's.
+	own := make(map[string]bool)
 	for _, k := range []*JWTKey{ks.JWTCurrent, ks.JWTNext} {
 		if k != nil {
-			known[k.KeyID] = true
+			own[k.KeyID] = true
 		}
 	}
-	for _, r := range ks.RetiredJWT {
-		known[r.KeyID] = true
-	}
-	if stored != nil {
-		for kid, pub := range stored.JWTAuthorities() {
-			if !known[kid] {
-				m.log.Info("keeping JWT authority found in the stored bundle", "kid", kid)
-				ks.RetiredJWT = append(ks.RetiredJWT, JWTAuthority{KeyID: kid, PublicKey: pub, NotAfter: now.Add(m.cfg.CATTL)})
-				changed = true
-			}
-		}
-	}
+	changed := false
 	kept := ks.RetiredJWT[:0:0]
 	for _, r := range ks.RetiredJWT {
+		own[r.KeyID] = true
 		if now.Before(r.NotAfter.Add(pruneAfterExpiry)) {
 			kept = append(kept, r)
 		} else {
@@ -130,9 +132,28 @@ func (m *Manager) mergeBundle(ks *KeySet, stored *spiffebundle.Bundle, now time.
 		}
 	}
 	ks.RetiredJWT = kept
+	nextForeign := make(map[string]JWTAuthority)
+	if stored != nil {
+		for kid, pub := range stored.JWTAuthorities() {
+			if own[kid] {
+				continue
+			}
+			f, seen := foreign[kid]
+			if !seen {
+				m.log.Info("keeping JWT authority found in the stored bundle", "kid", kid)
+				f = JWTAuthority{KeyID: kid, PublicKey: pub, NotAfter: now.Add(m.cfg.CATTL)}
+			}
+			if now.Before(f.NotAfter.Add(pruneAfterExpiry)) {
+				nextForeign[kid] = f
+			}
+		}
+	}
+	// AddJWTAuthority fails only on an empty key ID, which decodeKeySet,
+	// newKeyID and the bundle parser rule out.
+	for _, f := range nextForeign {
+		_ = b.AddJWTAuthority(f.KeyID, f.PublicKey)
+	}
 	for _, r := range ks.RetiredJWT {
-		// AddJWTAuthority fails only on an empty key ID, which decodeKeySet
-		// and newKeyID rule out.
 		_ = b.AddJWTAuthority(r.KeyID, r.PublicKey)
 	}
 	for _, k := range []*JWTKey{ks.JWTCurrent, ks.JWTNext} {
@@ -140,7 +161,7 @@ func (m *Manager) mergeBundle(ks *KeySet, stored *spiffebundle.Bundle, now time.
 			_ = b.AddJWTAuthority(k.KeyID, k.Signer.Public())
 		}
 	}
-	return b, changed
+	return b, nextForeign, changed
 }
 
 // setSequence sets b's sequence number and reports whether b differs from

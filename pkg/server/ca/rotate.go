@@ -53,7 +53,7 @@ func (m *Manager) rotate(ctx context.Context) error {
 			return err
 		}
 	}
-	bundle, next, retiredChanged, err := m.publishBundle(ctx, ks, now)
+	bundle, next, retiredChanged, foreign, err := m.publishBundle(ctx, ks, now)
 	if err != nil {
 		return err
 	}
@@ -63,6 +63,7 @@ func (m *Manager) rotate(ctx context.Context) error {
 		}
 	}
 	ks = next
+	m.foreignJWT = foreign
 
 	// Only now, with the keys stored and the bundle published, may the
 	// signers see the new state.
@@ -72,7 +73,7 @@ func (m *Manager) rotate(ctx context.Context) error {
 	m.x509.Store(x509s)
 	m.jwt = signer
 	m.bundle = bundle
-	m.jwtKeys = newestJWTFirst(ks)
+	m.jwtKeys = newestJWTFirst(ks, foreign)
 	m.mu.Unlock()
 	if !prev.Equal(bundle) {
 		m.notifyBundle()

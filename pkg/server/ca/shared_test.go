@@ -206,3 +206,52 @@ func TestCAsStartingTogetherKeepEveryAuthority(t *testing.T) {
 		}
 	}
 }
+
+// TestPrunedJWTKeyLeavesEveryServer: a server that first saw another
+// server's JWT key hours after it was made assumes it expires later than
+// it does; when the owner prunes the key, it still leaves the stored bundle
+// and stays out, instead of being published back and forth between the
+// servers.
+func TestPrunedJWTKeyLeavesEveryServer(t *testing.T) {
+	cs := pg.NewDatabase(t)
+	store := openPostgres(t, cs)
+	clock := newFakeClock()
+	start := clock.Now()
+	newCA := func() *ca.Manager {
+		cfg := testConfig(clock)
+		cfg.Bundles = openPostgres(t, cs)
+		return newManager(t, cfg)
+	}
+	a := newCA()
+	kid := jwtHeader(t, signJWT(t, a)).KeyID
+	clock.Set(start.Add(6 * time.Hour))
+	b := newCA() // first sees A's key now
+	if !b.Bundle().HasJWTAuthority(kid) {
+		t.Fatal("B did not take up A's JWT key")
+	}
+	storedHas := func() bool {
+		t.Helper()
+		rec, err := store.GetBundle(context.Background(), td.Name())
+		if err != nil {
+			t.Fatalf("GetBundle: %v", err)
+		}
+		sb, err := spiffebundle.Parse(td, rec.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sb.HasJWTAuthority(kid)
+	}
+
+	// A's key expires one CA TTL after start and goes 24 h later; B would
+	// have kept it six hours more.
+	clock.Set(start.Add(ca.DefaultCATTL + 24*time.Hour + time.Minute))
+	for i, m := range []*ca.Manager{a, b, a, b} {
+		rotate(t, m)
+		if storedHas() {
+			t.Fatalf("A's pruned JWT key is in the stored bundle after rotation %d", i+1)
+		}
+	}
+	if a.Bundle().HasJWTAuthority(kid) || b.Bundle().HasJWTAuthority(kid) {
+		t.Error("a server still publishes A's pruned JWT key")
+	}
+}
