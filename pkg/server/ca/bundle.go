@@ -29,20 +29,26 @@ func (m *Manager) parseStoredBundle(rec *datastore.Bundle) (*spiffebundle.Bundle
 	return b, nil
 }
 
+// publication is what publishBundle leaves for the rotation step to adopt.
+type publication struct {
+	// bundle is the bundle now stored.
+	bundle *spiffebundle.Bundle
+	// keys is the key set to keep: a clone of the one published, whose
+	// RetiredJWT mergeBundle may have pruned (retiredChanged).
+	keys           *KeySet
+	retiredChanged bool
+	// foreignJWT are the other servers' JWT keys (see mergeBundle).
+	foreignJWT map[string]JWTAuthority
+}
+
 // publishBundle merges ks's authorities into the stored bundle in one
 // BundleStore.UpdateBundle transaction, so that servers sharing the store
 // each append their own authorities and never drop another's, even when
-// they publish at the same moment. It returns the bundle now stored, the
-// key set to keep (a clone of ks: mergeBundle may prune retired JWT keys)
-// and whether that changed ks.RetiredJWT, and the other servers' JWT keys
-// (see mergeBundle).
-func (m *Manager) publishBundle(ctx context.Context, ks *KeySet, now time.Time) (*spiffebundle.Bundle, *KeySet, bool, map[string]JWTAuthority, error) {
+// they publish at the same moment.
+func (m *Manager) publishBundle(ctx context.Context, ks *KeySet, now time.Time) (publication, error) {
 	var (
-		bundle         *spiffebundle.Bundle
-		kept           *KeySet
-		retiredChanged bool
-		foreign        map[string]JWTAuthority
-		published      bool
+		p         publication
+		published bool
 	)
 	// fn may run more than once: it sets every result on each run.
 	_, err := m.cfg.Bundles.UpdateBundle(ctx, m.td.Name(), func(cur *datastore.Bundle) (*datastore.Bundle, error) {
@@ -50,13 +56,13 @@ func (m *Manager) publishBundle(ctx context.Context, ks *KeySet, now time.Time) 
 		if err != nil {
 			return nil, err
 		}
-		kept = ks.clone()
-		bundle, foreign, retiredChanged = m.mergeBundle(kept, m.foreignJWT, stored, now)
-		if !m.setSequence(bundle, stored) {
+		p.keys = ks.clone()
+		p.bundle, p.foreignJWT, p.retiredChanged = m.mergeBundle(p.keys, m.foreignJWT, stored, now)
+		if !m.setSequence(p.bundle, stored) {
 			published = false
 			return cur, nil
 		}
-		data, err := bundle.Marshal()
+		data, err := p.bundle.Marshal()
 		if err != nil {
 			return nil, fmt.Errorf("marshal bundle: %w", err)
 		}
@@ -64,14 +70,14 @@ func (m *Manager) publishBundle(ctx context.Context, ks *KeySet, now time.Time) 
 		return &datastore.Bundle{TrustDomain: m.td.Name(), Data: data}, nil
 	})
 	if err != nil {
-		return nil, nil, false, nil, fmt.Errorf("store bundle of %q: %w", m.td.Name(), err)
+		return publication{}, fmt.Errorf("store bundle of %q: %w", m.td.Name(), err)
 	}
 	if published {
-		seq, _ := bundle.SequenceNumber()
+		seq, _ := p.bundle.SequenceNumber()
 		m.log.Info("published bundle", "trust_domain", m.td.Name(), "sequence_number", seq,
-			"x509_authorities", len(bundle.X509Authorities()), "jwt_authorities", len(bundle.JWTAuthorities()))
+			"x509_authorities", len(p.bundle.X509Authorities()), "jwt_authorities", len(p.bundle.JWTAuthorities()))
 	}
-	return bundle, kept, retiredChanged, foreign, nil
+	return p, nil
 }
 
 // mergeBundle builds the bundle to publish: the X.509 authorities of the

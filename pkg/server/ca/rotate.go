@@ -53,17 +53,17 @@ func (m *Manager) rotate(ctx context.Context) error {
 			return err
 		}
 	}
-	bundle, next, retiredChanged, foreign, err := m.publishBundle(ctx, ks, now)
+	pub, err := m.publishBundle(ctx, ks, now)
 	if err != nil {
 		return err
 	}
-	if x509Changed || jwtChanged || retiredChanged {
-		if err := m.cfg.Keys.Store(ctx, next); err != nil {
+	if x509Changed || jwtChanged || pub.retiredChanged {
+		if err := m.cfg.Keys.Store(ctx, pub.keys); err != nil {
 			return fmt.Errorf("store keys: %w", err)
 		}
 	}
-	ks = next
-	m.foreignJWT = foreign
+	ks, bundle := pub.keys, pub.bundle
+	m.foreignJWT = pub.foreignJWT
 
 	// Only now, with the keys stored and the bundle published, may the
 	// signers see the new state.
@@ -73,7 +73,7 @@ func (m *Manager) rotate(ctx context.Context) error {
 	m.x509.Store(x509s)
 	m.jwt = signer
 	m.bundle = bundle
-	m.jwtKeys = newestJWTFirst(ks, foreign)
+	m.jwtKeys = newestJWTFirst(ks, pub.foreignJWT)
 	m.mu.Unlock()
 	if !prev.Equal(bundle) {
 		m.notifyBundle()
