@@ -13,8 +13,16 @@ import (
 // pruneAfterExpiry is how long an expired authority stays in the bundle,
 // as in SPIRE: verifiers whose clocks lag still find the CA of a
 // certificate that has just expired, and then it goes, so that the bundle
-// and the JWKS do not grow with every rotation and restart.
+// and the JWKS do not grow with every rotation and restart. CAs that live
+// less than that (ca_ttl of seconds, in tests and demos) keep an expired
+// authority for one CA lifetime instead (pruneAfter).
 const pruneAfterExpiry = 24 * time.Hour
+
+// pruneAfter reports whether an authority that expires at notAfter is to
+// be dropped from the bundle at now.
+func (m *Manager) pruneAfter(notAfter, now time.Time) bool {
+	return !now.Before(notAfter.Add(min(pruneAfterExpiry, m.cfg.CATTL)))
+}
 
 // parseStoredBundle parses the stored record of the trust domain's bundle;
 // nil for none.
@@ -114,7 +122,7 @@ func (m *Manager) mergeBundle(ks *KeySet, foreign map[string]JWTAuthority, store
 		}
 	}
 	for _, c := range published {
-		if now.Before(c.NotAfter.Add(pruneAfterExpiry)) {
+		if !m.pruneAfter(c.NotAfter, now) {
 			b.AddX509Authority(c) // de-duplicates
 		}
 	}
@@ -131,7 +139,7 @@ func (m *Manager) mergeBundle(ks *KeySet, foreign map[string]JWTAuthority, store
 	kept := ks.RetiredJWT[:0:0]
 	for _, r := range ks.RetiredJWT {
 		own[r.KeyID] = true
-		if now.Before(r.NotAfter.Add(pruneAfterExpiry)) {
+		if !m.pruneAfter(r.NotAfter, now) {
 			kept = append(kept, r)
 		} else {
 			changed = true
@@ -149,7 +157,7 @@ func (m *Manager) mergeBundle(ks *KeySet, foreign map[string]JWTAuthority, store
 				m.log.Info("keeping JWT authority found in the stored bundle", "kid", kid)
 				f = JWTAuthority{KeyID: kid, PublicKey: pub, NotAfter: now.Add(m.cfg.CATTL)}
 			}
-			if now.Before(f.NotAfter.Add(pruneAfterExpiry)) {
+			if !m.pruneAfter(f.NotAfter, now) {
 				nextForeign[kid] = f
 			}
 		}
