@@ -271,7 +271,10 @@ func TestOIDCDiscoveryKeyRotation(t *testing.T) {
 	port := testenv.FreePort(t)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	issuer := "http://" + addr
-	s := startServer(t, testenv.Options{CATTL: 36 * time.Second, SVIDTTL: 10 * time.Second, ServerConfig: func(c *config.Server) {
+	// An expired key stays one CA lifetime (for ca_ttl under 24 h; SPIRE's
+	// 24 h otherwise); the CA checks its schedule every second so that it
+	// leaves 72 s after the start, not up to 10 s later.
+	s := startServer(t, testenv.Options{CATTL: 36 * time.Second, SVIDTTL: 10 * time.Second, CARotationCheckInterval: time.Second, ServerConfig: func(c *config.Server) {
 		c.AgentTTL = 10 * time.Second
 		c.OIDCDiscovery = &config.OIDCDiscovery{Address: "127.0.0.1", Port: port, JWTIssuer: issuer, AllowInsecureScheme: true}
 	}})
@@ -284,7 +287,7 @@ func TestOIDCDiscoveryKeyRotation(t *testing.T) {
 	rp.verify(t, issuer, "before", first.Marshal())
 	firstKID := kid(t, first.Marshal())
 
-	watchJWTBundles(t, c).waitFor(t, 90*time.Second, "the first JWT key to leave the agent's bundle", func(b *jwtbundle.Bundle) bool {
+	watchJWTBundles(t, c).waitFor(t, 150*time.Second, "the first JWT key to leave the agent's bundle", func(b *jwtbundle.Bundle) bool {
 		_, has := b.FindJWTAuthority(firstKID)
 		return !has && len(b.JWTAuthorities()) > 0
 	})

@@ -56,6 +56,14 @@ func (c *bundleCache) invalidate() {
 	c.mu.Unlock()
 }
 
+// recheck makes the next snapshot call read the store's revision even
+// within revisionCheckInterval; the store's change notifications call it.
+func (c *bundleCache) recheck() {
+	c.mu.Lock()
+	c.checkedAt = time.Time{}
+	c.mu.Unlock()
+}
+
 // changes returns a channel closed at the next bundle change. Take it
 // before reading a snapshot, so that no change is missed in between.
 func (c *bundleCache) changes() <-chan struct{} { return c.changed.wait() }

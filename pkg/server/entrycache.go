@@ -15,9 +15,9 @@ import (
 
 // revisionCheckInterval bounds how often the cache asks the store whether
 // entries changed. Writes through this server are seen at once; writes by
-// another server process sharing the store are seen within this interval,
-// by a polling agent's next call or, while syncs are held, by
-// deps.watchStore.
+// another server process sharing the store are seen within this interval
+// by a polling agent's next call; held syncs learn of them from
+// deps.watchStore, at once on a store that announces changes.
 const revisionCheckInterval = 50 * time.Millisecond
 
 // entryCache keeps an in-memory snapshot of every registration entry,
@@ -50,6 +50,14 @@ func (c *entryCache) invalidate() {
 	c.dirty = true
 	c.mu.Unlock()
 	c.changed.notify()
+}
+
+// recheck makes the next snapshot call read the store's revision even
+// within revisionCheckInterval; the store's change notifications call it.
+func (c *entryCache) recheck() {
+	c.mu.Lock()
+	c.checkedAt = time.Time{}
+	c.mu.Unlock()
 }
 
 // changes returns a channel closed at the next change of the entries. Take

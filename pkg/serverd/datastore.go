@@ -12,20 +12,31 @@ import (
 )
 
 // OpenStore opens the datastore the configuration names, honouring
-// disable_migration, as the server does at start (tests use it to share a
-// running server's database).
+// disable_migration, alongside the running server that holds it: tests use
+// it to share a running server's database, so an SQLite database is opened
+// without its one-server lock.
 func OpenStore(ctx context.Context, ds config.DataStore, log *slog.Logger) (datastore.Store, error) {
-	return openStore(ctx, ds, false, log)
+	return openStore(ctx, ds, storeShared, log)
 }
 
-// openStore opens the datastore the configuration names. With migrate
-// the schema is brought up to date whatever disable_migration says (the
-// migrate command); otherwise disable_migration is honoured.
-func openStore(ctx context.Context, ds config.DataStore, migrate bool, log *slog.Logger) (datastore.Store, error) {
-	disable := ds.DisableMigration && !migrate
+// storeUse says what a datastore is opened for.
+type storeUse int
+
+const (
+	storeServe   storeUse = iota // the server's own store
+	storeMigrate                 // the migrate command: migrate whatever disable_migration says
+	storeShared                  // beside a running server (OpenStore)
+)
+
+// openStore opens the datastore the configuration names. For migrate the
+// schema is brought up to date whatever disable_migration says (the
+// migrate command); otherwise disable_migration is honoured. Except when
+// shared, an SQLite database is locked to this one process.
+func openStore(ctx context.Context, ds config.DataStore, use storeUse, log *slog.Logger) (datastore.Store, error) {
+	disable := ds.DisableMigration && use != storeMigrate
 	switch ds.DatabaseType {
 	case config.DatabaseSQLite:
-		return sqlite.OpenConfig(ctx, sqlite.Config{ConnString: ds.ConnectionString, DisableMigration: disable, Log: log})
+		return sqlite.OpenConfig(ctx, sqlite.Config{ConnString: ds.ConnectionString, DisableMigration: disable, Shared: use == storeShared, Log: log})
 	case config.DatabasePostgres:
 		if ds.ROConnectionString != "" {
 			log.Warn("DataStore \"sql\": ro_connection_string is accepted and not used: servers read the primary, so that changes reach agents without replica lag")
@@ -48,7 +59,7 @@ func openStore(ctx context.Context, ds config.DataStore, migrate bool, log *slog
 // returns: the `svidkit-server migrate` command, which an operator runs
 // when servers have disable_migration set.
 func Migrate(ctx context.Context, cfg *config.Server, log *slog.Logger) error {
-	store, err := openStore(ctx, cfg.DataStore, true, log.With("subsystem", "datastore"))
+	store, err := openStore(ctx, cfg.DataStore, storeMigrate, log.With("subsystem", "datastore"))
 	if err != nil {
 		return fmt.Errorf("migrate datastore: %w", err)
 	}

@@ -123,9 +123,11 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// openStore opens a server's database beside the server (Shared: without
+// the one-server lock), as another writer.
 func openStore(t *testing.T, path string) *sqlite.Store {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), path, slog.New(slog.DiscardHandler))
+	st, err := sqlite.OpenConfig(context.Background(), sqlite.Config{ConnString: path, Shared: true, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	store, err := openStore(ctx, cfg.DataStore, false, log.With("subsystem", "datastore"))
+	store, err := openStore(ctx, cfg.DataStore, storeServe, log.With("subsystem", "datastore"))
 	if err != nil {
 		return fmt.Errorf("open datastore: %w", err)
 	}

@@ -28,12 +28,11 @@ type Clock interface {
 	Now() time.Time
 }
 
-// BundleStore is where the Manager publishes the trust domain's bundle.
-// datastore.Store satisfies it. GetBundle returns an error wrapping
-// datastore.ErrNotFound when no bundle is stored.
+// BundleStore is where the Manager publishes the trust domain's bundle,
+// shared with the other servers of the trust domain. datastore.Store
+// satisfies it; UpdateBundle is datastore.Store's atomic read-modify-write.
 type BundleStore interface {
-	SetBundle(ctx context.Context, b *datastore.Bundle) error
-	GetBundle(ctx context.Context, trustDomain string) (*datastore.Bundle, error)
+	UpdateBundle(ctx context.Context, trustDomain string, fn func(cur *datastore.Bundle) (*datastore.Bundle, error)) (*datastore.Bundle, error)
 }
 
 // Config configures a Manager. Zero fields get the defaults above.

@@ -1,6 +1,7 @@
 package ca_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -49,6 +50,30 @@ func (s *memBundles) SetBundle(_ context.Context, b *datastore.Bundle) error {
 	s.bundles[b.TrustDomain] = append([]byte(nil), b.Data...)
 	s.sets++
 	return nil
+}
+
+// UpdateBundle is the store's read-modify-write under the fake's lock; it
+// counts a set only when the data changes, as a real store bumps its
+// revision only then.
+func (s *memBundles) UpdateBundle(_ context.Context, trustDomain string, fn func(*datastore.Bundle) (*datastore.Bundle, error)) (*datastore.Bundle, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failSet != nil {
+		return nil, s.failSet
+	}
+	var cur *datastore.Bundle
+	if data, ok := s.bundles[trustDomain]; ok {
+		cur = &datastore.Bundle{TrustDomain: trustDomain, Data: append([]byte(nil), data...)}
+	}
+	next, err := datastore.ApplyBundleUpdate(trustDomain, cur, fn)
+	if err != nil {
+		return nil, err
+	}
+	if cur == nil || !bytes.Equal(cur.Data, next.Data) {
+		s.bundles[trustDomain] = next.Data
+		s.sets++
+	}
+	return next, nil
 }
 
 func (s *memBundles) GetBundle(_ context.Context, trustDomain string) (*datastore.Bundle, error) {

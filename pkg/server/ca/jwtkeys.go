@@ -17,11 +17,12 @@ func (m *Manager) JWTAuthorities() []JWTAuthority {
 	return slices.Clone(m.jwtKeys)
 }
 
-// newestJWTFirst lists the JWT keys mergeBundle publishes for ks in
-// JWTAuthorities' order. Retired keys with the same expiry (keys adopted
-// from the stored bundle all get one) are ordered by key ID, so the order,
-// and what a capped consumer serves, is stable across calls.
-func newestJWTFirst(ks *KeySet) []JWTAuthority {
+// newestJWTFirst lists the JWT keys mergeBundle publishes for ks and the
+// other servers' keys (foreign) in JWTAuthorities' order. Retired and
+// foreign keys with the same expiry (foreign keys first seen together all
+// get one) are ordered by key ID, so the order, and what a capped consumer
+// serves, is stable across calls.
+func newestJWTFirst(ks *KeySet, foreign map[string]JWTAuthority) []JWTAuthority {
 	out := make([]JWTAuthority, 0, len(ks.RetiredJWT)+2)
 	for _, k := range []*JWTKey{ks.JWTNext, ks.JWTCurrent} {
 		if k != nil {
@@ -29,6 +30,9 @@ func newestJWTFirst(ks *KeySet) []JWTAuthority {
 		}
 	}
 	retired := slices.Clone(ks.RetiredJWT)
+	for _, f := range foreign {
+		retired = append(retired, f)
+	}
 	slices.SortStableFunc(retired, func(a, b JWTAuthority) int {
 		if c := b.NotAfter.Compare(a.NotAfter); c != 0 {
 			return c

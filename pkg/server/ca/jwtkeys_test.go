@@ -34,7 +34,7 @@ func TestJWTAuthoritiesNewestFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cfg.Bundles.SetBundle(context.Background(), &datastore.Bundle{TrustDomain: td.Name(), Data: data}); err != nil {
+	if err := cfg.Bundles.(*memBundles).SetBundle(context.Background(), &datastore.Bundle{TrustDomain: td.Name(), Data: data}); err != nil {
 		t.Fatal(err)
 	}
 	m := newManager(t, cfg)

@@ -25,9 +25,13 @@ type Manager struct {
 	clock   Clock
 	log     *slog.Logger
 
-	// rotateMu serializes Rotate; keys is only touched under it.
+	// rotateMu serializes Rotate; keys and foreignJWT are only touched
+	// under it.
 	rotateMu sync.Mutex
 	keys     *KeySet
+	// foreignJWT are the stored bundle's JWT keys of other servers, with
+	// the expiry this CA assumes for them (mergeBundle).
+	foreignJWT map[string]JWTAuthority
 
 	// x509 is the active X.509 CA; signers load it without locking.
 	x509 atomic.Pointer[x509Signer]

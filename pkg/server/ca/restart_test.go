@@ -46,8 +46,9 @@ func TestRestartKeepsRetiredAuthorities(t *testing.T) {
 		t.Error("bundle changed across restart")
 	}
 
-	// The retired JWT key's expiry survived the restart too.
-	clock.Set(old.NotAfter)
+	// The retired JWT key's expiry survived the restart too: both go 24 h
+	// after it (pruneAfterExpiry, as SPIRE).
+	clock.Set(old.NotAfter.Add(24 * time.Hour))
 	rotate(t, second)
 	if second.Bundle().HasJWTAuthority(oldKID) || second.Bundle().HasX509Authority(old) {
 		t.Error("expired authorities not pruned after restart")
@@ -91,15 +92,20 @@ func TestStoredForeignAuthoritiesKeptUntilExpiry(t *testing.T) {
 
 	clock.Set(foreign.NotAfter)
 	rotate(t, m)
+	if !m.Bundle().HasX509Authority(foreign) {
+		t.Error("stored X.509 authority pruned at its expiry, want 24 h later")
+	}
+	clock.Set(foreign.NotAfter.Add(24 * time.Hour))
+	rotate(t, m)
 	if m.Bundle().HasX509Authority(foreign) {
-		t.Error("expired stored X.509 authority not pruned")
+		t.Error("stored X.509 authority not pruned 24 h after its expiry")
 	}
 	if !m.Bundle().HasJWTAuthority("legacy") {
 		t.Error("stored JWT authority dropped before one CA TTL passed")
 	}
 
-	// With no expiry in the bundle document, a foreign JWT key is kept for
-	// one CA TTL from when it was first seen.
+	// With no expiry in the bundle document, a foreign JWT key is taken to
+	// expire one CA TTL from when it was first seen, and goes 24 h later.
 	clock.Set(clock.Now().Add(-time.Hour).Add(ca.DefaultCATTL))
 	rotate(t, m)
 	if m.Bundle().HasJWTAuthority("legacy") {

@@ -15,10 +15,12 @@ import (
 //     prepared, stored and published;
 //   - once it has lived 5/6 of its lifetime, the successor becomes active;
 //     the old key stays in the bundle until it expires;
-//   - expired authorities are pruned from the bundle.
+//   - authorities expired for 24 hours are pruned from the bundle;
+//   - the stored bundle's other authorities (other servers') are kept, and
+//     the in-memory bundle takes them up.
 //
-// Changed keys are stored and the bundle is published before any new key is
-// used for signing. Run calls Rotate periodically; it is exported so tests and
+// The bundle is published and changed keys are stored before any new key
+// is used for signing. Run calls Rotate periodically; it is exported so tests and
 // admin commands can drive rotation.
 func (m *Manager) Rotate(ctx context.Context) error {
 	if err := m.rotate(ctx); err != nil {
@@ -51,19 +53,17 @@ func (m *Manager) rotate(ctx context.Context) error {
 			return err
 		}
 	}
-	stored, err := m.loadStoredBundle(ctx)
+	pub, err := m.publishBundle(ctx, ks, now)
 	if err != nil {
 		return err
 	}
-	bundle, retiredChanged := m.mergeBundle(ks, stored, now)
-	if x509Changed || jwtChanged || retiredChanged {
-		if err := m.cfg.Keys.Store(ctx, ks); err != nil {
+	if x509Changed || jwtChanged || pub.retiredChanged {
+		if err := m.cfg.Keys.Store(ctx, pub.keys); err != nil {
 			return fmt.Errorf("store keys: %w", err)
 		}
 	}
-	if err := m.storeBundle(ctx, bundle, stored); err != nil {
-		return err
-	}
+	ks, bundle := pub.keys, pub.bundle
+	m.foreignJWT = pub.foreignJWT
 
 	// Only now, with the keys stored and the bundle published, may the
 	// signers see the new state.
@@ -73,7 +73,7 @@ func (m *Manager) rotate(ctx context.Context) error {
 	m.x509.Store(x509s)
 	m.jwt = signer
 	m.bundle = bundle
-	m.jwtKeys = newestJWTFirst(ks)
+	m.jwtKeys = newestJWTFirst(ks, pub.foreignJWT)
 	m.mu.Unlock()
 	if !prev.Equal(bundle) {
 		m.notifyBundle()

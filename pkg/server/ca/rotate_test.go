@@ -113,9 +113,14 @@ func TestRotationX509(t *testing.T) {
 		}
 	})
 
-	t.Run("after the old CA expires it is pruned", func(t *testing.T) {
+	t.Run("24 h after the old CA expires it is pruned", func(t *testing.T) {
 		prevSeq := seq(t, m.Bundle())
 		clock.Set(old.NotAfter)
+		rotate(t, m)
+		if !m.Bundle().HasX509Authority(old) {
+			t.Error("CA pruned at its expiry, want 24 h later")
+		}
+		clock.Set(old.NotAfter.Add(24 * time.Hour))
 		rotate(t, m)
 		waitSignal(t, updates, "bundle update after pruning")
 		b := m.Bundle()
@@ -184,8 +189,13 @@ func TestRotationJWT(t *testing.T) {
 		}
 	})
 
-	t.Run("after the old key expires it is pruned", func(t *testing.T) {
+	t.Run("24 h after the old key expires it is pruned", func(t *testing.T) {
 		clock.Set(start.Add(ttl))
+		rotate(t, m)
+		if !m.Bundle().HasJWTAuthority(oldKID) {
+			t.Error("JWT key pruned at its expiry, want 24 h later")
+		}
+		clock.Set(start.Add(ttl + 24*time.Hour))
 		rotate(t, m)
 		waitSignal(t, updates, "bundle update after pruning")
 		if m.Bundle().HasJWTAuthority(oldKID) {
@@ -264,8 +274,9 @@ func TestRotationReplacesExpiredKeys(t *testing.T) {
 	old := m.Bundle().X509Authorities()[0]
 	oldKID := jwtHeader(t, signJWT(t, m)).KeyID
 
-	// The server was down for longer than a whole CA lifetime.
-	clock.Set(old.NotAfter.Add(time.Hour))
+	// The server was down for longer than a whole CA lifetime and the 24 h
+	// that expired authorities stay.
+	clock.Set(old.NotAfter.Add(25 * time.Hour))
 	rotate(t, m)
 	b := m.Bundle()
 	if b.HasX509Authority(old) || b.HasJWTAuthority(oldKID) {

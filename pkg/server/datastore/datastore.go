@@ -225,3 +225,16 @@ type Store interface {
 	// Close releases the database.
 	Close() error
 }
+
+// ChangeNotifier is implemented by stores that announce entry and bundle
+// writes as they commit, including writes by other processes sharing the
+// database, so that a server wakes its held syncs at once instead of at its
+// next revision check. An announcement says only that EntriesRevision or
+// BundlesRevision may have changed; a store may announce spuriously (after
+// reconnecting, say) and never loses the last announcement of a burst.
+type ChangeNotifier interface {
+	// SubscribeChanges returns a channel of size one that receives after
+	// each committed write (bursts collapse), and a function that ends the
+	// subscription.
+	SubscribeChanges() (changes <-chan struct{}, cancel func())
+}

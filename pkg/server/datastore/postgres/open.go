@@ -38,7 +38,8 @@ type Config struct {
 
 // Store is a datastore.Store on a PostgreSQL database.
 type Store struct {
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	changes *listener
 }
 
 var _ datastore.Store = (*Store)(nil)
@@ -81,11 +82,12 @@ func open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	log.Debug("opened postgres datastore", "host", pc.ConnConfig.Host, "database", pc.ConnConfig.Database)
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, changes: newListener(pc.ConnConfig, log)}, nil
 }
 
 // Close closes the connection pool. Calling it again is harmless.
 func (s *Store) Close() error {
+	s.changes.close()
 	s.pool.Close()
 	return nil
 }

@@ -8,11 +8,13 @@ import (
 )
 
 // bumpEntriesRevision advances the entries change counter in the caller's
-// transaction, so the counter and the entry change commit together. It is
-// the single place every entry write passes through: the seam for a
-// change notification to other servers.
+// transaction, so the counter and the entry change commit together, and
+// notifies changesChannel in the same transaction: PostgreSQL delivers the
+// notification to every listening server only on commit. It is the single
+// place every entry write passes through. Without arguments pgx sends the
+// two statements in one round trip.
 func bumpEntriesRevision(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, `UPDATE entries_revision SET revision = revision + 1 WHERE id = 1`); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE entries_revision SET revision = revision + 1 WHERE id = 1; NOTIFY `+changesChannel); err != nil {
 		return fmt.Errorf("bump entries revision: %w", err)
 	}
 	return nil
@@ -21,7 +23,7 @@ func bumpEntriesRevision(ctx context.Context, tx pgx.Tx) error {
 // bumpBundlesRevision advances the bundles change counter in the caller's
 // transaction; as bumpEntriesRevision, for every bundle write.
 func bumpBundlesRevision(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, `UPDATE bundles_revision SET revision = revision + 1 WHERE id = 1`); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE bundles_revision SET revision = revision + 1 WHERE id = 1; NOTIFY `+changesChannel); err != nil {
 		return fmt.Errorf("bump bundles revision: %w", err)
 	}
 	return nil

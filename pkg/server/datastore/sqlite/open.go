@@ -19,6 +19,9 @@ import (
 type Store struct {
 	write *sql.DB // one connection: serialises writers in this process
 	read  *sql.DB // query-only connections for concurrent readers
+	// lock is the held lock file (nil for a Shared store): one server
+	// process per database.
+	lock *os.File
 }
 
 var _ datastore.Store = (*Store)(nil)
@@ -41,18 +44,25 @@ type Config struct {
 	DisableMigration bool
 	// Log receives migration messages; nil discards them.
 	Log *slog.Logger
+	// Shared opens the database without taking its lock (see
+	// lockDatabase), alongside the server that holds it: for tests and
+	// tools that stand in for another writer. A server never sets it.
+	Shared bool
 }
 
-// OpenConfig is Open with cfg's options.
+// OpenConfig is Open with cfg's options. Unless cfg.Shared, the store
+// holds an exclusive lock on the database for its lifetime, and opening a
+// database another store holds (in this process or another) fails with an
+// error that says so.
 func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
-	s, err := open(ctx, cfg.ConnString, !cfg.DisableMigration, cfg.Log)
+	s, err := open(ctx, cfg.ConnString, !cfg.DisableMigration, cfg.Shared, cfg.Log)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %q: %w", cfg.ConnString, err)
 	}
 	return s, nil
 }
 
-func open(ctx context.Context, cs string, apply bool, log *slog.Logger) (*Store, error) {
+func open(ctx context.Context, cs string, apply, shared bool, log *slog.Logger) (s *Store, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -62,6 +72,17 @@ func open(ctx context.Context, cs string, apply bool, log *slog.Logger) (*Store,
 	}
 	if err := createFile(t.path); err != nil {
 		return nil, err
+	}
+	var lock *os.File
+	if !shared {
+		if lock, err = lockDatabase(t.path); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				err = errors.Join(err, lock.Close())
+			}
+		}()
 	}
 	write, err := sql.Open("sqlite", t.dsn(true))
 	if err != nil {
@@ -83,7 +104,7 @@ func open(ctx context.Context, cs string, apply bool, log *slog.Logger) (*Store,
 		return nil, errors.Join(fmt.Errorf("open read pool: %w", err), read.Close(), write.Close())
 	}
 	log.Debug("opened sqlite datastore", "path", t.path)
-	return &Store{write: write, read: read}, nil
+	return &Store{write: write, read: read, lock: lock}, nil
 }
 
 // createFile makes the database's parent directory (0700) and the file
@@ -113,9 +134,16 @@ func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
 	return v, nil
 }
 
-// Close closes both connection pools. Calling it again is harmless.
+// Close closes both connection pools and then releases the database's
+// lock. Calling it again is harmless.
 func (s *Store) Close() error {
-	if err := errors.Join(s.read.Close(), s.write.Close()); err != nil {
+	err := errors.Join(s.read.Close(), s.write.Close())
+	if s.lock != nil {
+		if cerr := s.lock.Close(); cerr != nil && !errors.Is(cerr, os.ErrClosed) {
+			err = errors.Join(err, cerr)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
 	return nil

@@ -154,6 +154,9 @@ func TestRefusesNewerSchema(t *testing.T) {
 	if err != nil {
 		t.Fatalf("SchemaVersion: %v", err)
 	}
+	if err := s.Close(); err != nil { // one server per database: this one stops
+		t.Fatalf("Close: %v", err)
+	}
 	future := v + 1
 	if _, err := rawDB(t, path).ExecContext(ctx,
 		`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future.sql', 0)`, future); err != nil {
@@ -243,13 +246,19 @@ func TestConnectionStringForms(t *testing.T) {
 	}
 }
 
-// TestTwoStoresShareFile models two server processes on one database: both
-// write concurrently without SQLITE_BUSY and each sees the other's changes.
+// TestTwoStoresShareFile models a server and another writer beside it (a
+// Shared store) on one database: both write concurrently without
+// SQLITE_BUSY and each sees the other's changes.
 func TestTwoStoresShareFile(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "db.sqlite3")
-	stores := []*sqlite.Store{openPath(t, path), openPath(t, path)}
+	shared, err := sqlite.OpenConfig(ctx, sqlite.Config{ConnString: path, Shared: true})
+	if err != nil {
+		t.Fatalf("OpenConfig(Shared): %v", err)
+	}
+	t.Cleanup(func() { shared.Close() })
+	stores := []*sqlite.Store{openPath(t, path), shared}
 	rev0, err := stores[1].EntriesRevision(ctx)
 	if err != nil {
 		t.Fatalf("EntriesRevision: %v", err)

@@ -39,11 +39,18 @@ func openPath(t testing.TB, path string) *sqlite.Store {
 }
 
 // TestStoreShared runs the concurrency cases on two stores opened on one
-// file, as two server processes would.
+// file: a server's and a Shared one beside it, as a tool writing to a
+// running server's database has (a second server is refused).
 func TestStoreShared(t *testing.T) {
 	t.Parallel()
 	storetest.RunShared(t, func(t *testing.T) (datastore.Store, datastore.Store) {
 		path := filepath.Join(t.TempDir(), "datastore.sqlite3")
-		return openPath(t, path), openPath(t, path)
+		first := openPath(t, path)
+		second, err := sqlite.OpenConfig(t.Context(), sqlite.Config{ConnString: path, Shared: true})
+		if err != nil {
+			t.Fatalf("OpenConfig(Shared): %v", err)
+		}
+		t.Cleanup(func() { second.Close() })
+		return first, second
 	})
 }
