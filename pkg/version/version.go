@@ -6,7 +6,11 @@
 // with runtime/debug.ReadBuildInfo. A build without VCS information (from a
 // source archive, or with -buildvcs=false) may set the fallbacks below with
 // -ldflags "-X github.com/svidkit/svidkit/pkg/version.fallbackVersion=v0.1.0
-// -X github.com/svidkit/svidkit/pkg/version.fallbackCommit=<sha>".
+// -X github.com/svidkit/svidkit/pkg/version.fallbackCommit=<sha>" (and
+// fallbackModified=true). The Go command also records no VCS information
+// in a git worktree (it looks for a .git directory), so the image and
+// release builders (internal/images) always pass the fallbacks, taken from
+// git.
 //
 // It is a leaf: every command prints Get().String() for -version, and the
 // image builder (internal/images) reads the same Info from a built binary
@@ -15,15 +19,28 @@ package version
 
 import (
 	"runtime/debug"
+	"strconv"
 	"strings"
 )
 
 // Set by the linker (-ldflags -X) only; see the package doc. They are the
 // only package variables here and nothing assigns them at run time.
 var (
-	fallbackVersion string
-	fallbackCommit  string
+	fallbackVersion  string
+	fallbackCommit   string
+	fallbackModified string
 )
+
+// LinkerFlags returns the -X flags that set the fallbacks to info, for
+// builders that know the version when the Go command may not.
+func LinkerFlags(info Info) []string {
+	const pkg = "github.com/svidkit/svidkit/pkg/version."
+	return []string{
+		"-X", pkg + "fallbackVersion=" + info.Version,
+		"-X", pkg + "fallbackCommit=" + info.Commit,
+		"-X", pkg + "fallbackModified=" + strconv.FormatBool(info.Modified),
+	}
+}
 
 // Unknown is the version or commit of a build that carries neither build
 // information nor the linker fallbacks (a test binary, for example).
@@ -43,15 +60,13 @@ type Info struct {
 // Get returns the running binary's Info.
 func Get() Info {
 	bi, _ := debug.ReadBuildInfo()
-	return FromBuildInfo(bi, fallbackVersion, fallbackCommit)
+	return FromBuildInfo(bi, Info{Version: fallbackVersion, Commit: fallbackCommit, Modified: fallbackModified == "true"})
 }
 
 // FromBuildInfo returns the Info recorded in bi (nil allowed), with
-// fallbackVersion and fallbackCommit for what bi lacks. The image builder
-// calls it on a built binary's build information (debug/buildinfo), with
-// no fallbacks.
-func FromBuildInfo(bi *debug.BuildInfo, fallbackVersion, fallbackCommit string) Info {
-	info := Info{Version: fallbackVersion, Commit: fallbackCommit}
+// fallback's fields where bi records no version or no commit.
+func FromBuildInfo(bi *debug.BuildInfo, fallback Info) Info {
+	info := fallback
 	if bi != nil {
 		if v := bi.Main.Version; v != "" && v != "(devel)" {
 			info.Version = v

@@ -15,7 +15,7 @@ func TestFromBuildInfo(t *testing.T) {
 	tests := []struct {
 		name       string
 		bi         *debug.BuildInfo
-		fbV, fbC   string
+		fallback   version.Info
 		want       version.Info
 		wantString string
 	}{
@@ -34,16 +34,14 @@ func TestFromBuildInfo(t *testing.T) {
 		{
 			name:       "no VCS information uses the linker fallbacks",
 			bi:         &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}},
-			fbV:        "v0.2.0",
-			fbC:        sha,
-			want:       version.Info{Version: "v0.2.0", Commit: sha},
-			wantString: "v0.2.0 (commit c664b65a1b2c)",
+			fallback:   version.Info{Version: "v0.2.0", Commit: sha, Modified: true},
+			want:       version.Info{Version: "v0.2.0", Commit: sha, Modified: true},
+			wantString: "v0.2.0 (commit c664b65a1b2c, modified)",
 		},
 		{
 			name:       "build information wins over the fallbacks",
 			bi:         &debug.BuildInfo{Main: debug.Module{Version: "v0.1.0"}, Settings: vcs("false")},
-			fbV:        "v9.9.9",
-			fbC:        "0000",
+			fallback:   version.Info{Version: "v9.9.9", Commit: "0000", Modified: true},
 			want:       version.Info{Version: "v0.1.0", Commit: sha},
 			wantString: "v0.1.0 (commit c664b65a1b2c)",
 		},
@@ -56,7 +54,7 @@ func TestFromBuildInfo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := version.FromBuildInfo(tt.bi, tt.fbV, tt.fbC)
+			got := version.FromBuildInfo(tt.bi, tt.fallback)
 			if got != tt.want {
 				t.Errorf("FromBuildInfo = %+v, want %+v", got, tt.want)
 			}
