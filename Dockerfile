@@ -4,7 +4,8 @@
 # have the same layout: one static binary at /usr/local/bin/<name> as the
 # entrypoint, distroless's nonroot user (65532) except for the agent (root:
 # it creates the Workload API socket in a root-owned hostPath directory and
-# reads /proc of workloads of every uid), CA certificates, /etc/passwd, and
+# reads /proc of workloads of every uid) and the CSI driver (root: it
+# bind-mounts into pod volumes), CA certificates, /etc/passwd, and
 # the OCI source/version/revision labels. internal/images/dockerfile_test.go
 # checks this file against internal/images.List.
 #
@@ -34,6 +35,7 @@ RUN go build -ldflags "$LDFLAGS" -o /out/svidkit-server ./cmd/server
 RUN go build -ldflags "$LDFLAGS" -o /out/svidkit-agent ./cmd/agent
 RUN go build -ldflags "$LDFLAGS" -o /out/svidkit-helper ./cmd/helper
 RUN go build -ldflags "$LDFLAGS" -o /out/svidkit-sds ./cmd/sds
+RUN go build -ldflags "$LDFLAGS" -o /out/svidkit-csi ./cmd/csi
 
 # distroless-static: CA certificates, /etc/passwd with nonroot (65532),
 # /tmp; no shell, no libc.
@@ -63,3 +65,8 @@ FROM base AS svidkit-sds
 COPY --from=build /out/svidkit-sds /usr/local/bin/svidkit-sds
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/svidkit-sds"]
+
+FROM base AS svidkit-csi
+COPY --from=build /out/svidkit-csi /usr/local/bin/svidkit-csi
+USER 0:0
+ENTRYPOINT ["/usr/local/bin/svidkit-csi"]

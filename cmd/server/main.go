@@ -5,7 +5,7 @@
 //	svidkit-server run -config server.conf
 //	svidkit-server entry create|show|update|delete|count …
 //	svidkit-server token generate | bundle show | agent list|show|ban|evict
-//	svidkit-server healthcheck | validate
+//	svidkit-server healthcheck | validate | migrate
 //
 // This file only builds the command tree (pkg/servercli) and runs the
 // daemon (pkg/serverd), which wires the core: pkg/server and the packages
@@ -25,7 +25,7 @@ import (
 )
 
 func main() {
-	root := servercli.New(servercli.Options{Run: run, Version: version.Get().String()})
+	root := servercli.New(servercli.Options{Run: run, Migrate: migrate, Version: version.Get().String()})
 	os.Exit(cliargs.Execute(context.Background(), root, os.Args[1:]))
 }
 
@@ -35,4 +35,12 @@ func run(ctx context.Context, cfg *config.Server) error {
 		return err
 	}
 	return serverd.Run(ctx, cfg, serverd.Options{Log: log})
+}
+
+func migrate(ctx context.Context, cfg *config.Server) error {
+	log, err := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		return err
+	}
+	return serverd.Migrate(ctx, cfg, log)
 }

@@ -237,13 +237,18 @@ func TestContainersLoadTheirConfigs(t *testing.T) {
 					if len(args) == 0 || args[0] != "run" {
 						t.Errorf("%s: args %q do not start with the run sub-command", c.where(), args)
 					}
+				case "svidkit-csi":
+					// spiffe-csi-driver's command line: flags, no sub-command.
+					if err := checkCSIArgs(c); err != nil {
+						t.Error(err)
+					}
 				default:
 					t.Errorf("%s: unknown svidkit image %s", c.where(), c.c.Image)
 				}
 			})
 		}
 	}
-	for _, tool := range []string{"svidkit-server", "svidkit-agent", "svidkit-helper", "svidkit-sds"} {
+	for _, tool := range []string{"svidkit-server", "svidkit-agent", "svidkit-helper", "svidkit-sds", "svidkit-csi"} {
 		if tools[tool] == 0 {
 			t.Errorf("no %s container in the manifests", tool)
 		}

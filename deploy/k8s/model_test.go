@@ -16,7 +16,7 @@ import (
 const entriesFile = "examples/legacy-db/k8s/entries.sh"
 
 // model is what the name checks compare: the server and agent with their
-// configurations, every helper with its configuration, every svidkit-sds,
+// configurations, the CSI driver beside the agent, every helper with its configuration, every svidkit-sds,
 // and the example's registration entries.
 type model struct {
 	s       *manifestSet
@@ -24,6 +24,7 @@ type model struct {
 	srv     *serverConf
 	agent   container
 	agt     *agentConf
+	csi     container
 	helpers []loadedHelper
 	sds     []container
 	entries *entriesScript
@@ -53,6 +54,7 @@ func buildModel(t *testing.T, s *manifestSet) *model {
 	base := s.under("deploy/k8s")
 	m.server = theContainer(t, base, "svidkit-server")
 	m.agent = theContainer(t, base, "svidkit-agent")
+	m.csi = theContainer(t, base, "svidkit-csi")
 	_, content, err := daemonConfigFile(s, m.server)
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 )
 
 // problems collects the failures of one check.
@@ -57,6 +58,20 @@ func tieChecks() []tieCheck {
 			func(m *model) { m.agt.Agent.SocketPath = "/tmp/spire-agent/public/api.sock" }},
 		{"workloads dial the agent socket through the same hostPath", checkWorkloadSockets,
 			func(m *model) { m.helpers[len(m.helpers)-1].cfg.AgentAddress = "/run/spire/sockets/agent.sock" }},
+		{"workloads' CSI volumes show the agent's socket directory", checkWorkloadSockets,
+			func(m *model) { replaceCSIArg(m, "/spire-agent-socket", "/run/spire/config") }},
+		{"CSIDriver object matches the driver's name and modes", checkCSIDriver,
+			func(m *model) {
+				objectOf[*storagev1.CSIDriver](m.s, "", "csi.spiffe.io").Spec.PodInfoOnMount = ptr(false)
+			}},
+		{"kubelet, registrar and driver meet on the CSI socket", checkCSISockets,
+			func(m *model) { replaceCSIArg(m, "/spiffe-csi/csi.sock", "/spiffe-csi/plugin.sock") }},
+		{"CSI driver mounts into the pods' directory with Bidirectional propagation", checkCSIMountpoints,
+			func(m *model) { m.csi.c.VolumeMounts[len(m.csi.c.VolumeMounts)-1].MountPropagation = nil }},
+		{"CSI volumes are read-only and name the driver", checkCSIVolumes,
+			func(m *model) { firstCSIVolume(m).ReadOnly = ptr(false) }},
+		{"CSI driver's probes ask its health listener", checkCSIProbes,
+			func(m *model) { replaceCSIArg(m, "0.0.0.0:8082", "0.0.0.0:8083") }},
 		{"agent reaches the server through its Service", checkServerService,
 			func(m *model) { m.agt.Agent.ServerPort = 8443 }},
 		{"probes ask the health listeners", checkProbes,
@@ -67,6 +82,8 @@ func tieChecks() []tieCheck {
 			func(m *model) { m.agt.Agent.DataDir = "/run/spire/bundle/data" }},
 		{"svidkit containers are locked down", checkSecurityContexts,
 			func(m *model) { m.agent.c.SecurityContext.ReadOnlyRootFilesystem = nil }},
+		{"only the CSI driver is privileged", checkSecurityContexts,
+			func(m *model) { m.agent.c.SecurityContext.Privileged = ptr(true) }},
 		{"helper signals PostgreSQL through a shared pid file", checkPIDFile,
 			func(m *model) { pidHelper(m).cfg.PIDFileName = "/var/lib/postgresql/data/postmaster.pid" }},
 		{"certificates are in memory where their consumers read them", checkCertFiles,
@@ -301,8 +318,9 @@ func checkAgentSocketDir(m *model) error {
 }
 
 // dialedSocket returns the node path of the Workload API socket container c
-// dials at address (a path or unix:// URL).
-func dialedSocket(c container, address string) (string, error) {
+// dials at address (a path or unix:// URL): on a hostPath volume, or on
+// an inline CSI volume that svidkit-csi publishes (see csiNodePath).
+func dialedSocket(m *model, c container, address string) (string, error) {
 	if address == "" {
 		return "", fmt.Errorf("%s: no agent address; set it rather than rely on a default", c.where())
 	}
@@ -310,6 +328,9 @@ func dialedSocket(c container, address string) (string, error) {
 	loc, err := c.locate(file)
 	if err != nil {
 		return "", err
+	}
+	if loc.volume != nil && loc.volume.CSI != nil {
+		return csiNodePath(m, c, loc)
 	}
 	return loc.hostPath()
 }
@@ -323,7 +344,7 @@ func checkWorkloadSockets(m *model) error {
 	dirs := map[string]int{}
 	check := func(c container, address string) {
 		dirs[path.Dir(c.pod.file)]++
-		got, err := dialedSocket(c, address)
+		got, err := dialedSocket(m, c, address)
 		switch {
 		case err != nil:
 			p.addErr(err)
@@ -463,14 +484,22 @@ func checkSecurityContexts(m *model) error {
 				continue
 			}
 			sc := c.c.SecurityContext
-			switch {
-			case sc == nil:
+			if sc == nil {
 				p.add("%s: no securityContext", c.where())
 				continue
-			case sc.Privileged != nil && *sc.Privileged:
-				p.add("%s: privileged", c.where())
 			}
-			if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+			privileged := sc.Privileged != nil && *sc.Privileged
+			switch {
+			case svidkitTool(c.c.Image) == "svidkit-csi":
+				// It mounts (CAP_SYS_ADMIN), and Bidirectional mount
+				// propagation is refused to unprivileged containers; the
+				// API server refuses allowPrivilegeEscalation: false then.
+				if !privileged {
+					p.add("%s: not privileged: the CSI driver's mounts need it", c.where())
+				}
+			case privileged:
+				p.add("%s: privileged", c.where())
+			case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
 				p.add("%s: allowPrivilegeEscalation is not false", c.where())
 			}
 			if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {

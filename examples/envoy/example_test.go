@@ -307,8 +307,9 @@ func TestKubernetesManifestMatchesEnvoy(t *testing.T) {
 		t.Errorf("svidkit-sds args %v do not -listen on %s", args, sock)
 	}
 
-	// svidkit-sds reads the agent socket from the node's
-	// /run/spire/agent-sockets, where deploy/k8s's agent serves it.
+	// svidkit-sds reads the agent socket from the inline CSI volume
+	// svidkit-csi publishes (deploy/k8s; the tie to the agent's node
+	// directory is checked there): driver csi.spiffe.io, read-only.
 	i := slices.Index(args, any("-agent-address"))
 	if i < 0 || i+1 >= len(args) {
 		t.Fatalf("svidkit-sds args %v lack -agent-address", args)
@@ -316,8 +317,8 @@ func TestKubernetesManifestMatchesEnvoy(t *testing.T) {
 	agentSock, _ := args[i+1].(string)
 	agentDir := path.Dir(agentSock)
 	agentVol := mountOf("svidkit-sds", agentDir)
-	if got := get(volumes[agentVol], "hostPath", "path"); got != "/run/spire/agent-sockets" {
-		t.Errorf("agent socket %s is not on hostPath /run/spire/agent-sockets (volume %q: %v)", args[i+1], agentVol, got)
+	if drv, ro := get(volumes[agentVol], "csi", "driver"), get(volumes[agentVol], "csi", "readOnly"); drv != "csi.spiffe.io" || ro != true {
+		t.Errorf("agent socket %s is not on a read-only csi.spiffe.io volume (volume %q: driver %v, readOnly %v)", args[i+1], agentVol, drv, ro)
 	}
 	if mountOf("envoy", "/etc/envoy") == "" || get(volumes[mountOf("envoy", "/etc/envoy")], "configMap") == nil {
 		t.Error("envoy does not mount its ConfigMap at /etc/envoy")

@@ -79,7 +79,7 @@ daemon_mode = %t
 // does: it waits for the SVID, writes the files and exits 0.
 func runOneShot(t *testing.T, u osUser, bin, conf string, log *lineLog) {
 	t.Helper()
-	cmd := u.command(bin, "-config", conf, "-daemon-mode=false", "-timeout", "30s")
+	cmd := u.Command(bin, "-config", conf, "-daemon-mode=false", "-timeout", "30s")
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("one-shot svidkit-helper -config %s: %v", conf, err)
@@ -90,7 +90,7 @@ func runOneShot(t *testing.T, u osUser, bin, conf string, log *lineLog) {
 // is stopped with SIGTERM (exit code 0 expected).
 func startDaemon(t *testing.T, u osUser, bin, conf string, log *lineLog) {
 	t.Helper()
-	cmd := u.command(bin, "-config", conf, "-daemon-mode=true")
+	cmd := u.Command(bin, "-config", conf, "-daemon-mode=true")
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start svidkit-helper -config %s: %v", conf, err)
@@ -137,7 +137,7 @@ func checkKeyFile(t *testing.T, dir string, u osUser) {
 		t.Fatal(err)
 	}
 	st := fi.Sys().(*syscall.Stat_t)
-	if fi.Mode().Perm() != 0o600 || int(st.Uid) != u.uid {
-		t.Fatalf("%s: mode %v owner %d, want 0600 owned by %s (%d)", keyFile, fi.Mode().Perm(), st.Uid, u.name, u.uid)
+	if fi.Mode().Perm() != 0o600 || int(st.Uid) != u.UID {
+		t.Fatalf("%s: mode %v owner %d, want 0600 owned by %s (%d)", keyFile, fi.Mode().Perm(), st.Uid, u.Name, u.UID)
 	}
 }

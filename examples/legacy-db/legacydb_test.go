@@ -33,7 +33,7 @@ func TestPostgreSQLWithSVIDs(t *testing.T) {
 	began := time.Now()
 	pgBin := postgresBinDir(t)
 	dbUser, me := databaseUser(t), currentUser(t)
-	t.Logf("PostgreSQL from %s, running as %s (uid %d); clients run as %s (uid %d)", pgBin, dbUser.name, dbUser.uid, me.name, me.uid)
+	t.Logf("PostgreSQL from %s, running as %s (uid %d); clients run as %s (uid %d)", pgBin, dbUser.Name, dbUser.UID, me.Name, me.UID)
 
 	base, err := os.MkdirTemp("", "legacydb")
 	if err != nil {
@@ -54,14 +54,14 @@ func TestPostgreSQLWithSVIDs(t *testing.T) {
 	// The first DNS name becomes the certificate's subject CN: the server
 	// name clients verify for the database, the database user name for
 	// clients (pg_hba's cert method maps the CN to the user).
-	env.Server.CreateEntry(t, testenv.Entry{Path: "/db", Selectors: []string{testenv.UID(dbUser.uid)}, DNSNames: []string{serverName}, Hint: "db", X509TTL: dbTTL})
-	env.Server.CreateEntry(t, testenv.Entry{Path: "/app", Selectors: []string{testenv.UID(me.uid)}, DNSNames: []string{"app"}, Hint: "app", X509TTL: clientTTL})
-	env.Server.CreateEntry(t, testenv.Entry{Path: "/mallory", Selectors: []string{testenv.UID(me.uid)}, DNSNames: []string{"mallory"}, Hint: "mallory", X509TTL: clientTTL})
+	env.Server.CreateEntry(t, testenv.Entry{Path: "/db", Selectors: []string{testenv.UID(dbUser.UID)}, DNSNames: []string{serverName}, Hint: "db", X509TTL: dbTTL})
+	env.Server.CreateEntry(t, testenv.Entry{Path: "/app", Selectors: []string{testenv.UID(me.UID)}, DNSNames: []string{"app"}, Hint: "app", X509TTL: clientTTL})
+	env.Server.CreateEntry(t, testenv.Entry{Path: "/mallory", Selectors: []string{testenv.UID(me.UID)}, DNSNames: []string{"mallory"}, Hint: "mallory", X509TTL: clientTTL})
 
 	// Database side, all as the database user.
-	dbDir := dbUser.mkdir(t, filepath.Join(base, "db"))
-	dbCerts := dbUser.mkdir(t, filepath.Join(dbDir, "certs"))
-	initConf := dbUser.writeFile(t, filepath.Join(dbDir, "helper-init.conf"),
+	dbDir := mkdirAs(t, dbUser, filepath.Join(base, "db"))
+	dbCerts := mkdirAs(t, dbUser, filepath.Join(dbDir, "certs"))
+	initConf := writeFileAs(t, dbUser, filepath.Join(dbDir, "helper-init.conf"),
 		helperConf{agentAddress: env.Agent.Address(), certDir: dbCerts, hint: "db"}.String())
 	runOneShot(t, dbUser, helperBin, initConf, newLineLog(t, "db helper (one-shot)"))
 	checkKeyFile(t, dbCerts, dbUser)
@@ -82,7 +82,7 @@ func TestPostgreSQLWithSVIDs(t *testing.T) {
 	postmaster := pg.postmasterPID(t)
 
 	dbHelperLog := newLineLog(t, "db helper")
-	sidecarConf := dbUser.writeFile(t, filepath.Join(dbDir, "helper.conf"), helperConf{
+	sidecarConf := writeFileAs(t, dbUser, filepath.Join(dbDir, "helper.conf"), helperConf{
 		agentAddress: env.Agent.Address(), certDir: dbCerts, hint: "db", daemon: true,
 		pidFile: filepath.Join(pg.data, "postmaster.pid"),
 	}.String())
@@ -90,13 +90,13 @@ func TestPostgreSQLWithSVIDs(t *testing.T) {
 
 	// Client side, as the test's user: a daemon helper for app's files and
 	// a one-shot one for mallory's.
-	appCerts := me.mkdir(t, filepath.Join(base, "app"))
+	appCerts := mkdirAs(t, me, filepath.Join(base, "app"))
 	appLog := newLineLog(t, "app helper")
-	startDaemon(t, me, helperBin, me.writeFile(t, filepath.Join(base, "app.conf"),
+	startDaemon(t, me, helperBin, writeFileAs(t, me, filepath.Join(base, "app.conf"),
 		helperConf{agentAddress: env.Agent.Address(), certDir: appCerts, hint: "app", daemon: true}.String()), appLog)
 	appLog.wait(t, 30*time.Second, `msg="X.509-SVID written"`)
-	malloryCerts := me.mkdir(t, filepath.Join(base, "mallory"))
-	runOneShot(t, me, helperBin, me.writeFile(t, filepath.Join(base, "mallory.conf"),
+	malloryCerts := mkdirAs(t, me, filepath.Join(base, "mallory"))
+	runOneShot(t, me, helperBin, writeFileAs(t, me, filepath.Join(base, "mallory.conf"),
 		helperConf{agentAddress: env.Agent.Address(), certDir: malloryCerts, hint: "mallory"}.String()), newLineLog(t, "mallory helper"))
 
 	step("helpers running, client files written")

@@ -5,61 +5,28 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/svidkit/svidkit/internal/pgtest"
 )
 
-// postgresBinDir finds PostgreSQL's server binaries: on PATH, or where
-// Debian's package puts them (/usr/lib/postgresql/<version>/bin, newest
-// version first). Without PostgreSQL the test fails under CI (whose
-// .ci/run installs it) and is skipped elsewhere.
+// postgresBinDir finds PostgreSQL's server binaries (pgtest.BinDir).
+// Without PostgreSQL the test fails under CI (whose .ci/run installs it)
+// and is skipped elsewhere.
 func postgresBinDir(t *testing.T) string {
 	t.Helper()
-	var candidates []string
-	if p, err := exec.LookPath("initdb"); err == nil {
-		candidates = append(candidates, p)
-	}
-	debian, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
-	sort.Slice(debian, func(i, j int) bool { return pgVersion(debian[i]) > pgVersion(debian[j]) })
-	candidates = append(candidates, debian...)
-	for _, c := range candidates {
-		// /usr/local/bin/initdb may be a symlink: postgres, pg_ctl and psql
-		// sit next to the real file.
-		real, err := filepath.EvalSymlinks(c)
-		if err != nil {
-			continue
+	dir, err := pgtest.BinDir()
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
 		}
-		dir := filepath.Dir(real)
-		if allExecutable(dir, "initdb", "postgres", "pg_ctl", "psql") {
-			return dir
-		}
+		t.Skip(err.Error())
 	}
-	const msg = "PostgreSQL not found (initdb, postgres, pg_ctl and psql on PATH or in /usr/lib/postgresql/*/bin); install the postgresql package"
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
-func pgVersion(initdb string) int {
-	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(initdb))))
-	return v
-}
-
-func allExecutable(dir string, names ...string) bool {
-	for _, n := range names {
-		fi, err := os.Stat(filepath.Join(dir, n))
-		if err != nil || fi.Mode()&0o111 == 0 {
-			return false
-		}
-	}
-	return true
+	return dir
 }
 
 // cluster is one PostgreSQL database cluster in a temporary directory,
@@ -85,11 +52,11 @@ func newCluster(t *testing.T, bin string, u osUser, dir, certDir string) *cluste
 		bin:     bin,
 		user:    u,
 		data:    filepath.Join(dir, "pgdata"),
-		sockDir: u.mkdir(t, filepath.Join(dir, "run")),
+		sockDir: mkdirAs(t, u, filepath.Join(dir, "run")),
 		port:    freePort(t),
 		log:     newLineLog(t, "postgres"),
 	}
-	c.run(t, "initdb", "-D", c.data, "-U", u.name, "--auth-local=peer", "--auth-host=reject", "-E", "UTF8", "--locale=C", "--no-sync")
+	c.run(t, "initdb", "-D", c.data, "-U", u.Name, "--auth-local=peer", "--auth-host=reject", "-E", "UTF8", "--locale=C", "--no-sync")
 	conf := fmt.Sprintf(`
 listen_addresses = '127.0.0.1'
 port = %d
@@ -111,15 +78,15 @@ log_connections = on
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	hba := "local all " + u.name + " peer\nhostssl all all 127.0.0.1/32 cert\n"
-	u.writeFile(t, filepath.Join(c.data, "pg_hba.conf"), hba)
+	hba := "local all " + u.Name + " peer\nhostssl all all 127.0.0.1/32 cert\n"
+	writeFileAs(t, u, filepath.Join(c.data, "pg_hba.conf"), hba)
 	return c
 }
 
 // run runs one of PostgreSQL's programs as the cluster's user.
 func (c *cluster) run(t *testing.T, prog string, args ...string) string {
 	t.Helper()
-	cmd := c.user.command(filepath.Join(c.bin, prog), args...)
+	cmd := c.user.Command(filepath.Join(c.bin, prog), args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
@@ -132,7 +99,7 @@ func (c *cluster) run(t *testing.T, prog string, args ...string) string {
 // stopped with pg_ctl stop -m fast when the test ends.
 func (c *cluster) start(t *testing.T) {
 	t.Helper()
-	cmd := c.user.command(filepath.Join(c.bin, "postgres"), "-D", c.data)
+	cmd := c.user.Command(filepath.Join(c.bin, "postgres"), "-D", c.data)
 	cmd.Stdout, cmd.Stderr = c.log, c.log
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start postgres: %v", err)
@@ -140,7 +107,7 @@ func (c *cluster) start(t *testing.T) {
 	c.done = make(chan error, 1)
 	go func() { c.done <- cmd.Wait() }()
 	t.Cleanup(func() {
-		stop := c.user.command(filepath.Join(c.bin, "pg_ctl"), "stop", "-D", c.data, "-m", "fast", "-w")
+		stop := c.user.Command(filepath.Join(c.bin, "pg_ctl"), "stop", "-D", c.data, "-m", "fast", "-w")
 		if out, err := stop.CombinedOutput(); err != nil {
 			t.Errorf("pg_ctl stop: %v\n%s", err, out)
 			_ = cmd.Process.Kill()
@@ -159,7 +126,7 @@ func (c *cluster) start(t *testing.T) {
 func (c *cluster) psql(t *testing.T, sql string) string {
 	t.Helper()
 	return c.run(t, "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-		"-h", c.sockDir, "-p", strconv.Itoa(c.port), "-U", c.user.name, "-d", "postgres", "-c", sql)
+		"-h", c.sockDir, "-p", strconv.Itoa(c.port), "-U", c.user.Name, "-d", "postgres", "-c", sql)
 }
 
 // postmasterPID returns the pid in postmaster.pid's first line.

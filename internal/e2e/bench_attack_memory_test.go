@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/svidkit/svidkit/internal/benchmetric"
+	"github.com/svidkit/svidkit/internal/gobuild"
 	"github.com/svidkit/svidkit/internal/testenv"
 )
 
@@ -269,22 +270,5 @@ func jwtAttack(b *testing.B, sock string, calls, perRequest, size int, progress 
 // fails.
 func buildBinaries(tb testing.TB, names ...string) string {
 	tb.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatal("builds the daemons and needs the go toolchain in PATH: ", err)
-		}
-		tb.Skip("builds the daemons and needs the go toolchain in PATH: ", err)
-	}
-	root := moduleRoot(tb, goTool)
-	bin := tb.TempDir()
-	for _, name := range names {
-		build := exec.Command(goTool, "build", "-trimpath", "-tags", "grpcnotrace", "-ldflags", "-s -w",
-			"-o", filepath.Join(bin, "svidkit-"+name), "./cmd/"+name)
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			tb.Fatalf("go build ./cmd/%s: %v\n%s", name, err, out)
-		}
-	}
-	return bin
+	return gobuild.Binaries(tb, names...)
 }

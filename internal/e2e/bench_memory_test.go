@@ -22,6 +22,7 @@ import (
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 
 	"github.com/svidkit/svidkit/internal/benchmetric"
+	"github.com/svidkit/svidkit/internal/gobuild"
 	"github.com/svidkit/svidkit/internal/testenv"
 )
 
@@ -92,15 +93,7 @@ func BenchmarkResidentMemory(b *testing.B) {
 // moduleRoot returns the directory holding go.mod.
 func moduleRoot(tb testing.TB, goTool string) string {
 	tb.Helper()
-	out, err := exec.Command(goTool, "env", "GOMOD").Output()
-	if err != nil {
-		tb.Fatalf("go env GOMOD: %v", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		tb.Fatal("go env GOMOD: not inside a module")
-	}
-	return filepath.Dir(gomod)
+	return gobuild.ModuleRoot(tb, goTool)
 }
 
 // processAgent is the name of the agent BenchmarkResidentMemory runs.

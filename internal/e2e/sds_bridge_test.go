@@ -9,13 +9,11 @@ import (
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
-	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	secretv3 "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/svidkit/svidkit/internal/sdsclient"
 	"github.com/svidkit/svidkit/internal/testenv"
 )
 
@@ -68,12 +66,10 @@ func TestSDSBridgeBinary(t *testing.T) {
 	t.Logf("restarted agent's SVID delivered %s after the agent stopped", after.at.Sub(stopped).Round(time.Millisecond))
 }
 
-// sdsStream is an Envoy-like StreamSecrets client: it asks for names and
-// ACKs every response.
+// sdsStream is an Envoy-like StreamSecrets client (internal/sdsclient):
+// it asks for names and ACKs every response.
 type sdsStream struct {
-	stream grpc.BidiStreamingClient[discoveryv3.DiscoveryRequest, discoveryv3.DiscoveryResponse]
-	node   *corev3.Node
-	names  []string
+	s *sdsclient.Stream
 }
 
 // sdsSVID is one response's "default" SVID.
@@ -94,22 +90,11 @@ func openSDS(t *testing.T, ctx context.Context, sock string, names ...string) *s
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	stream, err := secretv3.NewSecretDiscoveryServiceClient(conn).StreamSecrets(ctx)
+	s, err := sdsclient.Open(ctx, conn, &corev3.Node{Id: "envoy-e2e", Cluster: "e2e"}, names...)
 	if err != nil {
-		t.Fatalf("StreamSecrets: %v", err)
+		t.Fatal(err)
 	}
-	s := &sdsStream{stream: stream, node: &corev3.Node{Id: "envoy-e2e", Cluster: "e2e"}, names: names}
-	s.send(t, "", "")
-	return s
-}
-
-func (s *sdsStream) send(t *testing.T, version, nonce string) {
-	t.Helper()
-	err := s.stream.Send(&discoveryv3.DiscoveryRequest{Node: s.node, TypeUrl: secretTypeURL, ResourceNames: s.names,
-		VersionInfo: version, ResponseNonce: nonce})
-	if err != nil {
-		t.Fatalf("send SDS request: %v", err)
-	}
+	return &sdsStream{s: s}
 }
 
 // next receives responses, ACKing each, until one holds every name asked
@@ -118,25 +103,19 @@ func (s *sdsStream) send(t *testing.T, version, nonce string) {
 func (s *sdsStream) next(t *testing.T, what string, cond func(*x509.Certificate) bool) sdsSVID {
 	t.Helper()
 	for {
-		resp, err := s.stream.Recv()
+		resp, err := s.s.Next()
 		if err != nil {
-			t.Fatalf("waiting for %s: Recv: %v", what, err)
+			t.Fatalf("waiting for %s: %v", what, err)
 		}
-		s.send(t, resp.VersionInfo, resp.Nonce)
-		secrets := map[string]*tlsv3.Secret{}
-		for _, r := range resp.Resources {
-			sec := &tlsv3.Secret{}
-			if err := r.UnmarshalTo(sec); err != nil {
-				t.Fatalf("resource of type %s: %v", r.TypeUrl, err)
-			}
-			secrets[sec.Name] = sec
-		}
-		if len(secrets) != len(s.names) {
+		if !s.s.Complete(resp) {
 			continue // served in full once the SVID is minted
 		}
-		leaf := parseLeaf(t, secrets[s.names[0]].GetTlsCertificate().GetCertificateChain().GetInlineBytes())
+		leaf, err := sdsclient.Leaf(resp.Secrets[s.s.Names()[0]])
+		if err != nil {
+			t.Fatal(err)
+		}
 		if cond(leaf) {
-			return sdsSVID{leaf: leaf, version: resp.VersionInfo, at: time.Now()}
+			return sdsSVID{leaf: leaf, version: resp.Version, at: time.Now()}
 		}
 	}
 }

@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(pg.Main(m))
 }
 
 // checkServedBundles waits (30 s at most) for an X.509 context with an SVID

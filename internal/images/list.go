@@ -52,9 +52,7 @@ func List() []Image {
 		{Name: "svidkit-agent", Package: "./cmd/agent", User: Root, RootReason: "creates the Workload API socket in a root-owned hostPath directory and reads /proc of workloads running as any uid for workload attestation (SPIRE's agent runs as root for the same reasons)"},
 		{Name: "svidkit-helper", Package: "./cmd/helper", User: NonRoot},
 		{Name: "svidkit-sds", Package: "./cmd/sds", User: NonRoot},
-		// The CSI driver, once cmd/csi exists, is one line (and a
-		// Dockerfile stage, and a deploy/images entry; their tests say so):
-		// {Name: "svidkit-csi", Package: "./cmd/csi", User: Root, RootReason: "bind-mounts the agent's socket directory into pod volumes (mount needs CAP_SYS_ADMIN in the host's mount namespace) and serves the kubelet's root-owned plugin socket directory, as spiffe-csi-driver runs privileged"},
+		{Name: "svidkit-csi", Package: "./cmd/csi", User: Root, RootReason: "bind-mounts the agent's socket directory into pod volumes (mount needs CAP_SYS_ADMIN in the host's mount namespace) and serves the kubelet's root-owned plugin socket directory, as spiffe-csi-driver runs privileged"},
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 
 	"github.com/svidkit/svidkit/pkg/server/datastore"
-	"github.com/svidkit/svidkit/pkg/server/datastore/sqlite"
+	"github.com/svidkit/svidkit/pkg/serverd"
 )
 
 // OpenStore opens the server's datastore a second time, as another server
@@ -17,7 +17,7 @@ func (s *Server) OpenStore(t testing.TB) datastore.Store {
 	t.Helper()
 	ctx, cancel := callCtx()
 	defer cancel()
-	st, err := sqlite.Open(ctx, s.cfg.DataStore.ConnectionString, Logger())
+	st, err := serverd.OpenStore(ctx, s.cfg.DataStore, Logger())
 	if err != nil {
 		t.Fatalf("testenv: open the server's datastore: %v", err)
 	}

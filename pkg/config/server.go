@@ -85,13 +85,41 @@ type Subject struct {
 	CommonName   string
 }
 
+// Database types of the "sql" DataStore.
+const (
+	DatabaseSQLite   = "sqlite3"
+	DatabasePostgres = "postgres"
+)
+
 // DataStore is the "sql" DataStore plugin's settings.
 type DataStore struct {
-	// DatabaseType is always "sqlite3" for now.
+	// DatabaseType is DatabaseSQLite or DatabasePostgres.
 	DatabaseType string
-	// ConnectionString is the SQLite database path, made absolute against
-	// the process working directory at load time, as SPIRE resolves it.
+	// ConnectionString is, for SQLite, the database path, made absolute
+	// against the process working directory at load time, as SPIRE
+	// resolves it; for PostgreSQL, a libpq connection string in either
+	// form (keyword/value or postgresql:// URL), TLS settings included.
 	ConnectionString string
+	// ROConnectionString (ro_connection_string) is accepted for SPIRE
+	// compatibility and not used: every server keeps its entries in
+	// memory and re-reads them when the revision on the primary changes,
+	// so reads from a lagging replica would only delay changes; the
+	// server logs a warning when it is set.
+	ROConnectionString string
+	// MaxOpenConns (max_open_conns) bounds the PostgreSQL pool; 0 keeps
+	// the driver's default.
+	MaxOpenConns int
+	// MaxIdleConns (max_idle_conns) is accepted for SPIRE compatibility
+	// and not used: pgxpool keeps up to MaxOpenConns connections and
+	// closes those idle for 30 minutes.
+	MaxIdleConns int
+	// ConnMaxLifetime (conn_max_lifetime) closes PostgreSQL connections
+	// older than this; 0 keeps the driver's default (one hour).
+	ConnMaxLifetime time.Duration
+	// DisableMigration (disable_migration) makes the server refuse to
+	// start on an out-of-date schema instead of migrating it; an operator
+	// then runs `svidkit-server migrate`.
+	DisableMigration bool
 }
 
 // Key types accepted by ca_key_type and jwt_key_type.

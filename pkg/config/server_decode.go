@@ -205,40 +205,54 @@ func (d *decoder) serverPlugins(s *Server, blk *ast.ObjectItem, body *ast.Object
 
 // sqlDataStore decodes the "sql" DataStore's plugin_data.
 func (d *decoder) sqlDataStore(ds *DataStore, p plugin) {
-	var dbType, conn string
+	var out DataStore
 	typePos := p.pos
 	d.pluginData(p, map[string]hcldecode.Field{
 		"database_type": func(it *ast.ObjectItem) {
 			typePos = it.Pos()
-			d.String(&dbType)(it)
+			if len(it.Keys) > 1 {
+				// SPIRE's block form: database_type "aws_postgres" { ... }
+				out.DatabaseType = hcldecode.KeyName(it.Keys[1])
+				return
+			}
+			d.String(&out.DatabaseType)(it)
 		},
-		"connection_string": d.String(&conn),
+		"connection_string":    d.String(&out.ConnectionString),
+		"ro_connection_string": d.String(&out.ROConnectionString),
+		"max_open_conns":       d.Int(&out.MaxOpenConns),
+		"max_idle_conns":       d.Int(&out.MaxIdleConns),
+		"conn_max_lifetime":    d.Duration(&out.ConnMaxLifetime),
+		"disable_migration":    d.Bool(&out.DisableMigration),
 	})
-	switch dbType {
-	case "sqlite3":
-	case "postgres":
-		d.Errorf(typePos, "DataStore \"sql\": database_type \"postgres\": PostgreSQL support is not available yet (use \"sqlite3\")")
-		return
-	case "mysql":
-		d.Errorf(typePos, "DataStore \"sql\": database_type \"mysql\": MySQL is not supported (use \"sqlite3\")")
+	switch out.DatabaseType {
+	case DatabaseSQLite, DatabasePostgres:
+	case "mysql", "aws_mysql", "aws_postgres":
+		d.Errorf(typePos, "DataStore \"sql\": database_type %q is not supported (use \"postgres\" or \"sqlite3\")", out.DatabaseType)
 		return
 	case "":
 		d.Errorf(typePos, "DataStore \"sql\": missing required key \"database_type\" in plugin_data")
 		return
 	default:
-		d.Errorf(typePos, "DataStore \"sql\": unknown database_type %q (want \"sqlite3\")", dbType)
+		d.Errorf(typePos, "DataStore \"sql\": unknown database_type %q (want \"sqlite3\" or \"postgres\")", out.DatabaseType)
 		return
 	}
-	if conn == "" {
+	if out.ConnectionString == "" {
 		d.Errorf(p.pos, "DataStore \"sql\": missing required key \"connection_string\" in plugin_data")
 		return
 	}
-	resolved, err := resolveSQLitePath(conn)
-	if err != nil {
-		d.Errorf(p.pos, "DataStore \"sql\": connection_string: %v", err)
+	if out.MaxOpenConns < 0 || out.MaxIdleConns < 0 {
+		d.Errorf(p.pos, "DataStore \"sql\": max_open_conns and max_idle_conns must not be negative")
 		return
 	}
-	*ds = DataStore{DatabaseType: dbType, ConnectionString: resolved}
+	if out.DatabaseType == DatabaseSQLite {
+		resolved, err := resolveSQLitePath(out.ConnectionString)
+		if err != nil {
+			d.Errorf(p.pos, "DataStore \"sql\": connection_string: %v", err)
+			return
+		}
+		out.ConnectionString = resolved
+	}
+	*ds = out
 }
 
 // resolveSQLitePath makes a relative SQLite path absolute against the

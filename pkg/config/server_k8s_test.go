@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/svidkit/svidkit/pkg/config"
 )
@@ -103,19 +104,29 @@ func equalCluster(a, b config.K8sPSATCluster) bool {
 		slices.Equal(a.AllowedPodLabelKeys, b.AllowedPodLabelKeys)
 }
 
+// TestQuickstartWithPostgreSQL: SPIRE's quickstart with its PostgreSQL
+// DataStore loads in both libpq connection string forms, with every pool
+// setting; the connection string is kept as written.
 func TestQuickstartWithPostgreSQL(t *testing.T) {
 	tests := []struct{ name, conn string }{
-		{name: "key=value", conn: "dbname=spire user=spire password=s3cret host=spire-db port=5432 sslmode=disable"},
-		{name: "URL", conn: "postgresql://spire:s3cret@spire-db:5432/spire?sslmode=disable"},
+		{name: "key=value", conn: "dbname=spire user=spire password=s3cret host=spire-db port=5432 sslmode=verify-full sslrootcert=/run/spire/db/ca.pem"},
+		{name: "URL", conn: "postgresql://spire:s3cret@spire-db:5432/spire?sslmode=verify-full&sslrootcert=/run/spire/db/ca.pem"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			data := "      database_type = \"postgres\"\n      connection_string = \"" + tt.conn + "\""
-			src := fmt.Sprintf(quickstartServer, data)
-			_, _, err := config.ParseServer("server.conf", []byte(src))
-			want := fmt.Sprintf(`server.conf:%d: DataStore "sql": database_type "postgres": PostgreSQL support is not available yet`, lineOf(t, src, `database_type = "postgres"`))
-			if err == nil || err.Error() != want+` (use "sqlite3")` {
-				t.Fatalf("error = %v\nwant exactly %s (use \"sqlite3\")", err, want)
+			data := "      database_type = \"postgres\"\n      connection_string = \"" + tt.conn + "\"\n" +
+				"      ro_connection_string = \"host=replica\"\n      max_open_conns = 20\n      max_idle_conns = 5\n" +
+				"      conn_max_lifetime = \"30m\"\n      disable_migration = true"
+			s, _, err := config.ParseServer("server.conf", fmt.Appendf(nil, quickstartServer, data))
+			if err != nil {
+				t.Fatalf("ParseServer: %v", err)
+			}
+			want := config.DataStore{
+				DatabaseType: "postgres", ConnectionString: tt.conn, ROConnectionString: "host=replica",
+				MaxOpenConns: 20, MaxIdleConns: 5, ConnMaxLifetime: 30 * time.Minute, DisableMigration: true,
+			}
+			if s.DataStore != want {
+				t.Errorf("DataStore = %+v, want %+v", s.DataStore, want)
 			}
 		})
 	}

@@ -305,18 +305,24 @@ func TestParseServerDataStore(t *testing.T) {
 		name, data string
 		want       string
 	}{
-		{"postgres", `database_type = "postgres" connection_string = "dbname=x"`,
-			`server.conf:5: DataStore "sql": database_type "postgres": PostgreSQL support is not available yet`},
 		{"mysql", `database_type = "mysql" connection_string = "x"`,
-			`server.conf:5: DataStore "sql": database_type "mysql": MySQL is not supported`},
+			`server.conf:5: DataStore "sql": database_type "mysql" is not supported (use "postgres" or "sqlite3")`},
+		{"aws_postgres", `database_type = "aws_postgres" connection_string = "x"`,
+			`server.conf:5: DataStore "sql": database_type "aws_postgres" is not supported`},
+		{"aws_postgres block", "database_type \"aws_postgres\" {\n region = \"us-east-1\"\n}\nconnection_string = \"x\"",
+			`server.conf:5: DataStore "sql": database_type "aws_postgres" is not supported`},
+		{"negative pool size", `database_type = "postgres" connection_string = "x" max_open_conns = -1`,
+			`server.conf:3: DataStore "sql": max_open_conns and max_idle_conns must not be negative`},
+		{"bad lifetime", `database_type = "postgres" connection_string = "x" conn_max_lifetime = "soon"`,
+			`server.conf:5: conn_max_lifetime: invalid duration "soon"`},
 		{"unknown type", `database_type = "oracle" connection_string = "x"`,
 			`server.conf:5: DataStore "sql": unknown database_type "oracle"`},
 		{"missing type", `connection_string = "x"`,
 			`server.conf:3: DataStore "sql": missing required key "database_type"`},
 		{"missing connection string", `database_type = "sqlite3"`,
 			`server.conf:3: DataStore "sql": missing required key "connection_string"`},
-		{"unsupported option", `database_type = "sqlite3" connection_string = "x" max_open_conns = 4`,
-			`server.conf:5: unknown key "max_open_conns" in plugin_data of DataStore "sql"`},
+		{"unsupported option", `database_type = "sqlite3" connection_string = "x" log_sql = true`,
+			`server.conf:5: unknown key "log_sql" in plugin_data of DataStore "sql"`},
 		{"no data store", "", `missing DataStore "sql" plugin`},
 	}
 	for _, tc := range tests {

@@ -23,6 +23,9 @@ type Options struct {
 	// Run starts the server with cfg and returns when ctx is cancelled
 	// (SIGINT or SIGTERM) or the server fails.
 	Run func(ctx context.Context, cfg *config.Server) error
+	// Migrate brings the datastore cfg names up to date and returns
+	// (the migrate command).
+	Migrate func(ctx context.Context, cfg *config.Server) error
 	// Version is printed by --version; empty hides the flag.
 	Version string
 }
@@ -43,6 +46,7 @@ func New(opts Options) *cobra.Command {
 	root.AddCommand(
 		newRunCommand(opts),
 		newValidateCommand(),
+		newMigrateCommand(opts),
 		newHealthcheckCommand(),
 		newEntryCommand(),
 		newTokenCommand(),

@@ -25,7 +25,6 @@ import (
 	"github.com/svidkit/svidkit/pkg/health"
 	"github.com/svidkit/svidkit/pkg/server"
 	"github.com/svidkit/svidkit/pkg/server/ca"
-	"github.com/svidkit/svidkit/pkg/server/datastore/sqlite"
 	"github.com/svidkit/svidkit/pkg/server/k8sbundle"
 	"github.com/svidkit/svidkit/pkg/server/nodeattest"
 	"github.com/svidkit/svidkit/pkg/server/nodeattest/k8spsat"
@@ -61,7 +60,7 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	store, err := sqlite.Open(ctx, cfg.DataStore.ConnectionString, log.With("subsystem", "datastore"))
+	store, err := openStore(ctx, cfg.DataStore, false, log.With("subsystem", "datastore"))
 	if err != nil {
 		return fmt.Errorf("open datastore: %w", err)
 	}

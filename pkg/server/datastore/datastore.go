@@ -173,6 +173,15 @@ type Store interface {
 
 	// SetBundle creates or replaces a trust domain's bundle.
 	SetBundle(ctx context.Context, b *Bundle) error
+	// UpdateBundle reads the trust domain's bundle (nil when there is
+	// none), passes it to fn and stores the bundle fn returns, in one
+	// transaction that excludes the bundle's other writers, so that
+	// concurrent read-modify-writes (servers sharing the database, each
+	// appending its own authorities) never lose one another's change. fn
+	// may be called more than once and must depend only on its argument;
+	// its error aborts the update. The stored bundle is returned; storing
+	// the data already there changes nothing, as SetBundle.
+	UpdateBundle(ctx context.Context, trustDomain string, fn func(cur *Bundle) (*Bundle, error)) (*Bundle, error)
 	// CreateBundle stores a new bundle; ErrAlreadyExists if the trust
 	// domain has one.
 	CreateBundle(ctx context.Context, b *Bundle) error

@@ -82,3 +82,21 @@ func (b *Bundle) Validate() error {
 	}
 	return nil
 }
+
+// ApplyBundleUpdate runs an UpdateBundle callback on the current bundle
+// (nil when none) and checks what it returns: a valid bundle of the same
+// trust domain, copied so the store owns its bytes. Stores call it inside
+// their update transaction.
+func ApplyBundleUpdate(trustDomain string, cur *Bundle, fn func(*Bundle) (*Bundle, error)) (*Bundle, error) {
+	next, err := fn(cur)
+	if err != nil {
+		return nil, err
+	}
+	if err := next.Validate(); err != nil {
+		return nil, err
+	}
+	if next.TrustDomain != trustDomain {
+		return nil, fmt.Errorf("bundle: update of %q returned a bundle of %q", trustDomain, next.TrustDomain)
+	}
+	return &Bundle{TrustDomain: trustDomain, Data: append([]byte(nil), next.Data...)}, nil
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/svidkit/svidkit/pkg/selector"
 	"github.com/svidkit/svidkit/pkg/server/datastore"
+	"github.com/svidkit/svidkit/pkg/server/datastore/storetest"
 )
 
 // benchEntry is a typical workload entry: two selectors, a DNS name.
@@ -86,4 +87,10 @@ func BenchmarkListEntriesBySelectorSubset(b *testing.B) {
 			b.Fatalf("ListEntries = %d entries, %v; want 1", len(es), err)
 		}
 	}
+}
+
+// BenchmarkStore runs the hot paths every store is measured on
+// (storetest.Benchmark), to compare with PostgreSQL's figures.
+func BenchmarkStore(b *testing.B) {
+	storetest.Benchmark(b, func(b *testing.B) datastore.Store { return openTemp(b) })
 }

@@ -41,7 +41,7 @@ func filterSQL(f datastore.EntryFilter) (string, []any) {
 		anyOf, a := selectorsAnyOf(sels)
 		switch f.SelectorMatch {
 		case datastore.MatchExact:
-			add("selectors_hash = ?", selectorsHash(sels))
+			add("selectors_hash = ?", sels.Digest())
 		case datastore.MatchSuperset:
 			add("id IN (SELECT entry_id FROM entry_selectors WHERE "+anyOf+
 				" GROUP BY entry_id HAVING COUNT(*) = ?)", append(a, len(sels))...)

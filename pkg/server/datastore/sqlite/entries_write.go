@@ -43,7 +43,7 @@ func (s *Store) CreateEntry(ctx context.Context, e *datastore.Entry) (*datastore
 		if _, err := tx.ExecContext(ctx, `INSERT INTO entries (id, spiffe_id, parent_id, selectors_hash,
 			x509_svid_ttl, jwt_svid_ttl, hint, admin, downstream, expires_at, revision_number, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			out.ID, out.SPIFFEID, out.ParentID, selectorsHash(out.Selectors),
+			out.ID, out.SPIFFEID, out.ParentID, out.Selectors.Digest(),
 			out.X509SVIDTTL, out.JWTSVIDTTL, out.Hint, boolInt(out.Admin), boolInt(out.Downstream),
 			out.ExpiresAt, out.RevisionNumber, out.CreatedAt); err != nil {
 			return fmt.Errorf("insert entry %q: %w", out.ID, err)
@@ -82,7 +82,7 @@ func (s *Store) UpdateEntry(ctx context.Context, e *datastore.Entry) (*datastore
 		if _, err := tx.ExecContext(ctx, `UPDATE entries SET spiffe_id = ?, parent_id = ?, selectors_hash = ?,
 			x509_svid_ttl = ?, jwt_svid_ttl = ?, hint = ?, admin = ?, downstream = ?, expires_at = ?,
 			revision_number = ? WHERE id = ?`,
-			out.SPIFFEID, out.ParentID, selectorsHash(out.Selectors),
+			out.SPIFFEID, out.ParentID, out.Selectors.Digest(),
 			out.X509SVIDTTL, out.JWTSVIDTTL, out.Hint, boolInt(out.Admin), boolInt(out.Downstream),
 			out.ExpiresAt, out.RevisionNumber, out.ID); err != nil {
 			return fmt.Errorf("update entry %q: %w", out.ID, err)
@@ -142,7 +142,7 @@ func checkUnique(ctx context.Context, tx *sql.Tx, e *datastore.Entry) error {
 	var other string
 	err := tx.QueryRowContext(ctx, `SELECT id FROM entries
 		WHERE spiffe_id = ? AND parent_id = ? AND selectors_hash = ? AND id <> ?`,
-		e.SPIFFEID, e.ParentID, selectorsHash(e.Selectors), e.ID).Scan(&other)
+		e.SPIFFEID, e.ParentID, e.Selectors.Digest(), e.ID).Scan(&other)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil

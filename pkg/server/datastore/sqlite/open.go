@@ -28,14 +28,31 @@ var _ datastore.Store = (*Store)(nil)
 // applies pending schema migrations. A missing parent directory is created
 // 0700 and a new database file 0600. log may be nil.
 func Open(ctx context.Context, connectionString string, log *slog.Logger) (*Store, error) {
-	s, err := open(ctx, connectionString, log)
+	return OpenConfig(ctx, Config{ConnString: connectionString, Log: log})
+}
+
+// Config are Open's inputs with the options Open leaves at their defaults.
+type Config struct {
+	// ConnString is a file path or a "file:" URI.
+	ConnString string
+	// DisableMigration makes OpenConfig refuse a database whose schema is
+	// older than this build's instead of migrating it (SPIRE's
+	// disable_migration).
+	DisableMigration bool
+	// Log receives migration messages; nil discards them.
+	Log *slog.Logger
+}
+
+// OpenConfig is Open with cfg's options.
+func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
+	s, err := open(ctx, cfg.ConnString, !cfg.DisableMigration, cfg.Log)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %q: %w", connectionString, err)
+		return nil, fmt.Errorf("sqlite: open %q: %w", cfg.ConnString, err)
 	}
 	return s, nil
 }
 
-func open(ctx context.Context, cs string, log *slog.Logger) (*Store, error) {
+func open(ctx context.Context, cs string, apply bool, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -52,7 +69,7 @@ func open(ctx context.Context, cs string, log *slog.Logger) (*Store, error) {
 	}
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
-	if err := migrate(ctx, write, log); err != nil {
+	if err := migrate(ctx, write, apply, log); err != nil {
 		return nil, errors.Join(err, write.Close())
 	}
 	read, err := sql.Open("sqlite", t.dsn(false))

@@ -37,3 +37,13 @@ func openPath(t testing.TB, path string) *sqlite.Store {
 	})
 	return s
 }
+
+// TestStoreShared runs the concurrency cases on two stores opened on one
+// file, as two server processes would.
+func TestStoreShared(t *testing.T) {
+	t.Parallel()
+	storetest.RunShared(t, func(t *testing.T) (datastore.Store, datastore.Store) {
+		path := filepath.Join(t.TempDir(), "datastore.sqlite3")
+		return openPath(t, path), openPath(t, path)
+	})
+}

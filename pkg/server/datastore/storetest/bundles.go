@@ -11,6 +11,7 @@ import (
 )
 
 var bundleTests = []test{
+	{"UpdateBundle", testUpdateBundle},
 	{"SetGetReplace", testBundleSetReplace},
 	{"List", testBundleList},
 	{"Delete", testBundleDelete},

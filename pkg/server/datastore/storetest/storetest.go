@@ -22,7 +22,11 @@
 //   - a federation relationship's bundle is the trust domain's row among
 //     the bundles: created or replaced with the relationship, kept when
 //     the relationship is deleted;
-//   - concurrent writers all succeed: lock contention is never surfaced.
+//   - concurrent writers all succeed: lock contention is never surfaced;
+//   - racing writers, through one store or two on one database
+//     (RunShared), keep every invariant: UpdateBundle loses no append, a
+//     ban racing a re-attestation stands, one of racing creates wins, a
+//     join token is consumed once, every entry write bumps the revision.
 package storetest
 
 import (
@@ -61,6 +65,12 @@ func Run(t *testing.T, open func(t *testing.T) datastore.Store) {
 			}
 		})
 	}
+	t.Run("Concurrency", func(t *testing.T) {
+		RunShared(t, func(t *testing.T) (datastore.Store, datastore.Store) {
+			s := open(t)
+			return s, s
+		})
+	})
 }
 
 // test is one named case of the suite.

@@ -1,0 +1,234 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/svidkit/svidkit/pkg/selector"
+	"github.com/svidkit/svidkit/pkg/server/datastore"
+)
+
+// CreateEntry stores e, assigning an ID when empty, CreatedAt and revision
+// 0. Of racing creates of one ID or one (SPIFFE ID, parent ID, selectors),
+// the unique indexes let exactly one commit; the others get
+// ErrAlreadyExists.
+func (s *Store) CreateEntry(ctx context.Context, e *datastore.Entry) (*datastore.Entry, error) {
+	if err := e.Validate(); err != nil {
+		return nil, fmt.Errorf("postgres: create entry: %w", err)
+	}
+	out := normalizeEntry(e)
+	if out.ID == "" {
+		out.ID = uuid.NewString()
+	}
+	out.CreatedAt = time.Now().Unix()
+	out.RevisionNumber = 0
+	err := s.writeTx(ctx, func(tx pgx.Tx) error {
+		if err := checkUnique(ctx, tx, out); err != nil {
+			return err
+		}
+		if err := lockFederatedBundles(ctx, tx, out.FederatesWith); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO entries (id, spiffe_id, parent_id, selectors_hash,
+			x509_svid_ttl, jwt_svid_ttl, hint, admin, downstream, expires_at, revision_number, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING`,
+			out.ID, out.SPIFFEID, out.ParentID, out.Selectors.Digest(),
+			out.X509SVIDTTL, out.JWTSVIDTTL, out.Hint, out.Admin, out.Downstream,
+			out.ExpiresAt, out.RevisionNumber, out.CreatedAt)
+		switch {
+		case isUniqueViolation(err):
+			return fmt.Errorf("entry with the same spiffe_id, parent_id and selectors: %w", datastore.ErrAlreadyExists)
+		case err != nil:
+			return fmt.Errorf("insert entry %q: %w", out.ID, err)
+		case tag.RowsAffected() == 0:
+			return fmt.Errorf("entry %q: %w", out.ID, datastore.ErrAlreadyExists)
+		}
+		return writeEntryChildren(ctx, tx, out)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: create entry: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateEntry replaces every field of the entry with e.ID except CreatedAt,
+// and increments its revision number, holding the entry's row lock.
+func (s *Store) UpdateEntry(ctx context.Context, e *datastore.Entry) (*datastore.Entry, error) {
+	if err := e.Validate(); err != nil {
+		return nil, fmt.Errorf("postgres: update entry: %w", err)
+	}
+	out := normalizeEntry(e)
+	err := s.writeTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT revision_number, created_at FROM entries WHERE id = $1 FOR UPDATE`, out.ID).
+			Scan(&out.RevisionNumber, &out.CreatedAt)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("entry %q: %w", out.ID, datastore.ErrNotFound)
+		case err != nil:
+			return fmt.Errorf("look up entry %q: %w", out.ID, err)
+		}
+		out.RevisionNumber++
+		if err := checkUnique(ctx, tx, out); err != nil {
+			return err
+		}
+		if err := lockFederatedBundles(ctx, tx, out.FederatesWith); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE entries SET spiffe_id = $1, parent_id = $2, selectors_hash = $3,
+			x509_svid_ttl = $4, jwt_svid_ttl = $5, hint = $6, admin = $7, downstream = $8, expires_at = $9,
+			revision_number = $10 WHERE id = $11`,
+			out.SPIFFEID, out.ParentID, out.Selectors.Digest(),
+			out.X509SVIDTTL, out.JWTSVIDTTL, out.Hint, out.Admin, out.Downstream,
+			out.ExpiresAt, out.RevisionNumber, out.ID)
+		switch {
+		case isUniqueViolation(err):
+			return fmt.Errorf("entry with the same spiffe_id, parent_id and selectors: %w", datastore.ErrAlreadyExists)
+		case err != nil:
+			return fmt.Errorf("update entry %q: %w", out.ID, err)
+		}
+		if err := deleteEntryChildren(ctx, tx, out.ID); err != nil {
+			return err
+		}
+		return writeEntryChildren(ctx, tx, out)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: update entry: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteEntry removes the entry (its child rows by cascade) and returns it
+// as it was.
+func (s *Store) DeleteEntry(ctx context.Context, id string) (*datastore.Entry, error) {
+	var out *datastore.Entry
+	err := s.writeTx(ctx, func(tx pgx.Tx) error {
+		es, err := loadEntries(ctx, tx, "id = $1", []any{id})
+		if err != nil {
+			return err
+		}
+		if len(es) == 0 {
+			return fmt.Errorf("entry %q: %w", id, datastore.ErrNotFound)
+		}
+		out = es[0]
+		tag, err := tx.Exec(ctx, `DELETE FROM entries WHERE id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("delete entry %q: %w", id, err)
+		}
+		if tag.RowsAffected() == 0 {
+			// A concurrent delete won between the read and the delete.
+			return fmt.Errorf("entry %q: %w", id, datastore.ErrNotFound)
+		}
+		return bumpEntriesRevision(ctx, tx)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: delete entry: %w", err)
+	}
+	return out, nil
+}
+
+// normalizeEntry returns a copy of e in stored form: selectors sorted and
+// de-duplicated, federated trust domains sorted and de-duplicated, slices
+// not shared with the caller.
+func normalizeEntry(e *datastore.Entry) *datastore.Entry {
+	out := *e
+	out.Selectors = selector.NewSet(e.Selectors...)
+	out.DNSNames = slices.Clone(e.DNSNames)
+	out.FederatesWith = slices.Compact(slices.Sorted(slices.Values(e.FederatesWith)))
+	return &out
+}
+
+// checkUnique fails with ErrAlreadyExists when another committed entry has
+// e's ID (on create) or e's SPIFFE ID, parent ID and selector set. A
+// racing transaction can still commit the same first: the unique indexes
+// catch that and the caller maps the violation.
+func checkUnique(ctx context.Context, tx pgx.Tx, e *datastore.Entry) error {
+	var other string
+	err := tx.QueryRow(ctx, `SELECT id FROM entries
+		WHERE spiffe_id = $1 AND parent_id = $2 AND selectors_hash = $3 AND id <> $4`,
+		e.SPIFFEID, e.ParentID, e.Selectors.Digest(), e.ID).Scan(&other)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("check entry uniqueness: %w", err)
+	}
+	return fmt.Errorf("entry %q has the same spiffe_id, parent_id and selectors: %w", other, datastore.ErrAlreadyExists)
+}
+
+// lockFederatedBundles fails with ErrNoFederatedBundle, naming the first
+// missing trust domain, unless every trust domain in tds (sorted) has a
+// stored bundle, and holds those bundles' rows FOR SHARE until commit: a
+// concurrent DeleteBundle waits, then sees this entry and applies its
+// mode to it.
+func lockFederatedBundles(ctx context.Context, tx pgx.Tx, tds []string) error {
+	if len(tds) == 0 {
+		return nil
+	}
+	rs, err := tx.Query(ctx, `SELECT trust_domain FROM bundles WHERE trust_domain = ANY($1) ORDER BY trust_domain FOR SHARE`, tds)
+	if err != nil {
+		return fmt.Errorf("look up federated bundles: %w", err)
+	}
+	have := make(map[string]bool, len(tds))
+	var td string
+	if err := eachRow(rs, func(r pgx.Rows) error {
+		if err := r.Scan(&td); err != nil {
+			return err
+		}
+		have[td] = true
+		return nil
+	}); err != nil {
+		return fmt.Errorf("look up federated bundles: %w", err)
+	}
+	for _, td := range tds {
+		if !have[td] {
+			return fmt.Errorf("federates_with %q: %w", td, datastore.ErrNoFederatedBundle)
+		}
+	}
+	return nil
+}
+
+// writeEntryChildren inserts e's selectors, DNS names and federated trust
+// domains (one statement each, the values as arrays) and bumps the
+// entries revision.
+func writeEntryChildren(ctx context.Context, tx pgx.Tx, e *datastore.Entry) error {
+	if len(e.Selectors) > 0 {
+		types, values := make([]string, len(e.Selectors)), make([]string, len(e.Selectors))
+		for i, s := range e.Selectors {
+			types[i], values[i] = s.Type, s.Value
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO entry_selectors (entry_id, type, value)
+			SELECT $1, t, v FROM unnest($2::text[], $3::text[]) AS u (t, v)`, e.ID, types, values); err != nil {
+			return fmt.Errorf("insert selectors of entry %q: %w", e.ID, err)
+		}
+	}
+	if len(e.DNSNames) > 0 {
+		if _, err := tx.Exec(ctx, `INSERT INTO entry_dns_names (entry_id, position, name)
+			SELECT $1, u.ord - 1, u.name FROM unnest($2::text[]) WITH ORDINALITY AS u (name, ord)`, e.ID, e.DNSNames); err != nil {
+			return fmt.Errorf("insert dns names of entry %q: %w", e.ID, err)
+		}
+	}
+	if len(e.FederatesWith) > 0 {
+		if _, err := tx.Exec(ctx, `INSERT INTO entry_federates_with (entry_id, trust_domain)
+			SELECT $1, td FROM unnest($2::text[]) AS u (td)`, e.ID, e.FederatesWith); err != nil {
+			return fmt.Errorf("insert federates_with of entry %q: %w", e.ID, err)
+		}
+	}
+	return bumpEntriesRevision(ctx, tx)
+}
+
+// deleteEntryChildren removes an entry's child rows, so an update can
+// rewrite them.
+func deleteEntryChildren(ctx context.Context, tx pgx.Tx, id string) error {
+	for _, table := range []string{"entry_selectors", "entry_dns_names", "entry_federates_with"} {
+		if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE entry_id = $1`, id); err != nil {
+			return fmt.Errorf("delete %s of entry %q: %w", table, id, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,46 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// bumpEntriesRevision advances the entries change counter in the caller's
+// transaction, so the counter and the entry change commit together. It is
+// the single place every entry write passes through: the seam for a
+// change notification to other servers.
+func bumpEntriesRevision(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `UPDATE entries_revision SET revision = revision + 1 WHERE id = 1`); err != nil {
+		return fmt.Errorf("bump entries revision: %w", err)
+	}
+	return nil
+}
+
+// bumpBundlesRevision advances the bundles change counter in the caller's
+// transaction; as bumpEntriesRevision, for every bundle write.
+func bumpBundlesRevision(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `UPDATE bundles_revision SET revision = revision + 1 WHERE id = 1`); err != nil {
+		return fmt.Errorf("bump bundles revision: %w", err)
+	}
+	return nil
+}
+
+// EntriesRevision returns the counter every entry write advances.
+func (s *Store) EntriesRevision(ctx context.Context) (int64, error) {
+	var rev int64
+	if err := s.pool.QueryRow(ctx, `SELECT revision FROM entries_revision WHERE id = 1`).Scan(&rev); err != nil {
+		return 0, fmt.Errorf("postgres: read entries revision: %w", err)
+	}
+	return rev, nil
+}
+
+// BundlesRevision returns the counter every bundle change advances.
+func (s *Store) BundlesRevision(ctx context.Context) (int64, error) {
+	var rev int64
+	if err := s.pool.QueryRow(ctx, `SELECT revision FROM bundles_revision WHERE id = 1`).Scan(&rev); err != nil {
+		return 0, fmt.Errorf("postgres: read bundles revision: %w", err)
+	}
+	return rev, nil
+}
