@@ -22,10 +22,8 @@ import (
 	"github.com/svidkit/svidkit/pkg/cliargs"
 	"github.com/svidkit/svidkit/pkg/config"
 	"github.com/svidkit/svidkit/pkg/logging"
+	"github.com/svidkit/svidkit/pkg/version"
 )
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
 
 // gcPercent is the agent's GOGC unless the environment sets one. Go's
 // default of 100 lets the heap grow to twice the live data before
@@ -44,7 +42,7 @@ func main() {
 	if _, ok := os.LookupEnv("GOGC"); !ok {
 		debug.SetGCPercent(gcPercent)
 	}
-	root := agentcli.New(agentcli.Options{Run: run, Version: version})
+	root := agentcli.New(agentcli.Options{Run: run, Version: version.Get().String()})
 	os.Exit(cliargs.Execute(context.Background(), root, os.Args[1:]))
 }
 

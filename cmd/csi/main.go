@@ -13,11 +13,9 @@ import (
 	"os"
 
 	"github.com/svidkit/svidkit/pkg/csicli"
+	"github.com/svidkit/svidkit/pkg/version"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 func main() {
-	os.Exit(csicli.Main(os.Args[1:], csicli.Options{Version: version}))
+	os.Exit(csicli.Main(os.Args[1:], csicli.Options{Version: version.Get().String()}))
 }

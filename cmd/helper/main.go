@@ -13,11 +13,9 @@ import (
 	"os"
 
 	"github.com/svidkit/svidkit/pkg/helper"
+	"github.com/svidkit/svidkit/pkg/version"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 func main() {
-	os.Exit(helper.Main(os.Args[1:], helper.CLIOptions{Version: version, DaemonMaxProcs: helper.DefaultDaemonMaxProcs}))
+	os.Exit(helper.Main(os.Args[1:], helper.CLIOptions{Version: version.Get().String(), DaemonMaxProcs: helper.DefaultDaemonMaxProcs}))
 }

@@ -13,11 +13,9 @@ import (
 	"os"
 
 	"github.com/svidkit/svidkit/pkg/sdscli"
+	"github.com/svidkit/svidkit/pkg/version"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 func main() {
-	os.Exit(sdscli.Main(os.Args[1:], sdscli.Options{Version: version}))
+	os.Exit(sdscli.Main(os.Args[1:], sdscli.Options{Version: version.Get().String()}))
 }

@@ -21,13 +21,11 @@ import (
 	"github.com/svidkit/svidkit/pkg/logging"
 	"github.com/svidkit/svidkit/pkg/servercli"
 	"github.com/svidkit/svidkit/pkg/serverd"
+	"github.com/svidkit/svidkit/pkg/version"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 func main() {
-	root := servercli.New(servercli.Options{Run: run, Migrate: migrate, Version: version})
+	root := servercli.New(servercli.Options{Run: run, Migrate: migrate, Version: version.Get().String()})
 	os.Exit(cliargs.Execute(context.Background(), root, os.Args[1:]))
 }
 

@@ -8,11 +8,14 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/svidkit/svidkit/internal/images"
 )
 
 func TestManifestsDecodeStrictly(t *testing.T) {
@@ -74,9 +77,30 @@ func TestStrictDecoderRejects(t *testing.T) {
 // use; any other field fails the strict decode, so a typo cannot hide a
 // resource list.
 type kustomization struct {
-	APIVersion string   `json:"apiVersion"`
-	Kind       string   `json:"kind"`
-	Resources  []string `json:"resources"`
+	APIVersion string           `json:"apiVersion"`
+	Kind       string           `json:"kind"`
+	Resources  []string         `json:"resources"`
+	Components []string         `json:"components"`
+	Images     []kustomizeImage `json:"images"`
+}
+
+// kustomizeImage is an entry of a kustomization's images: list.
+type kustomizeImage struct {
+	Name   string `json:"name"`
+	NewTag string `json:"newTag"`
+}
+
+// readKustomization strictly decodes dir's kustomization.yaml.
+func readKustomization(root, dir string) (kustomization, error) {
+	var k kustomization
+	data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(dir), "kustomization.yaml"))
+	if err != nil {
+		return k, err
+	}
+	if err := yaml.UnmarshalStrict(data, &k); err != nil {
+		return k, fmt.Errorf("%s/kustomization.yaml: %w", dir, err)
+	}
+	return k, nil
 }
 
 // kustomizationDirs returns the directories (relative to root,
@@ -132,16 +156,24 @@ func TestKustomizations(t *testing.T) {
 // in dir is listed.
 func checkKustomization(root, dir string, files []string) error {
 	var p problems
-	var k kustomization
-	data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(dir), "kustomization.yaml"))
+	k, err := readKustomization(root, dir)
 	if err != nil {
 		return err
 	}
-	if err := yaml.UnmarshalStrict(data, &k); err != nil {
-		return fmt.Errorf("%s/kustomization.yaml: %w", dir, err)
+	switch {
+	case k.APIVersion == "kustomize.config.k8s.io/v1beta1" && k.Kind == "Kustomization":
+	case k.APIVersion == "kustomize.config.k8s.io/v1alpha1" && k.Kind == "Component":
+	default:
+		p.add("%s/kustomization.yaml: apiVersion %q kind %q, want kustomize.config.k8s.io/v1beta1 Kustomization or v1alpha1 Component", dir, k.APIVersion, k.Kind)
 	}
-	if k.APIVersion != "kustomize.config.k8s.io/v1beta1" || k.Kind != "Kustomization" {
-		p.add("%s/kustomization.yaml: apiVersion %q kind %q, want kustomize.config.k8s.io/v1beta1 Kustomization", dir, k.APIVersion, k.Kind)
+	for _, c := range k.Components {
+		ck, err := readKustomization(root, path.Join(dir, c))
+		switch {
+		case err != nil:
+			p.add("%s/kustomization.yaml lists component %s: %w", dir, c, err)
+		case ck.Kind != "Component":
+			p.add("%s/kustomization.yaml lists component %s, which is a %s", dir, c, ck.Kind)
+		}
 	}
 	listed := map[string]bool{}
 	for _, r := range k.Resources {
@@ -200,7 +232,9 @@ func TestCheckKustomizationRejects(t *testing.T) {
 }
 
 // TestKustomizeBuilds renders each kustomization with kubectl's built-in
-// kustomize, when kubectl is installed, and decodes the result strictly.
+// kustomize, when kubectl is installed, decodes the result strictly and
+// checks that every svidkit image is rendered with deploy/images's tag.
+// Components (deploy/images) render only inside a kustomization.
 func TestKustomizeBuilds(t *testing.T) {
 	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
@@ -213,7 +247,15 @@ func TestKustomizeBuilds(t *testing.T) {
 		t.Skip("kubectl not installed; TestKustomizations checks the resource lists")
 	}
 	root := repoRoot(t)
+	comp, err := readKustomization(root, imagesComponent)
+	if err != nil || len(comp.Images) == 0 {
+		t.Fatalf("%s: %v", imagesComponent, err)
+	}
+	svidkitImage := regexp.MustCompile(`image: *(` + regexp.QuoteMeta(images.Repository) + `/\S+)`)
 	for _, dir := range kustomizationDirs(t, root) {
+		if k, err := readKustomization(root, dir); err == nil && k.Kind == "Component" {
+			continue
+		}
 		t.Run(dir, func(t *testing.T) {
 			cmd := exec.CommandContext(t.Context(), kubectl, "kustomize", filepath.Join(root, filepath.FromSlash(dir)))
 			var stderr bytes.Buffer
@@ -234,6 +276,11 @@ func TestKustomizeBuilds(t *testing.T) {
 			}
 			if len(docs) == 0 {
 				t.Errorf("kubectl kustomize %s renders nothing", dir)
+			}
+			for _, m := range svidkitImage.FindAllSubmatch(out, -1) {
+				if _, tag, _ := strings.Cut(string(m[1]), ":"); tag != comp.Images[0].NewTag {
+					t.Errorf("kubectl kustomize %s renders %s, want tag %s from %s", dir, m[1], comp.Images[0].NewTag, imagesComponent)
+				}
 			}
 		})
 	}

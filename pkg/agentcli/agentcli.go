@@ -42,6 +42,8 @@ func New(opts Options) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
+	// spire-server --version prints the version alone on a line.
+	root.SetVersionTemplate("{{.Version}}\n")
 	api := &cobra.Command{Use: "api", Short: "Calls the Workload API"}
 	fetch := &cobra.Command{Use: "fetch", Short: "Fetches SVIDs and bundles from the Workload API"}
 	fetch.AddCommand(newFetchX509Command(), newFetchJWTCommand())

@@ -46,8 +46,8 @@ type flags struct {
 }
 
 // NewCommand returns the svidkit-csi command tree: the root runs the
-// driver (spiffe-csi-driver has no sub-command), "version" prints the
-// version.
+// driver (spiffe-csi-driver has no sub-command), "version" (or --version)
+// prints the version.
 func NewCommand(opts Options) *cobra.Command {
 	if opts.Stdout == nil {
 		opts.Stdout = os.Stdout
@@ -63,6 +63,7 @@ func NewCommand(opts Options) *cobra.Command {
 		Use:           "svidkit-csi",
 		Short:         "CSI node plugin publishing the Workload API socket directory into pods",
 		Args:          cobra.NoArgs,
+		Version:       opts.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -77,6 +78,8 @@ func NewCommand(opts Options) *cobra.Command {
 			return csid.Run(cmd.Context(), cfg, log)
 		},
 	}
+	// --version as spire-server's, beside the "version" command.
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetOut(opts.Stdout)
 	root.SetErr(opts.Stderr)
 	fs := root.Flags()

@@ -40,13 +40,17 @@ func TestRejectsBadFlags(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	var out bytes.Buffer
-	root := csicli.NewCommand(csicli.Options{Version: "1.2.3", Stdout: &out, Stderr: &out})
-	root.SetArgs([]string{"version"})
-	if err := root.Execute(); err != nil {
-		t.Fatal(err)
-	}
-	if strings.TrimSpace(out.String()) != "1.2.3" {
-		t.Fatalf("version printed %q", out.String())
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var out bytes.Buffer
+			root := csicli.NewCommand(csicli.Options{Version: "v1.2.3 (commit abc)", Stdout: &out, Stderr: &out})
+			root.SetArgs(args)
+			if err := root.Execute(); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != "v1.2.3 (commit abc)\n" {
+				t.Fatalf("version printed %q", out.String())
+			}
+		})
 	}
 }

@@ -18,7 +18,7 @@ import (
 
 // Options configures NewCommand.
 type Options struct {
-	// Version is printed by "version".
+	// Version is printed by "version" and --version.
 	Version string
 	// Stdout and Stderr are the command's outputs; Stderr also receives the
 	// log. Default os.Stdout and os.Stderr.
@@ -37,7 +37,8 @@ func Main(args []string, opts Options) int {
 	return cliargs.Execute(ctx, NewCommand(opts), args)
 }
 
-// NewCommand returns the svidkit-sds command tree: "run" and "version".
+// NewCommand returns the svidkit-sds command tree: "run" and "version"
+// (also --version).
 func NewCommand(opts Options) *cobra.Command {
 	if opts.Stdout == nil {
 		opts.Stdout = os.Stdout
@@ -51,9 +52,12 @@ func NewCommand(opts Options) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "svidkit-sds",
 		Short:         "Serve the workload's SPIFFE identities to Envoy over SDS, from the Workload API",
+		Version:       opts.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// --version as spire-server's, beside the "version" command.
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetOut(opts.Stdout)
 	root.SetErr(opts.Stderr)
 	root.AddCommand(newRunCommand(opts), &cobra.Command{

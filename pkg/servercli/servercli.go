@@ -41,6 +41,8 @@ func New(opts Options) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
+	// spire-server --version prints the version alone on a line.
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(
 		newRunCommand(opts),
 		newValidateCommand(),
