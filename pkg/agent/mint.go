@@ -94,10 +94,12 @@ func (a *Agent) mintBatch(ctx context.Context, client svidv1.SVIDClient, entries
 		}
 		svids[e.ID] = cache.SVID{Chain: chain, Key: keys[i], EntryRevision: e.RevisionNumber, MintedAt: now}
 	}
+	// Count before publishing: a workload woken by SetSVIDs may read the
+	// counter at once (TestX509SVIDCacheMaxSize does), and must see its mint.
+	a.metrics.minted.Add(float64(len(svids)))
 	a.cache.SetSVIDs(svids)
 	if len(failed) > 0 {
 		a.cache.MintFailed(failed)
 	}
-	a.metrics.minted.Add(float64(len(svids)))
 	return nil
 }
