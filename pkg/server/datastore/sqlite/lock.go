@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/svidkit/svidkit/pkg/filelock"
 )
 
 // lockSuffix names the lock file next to the database: "<db>-server.lock".
@@ -16,25 +17,26 @@ import (
 // would then collide with SQLite's own.
 const lockSuffix = "-server.lock"
 
-// lockDatabase takes an exclusive, non-blocking flock on the database's
-// lock file and records this process's id in it, so that a second server
-// process opening the same database is refused with an error naming the
-// holder. The lock lasts until the returned file is closed or the process
-// dies; a crashed server never leaves the database locked. The file is
-// opened without following a symlink and created 0600.
+// lockDatabase takes the exclusive lock on the database's lock file
+// (pkg/filelock: created 0600, no symlink followed, released when the file
+// is closed or the process dies, so a crashed server never leaves the
+// database locked) and records this process's id in it, so that a second
+// server process opening the same database is refused with an error
+// naming the holder.
 func lockDatabase(dbPath string) (*os.File, error) {
 	p := dbPath + lockSuffix
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	root, err := os.OpenRoot(filepath.Dir(p))
 	if err != nil {
 		return nil, fmt.Errorf("open lock file %q: %w", p, err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	defer root.Close()
+	f, err := filelock.Lock(root, filepath.Base(p))
+	if errors.Is(err, filelock.ErrLocked) {
 		holder := lockHolder(f)
-		cerr := f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, errors.Join(fmt.Errorf("database is in use by another server%s (lock file %q): an SQLite datastore serves one server; for several servers on one trust domain use PostgreSQL (database_type = \"postgres\")", holder, p), cerr)
-		}
-		return nil, errors.Join(fmt.Errorf("lock %q: %w", p, err), cerr)
+		return nil, errors.Join(fmt.Errorf("database is in use by another server%s (lock file %q): an SQLite datastore serves one server; for several servers on one trust domain use PostgreSQL (database_type = \"postgres\")", holder, p), f.Close())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock %q: %w", p, err)
 	}
 	if err := recordHolder(f); err != nil {
 		return nil, errors.Join(fmt.Errorf("write lock file %q: %w", p, err), f.Close())
