@@ -335,9 +335,9 @@ func (m *svidMonitor) Problems() []string {
 	return append([]string(nil), m.problems...)
 }
 
-// checkWorkloads runs every monitor's check every interval until ctx is
-// done; the returned function stops it and waits.
-func checkWorkloads(agents []*agentProc, interval time.Duration) (stop func()) {
+// checkWorkloads runs every monitor's check every interval until the
+// returned function is called, which stops the checks and waits.
+func checkWorkloads(monitors []*svidMonitor, interval time.Duration) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -350,8 +350,8 @@ func checkWorkloads(agents []*agentProc, interval time.Duration) (stop func()) {
 				return
 			case <-tick.C:
 			}
-			for _, a := range agents {
-				a.monitor.check()
+			for _, m := range monitors {
+				m.check()
 			}
 		}
 	}()

@@ -48,7 +48,11 @@ func BenchmarkServerFailover(b *testing.B) {
 // returns the failover time of every agent in every cycle.
 func runFailover(tb testing.TB, c *failoverCluster, cycles int) benchmetric.Latencies {
 	tb.Helper()
-	stopChecks := checkWorkloads(c.agents, 250*time.Millisecond)
+	monitors := make([]*svidMonitor, len(c.agents))
+	for i, a := range c.agents {
+		monitors[i] = a.monitor
+	}
+	stopChecks := checkWorkloads(monitors, 250*time.Millisecond)
 	churn, stopChurn := runChurn(c, c.servers[1], failoverTTL, 150*time.Millisecond)
 	// round_robin spreads the agents' calls: both servers sign SVIDs.
 	pollUntil(tb, 30*time.Second, 50*time.Millisecond, "both servers to sign SVIDs for the agents", func() bool {
