@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -76,7 +75,7 @@ func (c *entryCache) snapshot(ctx context.Context) (*entrySnapshot, error) {
 	}
 	rev, err := c.store.EntriesRevision(ctx)
 	if err != nil {
-		return c.stale(now, fmt.Errorf("read entries revision: %w", err))
+		return stale(c.snap, &c.checkedAt, now, fmt.Errorf("read entries revision: %w", err))
 	}
 	if c.snap != nil && !c.dirty && rev == c.snap.revision {
 		c.checkedAt = now
@@ -84,7 +83,7 @@ func (c *entryCache) snapshot(ctx context.Context) (*entrySnapshot, error) {
 	}
 	entries, err := c.store.ListEntries(ctx, datastore.EntryFilter{})
 	if err != nil {
-		return c.stale(now, fmt.Errorf("list entries: %w", err))
+		return stale(c.snap, &c.checkedAt, now, fmt.Errorf("list entries: %w", err))
 	}
 	// A dirty cache was already announced by invalidate; a clean one that
 	// finds a new revision saw another process's write.
@@ -95,19 +94,6 @@ func (c *entryCache) snapshot(ctx context.Context) (*entrySnapshot, error) {
 	if announce {
 		c.changed.notify()
 	}
-	return c.snap, nil
-}
-
-// stale answers a snapshot call whose store read failed with err: while
-// the database is unreachable, with the snapshot held (entries cannot
-// change meanwhile: writes fail too), checking again only after
-// revisionCheckInterval so that held syncs do not each wait on a dead
-// database; otherwise with err. c.mu is held.
-func (c *entryCache) stale(now time.Time, err error) (*entrySnapshot, error) {
-	if c.snap == nil || !errors.Is(err, datastore.ErrUnavailable) {
-		return nil, err
-	}
-	c.checkedAt = now
 	return c.snap, nil
 }
 
