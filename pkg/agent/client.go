@@ -58,8 +58,9 @@ func keepaliveParams() keepalive.ClientParameters {
 // call to the next ready one, as SPIRE's agent does. Of gRPC's two
 // policies it is the one that fails over without a dial on the failure
 // path: when a server dies, the held entry sync and any mint in flight fail
-// with Unavailable, and the agent's retry a moment later (SyncInterval)
-// finds the other servers' connections already up, even when the dead
+// with Unavailable, and the agent's retry (at once for the entry sync, at
+// the next round for minting) finds the other servers' connections
+// already up, even when the dead
 // server's host no longer answers at all (pick_first, even on a shuffled
 // list, would first have to connect to another address, waiting out a
 // connect timeout per unreachable one). The price is one idle TLS

@@ -144,6 +144,7 @@ func (a *agentAuthorizer) activeAgent(ctx context.Context, id spiffeid.ID, cert 
 		if err != nil {
 			return nil, internalStatus("activate renewed SVID of agent %q: %w", id, err)
 		}
+		a.lastRead.Store(id.String(), updated)
 		return updated, nil
 	}
 	return nil, permissionDenied(types.PermissionDeniedDetails_AGENT_NOT_ACTIVE, "agent %q presented an inactive SVID (serial %s)", id, serial)
