@@ -73,6 +73,9 @@ func (ch *entryChurn) run(ctx context.Context) {
 			X509SvidTtl: int32(ch.ttl / time.Second),
 		}
 		if err := ch.create(ctx, e); err != nil {
+			if ctx.Err() != nil {
+				return // stopped during the call
+			}
 			ch.mu.Lock()
 			ch.errs = append(ch.errs, fmt.Sprintf("create %s: %v", path, err))
 			ch.mu.Unlock()

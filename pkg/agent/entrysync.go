@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -66,7 +67,15 @@ func (a *Agent) runEntrySync(ctx context.Context) {
 	failedOver := false
 	for {
 		conn := a.conn.Load()
-		next, changed, err := a.syncEntries(ctx, waitOn)
+		var opts []grpc.CallOption
+		if failedOver {
+			// The retry waits for a ready connection (bounded by the
+			// call's deadline) instead of failing while the balancer
+			// still picks the broken one or reconnects to a restarted
+			// server.
+			opts = append(opts, grpc.WaitForReady(true))
+		}
+		next, changed, err := a.syncEntries(ctx, waitOn, opts...)
 		if ctx.Err() != nil {
 			return
 		}
@@ -113,7 +122,8 @@ func (a *Agent) runEntrySync(ctx context.Context) {
 			// ago) try again now, so that the retry finds one even when
 			// the server that broke was the only one connected.
 			// ResetConnectBackoff is marked experimental in grpc-go; it
-			// has been stable since 1.17. Further failures back off.
+			// has been stable since 1.17. Further failures back off,
+			// each call waiting for a ready connection.
 			failedOver = true
 			if conn != nil {
 				conn.ResetConnectBackoff()
