@@ -104,7 +104,14 @@ const processAgent = "agent"
 // an in-process testenv server and waits until its admin API answers.
 func startServerProcess(tb testing.TB, l *testenv.Layout, binary string, port int) (*exec.Cmd, *testenv.Admin) {
 	tb.Helper()
-	cfg := l.ServerConfig(port)
+	return startServerProcessWith(tb, l, binary, "server", l.ServerConfig(port))
+}
+
+// startServerProcessWith runs the server binary with cfg, its
+// configuration and log files named after name in l.Dir, and waits until
+// its admin API (at l.AdminSocket) answers.
+func startServerProcessWith(tb testing.TB, l *testenv.Layout, binary, name string, cfg *config.Server) (*exec.Cmd, *testenv.Admin) {
+	tb.Helper()
 	conf, err := testenv.ServerHCL(cfg)
 	if err != nil {
 		tb.Fatal(err)
@@ -112,7 +119,7 @@ func startServerProcess(tb testing.TB, l *testenv.Layout, binary string, port in
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		tb.Fatal(err)
 	}
-	cmd := startProcess(tb, l.Dir, binary, "server", conf)
+	cmd := startProcess(tb, l.Dir, binary, name, conf)
 	admin := testenv.DialAdmin(tb, l.AdminSocket, l.TrustDomain)
 	client := bundlev1.NewBundleClient(admin.Conn())
 	pollUntil(tb, 30*time.Second, 50*time.Millisecond, "the server's admin API", func() bool {

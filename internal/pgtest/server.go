@@ -137,8 +137,11 @@ func (s *Server) stopPostmaster() error {
 	if s.admin != nil {
 		s.admin.Close()
 	}
+	// exited keeps the exit status, so that stopping a stopped server
+	// (Stop, then the cleanup) is harmless.
 	select {
 	case err := <-s.exited:
+		s.exited <- err
 		return err
 	default:
 	}
@@ -146,7 +149,8 @@ func (s *Server) stopPostmaster() error {
 		return fmt.Errorf("stop postgres: %w", err)
 	}
 	select {
-	case <-s.exited:
+	case err := <-s.exited:
+		s.exited <- err
 		return nil
 	case <-time.After(time.Minute):
 		return errors.Join(errors.New("postgres did not stop within a minute of SIGINT; killed"), s.postmaster.Process.Kill())

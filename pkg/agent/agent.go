@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync/atomic"
 	"time"
 
@@ -68,7 +67,10 @@ func (realClock) Now() time.Time { return time.Now() }
 type Config struct {
 	// TrustDomain is the trust domain the agent joins. Required.
 	TrustDomain spiffeid.TrustDomain
-	// ServerAddress is the server's host:port. Required.
+	// ServerAddress is the servers' host:port, or a gRPC DNS target
+	// "dns://[dns-server]/host:port". A name may resolve to several
+	// servers: the agent connects to all of them, spreads its calls across
+	// them and fails over when one goes away. Required.
 	ServerAddress string
 	// TrustBundle authenticates the server on first contact. A bundle
 	// stored in DataDir by an earlier run takes precedence. It may be empty
@@ -129,6 +131,8 @@ type Agent struct {
 	metrics    *metrics
 	// serverID is the SPIFFE ID every server of the trust domain presents.
 	serverID spiffeid.ID
+	// target is the gRPC target of the servers (see serverTarget).
+	target string
 
 	attested chan struct{}
 	ready    atomic.Bool
@@ -172,8 +176,9 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.TrustDomain.IsZero() {
 		return nil, errors.New("agent: trust domain is required")
 	}
-	if _, _, err := net.SplitHostPort(cfg.ServerAddress); err != nil {
-		return nil, fmt.Errorf("agent: server address %q: want host:port: %w", cfg.ServerAddress, err)
+	target, err := serverTarget(cfg.ServerAddress)
+	if err != nil {
+		return nil, fmt.Errorf("agent: server address %q: %w", cfg.ServerAddress, err)
 	}
 	if cfg.DataDir == "" {
 		return nil, errors.New("agent: data directory is required")
@@ -233,6 +238,7 @@ func New(cfg Config) (*Agent, error) {
 		store:      store,
 		metrics:    m,
 		serverID:   serverID,
+		target:     target,
 		attested:   make(chan struct{}),
 
 		entriesChanged: make(chan struct{}, 1),

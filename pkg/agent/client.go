@@ -11,6 +11,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"google.golang.org/grpc"
+	gbackoff "google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 )
@@ -52,10 +53,39 @@ func keepaliveParams() keepalive.ClientParameters {
 	return keepalive.ClientParameters{Time: 15 * time.Second, Timeout: 10 * time.Second}
 }
 
-// dial opens a connection to the server. With mtls the agent presents its
-// SVID; with insecure the server's certificate is not verified (only for
-// bootstrap attestation without a bundle). grpc connects lazily and
-// reconnects by itself.
+// loadBalancing is the agent's gRPC service config: round_robin keeps a
+// connection to every address the server name resolves to and sends each
+// call to the next ready one, as SPIRE's agent does. Of gRPC's two
+// policies it is the one that fails over without a dial on the failure
+// path: when a server dies, the held entry sync and any mint in flight fail
+// with Unavailable, and the agent's retry (at once for the entry sync, at
+// the next round for minting) finds the other servers' connections
+// already up, even when the dead
+// server's host no longer answers at all (pick_first, even on a shuffled
+// list, would first have to connect to another address, waiting out a
+// connect timeout per unreachable one). The price is one idle TLS
+// connection per agent per server, small for the handful of servers a
+// trust domain runs. The DNS resolver's own service config (TXT records)
+// is ignored, so a DNS record cannot change the agent's policy.
+const loadBalancing = `{"loadBalancingConfig": [{"round_robin": {}}]}`
+
+// reconnectBackoff is how gRPC retries a server whose connection failed:
+// its default schedule, capped at maxBackoff instead of two minutes, so
+// that a server restarted after a long outage gets its share of calls
+// again within seconds.
+func reconnectBackoff() grpc.ConnectParams {
+	bo := gbackoff.DefaultConfig
+	bo.MaxDelay = maxBackoff
+	return grpc.ConnectParams{Backoff: bo, MinConnectTimeout: 20 * time.Second}
+}
+
+// dial opens a channel to the servers (every address a.target resolves
+// to; see loadBalancing). With mtls the agent presents its SVID; with
+// insecure the server's certificate is not verified (only for bootstrap
+// attestation without a bundle). grpc connects lazily, reconnects by
+// itself and resolves the name again when a connection ends, which the
+// server's connection age cap makes happen every few minutes, so that new
+// servers get their share.
 func (a *Agent) dial(mtls, insecure bool) (*grpc.ClientConn, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	authorizer := tlsconfig.AuthorizeID(a.serverID)
@@ -70,9 +100,12 @@ func (a *Agent) dial(mtls, insecure bool) (*grpc.ClientConn, error) {
 	default:
 		tlsconfig.HookTLSClientConfig(cfg, trustSource{a: a}, authorizer)
 	}
-	conn, err := grpc.NewClient(a.cfg.ServerAddress,
+	conn, err := grpc.NewClient(a.target,
 		grpc.WithTransportCredentials(credentials.NewTLS(cfg)),
-		grpc.WithKeepaliveParams(keepaliveParams()))
+		grpc.WithKeepaliveParams(keepaliveParams()),
+		grpc.WithDisableServiceConfig(),
+		grpc.WithDefaultServiceConfig(loadBalancing),
+		grpc.WithConnectParams(reconnectBackoff()))
 	if err != nil {
 		return nil, fmt.Errorf("dial server %q: %w", a.cfg.ServerAddress, err)
 	}

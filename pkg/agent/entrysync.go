@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -60,9 +61,21 @@ func (a *Agent) runEntrySync(ctx context.Context) {
 	// survives failed calls, so a change during an outage is still seen.
 	bundles := ""
 	denied := 0
+	// failedOver is set when a broken call was retried at once, and
+	// cleared by the next success: only the first failure skips the
+	// backoff.
+	failedOver := false
 	for {
 		conn := a.conn.Load()
-		next, changed, err := a.syncEntries(ctx, waitOn)
+		var opts []grpc.CallOption
+		if failedOver {
+			// The retry waits for a ready connection (bounded by the
+			// call's deadline) instead of failing while the balancer
+			// still picks the broken one or reconnects to a restarted
+			// server.
+			opts = append(opts, grpc.WaitForReady(true))
+		}
+		next, changed, err := a.syncEntries(ctx, waitOn, opts...)
 		if ctx.Err() != nil {
 			return
 		}
@@ -72,6 +85,7 @@ func (a *Agent) runEntrySync(ctx context.Context) {
 		case err == nil:
 			bo.Reset()
 			denied = 0
+			failedOver = false
 			first := !a.synced.Swap(true)
 			if changed || first {
 				signal(a.entriesChanged)
@@ -97,6 +111,25 @@ func (a *Agent) runEntrySync(ctx context.Context) {
 			// re-attestation), which ends calls on the old one: not a
 			// server failure, so ask again at once on the new one.
 			waitOn = syncDigests{}
+		case status.Code(err) == codes.Unavailable && !failedOver:
+			// The call's connection broke: its server died, restarted or
+			// closed an aged connection. Ask again at once, which
+			// round_robin sends to another server's ready connection.
+			// waitOn still describes the cache, so that server holds
+			// the call unless something changed meanwhile: failing over
+			// costs the servers no full sync. Connections to servers that
+			// are in their reconnect backoff (one restarted a moment
+			// ago) try again now, so that the retry finds one even when
+			// the server that broke was the only one connected.
+			// ResetConnectBackoff is marked experimental in grpc-go; it
+			// has been stable since 1.17. Further failures back off,
+			// each call waiting for a ready connection.
+			failedOver = true
+			if conn != nil {
+				conn.ResetConnectBackoff()
+			}
+			a.metrics.syncErrors.Inc()
+			a.log.Info("entry sync connection lost; syncing through another server", "error", err)
 		case mustReattest(err):
 			// The server asks for re-attestation: no point in asking again.
 			waitOn = syncDigests{}

@@ -12,6 +12,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -30,8 +31,9 @@ import (
 // wait.bundles, its bundles) or its wait ends; the call's deadline then
 // allows for the wait. It returns the digests the server sent with this
 // response, empty from servers without the extension (SPIRE), and whether
-// the cached entries changed.
-func (a *Agent) syncEntries(ctx context.Context, wait syncDigests) (digests syncDigests, changed bool, err error) {
+// the cached entries changed. opts apply to the call (WaitForReady when
+// failing over).
+func (a *Agent) syncEntries(ctx context.Context, wait syncDigests, opts ...grpc.CallOption) (digests syncDigests, changed bool, err error) {
 	conn, err := a.client()
 	if err != nil {
 		return syncDigests{}, false, err
@@ -49,7 +51,7 @@ func (a *Agent) syncEntries(ctx context.Context, wait syncDigests) (digests sync
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := entryv1.NewEntryClient(conn)
-	stream, err := client.SyncAuthorizedEntries(ctx)
+	stream, err := client.SyncAuthorizedEntries(ctx, opts...)
 	if err != nil {
 		return syncDigests{}, false, fmt.Errorf("sync entries: open stream: %w", err)
 	}

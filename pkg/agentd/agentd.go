@@ -8,8 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -58,7 +56,7 @@ func Run(ctx context.Context, cfg *config.Agent, opts Options) error {
 	}
 	a, err := agent.New(agent.Config{
 		TrustDomain:          cfg.TrustDomain,
-		ServerAddress:        net.JoinHostPort(cfg.ServerAddress, strconv.Itoa(cfg.ServerPort)),
+		ServerAddress:        cfg.ServerTarget(),
 		TrustBundle:          bundle,
 		InsecureBootstrap:    cfg.InsecureBootstrap,
 		NodeAttestor:         nodeAtt,

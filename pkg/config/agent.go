@@ -144,6 +144,8 @@ func (a *Agent) Validate() error {
 	}
 	if a.ServerAddress == "" {
 		bad("missing required key \"server_address\" in agent block (or -serverAddress)")
+	} else if err := checkServerAddress(a.ServerAddress); err != nil {
+		p.At(line("server_address"), "server_address: %v", err)
 	}
 	if a.DataDir == "" {
 		bad("missing required key \"data_dir\" in agent block (or -dataDir)")

@@ -99,7 +99,7 @@ func (s *agentService) ListAgents(ctx context.Context, req *agentv1.ListAgentsRe
 	}
 	agents, err := s.cfg.Store.ListAgents(ctx)
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "list agents: %v", err)
+		return nil, internalStatus("list agents: %w", err)
 	}
 	var f agentFilter
 	if req.Filter != nil {
@@ -130,7 +130,7 @@ func (s *agentService) ListAgents(ctx context.Context, req *agentv1.ListAgentsRe
 func (s *agentService) CountAgents(ctx context.Context, req *agentv1.CountAgentsRequest) (*agentv1.CountAgentsResponse, error) {
 	agents, err := s.cfg.Store.ListAgents(ctx)
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "list agents: %v", err)
+		return nil, internalStatus("list agents: %w", err)
 	}
 	var f agentFilter
 	if req.Filter != nil {

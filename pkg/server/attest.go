@@ -73,7 +73,7 @@ func (s *agentService) AttestAgent(stream agentv1.Agent_AttestAgentServer) error
 	case errors.Is(err, datastore.ErrNotFound):
 		existing = nil
 	case err != nil:
-		return status.Errorf(codes.Internal, "look up agent: %v", err)
+		return internalStatus("look up agent: %w", err)
 	}
 	if res.Commit != nil {
 		if err := res.Commit(ctx); err != nil {
@@ -83,7 +83,7 @@ func (s *agentService) AttestAgent(stream agentv1.Agent_AttestAgentServer) error
 
 	chain, err := s.signX509(ctx, "agent", agentID, csr.PublicKey, s.cfg.AgentTTL, nil)
 	if err != nil {
-		return status.Errorf(codes.Internal, "%v", err)
+		return internalStatus("%w", err)
 	}
 	// Every agent carries its own ID as a spiffe_id selector, so node
 	// entries and CreateJoinToken aliases can name a single agent.
@@ -161,7 +161,7 @@ func (s *agentService) storeAttested(stream agentv1.Agent_AttestAgentServer, age
 		}
 	}
 	if err != nil {
-		return status.Errorf(codes.Internal, "store agent %q: %v", agent.SPIFFEID, err)
+		return internalStatus("store agent %q: %w", agent.SPIFFEID, err)
 	}
 	return nil
 }
@@ -178,7 +178,7 @@ func (s *agentService) attestFailed(typ string, err error) error {
 		return status.Errorf(codes.PermissionDenied, "failed to attest: %v", err)
 	}
 	s.cfg.Log.Error("node attestation failed", "attestor", typ, "error", err)
-	return status.Errorf(codes.Internal, "%v", fmt.Errorf("failed to attest: %w", err))
+	return internalStatus("%w", fmt.Errorf("failed to attest: %w", err))
 }
 
 // attestorTypes lists the enabled attestation types, sorted.
@@ -208,7 +208,7 @@ func (s *agentService) RenewAgent(ctx context.Context, req *agentv1.RenewAgentRe
 	id := callerFrom(ctx).agentID
 	chain, err := s.signX509(ctx, "agent", id, csr.PublicKey, s.cfg.AgentTTL, nil)
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "%v", err)
+		return nil, internalStatus("%w", err)
 	}
 	// Re-read the agent so that a ban or delete since the call was
 	// authorized is not overwritten.
@@ -217,13 +217,13 @@ func (s *agentService) RenewAgent(ctx context.Context, req *agentv1.RenewAgentRe
 	case errors.Is(err, datastore.ErrNotFound):
 		return nil, permissionDenied(types.PermissionDeniedDetails_AGENT_NOT_ATTESTED, "agent %q is not attested", id)
 	case err != nil:
-		return nil, status.Errorf(codes.Internal, "look up agent %q: %v", id, err)
+		return nil, internalStatus("look up agent %q: %w", id, err)
 	case current.Banned:
 		return nil, permissionDenied(types.PermissionDeniedDetails_AGENT_BANNED, "agent %q is banned", id)
 	}
 	current.NewSerialNumber = chain[0].SerialNumber.String()
 	if _, err := s.cfg.Store.UpdateAgent(ctx, current); err != nil {
-		return nil, status.Errorf(codes.Internal, "%v", fmt.Errorf("record renewed serial of %q: %w", id, err))
+		return nil, internalStatus("%w", fmt.Errorf("record renewed serial of %q: %w", id, err))
 	}
 	return &agentv1.RenewAgentResponse{Svid: protoX509SVID(id, chain, "")}, nil
 }

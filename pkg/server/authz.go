@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
@@ -54,6 +55,33 @@ type agentAuthorizer struct {
 	store datastore.Store
 	td    spiffeid.TrustDomain
 	clock Clock
+	// lastRead holds each agent's record as last read from the store
+	// (agent SPIFFE ID -> *datastore.Agent), so that agents keep syncing
+	// and minting while the database is unreachable (see lookupAgent).
+	// It holds one record per attested agent that called this server.
+	lastRead sync.Map
+}
+
+// lookupAgent reads the agent's record from the store. While the store
+// cannot reach its database it answers with the record last read, when
+// there is one: bans, evictions and renewals are writes, which fail while
+// the database is down, so the last record read is still the truth as far
+// as any server can tell, and the agent keeps being served from memory.
+func (a *agentAuthorizer) lookupAgent(ctx context.Context, id string) (*datastore.Agent, error) {
+	agent, err := a.store.GetAgent(ctx, id)
+	switch {
+	case err == nil:
+		a.lastRead.Store(id, agent)
+		return agent, nil
+	case errors.Is(err, datastore.ErrNotFound):
+		a.lastRead.Delete(id)
+	case errors.Is(err, datastore.ErrUnavailable):
+		if last, ok := a.lastRead.Load(id); ok {
+			copied := *last.(*datastore.Agent)
+			return &copied, nil
+		}
+	}
+	return nil, err
 }
 
 // authorize returns the caller of a TCP request to method, or a gRPC
@@ -92,12 +120,12 @@ func (a *agentAuthorizer) activeAgent(ctx context.Context, id spiffeid.ID, cert 
 	if !id.MemberOf(a.td) || !strings.HasPrefix(id.Path(), "/spire/agent/") {
 		return nil, permissionDenied(types.PermissionDeniedDetails_AGENT_NOT_ATTESTED, "caller %q is not an agent", id)
 	}
-	agent, err := a.store.GetAgent(ctx, id.String())
+	agent, err := a.lookupAgent(ctx, id.String())
 	switch {
 	case errors.Is(err, datastore.ErrNotFound):
 		return nil, permissionDenied(types.PermissionDeniedDetails_AGENT_NOT_ATTESTED, "agent %q is not attested", id)
 	case err != nil:
-		return nil, status.Errorf(codes.Internal, "look up agent %q: %v", id, err)
+		return nil, internalStatus("look up agent %q: %w", id, err)
 	case agent.Banned:
 		return nil, permissionDenied(types.PermissionDeniedDetails_AGENT_BANNED, "agent %q is banned", id)
 	}
@@ -114,8 +142,9 @@ func (a *agentAuthorizer) activeAgent(ctx context.Context, id spiffeid.ID, cert 
 		agent.ExpiresAt = cert.NotAfter
 		updated, err := a.store.UpdateAgent(ctx, agent)
 		if err != nil {
-			return nil, status.Errorf(codes.Internal, "activate renewed SVID of agent %q: %v", id, err)
+			return nil, internalStatus("activate renewed SVID of agent %q: %w", id, err)
 		}
+		a.lastRead.Store(id.String(), updated)
 		return updated, nil
 	}
 	return nil, permissionDenied(types.PermissionDeniedDetails_AGENT_NOT_ACTIVE, "agent %q presented an inactive SVID (serial %s)", id, serial)

@@ -48,7 +48,7 @@ func batchStatus(err error) *types.Status {
 func (s *bundleService) CountBundles(ctx context.Context, _ *bundlev1.CountBundlesRequest) (*bundlev1.CountBundlesResponse, error) {
 	bs, err := s.cfg.Store.ListBundles(ctx)
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "failed to count bundles: %v", err)
+		return nil, internalStatus("failed to count bundles: %w", err)
 	}
 	return &bundlev1.CountBundlesResponse{Count: int32(len(bs))}, nil
 }
@@ -62,7 +62,7 @@ func (s *bundleService) ListFederatedBundles(ctx context.Context, req *bundlev1.
 	}
 	bs, err := s.cfg.Store.ListBundles(ctx)
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "failed to list bundles: %v", err)
+		return nil, internalStatus("failed to list bundles: %w", err)
 	}
 	resp := &bundlev1.ListFederatedBundlesResponse{}
 	bytes, last := 0, ""
@@ -72,7 +72,7 @@ func (s *bundleService) ListFederatedBundles(ctx context.Context, req *bundlev1.
 		}
 		b, err := storedProtoBundle(rec, req.OutputMask)
 		if err != nil {
-			return nil, status.Errorf(codes.Internal, "failed to convert bundle: %v", err)
+			return nil, internalStatus("failed to convert bundle: %w", err)
 		}
 		size := proto.Size(b)
 		if n := len(resp.Bundles); n > 0 && (req.PageSize > 0 && n == int(req.PageSize) || bytes+size > maxPageBytes) {
@@ -113,11 +113,11 @@ func (s *bundleService) GetFederatedBundle(ctx context.Context, req *bundlev1.Ge
 	case errors.Is(err, datastore.ErrNotFound):
 		return nil, status.Error(codes.NotFound, "bundle not found")
 	case err != nil:
-		return nil, status.Errorf(codes.Internal, "failed to fetch bundle: %v", err)
+		return nil, internalStatus("failed to fetch bundle: %w", err)
 	}
 	b, err := storedProtoBundle(rec, req.OutputMask)
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "failed to convert bundle: %v", err)
+		return nil, internalStatus("failed to convert bundle: %w", err)
 	}
 	return b, nil
 }
@@ -175,7 +175,7 @@ func storeFederatedBundle(b *spiffebundle.Bundle, write func(*datastore.Bundle) 
 	}
 	rec, err := marshalBundle(b)
 	if err != nil {
-		return status.Errorf(codes.Internal, "failed to convert bundle: %v", err)
+		return internalStatus("failed to convert bundle: %w", err)
 	}
 	if err := write(rec); err != nil {
 		if _, ok := status.FromError(err); ok {
@@ -207,11 +207,11 @@ func (s *bundleService) updateFederatedBundle(ctx context.Context, in *types.Bun
 	case errors.Is(err, datastore.ErrNotFound):
 		return nil, status.Error(codes.NotFound, "bundle not found")
 	case err != nil:
-		return nil, status.Errorf(codes.Internal, "failed to fetch bundle: %v", err)
+		return nil, internalStatus("failed to fetch bundle: %w", err)
 	}
 	cur, err := spiffebundle.Parse(td, rec.Data)
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "parse stored bundle of %q: %v", td.Name(), err)
+		return nil, internalStatus("parse stored bundle of %q: %w", td.Name(), err)
 	}
 	if err := mergeBundle(cur, in, mask); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "failed to convert bundle: %v", err)

@@ -25,7 +25,7 @@ func (s *bundleService) GetBundle(_ context.Context, req *bundlev1.GetBundleRequ
 	}
 	out, err := protoBundle(b, req.GetOutputMask())
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "convert bundle: %v", err)
+		return nil, internalStatus("convert bundle: %w", err)
 	}
 	return out, nil
 }

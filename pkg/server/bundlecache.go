@@ -79,7 +79,7 @@ func (c *bundleCache) snapshot(ctx context.Context) (*bundleSnapshot, error) {
 	}
 	rev, err := c.store.BundlesRevision(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read bundles revision: %w", err)
+		return stale(c.snap, &c.checkedAt, now, fmt.Errorf("read bundles revision: %w", err))
 	}
 	own, err := bundleDigest(c.authority.Bundle())
 	if err != nil {
@@ -90,7 +90,7 @@ func (c *bundleCache) snapshot(ctx context.Context) (*bundleSnapshot, error) {
 	case c.snap == nil || rev != c.snap.revision:
 		bundles, err := c.store.ListBundles(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("list bundles: %w", err)
+			return stale(c.snap, &c.checkedAt, now, fmt.Errorf("list bundles: %w", err))
 		}
 		next = &bundleSnapshot{revision: rev, own: own, stored: make(map[string][sha256.Size]byte, len(bundles))}
 		for _, b := range bundles {

@@ -58,6 +58,7 @@ func (s *Server) newTCPServer() *grpc.Server {
 		// dead connections; gRPC's default policy would allow one ping
 		// per 5 minutes and close their connections.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second}),
+		grpc.KeepaliveParams(connectionAge()),
 		grpc.ChainUnaryInterceptor(s.deps.metrics.unary, s.auth.unaryTCP),
 		grpc.ChainStreamInterceptor(s.deps.metrics.stream, s.auth.streamTCP),
 	)
@@ -148,4 +149,22 @@ func serve(ep endpoint) error {
 		return fmt.Errorf("%s: %w", ep.name, err)
 	}
 	return nil
+}
+
+// maxConnectionAge caps how long an agent keeps one connection, as SPIRE's
+// server does (3 minutes, gRPC adds ±10 % jitter): the agent then
+// reconnects and resolves the servers' name again, so servers added behind
+// the name (a scaled-up StatefulSet, a restarted pod with a new address)
+// get their share of agents within minutes instead of never.
+const maxConnectionAge = 3 * time.Minute
+
+// connectionAge is the agent endpoint's connection age cap. The grace lets
+// calls in flight when the cap is reached finish, held entry syncs
+// included (the server holds one maxSyncWait at most), so an agent never
+// sees a call fail because its connection aged out.
+func connectionAge() keepalive.ServerParameters {
+	return keepalive.ServerParameters{
+		MaxConnectionAge:      maxConnectionAge,
+		MaxConnectionAgeGrace: maxSyncWait + 10*time.Second,
+	}
 }

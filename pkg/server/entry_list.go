@@ -97,7 +97,7 @@ func (s *entryService) listFiltered(ctx context.Context, f entryListFilter) ([]*
 	}
 	entries, err := s.cfg.Store.ListEntries(ctx, df)
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "list entries: %v", err)
+		return nil, internalStatus("list entries: %w", err)
 	}
 	if fed != nil {
 		entries = slices.DeleteFunc(entries, func(e *datastore.Entry) bool { return !federatesMatch(e.FederatesWith, fed) })
@@ -168,7 +168,7 @@ func (s *entryService) CountEntries(ctx context.Context, req *entryv1.CountEntri
 	if req.Filter == nil {
 		n, err := s.cfg.Store.CountEntries(ctx)
 		if err != nil {
-			return nil, status.Errorf(codes.Internal, "count entries: %v", err)
+			return nil, internalStatus("count entries: %w", err)
 		}
 		return &entryv1.CountEntriesResponse{Count: int32(n)}, nil
 	}

@@ -28,7 +28,7 @@ func (s *entryService) callerAuthorized(ctx context.Context) (*authorizedSet, er
 func (d *deps) authorizedFor(ctx context.Context, agent *datastore.Agent) (*authorizedSet, error) {
 	snap, err := d.cache.snapshot(ctx)
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "load entries: %v", err)
+		return nil, internalStatus("load entries: %w", err)
 	}
 	return snap.authorizedFor(agent.SPIFFEID, d.serverID.String(), agent.Selectors, d.cfg.Clock.Now()), nil
 }

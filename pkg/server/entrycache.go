@@ -75,7 +75,7 @@ func (c *entryCache) snapshot(ctx context.Context) (*entrySnapshot, error) {
 	}
 	rev, err := c.store.EntriesRevision(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read entries revision: %w", err)
+		return stale(c.snap, &c.checkedAt, now, fmt.Errorf("read entries revision: %w", err))
 	}
 	if c.snap != nil && !c.dirty && rev == c.snap.revision {
 		c.checkedAt = now
@@ -83,7 +83,7 @@ func (c *entryCache) snapshot(ctx context.Context) (*entrySnapshot, error) {
 	}
 	entries, err := c.store.ListEntries(ctx, datastore.EntryFilter{})
 	if err != nil {
-		return nil, fmt.Errorf("list entries: %w", err)
+		return stale(c.snap, &c.checkedAt, now, fmt.Errorf("list entries: %w", err))
 	}
 	// A dirty cache was already announced by invalidate; a clean one that
 	// finds a new revision saw another process's write.

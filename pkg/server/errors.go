@@ -32,6 +32,20 @@ func storeCode(err error) codes.Code {
 		return codes.InvalidArgument
 	case errors.Is(err, datastore.ErrInUse):
 		return codes.FailedPrecondition
+	case errors.Is(err, datastore.ErrUnavailable):
+		return codes.Unavailable
 	}
 	return codes.Internal
+}
+
+// internalStatus is a status with code Internal for a failure the caller
+// cannot fix, made Unavailable when it wraps datastore.ErrUnavailable: the
+// database cannot be reached for now, and clients (agents, the admin CLI,
+// controllers) retry Unavailable while they report Internal as a bug.
+func internalStatus(format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	if errors.Is(err, datastore.ErrUnavailable) {
+		return status.Error(codes.Unavailable, err.Error())
+	}
+	return status.Error(codes.Internal, err.Error())
 }

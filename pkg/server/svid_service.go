@@ -28,7 +28,7 @@ func (s *svidService) authorizedEntries(ctx context.Context) (*authorizedSet, er
 	}
 	snap, err := s.cache.snapshot(ctx)
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "load entries: %v", err)
+		return nil, internalStatus("load entries: %w", err)
 	}
 	return snap.authorizedFor(agent.SPIFFEID, s.serverID.String(), agent.Selectors, s.cfg.Clock.Now()), nil
 }
@@ -95,7 +95,7 @@ func (s *svidService) NewJWTSVID(ctx context.Context, req *svidv1.NewJWTSVIDRequ
 	}
 	id, err := ce.id, ce.idErr
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "entry %q has an invalid SPIFFE ID: %v", ce.entry.ID, err)
+		return nil, internalStatus("entry %q has an invalid SPIFFE ID: %w", ce.entry.ID, err)
 	}
 	svid, err := s.jwtSVID(ctx, id, req.Audience, ttlSeconds(ce.entry.JWTSVIDTTL, s.cfg.DefaultJWTSVIDTTL), ce.entry.Hint)
 	if err != nil {
@@ -133,7 +133,7 @@ func (s *svidService) MintX509SVID(ctx context.Context, req *svidv1.MintX509SVID
 	}
 	svid, err := s.signX509Raw(ctx, "x509", id, csr.PublicKey, ttlSeconds(req.Ttl, s.cfg.DefaultX509SVIDTTL), csr.DNSNames)
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "%v", err)
+		return nil, internalStatus("%w", err)
 	}
 	return &svidv1.MintX509SVIDResponse{Svid: protoRawX509SVID(id, svid, "")}, nil
 }
@@ -167,15 +167,15 @@ var jwtAlgorithms = []jose.SignatureAlgorithm{
 func (s *svidService) jwtSVID(ctx context.Context, id spiffeid.ID, audience []string, ttl time.Duration, hint string) (*types.JWTSVID, error) {
 	tok, err := s.signJWT(ctx, id, audience, ttl)
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "%v", err)
+		return nil, internalStatus("%w", err)
 	}
 	parsed, err := jwt.ParseSigned(tok, jwtAlgorithms)
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "parse signed JWT-SVID: %v", err)
+		return nil, internalStatus("parse signed JWT-SVID: %w", err)
 	}
 	var claims jwt.Claims
 	if err := parsed.UnsafeClaimsWithoutVerification(&claims); err != nil {
-		return nil, status.Errorf(codes.Internal, "read JWT-SVID claims: %v", err)
+		return nil, internalStatus("read JWT-SVID claims: %w", err)
 	}
 	out := &types.JWTSVID{Token: tok, Id: protoID(id.String()), Hint: hint}
 	if claims.Expiry != nil {

@@ -41,7 +41,7 @@ func (s *trustDomainService) ListFederationRelationships(ctx context.Context, re
 	}
 	rs, err := s.cfg.Store.ListFederationRelationships(ctx)
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "failed to list federation relationships: %v", err)
+		return nil, internalStatus("failed to list federation relationships: %w", err)
 	}
 	resp := &trustdomainv1.ListFederationRelationshipsResponse{}
 	bytes, last := 0, ""
@@ -51,7 +51,7 @@ func (s *trustDomainService) ListFederationRelationships(ctx context.Context, re
 		}
 		pr, err := protoRelationship(r, req.OutputMask)
 		if err != nil {
-			return nil, status.Errorf(codes.Internal, "failed to convert datastore response: %v", err)
+			return nil, internalStatus("failed to convert datastore response: %w", err)
 		}
 		size := proto.Size(pr)
 		if n := len(resp.FederationRelationships); n > 0 && (req.PageSize > 0 && n == int(req.PageSize) || bytes+size > maxPageBytes) {
@@ -76,11 +76,11 @@ func (s *trustDomainService) GetFederationRelationship(ctx context.Context, req 
 	case errors.Is(err, datastore.ErrNotFound):
 		return nil, status.Error(codes.NotFound, "federation relationship does not exist")
 	case err != nil:
-		return nil, status.Errorf(codes.Internal, "failed to fetch federation relationship: %v", err)
+		return nil, internalStatus("failed to fetch federation relationship: %w", err)
 	}
 	pr, err := protoRelationship(r, req.OutputMask)
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "failed to convert datastore response: %v", err)
+		return nil, internalStatus("failed to convert datastore response: %w", err)
 	}
 	return pr, nil
 }
@@ -182,7 +182,7 @@ func (s *trustDomainService) updateRelationship(ctx context.Context, in *types.F
 	case errors.Is(err, datastore.ErrNotFound):
 		return nil, status.Error(codes.NotFound, "federation relationship not found")
 	case err != nil:
-		return nil, status.Errorf(codes.Internal, "failed to fetch federation relationship: %v", err)
+		return nil, internalStatus("failed to fetch federation relationship: %w", err)
 	}
 	err = mergeRelationship(cur, in, mask)
 	if err == nil {
@@ -252,7 +252,7 @@ func (s *trustDomainService) RefreshBundle(ctx context.Context, req *trustdomain
 		case errors.Is(err, datastore.ErrNotFound):
 			return nil, status.Errorf(codes.NotFound, "no relationship with trust domain %q", td.Name())
 		case err != nil:
-			return nil, status.Errorf(codes.Internal, "failed to fetch federation relationship: %v", err)
+			return nil, internalStatus("failed to fetch federation relationship: %w", err)
 		}
 		return nil, status.Errorf(codes.FailedPrecondition,
 			"cannot refresh the bundle of %q: this server runs no federation bundle fetcher", td.Name())
@@ -262,7 +262,7 @@ func (s *trustDomainService) RefreshBundle(ctx context.Context, req *trustdomain
 	case errors.Is(err, datastore.ErrNotFound):
 		return nil, status.Errorf(codes.NotFound, "no relationship with trust domain %q", td.Name())
 	case err != nil:
-		return nil, status.Errorf(codes.Internal, "failed to refresh bundle: %v", err)
+		return nil, internalStatus("failed to refresh bundle: %w", err)
 	}
 	return &emptypb.Empty{}, nil
 }

@@ -27,6 +27,11 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrBanned reports a write refused because the agent is banned.
 	ErrBanned = errors.New("banned")
+	// ErrUnavailable reports that the store cannot reach its database for
+	// now (PostgreSQL restarting, unreachable, refusing connections): the
+	// same call may succeed later. The server answers Unavailable and
+	// keeps serving agents from what it holds in memory.
+	ErrUnavailable = errors.New("datastore unavailable")
 )
 
 // Entry is a registration entry: the workload (or node group) described by

@@ -16,7 +16,7 @@ import (
 // racing creates of one ID the primary key lets one commit.
 func (s *Store) CreateAgent(ctx context.Context, a *datastore.Agent) (*datastore.Agent, error) {
 	if err := a.Validate(); err != nil {
-		return nil, fmt.Errorf("postgres: create agent: %w", err)
+		return nil, pgError("postgres: create agent: %w", err)
 	}
 	out := normalizeAgent(a)
 	out.CreatedAt = fromNanos(time.Now().UnixNano())
@@ -36,7 +36,7 @@ func (s *Store) CreateAgent(ctx context.Context, a *datastore.Agent) (*datastore
 		return insertAgentSelectors(ctx, tx, out)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: create agent: %w", err)
+		return nil, pgError("postgres: create agent: %w", err)
 	}
 	return out, nil
 }
@@ -46,7 +46,7 @@ func (s *Store) CreateAgent(ctx context.Context, a *datastore.Agent) (*datastore
 func (s *Store) UpdateAgent(ctx context.Context, a *datastore.Agent) (*datastore.Agent, error) {
 	out, err := s.updateAgent(ctx, a, false)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: update agent: %w", err)
+		return nil, pgError("postgres: update agent: %w", err)
 	}
 	return out, nil
 }
@@ -57,7 +57,7 @@ func (s *Store) UpdateAgent(ctx context.Context, a *datastore.Agent) (*datastore
 func (s *Store) ReattestAgent(ctx context.Context, a *datastore.Agent) (*datastore.Agent, error) {
 	out, err := s.updateAgent(ctx, a, true)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: re-attest agent: %w", err)
+		return nil, pgError("postgres: re-attest agent: %w", err)
 	}
 	return out, nil
 }
@@ -109,9 +109,9 @@ func (s *Store) GetAgent(ctx context.Context, spiffeID string) (*datastore.Agent
 	as, err := s.loadAgents(ctx, "spiffe_id = $1", spiffeID)
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("postgres: get agent %q: %w", spiffeID, err)
+		return nil, pgError("postgres: get agent %q: %w", spiffeID, err)
 	case len(as) == 0:
-		return nil, fmt.Errorf("postgres: agent %q: %w", spiffeID, datastore.ErrNotFound)
+		return nil, pgError("postgres: agent %q: %w", spiffeID, datastore.ErrNotFound)
 	}
 	return as[0], nil
 }
@@ -120,7 +120,7 @@ func (s *Store) GetAgent(ctx context.Context, spiffeID string) (*datastore.Agent
 func (s *Store) ListAgents(ctx context.Context) ([]*datastore.Agent, error) {
 	as, err := s.loadAgents(ctx, "")
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list agents: %w", err)
+		return nil, pgError("postgres: list agents: %w", err)
 	}
 	return as, nil
 }
@@ -130,9 +130,9 @@ func (s *Store) DeleteAgent(ctx context.Context, spiffeID string) error {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM agents WHERE spiffe_id = $1`, spiffeID)
 	switch {
 	case err != nil:
-		return fmt.Errorf("postgres: delete agent %q: %w", spiffeID, err)
+		return pgError("postgres: delete agent %q: %w", spiffeID, err)
 	case tag.RowsAffected() == 0:
-		return fmt.Errorf("postgres: delete agent %q: %w", spiffeID, datastore.ErrNotFound)
+		return pgError("postgres: delete agent %q: %w", spiffeID, datastore.ErrNotFound)
 	}
 	return nil
 }

@@ -14,10 +14,10 @@ import (
 // already stored changes nothing, not even the bundles revision.
 func (s *Store) SetBundle(ctx context.Context, b *datastore.Bundle) error {
 	if err := b.Validate(); err != nil {
-		return fmt.Errorf("postgres: set bundle: %w", err)
+		return pgError("postgres: set bundle: %w", err)
 	}
 	if err := s.writeTx(ctx, func(tx pgx.Tx) error { return upsertBundle(ctx, tx, b) }); err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		return pgError("postgres: %w", err)
 	}
 	return nil
 }
@@ -74,7 +74,7 @@ func (s *Store) UpdateBundle(ctx context.Context, trustDomain string, fn func(*d
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("postgres: update bundle %q: %w", trustDomain, err)
+		return nil, pgError("postgres: update bundle %q: %w", trustDomain, err)
 	}
 	return out, nil
 }
@@ -82,7 +82,7 @@ func (s *Store) UpdateBundle(ctx context.Context, trustDomain string, fn func(*d
 // CreateBundle stores a new bundle; ErrAlreadyExists if there is one.
 func (s *Store) CreateBundle(ctx context.Context, b *datastore.Bundle) error {
 	if err := b.Validate(); err != nil {
-		return fmt.Errorf("postgres: create bundle: %w", err)
+		return pgError("postgres: create bundle: %w", err)
 	}
 	err := s.writeTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO bundles (trust_domain, data) VALUES ($1, $2)
@@ -97,9 +97,9 @@ func (s *Store) CreateBundle(ctx context.Context, b *datastore.Bundle) error {
 	})
 	switch {
 	case errors.Is(err, datastore.ErrAlreadyExists):
-		return fmt.Errorf("postgres: bundle %q: %w", b.TrustDomain, err)
+		return pgError("postgres: bundle %q: %w", b.TrustDomain, err)
 	case err != nil:
-		return fmt.Errorf("postgres: create bundle %q: %w", b.TrustDomain, err)
+		return pgError("postgres: create bundle %q: %w", b.TrustDomain, err)
 	}
 	return nil
 }
@@ -109,9 +109,9 @@ func (s *Store) GetBundle(ctx context.Context, trustDomain string) (*datastore.B
 	b, err := loadBundle(ctx, s.pool, trustDomain, "")
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, pgError("postgres: %w", err)
 	case b == nil:
-		return nil, fmt.Errorf("postgres: bundle %q: %w", trustDomain, datastore.ErrNotFound)
+		return nil, pgError("postgres: bundle %q: %w", trustDomain, datastore.ErrNotFound)
 	}
 	return b, nil
 }
@@ -134,7 +134,7 @@ func loadBundle(ctx context.Context, q querier, trustDomain, lock string) (*data
 func (s *Store) ListBundles(ctx context.Context) ([]*datastore.Bundle, error) {
 	rs, err := s.pool.Query(ctx, `SELECT trust_domain, data FROM bundles ORDER BY trust_domain`)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list bundles: %w", err)
+		return nil, pgError("postgres: list bundles: %w", err)
 	}
 	var bs []*datastore.Bundle
 	err = eachRow(rs, func(r pgx.Rows) error {
@@ -146,7 +146,7 @@ func (s *Store) ListBundles(ctx context.Context) ([]*datastore.Bundle, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list bundles: %w", err)
+		return nil, pgError("postgres: list bundles: %w", err)
 	}
 	return bs, nil
 }

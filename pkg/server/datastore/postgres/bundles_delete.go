@@ -59,7 +59,7 @@ func (s *Store) DeleteBundle(ctx context.Context, trustDomain string, mode datas
 		return fmt.Errorf("delete bundle %q: unknown delete mode %d", trustDomain, mode)
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		return pgError("postgres: %w", err)
 	}
 	return nil
 }

@@ -21,9 +21,9 @@ func (s *Store) GetEntry(ctx context.Context, id string) (*datastore.Entry, erro
 	})
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("postgres: get entry %q: %w", id, err)
+		return nil, pgError("postgres: get entry %q: %w", id, err)
 	case len(es) == 0:
-		return nil, fmt.Errorf("postgres: entry %q: %w", id, datastore.ErrNotFound)
+		return nil, pgError("postgres: entry %q: %w", id, datastore.ErrNotFound)
 	}
 	return es[0], nil
 }
@@ -32,7 +32,7 @@ func (s *Store) GetEntry(ctx context.Context, id string) (*datastore.Entry, erro
 // exact; f.Matcher, the reference semantics, is applied as a safety net.
 func (s *Store) ListEntries(ctx context.Context, f datastore.EntryFilter) ([]*datastore.Entry, error) {
 	if err := f.Validate(); err != nil {
-		return nil, fmt.Errorf("postgres: list entries: %w", err)
+		return nil, pgError("postgres: list entries: %w", err)
 	}
 	where, args := filterSQL(f)
 	var es []*datastore.Entry
@@ -42,7 +42,7 @@ func (s *Store) ListEntries(ctx context.Context, f datastore.EntryFilter) ([]*da
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list entries: %w", err)
+		return nil, pgError("postgres: list entries: %w", err)
 	}
 	match := f.Matcher()
 	out := es[:0]
@@ -58,7 +58,7 @@ func (s *Store) ListEntries(ctx context.Context, f datastore.EntryFilter) ([]*da
 func (s *Store) CountEntries(ctx context.Context) (int, error) {
 	var n int
 	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM entries`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("postgres: count entries: %w", err)
+		return 0, pgError("postgres: count entries: %w", err)
 	}
 	return n, nil
 }

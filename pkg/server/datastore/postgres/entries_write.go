@@ -20,7 +20,7 @@ import (
 // ErrAlreadyExists.
 func (s *Store) CreateEntry(ctx context.Context, e *datastore.Entry) (*datastore.Entry, error) {
 	if err := e.Validate(); err != nil {
-		return nil, fmt.Errorf("postgres: create entry: %w", err)
+		return nil, pgError("postgres: create entry: %w", err)
 	}
 	out := normalizeEntry(e)
 	if out.ID == "" {
@@ -52,7 +52,7 @@ func (s *Store) CreateEntry(ctx context.Context, e *datastore.Entry) (*datastore
 		return writeEntryChildren(ctx, tx, out)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: create entry: %w", err)
+		return nil, pgError("postgres: create entry: %w", err)
 	}
 	return out, nil
 }
@@ -61,7 +61,7 @@ func (s *Store) CreateEntry(ctx context.Context, e *datastore.Entry) (*datastore
 // and increments its revision number, holding the entry's row lock.
 func (s *Store) UpdateEntry(ctx context.Context, e *datastore.Entry) (*datastore.Entry, error) {
 	if err := e.Validate(); err != nil {
-		return nil, fmt.Errorf("postgres: update entry: %w", err)
+		return nil, pgError("postgres: update entry: %w", err)
 	}
 	out := normalizeEntry(e)
 	err := s.writeTx(ctx, func(tx pgx.Tx) error {
@@ -98,7 +98,7 @@ func (s *Store) UpdateEntry(ctx context.Context, e *datastore.Entry) (*datastore
 		return writeEntryChildren(ctx, tx, out)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: update entry: %w", err)
+		return nil, pgError("postgres: update entry: %w", err)
 	}
 	return out, nil
 }
@@ -127,7 +127,7 @@ func (s *Store) DeleteEntry(ctx context.Context, id string) (*datastore.Entry, e
 		return bumpEntriesRevision(ctx, tx)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: delete entry: %w", err)
+		return nil, pgError("postgres: delete entry: %w", err)
 	}
 	return out, nil
 }

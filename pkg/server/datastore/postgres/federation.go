@@ -15,7 +15,7 @@ import (
 // its trust domain bundle, in one transaction.
 func (s *Store) CreateFederationRelationship(ctx context.Context, r *datastore.FederationRelationship) (*datastore.FederationRelationship, error) {
 	if err := r.Validate(); err != nil {
-		return nil, fmt.Errorf("postgres: create federation relationship: %w", err)
+		return nil, pgError("postgres: create federation relationship: %w", err)
 	}
 	out := copyRelationship(r)
 	out.CreatedAt = fromNanos(time.Now().UnixNano())
@@ -35,7 +35,7 @@ func (s *Store) CreateFederationRelationship(ctx context.Context, r *datastore.F
 		return relationshipBundle(ctx, tx, out)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: create federation relationship: %w", err)
+		return nil, pgError("postgres: create federation relationship: %w", err)
 	}
 	return out, nil
 }
@@ -44,7 +44,7 @@ func (s *Store) CreateFederationRelationship(ctx context.Context, r *datastore.F
 // and, when given, its trust domain bundle, in one transaction.
 func (s *Store) UpdateFederationRelationship(ctx context.Context, r *datastore.FederationRelationship) (*datastore.FederationRelationship, error) {
 	if err := r.Validate(); err != nil {
-		return nil, fmt.Errorf("postgres: update federation relationship: %w", err)
+		return nil, pgError("postgres: update federation relationship: %w", err)
 	}
 	out := copyRelationship(r)
 	out.UpdatedAt = fromNanos(time.Now().UnixNano())
@@ -64,7 +64,7 @@ func (s *Store) UpdateFederationRelationship(ctx context.Context, r *datastore.F
 		return relationshipBundle(ctx, tx, out)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: update federation relationship: %w", err)
+		return nil, pgError("postgres: update federation relationship: %w", err)
 	}
 	return out, nil
 }
@@ -88,9 +88,9 @@ func (s *Store) GetFederationRelationship(ctx context.Context, trustDomain strin
 	rs, err := loadRelationships(ctx, s.pool, "WHERE r.trust_domain = $1", trustDomain)
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("postgres: get federation relationship %q: %w", trustDomain, err)
+		return nil, pgError("postgres: get federation relationship %q: %w", trustDomain, err)
 	case len(rs) == 0:
-		return nil, fmt.Errorf("postgres: federation relationship %q: %w", trustDomain, datastore.ErrNotFound)
+		return nil, pgError("postgres: federation relationship %q: %w", trustDomain, datastore.ErrNotFound)
 	}
 	return rs[0], nil
 }
@@ -100,7 +100,7 @@ func (s *Store) GetFederationRelationship(ctx context.Context, trustDomain strin
 func (s *Store) ListFederationRelationships(ctx context.Context) ([]*datastore.FederationRelationship, error) {
 	rs, err := loadRelationships(ctx, s.pool, "")
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list federation relationships: %w", err)
+		return nil, pgError("postgres: list federation relationships: %w", err)
 	}
 	return rs, nil
 }
@@ -110,9 +110,9 @@ func (s *Store) DeleteFederationRelationship(ctx context.Context, trustDomain st
 	tag, err := s.pool.Exec(ctx, `DELETE FROM federation_relationships WHERE trust_domain = $1`, trustDomain)
 	switch {
 	case err != nil:
-		return fmt.Errorf("postgres: delete federation relationship %q: %w", trustDomain, err)
+		return pgError("postgres: delete federation relationship %q: %w", trustDomain, err)
 	case tag.RowsAffected() == 0:
-		return fmt.Errorf("postgres: federation relationship %q: %w", trustDomain, datastore.ErrNotFound)
+		return pgError("postgres: federation relationship %q: %w", trustDomain, datastore.ErrNotFound)
 	}
 	return nil
 }

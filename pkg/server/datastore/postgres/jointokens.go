@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,15 +15,15 @@ import (
 // CreateJoinToken stores a new single-use token.
 func (s *Store) CreateJoinToken(ctx context.Context, t *datastore.JoinToken) error {
 	if err := t.Validate(); err != nil {
-		return fmt.Errorf("postgres: create join token: %w", err)
+		return pgError("postgres: create join token: %w", err)
 	}
 	tag, err := s.pool.Exec(ctx, `INSERT INTO join_tokens (token, expires_at_ns) VALUES ($1, $2)
 		ON CONFLICT (token) DO NOTHING`, t.Token, toNanos(t.ExpiresAt))
 	switch {
 	case err != nil:
-		return fmt.Errorf("postgres: create join token: %w", err)
+		return pgError("postgres: create join token: %w", err)
 	case tag.RowsAffected() == 0:
-		return fmt.Errorf("postgres: create join token: %w", datastore.ErrAlreadyExists)
+		return pgError("postgres: create join token: %w", datastore.ErrAlreadyExists)
 	}
 	return nil
 }
@@ -38,13 +37,13 @@ func (s *Store) ConsumeJoinToken(ctx context.Context, token string, now time.Tim
 	err := s.pool.QueryRow(ctx, `DELETE FROM join_tokens WHERE token = $1 RETURNING expires_at_ns`, token).Scan(&expires)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return nil, fmt.Errorf("postgres: consume join token: %w", datastore.ErrNotFound)
+		return nil, pgError("postgres: consume join token: %w", datastore.ErrNotFound)
 	case err != nil:
-		return nil, fmt.Errorf("postgres: consume join token: %w", err)
+		return nil, pgError("postgres: consume join token: %w", err)
 	}
 	t := &datastore.JoinToken{Token: token, ExpiresAt: fromNanos(expires)}
 	if t.ExpiresAt.Before(now) {
-		return nil, fmt.Errorf("postgres: consume join token: expired at %s: %w",
+		return nil, pgError("postgres: consume join token: expired at %s: %w",
 			t.ExpiresAt.Format(time.RFC3339), datastore.ErrExpired)
 	}
 	return t, nil
@@ -53,7 +52,7 @@ func (s *Store) ConsumeJoinToken(ctx context.Context, token string, now time.Tim
 // PruneJoinTokens deletes tokens that expired before the given time.
 func (s *Store) PruneJoinTokens(ctx context.Context, before time.Time) error {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM join_tokens WHERE expires_at_ns < $1`, toNanos(before)); err != nil {
-		return fmt.Errorf("postgres: prune join tokens: %w", err)
+		return pgError("postgres: prune join tokens: %w", err)
 	}
 	return nil
 }

@@ -103,7 +103,7 @@ func schemaVersion(ctx context.Context, q querier) (int64, error) {
 func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
 	v, err := schemaVersion(ctx, s.pool)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: %w", err)
+		return 0, pgError("postgres: %w", err)
 	}
 	return v, nil
 }

@@ -49,7 +49,7 @@ var _ datastore.Store = (*Store)(nil)
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s, err := open(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: open: %w", err)
+		return nil, pgError("postgres: open: %w", err)
 	}
 	return s, nil
 }

@@ -33,7 +33,7 @@ func bumpBundlesRevision(ctx context.Context, tx pgx.Tx) error {
 func (s *Store) EntriesRevision(ctx context.Context) (int64, error) {
 	var rev int64
 	if err := s.pool.QueryRow(ctx, `SELECT revision FROM entries_revision WHERE id = 1`).Scan(&rev); err != nil {
-		return 0, fmt.Errorf("postgres: read entries revision: %w", err)
+		return 0, pgError("postgres: read entries revision: %w", err)
 	}
 	return rev, nil
 }
@@ -42,7 +42,7 @@ func (s *Store) EntriesRevision(ctx context.Context) (int64, error) {
 func (s *Store) BundlesRevision(ctx context.Context) (int64, error) {
 	var rev int64
 	if err := s.pool.QueryRow(ctx, `SELECT revision FROM bundles_revision WHERE id = 1`).Scan(&rev); err != nil {
-		return 0, fmt.Errorf("postgres: read bundles revision: %w", err)
+		return 0, pgError("postgres: read bundles revision: %w", err)
 	}
 	return rev, nil
 }

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,13 +29,13 @@ func (s *Store) writeTx(ctx context.Context, fn func(pgx.Tx) error) error {
 			break
 		}
 	}
-	return err
+	return markUnavailable(err)
 }
 
 // readTx runs fn in a read-only REPEATABLE READ transaction: one snapshot
 // for an entry and its child rows.
 func (s *Store) readTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+	return markUnavailable(pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn))
 }
 
 // querier is what read helpers need; the pool and a transaction both
@@ -80,5 +79,5 @@ func wrapErr(context string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("%s: %w", context, err)
+	return pgError("%s: %w", context, err)
 }
