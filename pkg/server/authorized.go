@@ -76,7 +76,8 @@ func (s *entrySnapshot) computeAuthorized(agentID, serverID string, sels selecto
 
 	visited := map[string]bool{agentID: true}
 	queue := []string{agentID}
-	for _, ce := range s.byParent[serverID] {
+	nodes, _ := s.byParent.get(serverID)
+	for _, ce := range nodes {
 		if ce.entry.Selectors.IsSubsetOf(sels) && add(ce) && !visited[ce.entry.SPIFFEID] {
 			visited[ce.entry.SPIFFEID] = true
 			queue = append(queue, ce.entry.SPIFFEID)
@@ -85,7 +86,8 @@ func (s *entrySnapshot) computeAuthorized(agentID, serverID string, sels selecto
 	for len(queue) > 0 {
 		parent := queue[0]
 		queue = queue[1:]
-		for _, ce := range s.byParent[parent] {
+		children, _ := s.byParent.get(parent)
+		for _, ce := range children {
 			if add(ce) && !visited[ce.entry.SPIFFEID] {
 				visited[ce.entry.SPIFFEID] = true
 				queue = append(queue, ce.entry.SPIFFEID)

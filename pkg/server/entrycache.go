@@ -104,9 +104,9 @@ func (c *entryCache) snapshot(ctx context.Context) (*entrySnapshot, error) {
 // them; none is modified once built.
 type entrySnapshot struct {
 	revision int64
-	byID     map[string]*cachedEntry
+	byID     *shardMap[*cachedEntry]
 	// byParent lists the entries of each parent ID, in no set order.
-	byParent map[string][]*cachedEntry
+	byParent *shardMap[[]*cachedEntry]
 
 	mu     sync.Mutex
 	agents map[string]*authorizedSet
@@ -123,18 +123,19 @@ type cachedEntry struct {
 }
 
 func newEntrySnapshot(rev int64, entries []*datastore.Entry) *entrySnapshot {
-	s := &entrySnapshot{
-		revision: rev,
-		byID:     make(map[string]*cachedEntry, len(entries)),
-		byParent: make(map[string][]*cachedEntry),
-		agents:   make(map[string]*authorizedSet),
-	}
+	byID, byParent := editShards[*cachedEntry](nil), editShards[[]*cachedEntry](nil)
 	for _, e := range entries {
 		ce := newCachedEntry(e)
-		s.byID[e.ID] = ce
-		s.byParent[e.ParentID] = append(s.byParent[e.ParentID], ce)
+		byID.set(e.ID, ce)
+		list, _ := byParent.get(e.ParentID)
+		byParent.set(e.ParentID, append(list, ce))
 	}
-	return s
+	return &entrySnapshot{
+		revision: rev,
+		byID:     byID.done(),
+		byParent: byParent.done(),
+		agents:   make(map[string]*authorizedSet),
+	}
 }
 
 // newCachedEntry converts a stored entry once for the snapshots.

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"maps"
 
 	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
@@ -24,7 +23,10 @@ func (c *entryCache) load(ctx context.Context, rev int64) (*entrySnapshot, error
 		if err != nil {
 			return nil, fmt.Errorf("read entry changes: %w", err)
 		}
-		if ch.Complete && (len(ch.IDs) <= fullLoadMinChanges || len(ch.IDs) <= len(prev.byID)/2) {
+		if ch.Complete && ch.Revision == prev.revision {
+			return prev, nil // invalidated by a write that failed
+		}
+		if ch.Complete && (len(ch.IDs) <= fullLoadMinChanges || len(ch.IDs) <= prev.byID.len()/2) {
 			changed, err := c.store.GetEntries(ctx, ch.IDs)
 			if err != nil {
 				return nil, fmt.Errorf("read changed entries: %w", err)
@@ -44,36 +46,33 @@ func (c *entryCache) load(ctx context.Context, rev int64) (*entrySnapshot, error
 
 // withChanges returns the snapshot at revision rev that differs from s in
 // the entries ids: those in changed (the stored entries among ids) replace
-// or add to s's, the others were deleted. It copies the two maps (a
-// pointer per entry) and rebuilds the lists of the parents the changes
-// touch, sharing everything else with s. The authorized sets memoised on s
+// or add to s's, the others were deleted. It copies the shards of the two
+// maps that the changes touch and rebuilds the lists of the parents the
+// changes touch, sharing everything else with s. The authorized sets memoised on s
 // whose inputs the changes did not touch carry over.
 func (s *entrySnapshot) withChanges(rev int64, ids []string, changed []*datastore.Entry) *entrySnapshot {
-	next := &entrySnapshot{
-		revision: rev,
-		byID:     maps.Clone(s.byID),
-		byParent: maps.Clone(s.byParent),
-	}
+	byID, byParent := editShards(s.byID), editShards(s.byParent)
 	gone := make(map[string]bool, len(ids))
 	// touched are the parent IDs whose entry lists change: an entry's old
 	// and new parent.
 	touched := make(map[string]bool)
 	for _, id := range ids {
 		gone[id] = true
-		if old, ok := s.byID[id]; ok {
+		if old, ok := s.byID.get(id); ok {
 			touched[old.entry.ParentID] = true
-			delete(next.byID, id)
+			byID.delete(id)
 		}
 	}
 	added := make(map[string][]*cachedEntry)
 	for _, e := range changed {
 		ce := newCachedEntry(e)
-		next.byID[e.ID] = ce
+		byID.set(e.ID, ce)
 		touched[e.ParentID] = true
 		added[e.ParentID] = append(added[e.ParentID], ce)
 	}
 	for parent := range touched {
-		old := s.byParent[parent]
+		// A new list: s's is shared with s and older snapshots.
+		old, _ := s.byParent.get(parent)
 		list := make([]*cachedEntry, 0, len(old)+len(added[parent]))
 		for _, ce := range old {
 			if !gone[ce.entry.ID] {
@@ -82,13 +81,17 @@ func (s *entrySnapshot) withChanges(rev int64, ids []string, changed []*datastor
 		}
 		list = append(list, added[parent]...)
 		if len(list) == 0 {
-			delete(next.byParent, parent)
+			byParent.delete(parent)
 		} else {
-			next.byParent[parent] = list
+			byParent.set(parent, list)
 		}
 	}
-	next.agents = s.untouchedSets(touched)
-	return next
+	return &entrySnapshot{
+		revision: rev,
+		byID:     byID.done(),
+		byParent: byParent.done(),
+		agents:   s.untouchedSets(touched),
+	}
 }
 
 // untouchedSets returns the memoised authorized sets that do not depend on
@@ -109,10 +112,14 @@ func (s *entrySnapshot) untouchedSets(touched map[string]bool) map[string]*autho
 }
 
 // dependsOnAny reports whether set was computed from the entry list of any
-// of the parents.
+// of the parents, iterating over the smaller of the two.
 func dependsOnAny(set *authorizedSet, parents map[string]bool) bool {
-	for p := range parents {
-		if set.parents[p] {
+	small, large := parents, set.parents
+	if len(small) > len(large) {
+		small, large = large, small
+	}
+	for p := range small {
+		if large[p] {
 			return true
 		}
 	}

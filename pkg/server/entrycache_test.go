@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -232,6 +233,27 @@ func TestEntryCacheLogPruned(t *testing.T) {
 	wantSnapshotEqual(t, got, fullSnapshot(t, own))
 }
 
+// TestEntryCacheFailedWrite: an invalidation by a write that changed
+// nothing (refused by the store) keeps the snapshot and reads no entry.
+func TestEntryCacheFailedWrite(t *testing.T) {
+	t.Parallel()
+	own, _ := openCacheStores(t, sqlite.Config{})
+	seedCacheEntries(t, own)
+	store := &countingStore{Store: own}
+	c := newEntryCache(store)
+	prev := cacheSnapshot(t, c)
+	if _, err := own.CreateEntry(t.Context(), cacheEntry("alias", "/other", testAgentA)); !errors.Is(err, datastore.ErrAlreadyExists) {
+		t.Fatalf("CreateEntry of an existing ID = %v, want ErrAlreadyExists", err)
+	}
+	c.invalidate()
+	if got := cacheSnapshot(t, c); got != prev {
+		t.Error("snapshot replaced after a refused write")
+	}
+	if n := store.listAll.Load(); n != 1 {
+		t.Errorf("ListEntries of every entry called %d times, want once (the first load)", n)
+	}
+}
+
 func cacheSnapshot(t *testing.T, c *entryCache) *entrySnapshot {
 	t.Helper()
 	s, err := c.snapshot(t.Context())
@@ -280,11 +302,11 @@ func wantSnapshotEqual(t *testing.T, got, want *entrySnapshot) {
 	if got.revision != want.revision {
 		t.Errorf("revision = %d, want %d", got.revision, want.revision)
 	}
-	if len(got.byID) != len(want.byID) {
-		t.Errorf("%d entries, want %d", len(got.byID), len(want.byID))
+	if got.byID.len() != want.byID.len() {
+		t.Errorf("%d entries, want %d", got.byID.len(), want.byID.len())
 	}
-	for id, w := range want.byID {
-		g, ok := got.byID[id]
+	for id, w := range want.byID.all() {
+		g, ok := got.byID.get(id)
 		switch {
 		case !ok:
 			t.Errorf("entry %s missing", id)
@@ -294,7 +316,7 @@ func wantSnapshotEqual(t *testing.T, got, want *entrySnapshot) {
 	}
 	parentIDs := func(s *entrySnapshot) map[string][]string {
 		out := make(map[string][]string)
-		for p, list := range s.byParent {
+		for p, list := range s.byParent.all() {
 			for _, ce := range list {
 				out[p] = append(out[p], ce.entry.ID)
 			}
