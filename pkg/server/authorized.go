@@ -15,8 +15,12 @@ type authorizedSet struct {
 	// validUntil is the earliest expiry among the included entries; the set
 	// must be recomputed after it.
 	validUntil time.Time
-	entries    []*cachedEntry // ordered by entry ID
-	byID       map[string]*cachedEntry
+	// parents are the parent IDs whose entry lists the set was computed
+	// from: the agent's, the server's (node entries) and the SPIFFE IDs
+	// of the entries reached. The set stays valid while those lists do.
+	parents map[string]bool
+	entries []*cachedEntry // ordered by entry ID
+	byID    map[string]*cachedEntry
 	// index is each entry's position in entries.
 	index map[string]int
 	// responses are the API messages built from the set, on first use.
@@ -72,7 +76,8 @@ func (s *entrySnapshot) computeAuthorized(agentID, serverID string, sels selecto
 
 	visited := map[string]bool{agentID: true}
 	queue := []string{agentID}
-	for _, ce := range s.byParent[serverID] {
+	nodes, _ := s.byParent.get(serverID)
+	for _, ce := range nodes {
 		if ce.entry.Selectors.IsSubsetOf(sels) && add(ce) && !visited[ce.entry.SPIFFEID] {
 			visited[ce.entry.SPIFFEID] = true
 			queue = append(queue, ce.entry.SPIFFEID)
@@ -81,13 +86,18 @@ func (s *entrySnapshot) computeAuthorized(agentID, serverID string, sels selecto
 	for len(queue) > 0 {
 		parent := queue[0]
 		queue = queue[1:]
-		for _, ce := range s.byParent[parent] {
+		children, _ := s.byParent.get(parent)
+		for _, ce := range children {
 			if add(ce) && !visited[ce.entry.SPIFFEID] {
 				visited[ce.entry.SPIFFEID] = true
 				queue = append(queue, ce.entry.SPIFFEID)
 			}
 		}
 	}
+	// After the walk: the server ID must not stop it (an entry may carry
+	// the server's SPIFFE ID).
+	visited[serverID] = true
+	set.parents = visited
 	set.entries = make([]*cachedEntry, 0, len(set.byID))
 	for _, ce := range set.byID {
 		set.entries = append(set.entries, ce)

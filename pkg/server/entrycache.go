@@ -21,8 +21,9 @@ import (
 const revisionCheckInterval = 50 * time.Millisecond
 
 // entryCache keeps an in-memory snapshot of every registration entry,
-// reloaded when the store's entries revision changes, so that the hot agent
-// RPCs never scan the database. It broadcasts every change to the held
+// brought up to date when the store's entries revision changes by reading
+// only the entries changed since (see load), so that the hot agent RPCs
+// never scan the database. It broadcasts every change to the held
 // SyncAuthorizedEntries calls.
 type entryCache struct {
 	store datastore.Store
@@ -81,14 +82,14 @@ func (c *entryCache) snapshot(ctx context.Context) (*entrySnapshot, error) {
 		c.checkedAt = now
 		return c.snap, nil
 	}
-	entries, err := c.store.ListEntries(ctx, datastore.EntryFilter{})
+	next, err := c.load(ctx, rev)
 	if err != nil {
-		return stale(c.snap, &c.checkedAt, now, fmt.Errorf("list entries: %w", err))
+		return stale(c.snap, &c.checkedAt, now, err)
 	}
 	// A dirty cache was already announced by invalidate; a clean one that
 	// finds a new revision saw another process's write.
 	announce := c.snap != nil && !c.dirty
-	c.snap = newEntrySnapshot(rev, entries)
+	c.snap = next
 	c.checkedAt = now
 	c.dirty = false
 	if announce {
@@ -98,11 +99,14 @@ func (c *entryCache) snapshot(ctx context.Context) (*entrySnapshot, error) {
 }
 
 // entrySnapshot is an immutable view of all entries at one revision, with
-// the per-agent authorized sets computed from it memoised.
+// the per-agent authorized sets computed from it memoised. Snapshots share
+// the cachedEntry values and byParent lists that did not change between
+// them; none is modified once built.
 type entrySnapshot struct {
 	revision int64
-	byID     map[string]*cachedEntry
-	byParent map[string][]*cachedEntry
+	byID     *shardMap[*cachedEntry]
+	// byParent lists the entries of each parent ID, in no set order.
+	byParent *shardMap[[]*cachedEntry]
 
 	mu     sync.Mutex
 	agents map[string]*authorizedSet
@@ -119,17 +123,24 @@ type cachedEntry struct {
 }
 
 func newEntrySnapshot(rev int64, entries []*datastore.Entry) *entrySnapshot {
-	s := &entrySnapshot{
+	byID, byParent := editShards[*cachedEntry](nil), editShards[[]*cachedEntry](nil)
+	for _, e := range entries {
+		ce := newCachedEntry(e)
+		byID.set(e.ID, ce)
+		list, _ := byParent.get(e.ParentID)
+		byParent.set(e.ParentID, append(list, ce))
+	}
+	return &entrySnapshot{
 		revision: rev,
-		byID:     make(map[string]*cachedEntry, len(entries)),
-		byParent: make(map[string][]*cachedEntry),
+		byID:     byID.done(),
+		byParent: byParent.done(),
 		agents:   make(map[string]*authorizedSet),
 	}
-	for _, e := range entries {
-		ce := &cachedEntry{entry: e, proto: protoEntry(e)}
-		ce.id, ce.idErr = spiffeid.FromString(e.SPIFFEID)
-		s.byID[e.ID] = ce
-		s.byParent[e.ParentID] = append(s.byParent[e.ParentID], ce)
-	}
-	return s
+}
+
+// newCachedEntry converts a stored entry once for the snapshots.
+func newCachedEntry(e *datastore.Entry) *cachedEntry {
+	ce := &cachedEntry{entry: e, proto: protoEntry(e)}
+	ce.id, ce.idErr = spiffeid.FromString(e.SPIFFEID)
+	return ce
 }

@@ -150,6 +150,16 @@ type Store interface {
 	// created, updated or deleted, by this or another server process sharing
 	// the database. Callers use it to cheaply detect change.
 	EntriesRevision(ctx context.Context) (int64, error)
+	// EntryChangesSince returns the IDs of the entries created, updated or
+	// deleted after revision since, up to the current revision, from the
+	// store's change log. The log keeps the most recent revisions only
+	// (see DefaultEntryChangesKept); when it no longer reaches back to
+	// since, or since is ahead of the store, Complete is false and the
+	// caller must read every entry instead.
+	EntryChangesSince(ctx context.Context, since int64) (EntryChanges, error)
+	// GetEntries returns the entries with the given IDs, ordered by ID;
+	// IDs without an entry are skipped.
+	GetEntries(ctx context.Context, ids []string) ([]*Entry, error)
 
 	// CreateAgent stores a new agent; ErrAlreadyExists if the ID is taken.
 	CreateAgent(ctx context.Context, a *Agent) (*Agent, error)

@@ -47,12 +47,12 @@ func (s *Store) DeleteBundle(ctx context.Context, trustDomain string, mode datas
 		}
 		switch mode {
 		case datastore.DeleteDissociate:
-			return dissociateEntries(ctx, tx, trustDomain, ids)
+			return s.dissociateEntries(ctx, tx, trustDomain, ids)
 		case datastore.DeleteEntries:
 			if _, err := tx.Exec(ctx, `DELETE FROM entries WHERE id = ANY($1)`, ids); err != nil {
 				return fmt.Errorf("delete entries federating with %q: %w", trustDomain, err)
 			}
-			return bumpEntriesRevision(ctx, tx)
+			return s.bumpEntriesRevision(ctx, tx, ids...)
 		case datastore.DeleteRestrict:
 			return fmt.Errorf("cannot delete bundle %q; federated with %d registration entries: %w", trustDomain, len(ids), datastore.ErrInUse)
 		}
@@ -67,12 +67,12 @@ func (s *Store) DeleteBundle(ctx context.Context, trustDomain string, mode datas
 // dissociateEntries removes trustDomain from the federated trust domains
 // of the entries ids and advances those entries' revisions, so that agents
 // see the change.
-func dissociateEntries(ctx context.Context, tx pgx.Tx, trustDomain string, ids []string) error {
+func (s *Store) dissociateEntries(ctx context.Context, tx pgx.Tx, trustDomain string, ids []string) error {
 	if _, err := tx.Exec(ctx, `UPDATE entries SET revision_number = revision_number + 1 WHERE id = ANY($1)`, ids); err != nil {
 		return fmt.Errorf("dissociate entries from %q: %w", trustDomain, err)
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM entry_federates_with WHERE trust_domain = $1`, trustDomain); err != nil {
 		return fmt.Errorf("dissociate entries from %q: %w", trustDomain, err)
 	}
-	return bumpEntriesRevision(ctx, tx)
+	return s.bumpEntriesRevision(ctx, tx, ids...)
 }

@@ -49,7 +49,10 @@ func (s *Store) CreateEntry(ctx context.Context, e *datastore.Entry) (*datastore
 		case tag.RowsAffected() == 0:
 			return fmt.Errorf("entry %q: %w", out.ID, datastore.ErrAlreadyExists)
 		}
-		return writeEntryChildren(ctx, tx, out)
+		if err := writeEntryChildren(ctx, tx, out); err != nil {
+			return err
+		}
+		return s.bumpEntriesRevision(ctx, tx, out.ID)
 	})
 	if err != nil {
 		return nil, pgError("postgres: create entry: %w", err)
@@ -95,7 +98,10 @@ func (s *Store) UpdateEntry(ctx context.Context, e *datastore.Entry) (*datastore
 		if err := deleteEntryChildren(ctx, tx, out.ID); err != nil {
 			return err
 		}
-		return writeEntryChildren(ctx, tx, out)
+		if err := writeEntryChildren(ctx, tx, out); err != nil {
+			return err
+		}
+		return s.bumpEntriesRevision(ctx, tx, out.ID)
 	})
 	if err != nil {
 		return nil, pgError("postgres: update entry: %w", err)
@@ -124,7 +130,7 @@ func (s *Store) DeleteEntry(ctx context.Context, id string) (*datastore.Entry, e
 			// A concurrent delete won between the read and the delete.
 			return fmt.Errorf("entry %q: %w", id, datastore.ErrNotFound)
 		}
-		return bumpEntriesRevision(ctx, tx)
+		return s.bumpEntriesRevision(ctx, tx, id)
 	})
 	if err != nil {
 		return nil, pgError("postgres: delete entry: %w", err)
@@ -194,8 +200,7 @@ func lockFederatedBundles(ctx context.Context, tx pgx.Tx, tds []string) error {
 }
 
 // writeEntryChildren inserts e's selectors, DNS names and federated trust
-// domains (one statement each, the values as arrays) and bumps the
-// entries revision.
+// domains (one statement each, the values as arrays).
 func writeEntryChildren(ctx context.Context, tx pgx.Tx, e *datastore.Entry) error {
 	if len(e.Selectors) > 0 {
 		types, values := make([]string, len(e.Selectors)), make([]string, len(e.Selectors))
@@ -219,7 +224,7 @@ func writeEntryChildren(ctx context.Context, tx pgx.Tx, e *datastore.Entry) erro
 			return fmt.Errorf("insert federates_with of entry %q: %w", e.ID, err)
 		}
 	}
-	return bumpEntriesRevision(ctx, tx)
+	return nil
 }
 
 // deleteEntryChildren removes an entry's child rows, so an update can

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,12 +35,18 @@ type Config struct {
 	DisableMigration bool
 	// Log receives migration and connection messages; nil discards them.
 	Log *slog.Logger
+	// EntryChangesKept is how many of the latest entries revisions the
+	// entry change log keeps (see Store.EntryChangesSince); 0 means
+	// datastore.DefaultEntryChangesKept.
+	EntryChangesKept int64
 }
 
 // Store is a datastore.Store on a PostgreSQL database.
 type Store struct {
 	pool    *pgxpool.Pool
 	changes *listener
+	// changesKept is how many revisions the entry change log keeps.
+	changesKept int64
 }
 
 var _ datastore.Store = (*Store)(nil)
@@ -58,6 +65,9 @@ func open(ctx context.Context, cfg Config) (*Store, error) {
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.EntryChangesKept < 0 {
+		return nil, fmt.Errorf("entry changes kept: %d is negative", cfg.EntryChangesKept)
 	}
 	pc, err := pgxpool.ParseConfig(cfg.ConnString)
 	if err != nil {
@@ -82,7 +92,11 @@ func open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	log.Debug("opened postgres datastore", "host", pc.ConnConfig.Host, "database", pc.ConnConfig.Database)
-	return &Store{pool: pool, changes: newListener(pc.ConnConfig, log)}, nil
+	return &Store{
+		pool:        pool,
+		changes:     newListener(pc.ConnConfig, log),
+		changesKept: cmp.Or(cfg.EntryChangesKept, datastore.DefaultEntryChangesKept),
+	}, nil
 }
 
 // Close closes the connection pool. Calling it again is harmless.

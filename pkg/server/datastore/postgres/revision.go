@@ -7,21 +7,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// bumpEntriesRevision advances the entries change counter in the caller's
-// transaction, so the counter and the entry change commit together, and
-// notifies changesChannel in the same transaction: PostgreSQL delivers the
-// notification to every listening server only on commit. It is the single
-// place every entry write passes through. Without arguments pgx sends the
-// two statements in one round trip.
-func bumpEntriesRevision(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, `UPDATE entries_revision SET revision = revision + 1 WHERE id = 1; NOTIFY `+changesChannel); err != nil {
-		return fmt.Errorf("bump entries revision: %w", err)
-	}
-	return nil
-}
-
 // bumpBundlesRevision advances the bundles change counter in the caller's
-// transaction; as bumpEntriesRevision, for every bundle write.
+// transaction and notifies changesChannel, which PostgreSQL delivers to
+// every listening server only on commit; as bumpEntriesRevision, for every
+// bundle write. Without arguments pgx sends the two statements in one
+// round trip.
 func bumpBundlesRevision(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, `UPDATE bundles_revision SET revision = revision + 1 WHERE id = 1; NOTIFY `+changesChannel); err != nil {
 		return fmt.Errorf("bump bundles revision: %w", err)

@@ -46,3 +46,10 @@ func TestStoreShared(t *testing.T) {
 		return openConfig(t, postgres.Config{ConnString: cs}), openConfig(t, postgres.Config{ConnString: cs})
 	})
 }
+
+func TestStoreEntryChangesPruning(t *testing.T) {
+	t.Parallel()
+	storetest.RunEntryChangesPruning(t, func(t *testing.T, kept int64) datastore.Store {
+		return openConfig(t, postgres.Config{ConnString: pg.NewDatabase(t), EntryChangesKept: kept})
+	})
+}

@@ -44,9 +44,9 @@ func (s *Store) DeleteBundle(ctx context.Context, trustDomain string, mode datas
 		}
 		switch mode {
 		case datastore.DeleteDissociate:
-			return dissociateEntries(ctx, tx, trustDomain)
+			return s.dissociateEntries(ctx, tx, trustDomain, ids)
 		case datastore.DeleteEntries:
-			return deleteEntries(ctx, tx, ids)
+			return s.deleteEntries(ctx, tx, ids)
 		case datastore.DeleteRestrict:
 			return fmt.Errorf("cannot delete bundle %q; federated with %d registration entries: %w", trustDomain, len(ids), datastore.ErrInUse)
 		}
@@ -58,10 +58,10 @@ func (s *Store) DeleteBundle(ctx context.Context, trustDomain string, mode datas
 	return nil
 }
 
-// dissociateEntries removes trustDomain from every entry's federated trust
-// domains and advances those entries' revisions, so that agents see the
-// change.
-func dissociateEntries(ctx context.Context, tx *sql.Tx, trustDomain string) error {
+// dissociateEntries removes trustDomain from the federated trust domains
+// of the entries ids (every entry federating with it) and advances those
+// entries' revisions, so that agents see the change.
+func (s *Store) dissociateEntries(ctx context.Context, tx *sql.Tx, trustDomain string, ids []string) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE entries SET revision_number = revision_number + 1
 		WHERE id IN (SELECT entry_id FROM entry_federates_with WHERE trust_domain = ?)`, trustDomain); err != nil {
 		return fmt.Errorf("dissociate entries from %q: %w", trustDomain, err)
@@ -69,11 +69,11 @@ func dissociateEntries(ctx context.Context, tx *sql.Tx, trustDomain string) erro
 	if _, err := tx.ExecContext(ctx, `DELETE FROM entry_federates_with WHERE trust_domain = ?`, trustDomain); err != nil {
 		return fmt.Errorf("dissociate entries from %q: %w", trustDomain, err)
 	}
-	return bumpEntriesRevision(ctx, tx)
+	return s.bumpEntriesRevision(ctx, tx, ids...)
 }
 
 // deleteEntries deletes the entries with the given IDs and their children.
-func deleteEntries(ctx context.Context, tx *sql.Tx, ids []string) error {
+func (s *Store) deleteEntries(ctx context.Context, tx *sql.Tx, ids []string) error {
 	for _, id := range ids {
 		if err := deleteEntryChildren(ctx, tx, id); err != nil {
 			return err
@@ -82,5 +82,5 @@ func deleteEntries(ctx context.Context, tx *sql.Tx, ids []string) error {
 			return fmt.Errorf("delete entry %q: %w", id, err)
 		}
 	}
-	return bumpEntriesRevision(ctx, tx)
+	return s.bumpEntriesRevision(ctx, tx, ids...)
 }

@@ -48,7 +48,10 @@ func (s *Store) CreateEntry(ctx context.Context, e *datastore.Entry) (*datastore
 			out.ExpiresAt, out.RevisionNumber, out.CreatedAt); err != nil {
 			return fmt.Errorf("insert entry %q: %w", out.ID, err)
 		}
-		return writeEntryChildren(ctx, tx, out)
+		if err := writeEntryChildren(ctx, tx, out); err != nil {
+			return err
+		}
+		return s.bumpEntriesRevision(ctx, tx, out.ID)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: create entry: %w", err)
@@ -90,7 +93,10 @@ func (s *Store) UpdateEntry(ctx context.Context, e *datastore.Entry) (*datastore
 		if err := deleteEntryChildren(ctx, tx, out.ID); err != nil {
 			return err
 		}
-		return writeEntryChildren(ctx, tx, out)
+		if err := writeEntryChildren(ctx, tx, out); err != nil {
+			return err
+		}
+		return s.bumpEntriesRevision(ctx, tx, out.ID)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: update entry: %w", err)
@@ -116,7 +122,7 @@ func (s *Store) DeleteEntry(ctx context.Context, id string) (*datastore.Entry, e
 		if _, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE id = ?`, id); err != nil {
 			return fmt.Errorf("delete entry %q: %w", id, err)
 		}
-		return bumpEntriesRevision(ctx, tx)
+		return s.bumpEntriesRevision(ctx, tx, id)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: delete entry: %w", err)
@@ -188,7 +194,7 @@ func checkFederatedBundles(ctx context.Context, tx *sql.Tx, tds []string) error 
 }
 
 // writeEntryChildren inserts e's selectors, DNS names and federated trust
-// domains (multi-row INSERTs) and bumps the entries revision.
+// domains (multi-row INSERTs).
 func writeEntryChildren(ctx context.Context, tx *sql.Tx, e *datastore.Entry) error {
 	sels := make([][]any, len(e.Selectors))
 	for i, sel := range e.Selectors {
@@ -211,7 +217,7 @@ func writeEntryChildren(ctx context.Context, tx *sql.Tx, e *datastore.Entry) err
 	if err := insertRows(ctx, tx, `INSERT INTO entry_federates_with (entry_id, trust_domain) VALUES `, tds); err != nil {
 		return fmt.Errorf("insert federates_with of entry %q: %w", e.ID, err)
 	}
-	return bumpEntriesRevision(ctx, tx)
+	return nil
 }
 
 // maxInsertVariables bounds the bound variables of one INSERT, far below
@@ -245,15 +251,6 @@ func deleteEntryChildren(ctx context.Context, tx *sql.Tx, id string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE entry_id = ?`, id); err != nil {
 			return fmt.Errorf("delete %s of entry %q: %w", table, id, err)
 		}
-	}
-	return nil
-}
-
-// bumpEntriesRevision advances the change counter in the caller's
-// transaction, so the counter and the entry change commit together.
-func bumpEntriesRevision(ctx context.Context, tx *sql.Tx) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE entries_revision SET revision = revision + 1 WHERE id = 1`); err != nil {
-		return fmt.Errorf("bump entries revision: %w", err)
 	}
 	return nil
 }

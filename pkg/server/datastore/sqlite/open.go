@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -22,6 +23,8 @@ type Store struct {
 	// lock is the held lock file (nil for a Shared store): one server
 	// process per database.
 	lock *os.File
+	// changesKept is how many revisions the entry change log keeps.
+	changesKept int64
 }
 
 var _ datastore.Store = (*Store)(nil)
@@ -48,6 +51,10 @@ type Config struct {
 	// lockDatabase), alongside the server that holds it: for tests and
 	// tools that stand in for another writer. A server never sets it.
 	Shared bool
+	// EntryChangesKept is how many of the latest entries revisions the
+	// entry change log keeps (see Store.EntryChangesSince); 0 means
+	// datastore.DefaultEntryChangesKept.
+	EntryChangesKept int64
 }
 
 // OpenConfig is Open with cfg's options. Unless cfg.Shared, the store
@@ -55,10 +62,14 @@ type Config struct {
 // database another store holds (in this process or another) fails with an
 // error that says so.
 func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.EntryChangesKept < 0 {
+		return nil, fmt.Errorf("sqlite: open %q: entry changes kept: %d is negative", cfg.ConnString, cfg.EntryChangesKept)
+	}
 	s, err := open(ctx, cfg.ConnString, !cfg.DisableMigration, cfg.Shared, cfg.Log)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %q: %w", cfg.ConnString, err)
 	}
+	s.changesKept = cmp.Or(cfg.EntryChangesKept, datastore.DefaultEntryChangesKept)
 	return s, nil
 }
 

@@ -54,3 +54,17 @@ func TestStoreShared(t *testing.T) {
 		return first, second
 	})
 }
+
+func TestStoreEntryChangesPruning(t *testing.T) {
+	t.Parallel()
+	storetest.RunEntryChangesPruning(t, func(t *testing.T, kept int64) datastore.Store {
+		s, err := sqlite.OpenConfig(t.Context(), sqlite.Config{
+			ConnString: filepath.Join(t.TempDir(), "datastore.sqlite3"), EntryChangesKept: kept,
+		})
+		if err != nil {
+			t.Fatalf("OpenConfig: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

@@ -21,6 +21,7 @@ var concurrencyTests = []sharedTest{
 	{"UniqueCreates", testConcurrentUniqueCreates},
 	{"JoinTokenConsumedOnce", testConcurrentJoinToken},
 	{"EntryCreatesBumpRevision", testConcurrentEntryRevision},
+	{"EntryChangesFollowed", testConcurrentEntryChanges},
 }
 
 // sharedTest is a case run on two handles of one database.

@@ -1,0 +1,127 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/svidkit/svidkit/pkg/server/datastore"
+)
+
+// fullLoadMinChanges is the number of changed entries above which load
+// reads every entry when they are also more than half of the snapshot:
+// reading them by ID would cost as much.
+const fullLoadMinChanges = 1000
+
+// load returns the snapshot of the store's entries at revision rev or
+// later, for c.mu's holder. With a previous snapshot it reads only the
+// entries changed since (the store's change log) and builds on it; every
+// entry is read when there is none, when the log no longer reaches back
+// to it, or when most entries changed.
+func (c *entryCache) load(ctx context.Context, rev int64) (*entrySnapshot, error) {
+	if prev := c.snap; prev != nil {
+		ch, err := c.store.EntryChangesSince(ctx, prev.revision)
+		if err != nil {
+			return nil, fmt.Errorf("read entry changes: %w", err)
+		}
+		if ch.Complete && ch.Revision == prev.revision {
+			return prev, nil // invalidated by a write that failed
+		}
+		if ch.Complete && (len(ch.IDs) <= fullLoadMinChanges || len(ch.IDs) <= prev.byID.len()/2) {
+			changed, err := c.store.GetEntries(ctx, ch.IDs)
+			if err != nil {
+				return nil, fmt.Errorf("read changed entries: %w", err)
+			}
+			return prev.withChanges(ch.Revision, ch.IDs, changed), nil
+		}
+		rev = ch.Revision
+	}
+	// The entries are read after the revision, so they are at least as
+	// new: a write in between is read again at the next change.
+	entries, err := c.store.ListEntries(ctx, datastore.EntryFilter{})
+	if err != nil {
+		return nil, fmt.Errorf("list entries: %w", err)
+	}
+	return newEntrySnapshot(rev, entries), nil
+}
+
+// withChanges returns the snapshot at revision rev that differs from s in
+// the entries ids: those in changed (the stored entries among ids) replace
+// or add to s's, the others were deleted. It copies the shards of the two
+// maps that the changes touch and rebuilds the lists of the parents the
+// changes touch, sharing everything else with s. The authorized sets memoised on s
+// whose inputs the changes did not touch carry over.
+func (s *entrySnapshot) withChanges(rev int64, ids []string, changed []*datastore.Entry) *entrySnapshot {
+	byID, byParent := editShards(s.byID), editShards(s.byParent)
+	gone := make(map[string]bool, len(ids))
+	// touched are the parent IDs whose entry lists change: an entry's old
+	// and new parent.
+	touched := make(map[string]bool)
+	for _, id := range ids {
+		gone[id] = true
+		if old, ok := s.byID.get(id); ok {
+			touched[old.entry.ParentID] = true
+			byID.delete(id)
+		}
+	}
+	added := make(map[string][]*cachedEntry)
+	for _, e := range changed {
+		ce := newCachedEntry(e)
+		byID.set(e.ID, ce)
+		touched[e.ParentID] = true
+		added[e.ParentID] = append(added[e.ParentID], ce)
+	}
+	for parent := range touched {
+		// A new list: s's is shared with s and older snapshots.
+		old, _ := s.byParent.get(parent)
+		list := make([]*cachedEntry, 0, len(old)+len(added[parent]))
+		for _, ce := range old {
+			if !gone[ce.entry.ID] {
+				list = append(list, ce)
+			}
+		}
+		list = append(list, added[parent]...)
+		if len(list) == 0 {
+			byParent.delete(parent)
+		} else {
+			byParent.set(parent, list)
+		}
+	}
+	return &entrySnapshot{
+		revision: rev,
+		byID:     byID.done(),
+		byParent: byParent.done(),
+		agents:   s.untouchedSets(touched),
+	}
+}
+
+// untouchedSets returns the memoised authorized sets that do not depend on
+// the entries of any of the touched parent IDs. A set is computed from the
+// entry lists of its parents only (see authorizedSet.parents), so with
+// those lists unchanged it is the set the next snapshot would compute;
+// carrying it over also keeps its built responses.
+func (s *entrySnapshot) untouchedSets(touched map[string]bool) map[string]*authorizedSet {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]*authorizedSet, len(s.agents))
+	for agent, set := range s.agents {
+		if !dependsOnAny(set, touched) {
+			out[agent] = set
+		}
+	}
+	return out
+}
+
+// dependsOnAny reports whether set was computed from the entry list of any
+// of the parents, iterating over the smaller of the two.
+func dependsOnAny(set *authorizedSet, parents map[string]bool) bool {
+	small, large := parents, set.parents
+	if len(small) > len(large) {
+		small, large = large, small
+	}
+	for p := range small {
+		if large[p] {
+			return true
+		}
+	}
+	return false
+}
