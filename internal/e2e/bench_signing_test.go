@@ -191,7 +191,7 @@ func signLoad(b *testing.B, pid, perCall int, do func(ctx context.Context, i int
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(svids/elapsed.Seconds(), "svids/s")
 	b.ReportMetric(float64((cpu1-cpu0).Microseconds())/svids, "server-cpu-us/svid")
-	b.ReportMetric((cpu1 - cpu0).Seconds()/elapsed.Seconds(), "server-cores")
+	b.ReportMetric((cpu1-cpu0).Seconds()/elapsed.Seconds(), "server-cores")
 }
 
 // newCSR returns a CSR for a fresh P-256 key, with the URI SAN uri unless
