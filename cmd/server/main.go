@@ -34,6 +34,11 @@ func run(ctx context.Context, cfg *config.Server) error {
 	if err != nil {
 		return err
 	}
+	stopProfile, err := startCPUProfile()
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	return serverd.Run(ctx, cfg, serverd.Options{Log: log})
 }
 

@@ -1,7 +1,9 @@
 package benchmetric_test
 
 import (
+	"crypto/sha256"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,5 +42,31 @@ func TestProcStatusMiB(t *testing.T) {
 	rss := benchmetric.ProcStatusMiB(t, os.Getpid(), "VmRSS:")
 	if rss <= 0 || rss > 64*1024 {
 		t.Fatalf("VmRSS of this test = %v MiB, want a plausible size", rss)
+	}
+}
+
+// TestProcCPU compares the reading of this process's /proc stat with the
+// CPU time getrusage reports for it, after burning some CPU so that both
+// are well above the 10 ms resolution.
+func TestProcCPU(t *testing.T) {
+	rusage := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	sum := sha256.Sum256(nil)
+	for start := rusage(); rusage()-start < 200*time.Millisecond; {
+		for range 1000 {
+			sum = sha256.Sum256(sum[:])
+		}
+	}
+	before := rusage()
+	got := benchmetric.ProcCPU(t, os.Getpid())
+	after := rusage()
+	// /proc rounds down to whole ticks (and may lag one tick behind).
+	if got < before-30*time.Millisecond || got > after {
+		t.Fatalf("ProcCPU = %v, getrusage between %v and %v", got, before, after)
 	}
 }

@@ -51,11 +51,13 @@ func Binaries(tb testing.TB, names ...string) string {
 }
 
 // Package builds the package pkg (a path relative to the module root) into
-// the file out, with -trimpath, -tags grpcnotrace and -ldflags "-s -w".
-func Package(tb testing.TB, pkg, out string) {
+// the file out, with -trimpath, -tags grpcnotrace (plus extraTags) and
+// -ldflags "-s -w".
+func Package(tb testing.TB, pkg, out string, extraTags ...string) {
 	tb.Helper()
 	goTool := Go(tb)
-	build := exec.Command(goTool, "build", "-trimpath", "-tags", "grpcnotrace", "-ldflags", "-s -w", "-o", out, pkg)
+	tags := strings.Join(append([]string{"grpcnotrace"}, extraTags...), ",")
+	build := exec.Command(goTool, "build", "-trimpath", "-tags", tags, "-ldflags", "-s -w", "-o", out, pkg)
 	build.Dir = ModuleRoot(tb, goTool)
 	if b, err := build.CombinedOutput(); err != nil {
 		tb.Fatalf("go build %s: %v\n%s", pkg, err, b)

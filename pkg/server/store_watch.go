@@ -89,10 +89,15 @@ func (d *deps) watchStore(ctx context.Context) error {
 		case <-storeChanged:
 			d.cache.recheck()
 			d.bundles.recheck()
-			follow.check(ctx, d)
-			if d.cache.waiters.Load() == 0 {
-				continue
+			// Wake the held syncs before following the stored bundle:
+			// that check is one more database round trip, and on a busy
+			// database each one showed in the propagation tail.
+			if d.cache.waiters.Load() > 0 {
+				_, _ = d.cache.snapshot(ctx)
+				_, _ = d.bundles.snapshot(ctx)
 			}
+			follow.check(ctx, d)
+			continue
 		case <-t.C:
 			if d.cache.waiters.Load() == 0 {
 				continue

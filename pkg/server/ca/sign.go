@@ -2,7 +2,6 @@ package ca
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -63,7 +62,7 @@ func (m *Manager) SignX509SVIDRaw(_ context.Context, p X509SVIDParams) (RawX509S
 		notAfter = authority.Cert.NotAfter
 	}
 	tmpl := signer.template(p, serial, now.Add(-svidBackdate(ttl)), notAfter)
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, authority.Cert, p.PublicKey, authority.Signer)
+	der, err := signer.create(tmpl, p.PublicKey)
 	if err != nil {
 		return RawX509SVID{}, fmt.Errorf("ca: sign X509-SVID for %q: %w", p.SPIFFEID, err)
 	}

@@ -26,6 +26,10 @@ type x509Signer struct {
 	// ID), as encoded by crypto/x509 itself. Passed as ExtraExtensions they
 	// replace crypto/x509's per-signature encoding of the same values.
 	fixedExts []pkix.Extension
+	// der encodes and signs SVIDs without x509.CreateCertificate's
+	// verification of its own signature; nil unless the CA key is a Go
+	// ECDSA key (derSigner).
+	der *derSigner
 }
 
 // OIDs of the extensions in x509Signer.fixedExts.
@@ -73,7 +77,7 @@ func newX509Signer(a *X509Authority, subject pkix.Name) (*x509Signer, error) {
 			exts = append(exts, e)
 		}
 	}
-	return &x509Signer{authority: a, subject: subject, rawSubject: raw, fixedExts: exts}, nil
+	return &x509Signer{authority: a, subject: subject, rawSubject: raw, fixedExts: exts, der: newDERSigner(a)}, nil
 }
 
 // template returns the certificate template of an SVID: the per-SVID
@@ -99,6 +103,15 @@ func (s *x509Signer) template(p X509SVIDParams, serial *big.Int, notBefore, notA
 		tmpl.RawSubject = s.rawSubject
 	}
 	return tmpl
+}
+
+// create returns the DER certificate of tmpl for the subject key pub,
+// signed by the CA.
+func (s *x509Signer) create(tmpl *x509.Certificate, pub any) ([]byte, error) {
+	if s.der != nil {
+		return s.der.sign(tmpl, pub)
+	}
+	return x509.CreateCertificate(rand.Reader, tmpl, s.authority.Cert, pub, s.authority.Signer)
 }
 
 // serialBytes is the length of random serial numbers: 128 bits.
