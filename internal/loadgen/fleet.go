@@ -36,16 +36,23 @@ type fleet struct {
 	attested atomic.Int64
 	ready    atomic.Int64
 	rotated  atomic.Int64
+	// failedAgents counts agents whose Run ended with an error (a join
+	// token refused after a timed-out attempt); they count towards the
+	// "every agent" conditions, so that the run goes on without them.
+	failedAgents atomic.Int64
+	firstFailure atomic.Pointer[error]
 	// received counts the distinct X.509-SVIDs the workloads saw.
 	received atomic.Int64
 	// lastAttested is when the last agent attested (nanoseconds since
 	// start).
 	lastAttested atomic.Int64
 	lastReady    atomic.Int64
-	// allAttested, allReady and allRotated close when every agent
-	// attested, held all its SVIDs, and rotated each of them once.
+	// allAttested, allReady and allRotated close when every agent that
+	// did not fail attested, held all its SVIDs, and rotated each of them
+	// once.
 	allAttested, allReady, allRotated chan struct{}
-	failed                            chan error
+	// mu orders the counts with the closing of the channels.
+	mu sync.Mutex
 }
 
 // workloadSelectors are the selectors of agent workloads: entry j of each
@@ -66,7 +73,6 @@ func newFleet(cfg Config, bundle []*x509.Certificate, token func(i int) string) 
 		allAttested: make(chan struct{}),
 		allReady:    make(chan struct{}),
 		allRotated:  make(chan struct{}),
-		failed:      make(chan error, 1),
 	}
 	quiet := slog.New(slog.DiscardHandler)
 	for i := range cfg.Agents {
@@ -112,10 +118,9 @@ func (f *fleet) run(ctx context.Context, concurrency int) {
 		go func() {
 			defer wg.Done()
 			if err := a.core.Run(ctx); err != nil {
-				select {
-				case f.failed <- fmt.Errorf("agent %d: %w", a.idx, err):
-				default:
-				}
+				err = fmt.Errorf("agent %d: %w", a.idx, err)
+				f.firstFailure.CompareAndSwap(nil, &err)
+				f.fail()
 			}
 		}()
 		go func() {
@@ -168,12 +173,37 @@ func (f *fleet) watch(ctx context.Context, a *simAgent, sels selector.Set, slot 
 }
 
 // mark counts one agent reaching a state, records when, and closes all
-// once every agent has.
+// once every agent has, or failed.
 func (f *fleet) mark(n, last *atomic.Int64, all chan struct{}) {
 	if last != nil {
 		last.Store(int64(time.Since(f.start)))
 	}
-	if n.Add(1) == int64(len(f.agents)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n.Add(1)
+	f.closeIfDone(n, all)
+}
+
+// fail counts one failed agent, which may complete any state.
+func (f *fleet) fail() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failedAgents.Add(1)
+	f.closeIfDone(&f.attested, f.allAttested)
+	f.closeIfDone(&f.ready, f.allReady)
+	f.closeIfDone(&f.rotated, f.allRotated)
+}
+
+// closeIfDone closes all once n and the failed agents are every agent
+// (an agent failing after reaching the state counts twice: at least).
+// The caller holds f.mu.
+func (f *fleet) closeIfDone(n *atomic.Int64, all chan struct{}) {
+	if n.Load()+f.failedAgents.Load() < int64(len(f.agents)) {
+		return
+	}
+	select {
+	case <-all:
+	default:
 		close(all)
 	}
 }

@@ -69,6 +69,7 @@ func TestRunCountsAreTrue(t *testing.T) {
 		{"agent SVIDs signed", agentSigned, agents},
 		{"entries in the store (probe entries deleted)", float64(stored), agents * entries},
 		{"agents rotated", float64(rep.Rotated), agents},
+		{"agents failed", float64(rep.FailedAgents), 0},
 		{"X.509-SVIDs received vs signed", float64(rep.SVIDsReceived), rep.X509Signed()},
 		{"datastore calls of the setup at least tokens + entry batch", min(rep.Setup.DatastoreCalls, agents+1), agents + 1},
 	}

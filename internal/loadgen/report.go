@@ -34,6 +34,12 @@ type Report struct {
 	// Attestations counts agents that attested; Rotated those that
 	// rotated every SVID once (rotation phase only).
 	Attestations, Rotated int64
+	// FailedAgents counts agents that gave up (their Run failed), with
+	// the first one's error: under overload a join token attestation
+	// that timed out on the agent's side but succeeded on the server's
+	// cannot be retried, since the token is used.
+	FailedAgents int64
+	FirstFailure string
 	// SVIDsReceived counts the distinct X.509-SVIDs the simulated
 	// workloads received (probes' included): the agents' side of
 	// X509Signed.
@@ -63,6 +69,9 @@ func (r *Report) Write(w io.Writer) {
 	fmt.Fprintf(w, "setup: %d tokens + %d entries in %s (%s datastore calls/s)\n",
 		c.Agents, c.Agents*c.EntriesPerAgent, r.Setup.Duration.Round(time.Millisecond), rate(r.Setup, r.Setup.DatastoreCalls))
 	fmt.Fprintf(w, "attestations: %d in %s = %.0f/s\n", r.Attestations, r.Attested.Round(time.Millisecond), perSec(float64(r.Attestations), r.Attested))
+	if r.FailedAgents > 0 {
+		fmt.Fprintf(w, "failed agents: %d, first: %s\n", r.FailedAgents, r.FirstFailure)
+	}
 	fmt.Fprintf(w, "ready (every agent holds all its SVIDs): %s; ramp signed %.0f X.509-SVIDs = %.0f/s\n",
 		r.Ready.Round(time.Millisecond), r.Ramp.X509Signed, perSec(r.Ramp.X509Signed, r.Ready))
 	writePhase(w, r.Ramp)

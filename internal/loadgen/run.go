@@ -123,6 +123,10 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		rep.Rotated = f.rotated.Load()
 	}
 	rep.Attestations = f.attested.Load()
+	rep.FailedAgents = f.failedAgents.Load()
+	if e := f.firstFailure.Load(); e != nil {
+		rep.FirstFailure = (*e).Error()
+	}
 	rep.SVIDsReceived = f.received.Load()
 	for _, t := range cfg.Servers {
 		m := ServerMemory{Name: t.Name}
@@ -151,8 +155,6 @@ func (r *runner) await(ctx context.Context, f *fleet, ch <-chan struct{}, what s
 		select {
 		case <-ch:
 			return nil
-		case err := <-f.failed:
-			return fmt.Errorf("loadgen: waiting for %s: %w", what, err)
 		case <-timeout:
 			return fmt.Errorf("loadgen: %s: not within %s", what, limit)
 		case <-ctx.Done():
@@ -162,7 +164,7 @@ func (r *runner) await(ctx context.Context, f *fleet, ch <-chan struct{}, what s
 			return fmt.Errorf("loadgen: waiting for %s: %w", what, ctx.Err())
 		case <-progress.C:
 			r.cfg.Log.Info("waiting", "for", what, "attested", f.attested.Load(), "ready", f.ready.Load(),
-				"rotated", f.rotated.Load(), "svids_received", f.received.Load())
+				"rotated", f.rotated.Load(), "failed", f.failedAgents.Load(), "svids_received", f.received.Load())
 		}
 	}
 }
