@@ -10,8 +10,8 @@ import (
 // ServerHCL renders cfg as a server configuration file, for tests that run
 // the svidkit-server binary with the settings an in-process server gets.
 // It renders what Layout.ServerConfig sets, the log level, the federation
-// block and the health listener, and refuses other node attestors and
-// notifiers rather than leave them out.
+// block, a disabled attestation rate limit and the health listener, and
+// refuses other node attestors and notifiers rather than leave them out.
 func ServerHCL(cfg *config.Server) (string, error) {
 	if cfg.K8sPSAT != nil || cfg.K8sBundle != nil {
 		return "", fmt.Errorf("testenv: server HCL: k8s_psat and k8sbundle are not rendered")
@@ -21,6 +21,9 @@ func ServerHCL(cfg *config.Server) (string, error) {
 	fmt.Fprintf(&b, "  bind_address = %q\n  bind_port = %d\n  socket_path = %q\n", cfg.BindAddress, cfg.BindPort, cfg.SocketPath)
 	fmt.Fprintf(&b, "  trust_domain = %q\n  data_dir = %q\n  log_level = %q\n", cfg.TrustDomain.Name(), cfg.DataDir, cfg.LogLevel)
 	fmt.Fprintf(&b, "  ca_ttl = %q\n  default_x509_svid_ttl = %q\n  agent_ttl = %q\n", cfg.CATTL, cfg.DefaultX509SVIDTTL, cfg.AgentTTL)
+	if !cfg.RateLimitAttestation {
+		fmt.Fprintf(&b, "  ratelimit {\n    attestation = false\n  }\n")
+	}
 	if err := writeFederation(&b, cfg.Federation); err != nil {
 		return "", err
 	}

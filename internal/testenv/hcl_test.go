@@ -39,6 +39,11 @@ func TestHCLRoundTrip(t *testing.T) {
 	}{
 		{"server", func(t *testing.T) { roundTrip(t, server(false), testenv.ServerHCL, config.ParseServer) }},
 		{"server with health listener", func(t *testing.T) { roundTrip(t, server(true), testenv.ServerHCL, config.ParseServer) }},
+		{"server without attestation rate limit", func(t *testing.T) {
+			cfg := server(false)
+			cfg.RateLimitAttestation = false
+			roundTrip(t, cfg, testenv.ServerHCL, config.ParseServer)
+		}},
 		{"server with federation", func(t *testing.T) {
 			cfg := server(false)
 			cfg.Federation = &config.Federation{

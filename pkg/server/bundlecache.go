@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -143,17 +145,40 @@ func (s *bundleSnapshot) digestFor(set *authorizedSet) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// bundleDigest hashes the SPIFFE bundle document of b; nil hashes as
-// nothing.
+// bundleDigest hashes what agents receive of b: its X.509 authorities in
+// order, its JWT authorities by key ID, its refresh hint and sequence
+// number; nil hashes as nothing. It hashes a canonical form, not the
+// bundle document: Marshal lists JWT authorities in map order, which
+// differs between calls once there are two (several servers, or a
+// prepared next key), and every held sync would then end at each check.
 func bundleDigest(b *spiffebundle.Bundle) ([sha256.Size]byte, error) {
 	if b == nil {
 		return [sha256.Size]byte{}, nil
 	}
-	data, err := b.Marshal()
-	if err != nil {
-		return [sha256.Size]byte{}, fmt.Errorf("marshal own bundle: %w", err)
+	h := sha256.New()
+	field := func(p []byte) {
+		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(p))))
+		h.Write(p)
 	}
-	return sha256.Sum256(data), nil
+	x509s, jwt := b.X509Authorities(), b.JWTAuthorities()
+	field(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(nil, uint32(len(x509s))), uint64(len(jwt))))
+	for _, c := range x509s {
+		field(c.Raw)
+	}
+	for _, id := range slices.Sorted(maps.Keys(jwt)) {
+		der, err := x509.MarshalPKIXPublicKey(jwt[id])
+		if err != nil {
+			return [sha256.Size]byte{}, fmt.Errorf("own bundle: jwt authority %q: %w", id, err)
+		}
+		field([]byte(id))
+		field(der)
+	}
+	hint, _ := b.RefreshHint()
+	seq, _ := b.SequenceNumber()
+	field(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(hint)), seq))
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum, nil
 }
 
 // federatedTrustDomains returns the names of the trust domains the set's

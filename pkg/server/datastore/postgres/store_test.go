@@ -3,8 +3,10 @@ package postgres_test
 import (
 	"os"
 	"testing"
+	"time"
 
 	"github.com/svidkit/svidkit/internal/pgtest"
+	"github.com/svidkit/svidkit/pkg/selector"
 	"github.com/svidkit/svidkit/pkg/server/datastore"
 	"github.com/svidkit/svidkit/pkg/server/datastore/postgres"
 	"github.com/svidkit/svidkit/pkg/server/datastore/storetest"
@@ -52,4 +54,29 @@ func TestStoreEntryChangesPruning(t *testing.T) {
 	storetest.RunEntryChangesPruning(t, func(t *testing.T, kept int64) datastore.Store {
 		return openConfig(t, postgres.Config{ConnString: pg.NewDatabase(t), EntryChangesKept: kept})
 	})
+}
+
+// TestWithMetricsKeepsNotifier: the counting wrapper of a PostgreSQL store
+// still announces changes, so that servers keep waking held syncs at once.
+func TestWithMetricsKeepsNotifier(t *testing.T) {
+	t.Parallel()
+	s, err := datastore.WithMetrics(openConfig(t, postgres.Config{ConnString: pg.NewDatabase(t)}), nil)
+	if err != nil {
+		t.Fatalf("WithMetrics: %v", err)
+	}
+	n, ok := s.(datastore.ChangeNotifier)
+	if !ok {
+		t.Fatal("the wrapped PostgreSQL store is not a ChangeNotifier")
+	}
+	changes, cancel := n.SubscribeChanges()
+	defer cancel()
+	if _, err := s.CreateEntry(t.Context(), &datastore.Entry{SPIFFEID: "spiffe://td/w", ParentID: "spiffe://td/p",
+		Selectors: selector.NewSet(selector.Selector{Type: "unix", Value: "uid:1"})}); err != nil {
+		t.Fatalf("CreateEntry: %v", err)
+	}
+	select {
+	case <-changes:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no change announced within 10s of CreateEntry through the wrapper")
+	}
 }
