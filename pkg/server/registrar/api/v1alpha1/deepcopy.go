@@ -18,6 +18,16 @@ func (s *ClusterSPIFFEIDSpec) DeepCopyInto(out *ClusterSPIFFEIDSpec) {
 	}
 }
 
+// DeepCopy returns a deep copy of s.
+func (s *ClusterSPIFFEIDSpec) DeepCopy() *ClusterSPIFFEIDSpec {
+	if s == nil {
+		return nil
+	}
+	out := new(ClusterSPIFFEIDSpec)
+	s.DeepCopyInto(out)
+	return out
+}
+
 // DeepCopyInto copies c into out.
 func (c *ClusterSPIFFEID) DeepCopyInto(out *ClusterSPIFFEID) {
 	*out = *c
