@@ -78,6 +78,12 @@ type ClusterSPIFFEIDStatus struct {
 	// Stats of the last reconciliation.
 	// +kubebuilder:validation:Optional
 	Stats ClusterSPIFFEIDStats `json:"stats"`
+
+	// Warnings about the spec that did not stop rendering, such as the
+	// .PodMeta.ServiceAccountName alias (an svidkit addition; absent from
+	// spire-controller-manager's schema).
+	// +kubebuilder:validation:Optional
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // ClusterSPIFFEIDStats counts the outcome of reconciling one

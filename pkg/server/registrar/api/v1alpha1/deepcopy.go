@@ -33,7 +33,7 @@ func (c *ClusterSPIFFEID) DeepCopyInto(out *ClusterSPIFFEID) {
 	*out = *c
 	c.ObjectMeta.DeepCopyInto(&out.ObjectMeta)
 	c.Spec.DeepCopyInto(&out.Spec)
-	out.Status = c.Status
+	out.Status.Warnings = cloneStrings(c.Status.Warnings)
 }
 
 // DeepCopy returns a deep copy of c.
