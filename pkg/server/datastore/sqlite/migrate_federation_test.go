@@ -28,6 +28,8 @@ func TestMigrationFederatesWithNames(t *testing.T) {
 	for _, q := range []string{
 		`DROP TABLE federation_relationships`,
 		`DROP TABLE bundles_revision`, // 0003
+		`DROP INDEX entries_owner`,    // 0004
+		`ALTER TABLE entries DROP COLUMN owner`,
 		`DELETE FROM schema_migrations WHERE version >= 2`,
 		`INSERT INTO entries (id, spiffe_id, parent_id, selectors_hash, created_at) VALUES ('e1', 'spiffe://td/a', 'spiffe://td/p', 'h1', 1)`,
 		`INSERT INTO entries (id, spiffe_id, parent_id, selectors_hash, created_at) VALUES ('e2', 'spiffe://td/b', 'spiffe://td/p', 'h2', 1)`,
