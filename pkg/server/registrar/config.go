@@ -125,10 +125,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("registrar: %w", err)
 	}
 	if c.LeaseNamespace == "" {
+		c.LeaseNamespace = PodNamespace()
+	}
+	if c.LeaseNamespace == "" {
 		c.LeaseNamespace = "default"
-		if b, err := os.ReadFile(serviceAccountNamespace); err == nil && len(b) > 0 {
-			c.LeaseNamespace = string(b)
-		}
 	}
 	if c.LeaseName == "" {
 		c.LeaseName = "svidkit-registrar-" + c.ClusterName

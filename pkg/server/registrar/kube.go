@@ -69,7 +69,7 @@ func newClients(base *rest.Config) (*clients, error) {
 // informers are the registrar's watches; the CRD ones are nil when not
 // reconciled.
 type informers struct {
-	pods, namespaces, nodes                cache.SharedIndexInformer
+	pods, namespaces, nodes               cache.SharedIndexInformer
 	spiffeIDs, staticEntries, federations cache.SharedIndexInformer
 }
 
