@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/svidkit/svidkit/pkg/config"
 	"github.com/svidkit/svidkit/pkg/server/datastore"
 	"github.com/svidkit/svidkit/pkg/server/nodeattest/k8spsat"
 	"github.com/svidkit/svidkit/pkg/server/registrar/api/v1alpha1"
@@ -102,9 +103,10 @@ func registrations(m *model) ([]registered, error) {
 	}
 	var cands []render.Candidate
 	byEntry := map[*datastore.Entry]registered{}
+	ignored := ignoredNamespaces(m)
 	for _, pd := range pods(m.s) {
 		ns := pd.meta.GetNamespace()
-		if slices.Contains(cfg.IgnoreNamespaces, ns) {
+		if slices.Contains(ignored, ns) {
 			continue
 		}
 		k8sPod := &corev1.Pod{
@@ -143,6 +145,16 @@ func registrations(m *model) ([]registered, error) {
 		out = append(out, byEntry[c.Entry])
 	}
 	return out, p.err()
+}
+
+// ignoredNamespaces returns the namespaces the registrar skips:
+// ignore_namespaces, or when the key is absent pkg/config's defaults and
+// the server's namespace.
+func ignoredNamespaces(m *model) []string {
+	if ns := m.srv.Registrar.IgnoreNamespaces; ns != nil {
+		return ns
+	}
+	return append(slices.Clone(config.DefaultRegistrarIgnoreNamespaces), m.server.pod.meta.GetNamespace())
 }
 
 // namespaceObject returns namespace ns as the apiserver holds it: the
@@ -198,7 +210,7 @@ func checkRegistrarCluster(m *model) error {
 		return fmt.Errorf("server.conf registrar cluster_name %q; the agents attest in k8s_psat cluster %q, so entries would name parents no agent has",
 			cfg.ClusterName, m.agt.PSAT.Cluster)
 	}
-	if ns := m.server.pod.meta.GetNamespace(); !slices.Contains(cfg.IgnoreNamespaces, ns) {
+	if ns := m.server.pod.meta.GetNamespace(); !slices.Contains(ignoredNamespaces(m), ns) {
 		return fmt.Errorf("server.conf registrar ignore_namespaces %q lacks the server's namespace %s", cfg.IgnoreNamespaces, ns)
 	}
 	return nil
