@@ -360,3 +360,8 @@ func (c *cluster) waitResource(t *testing.T, resource, name, what string, newObj
 		t.Fatalf("waiting for %s %s: %s: %v (last %+v)", resource, name, what, err, last)
 	}
 }
+
+// deleteNow deletes a pod at once, as the kubelet does once its
+// containers stopped; without a kubelet a graceful delete would only mark
+// the pod terminating.
+var deleteNow = metav1.DeleteOptions{GracePeriodSeconds: new(int64)}
