@@ -71,6 +71,12 @@ type notifyingStore struct {
 	datastore.Store
 	mu      sync.Mutex
 	waiters []chan struct{}
+	// hold, when set, injects a fault: the creation after holdAfter
+	// others signals held and waits until hold is closed, so a test can
+	// act while a write is in flight.
+	hold, held chan struct{}
+	holdAfter  int
+	creates    int
 }
 
 func (s *notifyingStore) changed() <-chan struct{} {
@@ -91,6 +97,17 @@ func (s *notifyingStore) notify() {
 }
 
 func (s *notifyingStore) CreateEntry(ctx context.Context, e *datastore.Entry) (*datastore.Entry, error) {
+	s.mu.Lock()
+	s.creates++
+	wait := s.hold != nil && s.creates > s.holdAfter
+	s.mu.Unlock()
+	if wait {
+		select {
+		case s.held <- struct{}{}:
+		default:
+		}
+		<-s.hold
+	}
 	defer s.notify()
 	return s.Store.CreateEntry(ctx, e)
 }

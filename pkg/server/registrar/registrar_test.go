@@ -37,6 +37,8 @@ func TestRegistrar(t *testing.T) {
 		{"StaticEntries", testStaticEntries},
 		{"Federation", testFederation},
 		{"TwoServersOneLease", testTwoServers},
+		// Last: it restarts the apiserver.
+		{"APIServerRestartedMidReconcile", testAPIServerRestart},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, c, "c-"+fmt.Sprint(len(tc.name))+"-"+lower(tc.name)) })
 	}
