@@ -37,6 +37,7 @@ func TestRegistrar(t *testing.T) {
 		{"StaticEntries", testStaticEntries},
 		{"Federation", testFederation},
 		{"TwoServersOneLease", testTwoServers},
+		{"AutoPopulateDNSNames", testAutoPopulateDNSNames},
 		// Last: it restarts the apiserver.
 		{"APIServerRestartedMidReconcile", testAPIServerRestart},
 	} {
