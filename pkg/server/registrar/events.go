@@ -1,9 +1,11 @@
 package registrar
 
 import (
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
@@ -99,6 +101,20 @@ func (r *Registrar) addHandlers() error {
 						s.federationDeleted(c)
 					}
 					r.enqueue(key{kind: kindFederation})
+				}
+			},
+		}})
+	}
+	if r.inf.endpointSlices != nil {
+		handlers = append(handlers, struct {
+			in cache.SharedIndexInformer
+			h  cache.ResourceEventHandler
+		}{r.inf.endpointSlices, cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { r.sliceEvent(nil, obj.(*discoveryv1.EndpointSlice)) },
+			UpdateFunc: func(old, obj any) { r.sliceEvent(old.(*discoveryv1.EndpointSlice), obj.(*discoveryv1.EndpointSlice)) },
+			DeleteFunc: func(obj any) {
+				if s, ok := tombstone[*discoveryv1.EndpointSlice](obj); ok {
+					r.sliceEvent(s, nil)
 				}
 			},
 		}})
@@ -220,6 +236,26 @@ func (r *Registrar) spiffeIDEvent(old, cur *v1alpha1.ClusterSPIFFEID) {
 	}
 	if cur != nil {
 		r.enqueue(key{kind: kindStatus, name: cur.Name})
+	}
+}
+
+// sliceEvent enqueues the pods an EndpointSlice targeted or targets when
+// its endpoints or service changed (their auto-populated DNS names).
+func (r *Registrar) sliceEvent(old, cur *discoveryv1.EndpointSlice) {
+	if r.current.Load() == nil {
+		return
+	}
+	if old != nil && cur != nil && old.Labels[discoveryv1.LabelServiceName] == cur.Labels[discoveryv1.LabelServiceName] &&
+		slices.Equal(slicePods(old), slicePods(cur)) {
+		return
+	}
+	for _, s := range []*discoveryv1.EndpointSlice{old, cur} {
+		if s == nil {
+			continue
+		}
+		for _, uid := range slicePods(s) {
+			r.enqueue(key{kind: kindPod, name: uid})
+		}
 	}
 }
 

@@ -42,10 +42,13 @@ type cluster struct {
 	spire rest.Interface
 }
 
-func startCluster(t *testing.T) *cluster {
+func startCluster(t testing.TB) *cluster {
 	t.Helper()
 	env := kubeenv.Start(t)
 	env.InstallCRDs(t, crdDir)
+	// The tests create pods in bursts; client-go's default client-side
+	// limit (5 requests/s) would measure itself.
+	env.Config.QPS, env.Config.Burst = 1000, 1000
 	kube, err := kubernetes.NewForConfig(env.Config)
 	if err != nil {
 		t.Fatal(err)
@@ -71,6 +74,12 @@ type notifyingStore struct {
 	datastore.Store
 	mu      sync.Mutex
 	waiters []chan struct{}
+	// hold, when set, injects a fault: the creation after holdAfter
+	// others signals held and waits until hold is closed, so a test can
+	// act while a write is in flight.
+	hold, held chan struct{}
+	holdAfter  int
+	creates    int
 }
 
 func (s *notifyingStore) changed() <-chan struct{} {
@@ -91,6 +100,17 @@ func (s *notifyingStore) notify() {
 }
 
 func (s *notifyingStore) CreateEntry(ctx context.Context, e *datastore.Entry) (*datastore.Entry, error) {
+	s.mu.Lock()
+	s.creates++
+	wait := s.hold != nil && s.creates > s.holdAfter
+	s.mu.Unlock()
+	if wait {
+		select {
+		case s.held <- struct{}{}:
+		default:
+		}
+		<-s.hold
+	}
 	defer s.notify()
 	return s.Store.CreateEntry(ctx, e)
 }
@@ -116,7 +136,7 @@ func (s *notifyingStore) DeleteFederationRelationship(ctx context.Context, td st
 }
 
 // waitStore waits until ok holds, re-checking after every write.
-func waitStore(t *testing.T, s *notifyingStore, what string, ok func() bool) {
+func waitStore(t testing.TB, s *notifyingStore, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.After(waitTimeout)
 	for {
@@ -132,7 +152,7 @@ func waitStore(t *testing.T, s *notifyingStore, what string, ok func() bool) {
 	}
 }
 
-func openStore(t *testing.T) *notifyingStore {
+func openStore(t testing.TB) *notifyingStore {
 	t.Helper()
 	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "datastore.sqlite3"), slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -144,7 +164,7 @@ func openStore(t *testing.T) *notifyingStore {
 
 // waitEntries waits until the entries matching f satisfy ok, re-checking
 // after every entry write.
-func waitEntries(t *testing.T, s *notifyingStore, f datastore.EntryFilter, what string, ok func([]*datastore.Entry) bool) []*datastore.Entry {
+func waitEntries(t testing.TB, s *notifyingStore, f datastore.EntryFilter, what string, ok func([]*datastore.Entry) bool) []*datastore.Entry {
 	t.Helper()
 	deadline := time.After(waitTimeout)
 	for {
@@ -213,7 +233,7 @@ func (c *cluster) registrarConfig(store registrar.Store, clusterName, class stri
 
 // run starts a registrar and returns the function that stops it and
 // waits for Run to return.
-func run(t *testing.T, cfg registrar.Config) (stop func()) {
+func run(t testing.TB, cfg registrar.Config) (stop func()) {
 	t.Helper()
 	r, err := registrar.New(cfg)
 	if err != nil {
@@ -241,7 +261,7 @@ func run(t *testing.T, cfg registrar.Config) (stop func()) {
 }
 
 // namespace creates a namespace with labels.
-func (c *cluster) namespace(t *testing.T, name string, labels map[string]string) *corev1.Namespace {
+func (c *cluster) namespace(t testing.TB, name string, labels map[string]string) *corev1.Namespace {
 	t.Helper()
 	ns, err := c.kube.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
 	if err != nil {
@@ -251,7 +271,7 @@ func (c *cluster) namespace(t *testing.T, name string, labels map[string]string)
 }
 
 // node creates a node.
-func (c *cluster) node(t *testing.T, name string) *corev1.Node {
+func (c *cluster) node(t testing.TB, name string) *corev1.Node {
 	t.Helper()
 	n, err := c.kube.CoreV1().Nodes().Create(t.Context(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
 	if err != nil {
@@ -261,7 +281,7 @@ func (c *cluster) node(t *testing.T, name string) *corev1.Node {
 }
 
 // pod creates a pod scheduled on node.
-func (c *cluster) pod(t *testing.T, ns, name, node string, labels map[string]string) *corev1.Pod {
+func (c *cluster) pod(t testing.TB, ns, name, node string, labels map[string]string) *corev1.Pod {
 	t.Helper()
 	p, err := c.kube.CoreV1().Pods(ns).Create(t.Context(), newPod(ns, name, node, labels), metav1.CreateOptions{})
 	if err != nil {
@@ -282,7 +302,7 @@ func newPod(ns, name, node string, labels map[string]string) *corev1.Pod {
 }
 
 // create creates a spire.spiffe.io resource.
-func (c *cluster) create(t *testing.T, resource string, obj runtime.Object) {
+func (c *cluster) create(t testing.TB, resource string, obj runtime.Object) {
 	t.Helper()
 	if err := c.spire.Post().Resource(resource).Body(obj).Do(t.Context()).Error(); err != nil {
 		t.Fatalf("create %s: %v", resource, err)
@@ -292,7 +312,7 @@ func (c *cluster) create(t *testing.T, resource string, obj runtime.Object) {
 // spiffeID creates a ClusterSPIFFEID. Without a namespace selector it
 // selects only the namespace named as its class (each test case's own),
 // so that the cases sharing the cluster do not see each other's pods.
-func (c *cluster) spiffeID(t *testing.T, name string, spec v1alpha1.ClusterSPIFFEIDSpec) {
+func (c *cluster) spiffeID(t testing.TB, name string, spec v1alpha1.ClusterSPIFFEIDSpec) {
 	t.Helper()
 	if spec.NamespaceSelector == nil {
 		spec.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": spec.ClassName}}
@@ -304,7 +324,7 @@ func (c *cluster) spiffeID(t *testing.T, name string, spec v1alpha1.ClusterSPIFF
 }
 
 // getSPIFFEID reads a ClusterSPIFFEID.
-func (c *cluster) getSPIFFEID(t *testing.T, name string) *v1alpha1.ClusterSPIFFEID {
+func (c *cluster) getSPIFFEID(t testing.TB, name string) *v1alpha1.ClusterSPIFFEID {
 	t.Helper()
 	out := &v1alpha1.ClusterSPIFFEID{}
 	if err := c.spire.Get().Resource("clusterspiffeids").Name(name).Do(t.Context()).Into(out); err != nil {
@@ -315,7 +335,7 @@ func (c *cluster) getSPIFFEID(t *testing.T, name string) *v1alpha1.ClusterSPIFFE
 
 // waitSPIFFEIDStatus waits until the named ClusterSPIFFEID's status
 // satisfies ok.
-func (c *cluster) waitSPIFFEIDStatus(t *testing.T, name, what string, ok func(v1alpha1.ClusterSPIFFEIDStatus) bool) {
+func (c *cluster) waitSPIFFEIDStatus(t testing.TB, name, what string, ok func(v1alpha1.ClusterSPIFFEIDStatus) bool) {
 	t.Helper()
 	c.waitResource(t, "clusterspiffeids", name, what, func() runtime.Object { return &v1alpha1.ClusterSPIFFEID{} },
 		func(o runtime.Object) bool { return ok(o.(*v1alpha1.ClusterSPIFFEID).Status) })
@@ -323,7 +343,7 @@ func (c *cluster) waitSPIFFEIDStatus(t *testing.T, name, what string, ok func(v1
 
 // waitStaticStatus waits until the named ClusterStaticEntry's status is
 // want.
-func (c *cluster) waitStaticStatus(t *testing.T, name string, want v1alpha1.ClusterStaticEntryStatus) {
+func (c *cluster) waitStaticStatus(t testing.TB, name string, want v1alpha1.ClusterStaticEntryStatus) {
 	t.Helper()
 	c.waitResource(t, "clusterstaticentries", name, fmt.Sprintf("%+v", want), func() runtime.Object { return &v1alpha1.ClusterStaticEntry{} },
 		func(o runtime.Object) bool { return o.(*v1alpha1.ClusterStaticEntry).Status == want })
@@ -331,7 +351,7 @@ func (c *cluster) waitStaticStatus(t *testing.T, name string, want v1alpha1.Clus
 
 // waitResource waits, on a watch from the version read, until the named
 // spire.spiffe.io resource satisfies ok.
-func (c *cluster) waitResource(t *testing.T, resource, name, what string, newObj func() runtime.Object, ok func(runtime.Object) bool) {
+func (c *cluster) waitResource(t testing.TB, resource, name, what string, newObj func() runtime.Object, ok func(runtime.Object) bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
 	defer cancel()
@@ -360,3 +380,8 @@ func (c *cluster) waitResource(t *testing.T, resource, name, what string, newObj
 		t.Fatalf("waiting for %s %s: %s: %v (last %+v)", resource, name, what, err, last)
 	}
 }
+
+// deleteNow deletes a pod at once, as the kubelet does once its
+// containers stopped; without a kubelet a graceful delete would only mark
+// the pod terminating.
+var deleteNow = metav1.DeleteOptions{GracePeriodSeconds: new(int64)}

@@ -3,8 +3,10 @@ package registrar
 import (
 	"fmt"
 	"net/http"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -20,13 +22,17 @@ import (
 const (
 	podUIDIndex  = "uid"
 	podNodeIndex = "node"
+	// sliceByPodIndex indexes EndpointSlices by the UIDs of the pods
+	// their endpoints target.
+	sliceByPodIndex = "pod"
 )
 
 // clients are the REST clients of the two API groups watched.
 type clients struct {
-	core  rest.Interface // /api/v1
-	spire rest.Interface // /apis/spire.spiffe.io/v1alpha1
-	http  *http.Client
+	core      rest.Interface // /api/v1
+	discovery rest.Interface // /apis/discovery.k8s.io/v1
+	spire     rest.Interface // /apis/spire.spiffe.io/v1alpha1
+	http      *http.Client
 }
 
 // newClients builds typed REST clients over one scheme holding core/v1
@@ -34,7 +40,7 @@ type clients struct {
 // scheme registers every API group; see package kubeclient).
 func newClients(base *rest.Config) (*clients, error) {
 	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, v1alpha1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, discoveryv1.AddToScheme, v1alpha1.AddToScheme} {
 		if err := add(scheme); err != nil {
 			return nil, fmt.Errorf("registrar: build scheme: %w", err)
 		}
@@ -51,6 +57,7 @@ func newClients(base *rest.Config) (*clients, error) {
 		out     *rest.Interface
 	}{
 		{"/api", corev1.SchemeGroupVersion, &c.core},
+		{"/apis", discoveryv1.SchemeGroupVersion, &c.discovery},
 		{"/apis", v1alpha1.GroupVersion, &c.spire},
 	} {
 		cfg := rest.CopyConfig(base)
@@ -71,12 +78,15 @@ func newClients(base *rest.Config) (*clients, error) {
 type informers struct {
 	pods, namespaces, nodes               cache.SharedIndexInformer
 	spiffeIDs, staticEntries, federations cache.SharedIndexInformer
+	// endpointSlices feed autoPopulateDNSNames; watched with
+	// ClusterSPIFFEIDs.
+	endpointSlices cache.SharedIndexInformer
 }
 
 // all returns the informers that exist.
 func (i *informers) all() []cache.SharedIndexInformer {
 	var out []cache.SharedIndexInformer
-	for _, in := range []cache.SharedIndexInformer{i.pods, i.namespaces, i.nodes, i.spiffeIDs, i.staticEntries, i.federations} {
+	for _, in := range []cache.SharedIndexInformer{i.pods, i.namespaces, i.nodes, i.spiffeIDs, i.staticEntries, i.federations, i.endpointSlices} {
 		if in != nil {
 			out = append(out, in)
 		}
@@ -112,6 +122,9 @@ func newInformers(c *clients, r Reconcile) (*informers, error) {
 	in.nodes = newInformer(c.core, "nodes", &corev1.Node{}, cache.Indexers{})
 	if r.ClusterSPIFFEIDs {
 		in.spiffeIDs = newInformer(c.spire, v1alpha1.ClusterSPIFFEIDResource.Resource, &v1alpha1.ClusterSPIFFEID{}, cache.Indexers{})
+		in.endpointSlices = newInformer(c.discovery, "endpointslices", &discoveryv1.EndpointSlice{}, cache.Indexers{
+			sliceByPodIndex: func(obj any) ([]string, error) { return slicePods(obj.(*discoveryv1.EndpointSlice)), nil },
+		})
 	}
 	if r.ClusterStaticEntries {
 		in.staticEntries = newInformer(c.spire, v1alpha1.ClusterStaticEntryResource.Resource, &v1alpha1.ClusterStaticEntry{}, cache.Indexers{})
@@ -125,6 +138,35 @@ func newInformers(c *clients, r Reconcile) (*informers, error) {
 		}
 	}
 	return in, nil
+}
+
+// slicePods returns the UIDs of the pods an EndpointSlice targets.
+func slicePods(s *discoveryv1.EndpointSlice) []string {
+	var uids []string
+	for _, ep := range s.Endpoints {
+		if ref := ep.TargetRef; ref != nil && ref.Kind == "Pod" && ref.UID != "" {
+			uids = append(uids, string(ref.UID))
+		}
+	}
+	return uids
+}
+
+// serviceNames returns "<service>.<namespace>" of every service whose
+// EndpointSlices target the pod with uid, sorted.
+func (i *informers) serviceNames(uid string) []string {
+	if i.endpointSlices == nil {
+		return nil
+	}
+	objs, _ := i.endpointSlices.GetIndexer().ByIndex(sliceByPodIndex, uid)
+	var names []string
+	for _, o := range objs {
+		s := o.(*discoveryv1.EndpointSlice)
+		if svc := s.Labels[discoveryv1.LabelServiceName]; svc != "" {
+			names = append(names, svc+"."+s.Namespace)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // slimPod drops what no template or selector reads from a cached pod.

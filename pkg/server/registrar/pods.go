@@ -90,8 +90,9 @@ func (s *session) desiredPod(uid string) (want []render.Candidate, outcomes map[
 		selected = fallbacks
 	}
 	var cands []render.Candidate
+	services := s.r.inf.serviceNames(uid)
 	for _, c := range selected {
-		e, err := s.r.renderer.Pod(c, pod, node, nil)
+		e, err := s.r.renderer.Pod(c, pod, node, services)
 		if err != nil {
 			outcomes[c.Source.Name] = outcomeRenderFailure
 			s.r.metrics.renderFailures.WithLabelValues(c.Source.Kind, c.Source.Name).Inc()

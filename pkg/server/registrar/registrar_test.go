@@ -37,6 +37,9 @@ func TestRegistrar(t *testing.T) {
 		{"StaticEntries", testStaticEntries},
 		{"Federation", testFederation},
 		{"TwoServersOneLease", testTwoServers},
+		{"AutoPopulateDNSNames", testAutoPopulateDNSNames},
+		// Last: it restarts the apiserver.
+		{"APIServerRestartedMidReconcile", testAPIServerRestart},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, c, "c-"+fmt.Sprint(len(tc.name))+"-"+lower(tc.name)) })
 	}
@@ -88,7 +91,7 @@ func testPodLifecycle(t *testing.T, c *cluster, class string) {
 	waitEntries(t, store, podOwned(class), "the updated entry", hasIDs("spiffe://example.org/ns/"+class+"/sa/sa-web/v2"))
 
 	// Delete.
-	if err := c.kube.CoreV1().Pods(class).Delete(t.Context(), "web", metav1.DeleteOptions{}); err != nil {
+	if err := c.kube.CoreV1().Pods(class).Delete(t.Context(), "web", deleteNow); err != nil {
 		t.Fatal(err)
 	}
 	waitEntries(t, store, podOwned(class), "no entry after the pod's deletion", hasIDs())
@@ -244,7 +247,7 @@ func testForeignEntries(t *testing.T, c *cluster, class string) {
 	run(t, c.registrarConfig(store, class, class))
 	waitEntries(t, store, podOwned(class), "the registrar's own entry", hasIDs("spiffe://example.org/ns/"+class+"/sa/sa-a"))
 	c.waitSPIFFEIDStatus(t, class+"-clash", "an entry failure for the clash", func(s v1alpha1.ClusterSPIFFEIDStatus) bool { return s.Stats.EntryFailures == 1 })
-	if err := c.kube.CoreV1().Pods(class).Delete(t.Context(), "a", metav1.DeleteOptions{}); err != nil {
+	if err := c.kube.CoreV1().Pods(class).Delete(t.Context(), "a", deleteNow); err != nil {
 		t.Fatal(err)
 	}
 	waitEntries(t, store, podOwned(class), "the registrar's entry removed with the pod", hasIDs())
