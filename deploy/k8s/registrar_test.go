@@ -104,6 +104,7 @@ func TestRegistrarResourcesRealAPIServer(t *testing.T) {
 			{"", "pods", "", "watch", "", true},
 			{"", "namespaces", "", "watch", "", true},
 			{"", "nodes", "", "watch", "", true},
+			{"discovery.k8s.io", "endpointslices", "", "watch", "", true},
 			{"spire.spiffe.io", "clusterspiffeids", "", "watch", "", true},
 			{"spire.spiffe.io", "clusterstaticentries", "", "list", "", true},
 			{"spire.spiffe.io", "clusterfederatedtrustdomains", "", "watch", "", true},
@@ -116,6 +117,7 @@ func TestRegistrarResourcesRealAPIServer(t *testing.T) {
 			{"spire.spiffe.io", "clusterspiffeids", "", "delete", "", false},
 			{"", "pods", "", "delete", "", false},
 			{"", "namespaces", "", "update", "", false},
+			{"discovery.k8s.io", "endpointslices", "", "update", "", false},
 			{"coordination.k8s.io", "leases", "", "update", "kube-system", false},
 		} {
 			what := tc.verb + " " + tc.resource

@@ -221,7 +221,7 @@ func checkRegistrarRBAC(m *model) error {
 	ns, sa := m.server.pod.meta.GetNamespace(), m.server.pod.serviceAccount()
 	rules := boundRules(m.s, ns, sa, "")
 	for _, res := range []struct{ group, resource string }{
-		{"", "pods"}, {"", "namespaces"}, {"", "nodes"},
+		{"", "pods"}, {"", "namespaces"}, {"", "nodes"}, {"discovery.k8s.io", "endpointslices"},
 		{v1alpha1.GroupVersion.Group, v1alpha1.ClusterSPIFFEIDResource.Resource},
 		{v1alpha1.GroupVersion.Group, v1alpha1.ClusterStaticEntryResource.Resource},
 		{v1alpha1.GroupVersion.Group, v1alpha1.ClusterFederatedTrustDomainResource.Resource},
@@ -231,7 +231,7 @@ func checkRegistrarRBAC(m *model) error {
 				p.add("no ClusterRoleBinding lets %s:%s %s %s (the registrar's watches)", ns, sa, verb, res.resource)
 			}
 		}
-		if res.group != "" && !allows(rules, res.group, res.resource+"/status", "patch", "") {
+		if res.group == v1alpha1.GroupVersion.Group && !allows(rules, res.group, res.resource+"/status", "patch", "") {
 			p.add("no ClusterRoleBinding lets %s:%s patch %s/status", ns, sa, res.resource)
 		}
 	}
