@@ -73,6 +73,10 @@ type Server struct {
 	// relationships); nil when the file has none.
 	Federation *Federation
 
+	// Registrar is the top-level registrar block (server_registrar.go);
+	// nil when the Kubernetes registrar is off.
+	Registrar *Registrar
+
 	Health Health
 	// Telemetry says where Prometheus metrics are served.
 	Telemetry Telemetry

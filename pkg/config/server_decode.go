@@ -41,6 +41,7 @@ func DecodeServer(name string, data []byte) (*Server, []string, error) {
 				d.serverPlugins(s, it, body)
 			}
 		},
+		"registrar":     d.registrar(s),
 		"health_checks": d.healthBlock(&s.Health),
 		"telemetry":     d.telemetryBlock(&s.Telemetry),
 	}, topUnsupported)

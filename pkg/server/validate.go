@@ -120,3 +120,12 @@ func validateEntryID(id string) error {
 	}
 	return nil
 }
+
+// ValidateEntry reports whether e passes the checks the entry API applies
+// to a created entry (IDs in td, selectors, TTLs, DNS names, limits), so
+// that in-process writers such as the Kubernetes registrar store nothing
+// the API would refuse.
+func ValidateEntry(e *datastore.Entry, td spiffeid.TrustDomain) error {
+	_, err := entryFromProto(protoEntry(e), td)
+	return err
+}

@@ -1,6 +1,7 @@
 // Package serverd assembles the svidkit server daemon from its configuration:
 // datastore, CA, node attestors (join_token built in, k8s_psat), the
-// spire-api-sdk APIs, the k8sbundle notifier, federation (the bundle
+// spire-api-sdk APIs, the k8sbundle notifier, the Kubernetes registrar,
+// federation (the bundle
 // endpoint and the foreign bundle manager), and the health/metrics
 // listener. It
 // owns their lifetimes: everything stops when the context ends (SIGTERM) or
@@ -140,6 +141,13 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 	if t, ok, err := bundleEndpointTask(cfg, srv, authority, reg, log); err != nil {
 		return err
 	} else if ok {
+		tasks = append(tasks, t)
+	}
+	if cfg.Registrar != nil {
+		t, err := registrarTask(ctx, cfg, store, fedManager, reg, log)
+		if err != nil {
+			return err
+		}
 		tasks = append(tasks, t)
 	}
 	if cfg.K8sBundle != nil {

@@ -56,6 +56,12 @@ type Entry struct {
 	RevisionNumber int64
 	// CreatedAt is Unix seconds, set by the store on create.
 	CreatedAt int64
+	// Owner marks an entry managed by an in-process writer, such as the
+	// Kubernetes registrar ("k8s-registrar:<cluster>:pods"), which
+	// reconciles only the entries carrying its mark and never touches
+	// others; empty for entries made through the entry API. It is set on
+	// create and kept by UpdateEntry, whatever e.Owner says.
+	Owner string
 }
 
 // EntryFilter narrows ListEntries. Zero fields do not filter.
@@ -72,6 +78,8 @@ type EntryFilter struct {
 	// domains. The entry API's by_federates_with (four match modes)
 	// narrows with it and then applies its own mode.
 	FederatesWith []string
+	// Owner selects the entries with this Entry.Owner mark.
+	Owner string
 }
 
 // SelectorMatch says how EntryFilter.Selectors compare with an entry's

@@ -61,6 +61,8 @@ func (f EntryFilter) Matcher() func(*Entry) bool {
 			return false
 		case f.Hint != "" && e.Hint != f.Hint:
 			return false
+		case f.Owner != "" && e.Owner != f.Owner:
+			return false
 		case f.Downstream != nil && e.Downstream != *f.Downstream:
 			return false
 		case len(f.FederatesWith) > 0 && !sharesAny(e.FederatesWith, f.FederatesWith):

@@ -48,10 +48,12 @@ type Client struct {
 	authn rest.Interface // /apis/authentication.k8s.io/v1
 }
 
-// New returns a client for the cluster described by the kubeconfig file
-// at path, or, when path is empty, for the cluster the process runs in
-// (its service account token and CA, KUBERNETES_SERVICE_HOST/PORT).
-func New(path string) (*Client, error) {
+// RESTConfig returns the configuration of the cluster described by the
+// kubeconfig file at path, or, when path is empty, of the cluster the
+// process runs in (its service account token and CA,
+// KUBERNETES_SERVICE_HOST/PORT), with svidkit's user agent, JSON and
+// client-side rate limit.
+func RESTConfig(path string) (*rest.Config, error) {
 	var (
 		cfg *rest.Config
 		err error
@@ -73,6 +75,15 @@ func New(path string) (*Client, error) {
 	cfg.ContentType = runtime.ContentTypeJSON
 	cfg.AcceptContentTypes = runtime.ContentTypeJSON
 	cfg.QPS, cfg.Burst = clientQPS, clientBurst
+	return cfg, nil
+}
+
+// New returns a client for the cluster RESTConfig(path) describes.
+func New(path string) (*Client, error) {
+	cfg, err := RESTConfig(path)
+	if err != nil {
+		return nil, err
+	}
 
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, authv1.AddToScheme} {

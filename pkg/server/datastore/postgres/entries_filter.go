@@ -28,6 +28,9 @@ func filterSQL(f datastore.EntryFilter) (string, []any) {
 	if f.Hint != "" {
 		conds = append(conds, "hint = "+arg(f.Hint))
 	}
+	if f.Owner != "" {
+		conds = append(conds, "owner = "+arg(f.Owner))
+	}
 	if f.Downstream != nil {
 		conds = append(conds, "downstream = "+arg(*f.Downstream))
 	}

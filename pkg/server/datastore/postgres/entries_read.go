@@ -73,7 +73,7 @@ func loadEntries(ctx context.Context, q querier, where string, args []any) ([]*d
 		cond = " WHERE " + where
 	}
 	rs, err := q.Query(ctx, `SELECT id, spiffe_id, parent_id, x509_svid_ttl, jwt_svid_ttl, hint,
-		admin, downstream, expires_at, revision_number, created_at FROM entries`+cond+` ORDER BY id`, args...)
+		admin, downstream, expires_at, revision_number, created_at, owner FROM entries`+cond+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query entries: %w", err)
 	}
@@ -82,7 +82,7 @@ func loadEntries(ctx context.Context, q querier, where string, args []any) ([]*d
 	err = eachRow(rs, func(r pgx.Rows) error {
 		e := new(datastore.Entry)
 		if err := r.Scan(&e.ID, &e.SPIFFEID, &e.ParentID, &e.X509SVIDTTL, &e.JWTSVIDTTL, &e.Hint,
-			&e.Admin, &e.Downstream, &e.ExpiresAt, &e.RevisionNumber, &e.CreatedAt); err != nil {
+			&e.Admin, &e.Downstream, &e.ExpiresAt, &e.RevisionNumber, &e.CreatedAt, &e.Owner); err != nil {
 			return err
 		}
 		es = append(es, e)

@@ -36,11 +36,11 @@ func (s *Store) CreateEntry(ctx context.Context, e *datastore.Entry) (*datastore
 			return err
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO entries (id, spiffe_id, parent_id, selectors_hash,
-			x509_svid_ttl, jwt_svid_ttl, hint, admin, downstream, expires_at, revision_number, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING`,
+			x509_svid_ttl, jwt_svid_ttl, hint, admin, downstream, expires_at, revision_number, created_at, owner)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING`,
 			out.ID, out.SPIFFEID, out.ParentID, out.Selectors.Digest(),
 			out.X509SVIDTTL, out.JWTSVIDTTL, out.Hint, out.Admin, out.Downstream,
-			out.ExpiresAt, out.RevisionNumber, out.CreatedAt)
+			out.ExpiresAt, out.RevisionNumber, out.CreatedAt, out.Owner)
 		switch {
 		case isUniqueViolation(err):
 			return fmt.Errorf("entry with the same spiffe_id, parent_id and selectors: %w", datastore.ErrAlreadyExists)
@@ -60,16 +60,16 @@ func (s *Store) CreateEntry(ctx context.Context, e *datastore.Entry) (*datastore
 	return out, nil
 }
 
-// UpdateEntry replaces every field of the entry with e.ID except CreatedAt,
-// and increments its revision number, holding the entry's row lock.
+// UpdateEntry replaces every field of the entry with e.ID except CreatedAt
+// and Owner, and increments its revision number, holding the entry's row lock.
 func (s *Store) UpdateEntry(ctx context.Context, e *datastore.Entry) (*datastore.Entry, error) {
 	if err := e.Validate(); err != nil {
 		return nil, pgError("postgres: update entry: %w", err)
 	}
 	out := normalizeEntry(e)
 	err := s.writeTx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT revision_number, created_at FROM entries WHERE id = $1 FOR UPDATE`, out.ID).
-			Scan(&out.RevisionNumber, &out.CreatedAt)
+		err := tx.QueryRow(ctx, `SELECT revision_number, created_at, owner FROM entries WHERE id = $1 FOR UPDATE`, out.ID).
+			Scan(&out.RevisionNumber, &out.CreatedAt, &out.Owner)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			return fmt.Errorf("entry %q: %w", out.ID, datastore.ErrNotFound)

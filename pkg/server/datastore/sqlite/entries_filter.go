@@ -27,6 +27,9 @@ func filterSQL(f datastore.EntryFilter) (string, []any) {
 	if f.Hint != "" {
 		add("hint = ?", f.Hint)
 	}
+	if f.Owner != "" {
+		add("owner = ?", f.Owner)
+	}
 	if f.Downstream != nil {
 		add("downstream = ?", boolInt(*f.Downstream))
 	}

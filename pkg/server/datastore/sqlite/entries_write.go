@@ -41,11 +41,11 @@ func (s *Store) CreateEntry(ctx context.Context, e *datastore.Entry) (*datastore
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO entries (id, spiffe_id, parent_id, selectors_hash,
-			x509_svid_ttl, jwt_svid_ttl, hint, admin, downstream, expires_at, revision_number, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			x509_svid_ttl, jwt_svid_ttl, hint, admin, downstream, expires_at, revision_number, created_at, owner)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			out.ID, out.SPIFFEID, out.ParentID, out.Selectors.Digest(),
 			out.X509SVIDTTL, out.JWTSVIDTTL, out.Hint, boolInt(out.Admin), boolInt(out.Downstream),
-			out.ExpiresAt, out.RevisionNumber, out.CreatedAt); err != nil {
+			out.ExpiresAt, out.RevisionNumber, out.CreatedAt, out.Owner); err != nil {
 			return fmt.Errorf("insert entry %q: %w", out.ID, err)
 		}
 		if err := writeEntryChildren(ctx, tx, out); err != nil {
@@ -59,16 +59,16 @@ func (s *Store) CreateEntry(ctx context.Context, e *datastore.Entry) (*datastore
 	return out, nil
 }
 
-// UpdateEntry replaces every field of the entry with e.ID except CreatedAt,
-// and increments its revision number.
+// UpdateEntry replaces every field of the entry with e.ID except CreatedAt
+// and Owner, and increments its revision number.
 func (s *Store) UpdateEntry(ctx context.Context, e *datastore.Entry) (*datastore.Entry, error) {
 	if err := e.Validate(); err != nil {
 		return nil, fmt.Errorf("sqlite: update entry: %w", err)
 	}
 	out := normalizeEntry(e)
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT revision_number, created_at FROM entries WHERE id = ?`, out.ID).
-			Scan(&out.RevisionNumber, &out.CreatedAt)
+		err := tx.QueryRowContext(ctx, `SELECT revision_number, created_at, owner FROM entries WHERE id = ?`, out.ID).
+			Scan(&out.RevisionNumber, &out.CreatedAt, &out.Owner)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("entry %q: %w", out.ID, datastore.ErrNotFound)

@@ -32,7 +32,9 @@ func TestMigrationEntryChangesFloor(t *testing.T) {
 	}
 	db := rawDB(t, path)
 	for _, q := range []string{
-		`DROP TABLE entry_changes`,
+		`DROP INDEX entries_owner`, // 0005
+		`ALTER TABLE entries DROP COLUMN owner`,
+		`DROP TABLE entry_changes`, // 0004
 		`ALTER TABLE entries_revision DROP COLUMN changes_floor`,
 		`DELETE FROM schema_migrations WHERE version >= 4`,
 	} {

@@ -30,6 +30,8 @@ func TestMigrationFederatesWithNames(t *testing.T) {
 		`DROP TABLE bundles_revision`, // 0003
 		`DROP TABLE entry_changes`,    // 0004
 		`ALTER TABLE entries_revision DROP COLUMN changes_floor`,
+		`DROP INDEX entries_owner`, // 0005
+		`ALTER TABLE entries DROP COLUMN owner`,
 		`DELETE FROM schema_migrations WHERE version >= 2`,
 		`INSERT INTO entries (id, spiffe_id, parent_id, selectors_hash, created_at) VALUES ('e1', 'spiffe://td/a', 'spiffe://td/p', 'h1', 1)`,
 		`INSERT INTO entries (id, spiffe_id, parent_id, selectors_hash, created_at) VALUES ('e2', 'spiffe://td/b', 'spiffe://td/p', 'h2', 1)`,

@@ -27,6 +27,7 @@ var entryTests = []test{
 	{"EntriesRevision", testEntriesRevision},
 	{"Count", testEntryCount},
 	{"ConcurrentCreate", testEntryConcurrentCreate},
+	{"Owner", testEntryOwner},
 }
 
 // fullEntry sets every field a caller may set, storing the bundles of the
