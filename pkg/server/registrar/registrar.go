@@ -2,7 +2,6 @@ package registrar
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -35,9 +34,6 @@ type Registrar struct {
 
 	// current is the reconciling session while this server leads.
 	current atomic.Pointer[session]
-	// leadMu serialises sessions: client-go's elector does not wait for
-	// one leadership's callback to return before the next can start.
-	leadMu sync.Mutex
 }
 
 // compiledEntry caches one compiled ClusterSPIFFEID by UID and
@@ -107,24 +103,12 @@ func (r *Registrar) Run(ctx context.Context) error {
 	}
 	r.log.Info("registrar caches synced; campaigning for the lease",
 		"lease", r.cfg.LeaseNamespace+"/"+r.cfg.LeaseName, "identity", r.cfg.Identity)
-	err := r.campaign(ctx)
-	// Wait for a session still finishing its last write.
-	r.leadMu.Lock()
-	r.leadMu.Unlock() //nolint:staticcheck // an empty critical section waits for the holder
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-		return nil
-	}
-	return err
+	return r.campaign(ctx)
 }
 
 // lead runs one reconciling session until ctx ends (leadership lost or
 // shutdown).
 func (r *Registrar) lead(ctx context.Context) {
-	r.leadMu.Lock()
-	defer r.leadMu.Unlock()
-	if ctx.Err() != nil {
-		return
-	}
 	s := newSession(r)
 	r.current.Store(s)
 	defer r.current.Store(nil)
