@@ -17,11 +17,14 @@ import (
 func TestAPIServerAcceptsCSIManifests(t *testing.T) {
 	env := kubeenv.Start(t)
 	root := repoRoot(t)
+	// The examples register their pods with ClusterSPIFFEIDs.
+	env.InstallCRDs(t, filepath.Join(root, "deploy", "k8s", "crds"))
 	files := []string{
 		"deploy/k8s/namespace.yaml", "deploy/k8s/agent-rbac.yaml", "deploy/k8s/agent-configmap.yaml",
 		"deploy/k8s/agent-daemonset.yaml", "deploy/k8s/csi-driver.yaml",
 		"examples/envoy/k8s.yaml",
 		"examples/legacy-db/k8s/namespace.yaml", "examples/legacy-db/k8s/serviceaccounts.yaml",
+		"examples/legacy-db/k8s/clusterspiffeids.yaml",
 		"examples/legacy-db/k8s/app-deployment.yaml", "examples/legacy-db/k8s/db-statefulset.yaml",
 	}
 	for i, f := range files {

@@ -317,118 +317,6 @@ func checkHBAFile(m *model) error {
 	return p.err()
 }
 
-func checkEntriesExec(m *model) error {
-	var p problems
-	e := m.entries
-	srvPod := m.server.pod
-	if srvPod.gvk.Kind != "StatefulSet" {
-		return fmt.Errorf("the server is a %s; entries.sh execs into %s", srvPod.gvk.Kind, e.pod)
-	}
-	if want := srvPod.meta.GetName() + "-0"; e.pod != want || e.namespace != srvPod.meta.GetNamespace() {
-		p.add("%s execs into pod %s/%s; the server's first pod is %s/%s", entriesFile, e.namespace, e.pod, srvPod.meta.GetNamespace(), want)
-	}
-	if e.container != m.server.c.Name {
-		p.add("%s execs into container %q; the server container is %q", entriesFile, e.container, m.server.c.Name)
-	}
-	if len(e.command) != 2 || path.Base(e.command[0]) != "svidkit-server" || e.command[1] != `"$@"` {
-		p.add("%s runs %q, want /usr/local/bin/svidkit-server \"$@\"", entriesFile, e.command)
-	}
-	return p.err()
-}
-
-// nodeEntry returns the script's one node entry.
-func nodeEntry(m *model) (entrySpec, error) {
-	var nodes []entrySpec
-	for _, e := range m.entries.entries {
-		if e.node {
-			nodes = append(nodes, e)
-		}
-	}
-	if len(nodes) != 1 {
-		return entrySpec{}, fmt.Errorf("%s: %d node entries (-node), want 1", entriesFile, len(nodes))
-	}
-	return nodes[0], nil
-}
-
-func checkNodeEntry(m *model) error {
-	n, err := nodeEntry(m)
-	if err != nil {
-		return err
-	}
-	cluster, ok := n.selector("k8s_psat:cluster")
-	if !ok || len(n.selectors) != 1 {
-		return fmt.Errorf("%s:%d: node entry selectors %q, want only k8s_psat:cluster:<cluster>", entriesFile, n.line, n.selectors)
-	}
-	if cluster != m.agt.PSAT.Cluster {
-		return fmt.Errorf("%s:%d: node entry selects cluster %q; the agents attest as %q", entriesFile, n.line, cluster, m.agt.PSAT.Cluster)
-	}
-	return nil
-}
-
-func checkEntryIDs(m *model) error {
-	var p problems
-	n, err := nodeEntry(m)
-	if err != nil {
-		return err
-	}
-	prefix := "spiffe://" + m.srv.Server.TrustDomain + "/"
-	for _, e := range m.entries.entries {
-		if !strings.HasPrefix(e.spiffeID, prefix) {
-			p.add("%s:%d: %s is not in trust domain %s", entriesFile, e.line, e.spiffeID, m.srv.Server.TrustDomain)
-		}
-		if e.node {
-			continue
-		}
-		if e.parentID != n.spiffeID {
-			p.add("%s:%d: parent %s, want the node entry %s", entriesFile, e.line, e.parentID, n.spiffeID)
-		}
-		_, hasNS := e.selector("k8s:ns")
-		_, hasSA := e.selector("k8s:sa")
-		if !hasNS || !hasSA {
-			p.add("%s:%d: selectors %q lack k8s:ns or k8s:sa", entriesFile, e.line, e.selectors)
-		}
-	}
-	return p.err()
-}
-
-// entryFor returns the workload entry selecting pod p by namespace and
-// service account.
-func entryFor(m *model, p pod) (entrySpec, error) {
-	var found []entrySpec
-	for _, e := range m.entries.entries {
-		ns, _ := e.selector("k8s:ns")
-		sa, _ := e.selector("k8s:sa")
-		if !e.node && ns == p.meta.GetNamespace() && sa == p.serviceAccount() {
-			found = append(found, e)
-		}
-	}
-	if len(found) != 1 {
-		return entrySpec{}, fmt.Errorf("%s: %d entries select k8s:ns:%s k8s:sa:%s (%s %s), want 1", entriesFile, len(found), p.meta.GetNamespace(), p.serviceAccount(), p.gvk.Kind, p.id())
-	}
-	return found[0], nil
-}
-
-func checkEntriesMatchPods(m *model) error {
-	var p problems
-	for _, pd := range legacyPods(m) {
-		if len(helpersOf(m, pd)) > 0 {
-			_, err := entryFor(m, pd)
-			p.addErr(err)
-		}
-	}
-	for _, e := range m.entries.entries {
-		if e.node {
-			continue
-		}
-		ns, _ := e.selector("k8s:ns")
-		sa, _ := e.selector("k8s:sa")
-		if !slices.ContainsFunc(pods(m.s), func(pd pod) bool { return pd.meta.GetNamespace() == ns && pd.serviceAccount() == sa }) {
-			p.add("%s:%d: no pod runs as %s:%s", entriesFile, e.line, ns, sa)
-		}
-	}
-	return p.err()
-}
-
 func checkClientNames(m *model) error {
 	var p problems
 	client, err := dbClient(m)
@@ -469,13 +357,13 @@ func checkClientNames(m *model) error {
 	}
 	if dbEntry, err := entryFor(m, db.pod); err != nil {
 		p.addErr(err)
-	} else if !slices.Contains(dbEntry.dns, host) {
-		p.add("%s:%d: the database's DNS names %q lack %s, the host the client verifies (PGHOST)", entriesFile, dbEntry.line, dbEntry.dns, host)
+	} else if !slices.Contains(dbEntry.entry.DNSNames, host) {
+		p.add("%s: the database's DNS names %q lack %s, the host the client verifies (PGHOST)", dbEntry.where(), dbEntry.entry.DNSNames, host)
 	}
 	if clientEntry, err := entryFor(m, client.pod); err != nil {
 		p.addErr(err)
-	} else if len(clientEntry.dns) == 0 || clientEntry.dns[0] != user {
-		p.add("%s:%d: the client's first DNS name (its certificate's CN, its PostgreSQL user) is %q, want PGUSER %q", entriesFile, clientEntry.line, clientEntry.dns, user)
+	} else if dns := clientEntry.entry.DNSNames; len(dns) == 0 || dns[0] != user {
+		p.add("%s: the client's first DNS name (its certificate's CN, its PostgreSQL user) is %q, want PGUSER %q", clientEntry.where(), dns, user)
 	}
 	p.addErr(checkRoleCreated(m, db, user, env("PGDATABASE", user)))
 	return p.err()

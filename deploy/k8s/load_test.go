@@ -23,7 +23,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
-	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
 )
 
@@ -47,6 +46,11 @@ var clusterScoped = map[string]bool{
 	"PersistentVolume":   true,
 	"StorageClass":       true,
 	"CSIDriver":          true,
+	// deploy/k8s/crds and the registrar's resources.
+	"CustomResourceDefinition":    true,
+	"ClusterSPIFFEID":             true,
+	"ClusterStaticEntry":          true,
+	"ClusterFederatedTrustDomain": true,
 }
 
 // object is one decoded document of a manifest file.
@@ -110,13 +114,17 @@ func findRoot(dir string) (string, error) {
 }
 
 // manifestFiles returns the YAML files under manifestRoots, relative to
-// root and slash-separated, kustomization files excluded.
+// root and slash-separated, kustomization files and testdata directories
+// (documents tests apply on purpose, invalid ones among them) excluded.
 func manifestFiles(root string) ([]string, error) {
 	var files []string
 	for _, top := range manifestRoots {
 		err := filepath.WalkDir(filepath.Join(root, top), func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
+			}
+			if d.IsDir() && d.Name() == "testdata" {
+				return filepath.SkipDir
 			}
 			if d.IsDir() || !isYAML(path) || isKustomization(path) {
 				return nil
@@ -183,7 +191,7 @@ func isBlankYAML(s string) bool {
 // decoding the API server applies with fieldValidation=Strict: field names
 // are case-sensitive (encoding/json alone would accept hostPid for
 // hostPID), unknown and duplicate fields are errors.
-var strictSerializer = kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, scheme.Scheme, scheme.Scheme,
+var strictSerializer = kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, manifestScheme, manifestScheme,
 	kjson.SerializerOptions{Yaml: true, Strict: true})
 
 // decodeObject decodes one document strictly into the k8s.io/api type its
@@ -198,7 +206,7 @@ func decodeObject(doc []byte) (runtime.Object, schema.GroupVersionKind, error) {
 		return nil, schema.GroupVersionKind{}, errors.New("missing apiVersion or kind")
 	}
 	gvk := schema.FromAPIVersionAndKind(tm.APIVersion, tm.Kind)
-	if !scheme.Scheme.Recognizes(gvk) {
+	if !manifestScheme.Recognizes(gvk) {
 		return nil, gvk, fmt.Errorf("unknown kind %s %s", tm.APIVersion, tm.Kind)
 	}
 	obj, _, err := strictSerializer.Decode(doc, &gvk, nil)

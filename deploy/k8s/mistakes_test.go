@@ -4,7 +4,10 @@ import (
 	"slices"
 	"testing"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/svidkit/svidkit/pkg/server/registrar/api/v1alpha1"
 )
 
 // The checks would be worthless if they passed whatever the manifests say.
@@ -88,23 +91,12 @@ func replaceArg(m *model, old, new string) {
 	db.c.Args[i] = new
 }
 
-// nodeEntryOf returns the entries script's node entry.
-func nodeEntryOf(m *model) *entrySpec {
-	i := slices.IndexFunc(m.entries.entries, func(e entrySpec) bool { return e.node })
-	if i < 0 {
-		panic("no node entry")
-	}
-	return &m.entries.entries[i]
+// spiffeIDOf returns the examples' ClusterSPIFFEID called name.
+func spiffeIDOf(m *model, name string) *v1alpha1.ClusterSPIFFEID {
+	return objectOf[*v1alpha1.ClusterSPIFFEID](m.s, "", name)
 }
 
-// entryOfSA returns the workload entry selecting service account sa.
-func entryOfSA(m *model, sa string) *entrySpec {
-	i := slices.IndexFunc(m.entries.entries, func(e entrySpec) bool {
-		v, _ := e.selector("k8s:sa")
-		return v == sa
-	})
-	if i < 0 {
-		panic("no entry for service account " + sa)
-	}
-	return &m.entries.entries[i]
+// registrarRole returns deploy/k8s's ClusterRole for the registrar.
+func registrarRole(m *model) *rbacv1.ClusterRole {
+	return objectOf[*rbacv1.ClusterRole](m.s, "", "spire-server-registrar")
 }

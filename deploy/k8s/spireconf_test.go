@@ -53,6 +53,8 @@ type serverConf struct {
 		ConfigMapKey string `hcl:"config_map_key"`
 	}
 	Health healthChecks
+	// Registrar is the registrar block (registration_test.go).
+	Registrar registrarConf
 }
 
 // psatCluster is one cluster of the server's k8s_psat plugin_data.
@@ -153,6 +155,7 @@ func readServerConf(data string) (*serverConf, error) {
 		decodeBlock(list, &psat, k("plugins"), plugin("NodeAttestor", "k8s_psat"), k("plugin_data")),
 		decodeBlock(list, &c.Bundle, k("plugins"), plugin("Notifier", "k8sbundle"), k("plugin_data")),
 		decodeBlock(list, &c.Health, k("health_checks")),
+		decodeBlock(list, &c.Registrar, k("registrar")),
 	)
 	if err != nil {
 		return nil, err

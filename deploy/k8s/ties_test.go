@@ -96,16 +96,24 @@ func tieChecks() []tieCheck {
 			func(m *model) {
 				replaceArg(m, "hba_file=/etc/postgresql/pg_hba.conf", "hba_file=/var/lib/postgresql/data/pgdata/pg_hba.conf")
 			}},
-		{"entries.sh runs the server CLI in the server pod", checkEntriesExec,
-			func(m *model) { m.entries.container = "server" }},
-		{"node entry groups the agents of the cluster", checkNodeEntry,
-			func(m *model) { nodeEntryOf(m).selectors = []string{"k8s_psat:cluster:demo"} }},
-		{"workload entries hang off the node entry in the trust domain", checkEntryIDs,
-			func(m *model) { entryOfSA(m, "db").spiffeID = "spiffe://example.com/ns/legacy-db/sa/db" }},
-		{"every helper pod has an entry and every entry a pod", checkEntriesMatchPods,
-			func(m *model) { entryOfSA(m, "app").selectors = []string{"k8s:ns:legacy-db", "k8s:sa:client"} }},
+		{"registrar names the agents' cluster and skips the server's namespace", checkRegistrarCluster,
+			func(m *model) { m.srv.Registrar.ClusterName = "prod-cluster" }},
+		{"server service account may watch what the registrar reads and hold its Lease", checkRegistrarRBAC,
+			func(m *model) { registrarRole(m).Rules = registrarRole(m).Rules[1:] }},
+		{"entries are in the trust domain under the node's agent", checkEntryIDs,
+			func(m *model) {
+				spiffeIDOf(m, "legacy-db-db").Spec.SPIFFEIDTemplate = "spiffe://example.com/ns/{{ .PodMeta.Namespace }}/sa/db"
+			}},
+		{"entries under the node's agent need the registrar's cluster", checkEntryIDs,
+			func(m *model) { m.srv.Registrar.ClusterName = "prod-cluster" }},
+		{"every identity pod has one entry and every ClusterSPIFFEID a pod", checkEntriesMatchPods,
+			func(m *model) { spiffeIDOf(m, "legacy-db-app").Spec.PodSelector.MatchLabels["app"] = "client" }},
+		{"envoy's pod is registered", checkEntriesMatchPods,
+			func(m *model) {
+				spiffeIDOf(m, "envoy-web").Spec.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] = "web"
+			}},
 		{"client's host and user are in the SVIDs", checkClientNames,
-			func(m *model) { entryOfSA(m, "db").dns = []string{"db.local"} }},
+			func(m *model) { spiffeIDOf(m, "legacy-db-db").Spec.DNSNameTemplates = []string{"db.local"} }},
 	}
 }
 

@@ -46,8 +46,34 @@ func (e *Env) Apply(t testing.TB, paths ...string) {
 	}
 }
 
-// apply applies objs and returns the apiserver's answers.
+// CreateFile creates, as the admin, the objects of one manifest file the
+// way `kubectl create` (and `kubectl apply` of a new object) sends them:
+// a POST with fieldValidation=Strict, so that unknown fields are refused
+// and schema errors come back as 422 Invalid naming the field. Unlike
+// Apply it returns the error instead of failing the test, for manifests
+// the apiserver must refuse; on success it returns the objects as stored.
+func (e *Env) CreateFile(ctx context.Context, path string) ([]*unstructured.Unstructured, error) {
+	objs, err := readManifests(path)
+	if err != nil {
+		return nil, err
+	}
+	return e.each(ctx, objs, func(res dynamic.ResourceInterface, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+		return res.Create(ctx, obj, metav1.CreateOptions{FieldValidation: metav1.FieldValidationStrict})
+	})
+}
+
+// apply server-side applies objs and returns the apiserver's answers.
 func (e *Env) apply(ctx context.Context, objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	return e.each(ctx, objs, func(res dynamic.ResourceInterface, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+		return res.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: fieldManager, Force: true})
+	})
+}
+
+// each calls write for every object, in order, with the dynamic client
+// of its resource (namespaced objects without a namespace go to
+// "default"), and returns the apiserver's answers.
+func (e *Env) each(ctx context.Context, objs []*unstructured.Unstructured,
+	write func(dynamic.ResourceInterface, *unstructured.Unstructured) (*unstructured.Unstructured, error)) ([]*unstructured.Unstructured, error) {
 	dyn, err := dynamic.NewForConfig(e.Config)
 	if err != nil {
 		return nil, fmt.Errorf("kubeenv: dynamic client: %w", err)
@@ -76,9 +102,9 @@ func (e *Env) apply(ctx context.Context, objs []*unstructured.Unstructured) ([]*
 			}
 			res = dyn.Resource(mapping.Resource).Namespace(obj.GetNamespace())
 		}
-		got, err := res.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: fieldManager, Force: true})
+		got, err := write(res, obj)
 		if err != nil {
-			return nil, fmt.Errorf("kubeenv: apply %s %q: %w", gvk.Kind, obj.GetName(), err)
+			return nil, fmt.Errorf("kubeenv: write %s %q: %w", gvk.Kind, obj.GetName(), err)
 		}
 		out = append(out, got)
 	}

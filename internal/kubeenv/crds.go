@@ -21,7 +21,8 @@ var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Ver
 
 // InstallCRDs applies every CustomResourceDefinition in the *.yaml and
 // *.yml files of dir (other kinds there are left alone, so it can point at
-// a directory of deployment manifests) and waits until each is
+// a directory of deployment manifests; its kustomization.yaml is skipped)
+// and waits until each is
 // Established, i.e. its resources are served. A directory without a CRD
 // fails the test.
 func (e *Env) InstallCRDs(t testing.TB, dir string) {
@@ -37,6 +38,9 @@ func (e *Env) InstallCRDs(t testing.TB, dir string) {
 	slices.Sort(files)
 	var crds []*unstructured.Unstructured
 	for _, f := range files {
+		if name := filepath.Base(f); name == "kustomization.yaml" || name == "kustomization.yml" {
+			continue // kustomize's own file, not a Kubernetes object
+		}
 		objs, err := readManifests(f)
 		if err != nil {
 			t.Fatal(err)
