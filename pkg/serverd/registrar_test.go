@@ -56,7 +56,7 @@ registrar {
 // served by the entry API.
 func TestRegistrarThroughServer(t *testing.T) {
 	env := kubeenv.Start(t)
-	env.InstallCRDs(t, "../server/registrar/testdata/crds")
+	env.InstallCRDs(t, "../../deploy/k8s/crds")
 	dir := t.TempDir()
 	kubeconfig := kubeenv.Kubeconfig(t, dir, env.Config)
 	socket := filepath.Join(dir, "api.sock")
