@@ -38,6 +38,7 @@ func TestRegistrar(t *testing.T) {
 		{"Federation", testFederation},
 		{"TwoServersOneLease", testTwoServers},
 		{"AutoPopulateDNSNames", testAutoPopulateDNSNames},
+		{"ResyncRepairsWithoutRewriting", testResync},
 		// Last: it restarts the apiserver.
 		{"APIServerRestartedMidReconcile", testAPIServerRestart},
 	} {
