@@ -97,6 +97,21 @@ func (i *informers) all() []cache.SharedIndexInformer {
 	return out
 }
 
+// named returns the informers that exist by resource name.
+func (i *informers) named() map[string]cache.SharedIndexInformer {
+	out := make(map[string]cache.SharedIndexInformer)
+	for name, in := range map[string]cache.SharedIndexInformer{
+		"pods": i.pods, "namespaces": i.namespaces, "nodes": i.nodes,
+		"clusterspiffeids": i.spiffeIDs, "clusterstaticentries": i.staticEntries,
+		"clusterfederatedtrustdomains": i.federations, "endpointslices": i.endpointSlices,
+	} {
+		if in != nil {
+			out[name] = in
+		}
+	}
+	return out
+}
+
 // newInformers creates the informers (not started). Pods are cached
 // without managed fields and status, which no template sees, to keep the
 // cache small.

@@ -98,12 +98,37 @@ func (r *Registrar) Run(ctx context.Context) error {
 		synced = append(synced, in.HasSynced)
 	}
 	r.log.Info("registrar waiting for the Kubernetes caches", "cluster", r.cfg.ClusterName)
-	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+	syncDone := make(chan struct{})
+	wg.Go(func() { r.warnUnsynced(ctx, syncDone) })
+	ok := cache.WaitForCacheSync(ctx.Done(), synced...)
+	close(syncDone)
+	if !ok {
 		return nil
 	}
 	r.log.Info("registrar caches synced; campaigning for the lease",
 		"lease", r.cfg.LeaseNamespace+"/"+r.cfg.LeaseName, "identity", r.cfg.Identity)
 	return r.campaign(ctx)
+}
+
+// unsyncedWarning is how long the caches may take to fill before the
+// registrar names the watches still waiting.
+const unsyncedWarning = 30 * time.Second
+
+// warnUnsynced logs the watches that have not filled after
+// unsyncedWarning: usually a CRD not installed or a permission missing.
+func (r *Registrar) warnUnsynced(ctx context.Context, done <-chan struct{}) {
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+		return
+	case <-time.After(unsyncedWarning):
+	}
+	for name, in := range r.inf.named() {
+		if !in.HasSynced() {
+			r.log.Warn("registrar: watch not synced yet; is the resource's CRD installed and may the server list and watch it?", "resource", name)
+		}
+	}
 }
 
 // lead runs one reconciling session until ctx ends (leadership lost or
