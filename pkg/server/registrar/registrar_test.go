@@ -39,6 +39,7 @@ func TestRegistrar(t *testing.T) {
 		{"TwoServersOneLease", testTwoServers},
 		{"AutoPopulateDNSNames", testAutoPopulateDNSNames},
 		{"ResyncRepairsWithoutRewriting", testResync},
+		{"TakeoverAfterExpiry", testTakeoverAfterExpiry},
 		// Last: it restarts the apiserver.
 		{"APIServerRestartedMidReconcile", testAPIServerRestart},
 	} {
