@@ -50,15 +50,20 @@ registrar {
 }
 `
 
-// TestRegistrarThroughServer: a server configured with a registrar block
-// registers a pod selected by a ClusterSPIFFEID (a manifest as SPIRE's
-// documentation writes it) against a real kube-apiserver; the entry is
-// served by the entry API.
+// TestRegistrarThroughServer: a server configured with a registrar block,
+// authenticated as deploy/k8s's spire-server service account (so its RBAC
+// is enough), registers a pod selected by a ClusterSPIFFEID (a manifest as
+// SPIRE's documentation writes it) against a real kube-apiserver; the
+// entry is served by the entry API.
 func TestRegistrarThroughServer(t *testing.T) {
 	env := kubeenv.Start(t)
-	env.InstallCRDs(t, "../server/registrar/testdata/crds")
+	env.InstallCRDs(t, "../../deploy/k8s/crds")
+	// The server runs as deploy/k8s's spire-server service account, with
+	// exactly the RBAC there, in namespace spire (its Lease's).
+	env.Apply(t, "../../deploy/k8s/namespace.yaml", "../../deploy/k8s/server-rbac.yaml")
+	t.Setenv("POD_NAMESPACE", "spire")
 	dir := t.TempDir()
-	kubeconfig := kubeenv.Kubeconfig(t, dir, env.Config)
+	kubeconfig := kubeenv.Kubeconfig(t, dir, env.TokenConfig(env.Token(t, "spire", "spire-server", nil)))
 	socket := filepath.Join(dir, "api.sock")
 	conf := filepath.Join(dir, "server.conf")
 	if err := os.WriteFile(conf, fmt.Appendf(nil, registrarServerConf, socket, dir, filepath.Join(dir, "datastore.sqlite3"), kubeconfig), 0o600); err != nil {

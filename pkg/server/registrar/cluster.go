@@ -7,9 +7,14 @@ import (
 	"strings"
 )
 
-// PodNamespace returns the namespace of the pod the server runs in, from
-// its service account mount; "" outside a pod.
+// PodNamespace returns the namespace of the pod the server runs in: the
+// POD_NAMESPACE environment variable (the downward API, or set by hand
+// for a server outside the cluster), else the service account mount; ""
+// when neither says.
 func PodNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
 	b, err := os.ReadFile(serviceAccountNamespace)
 	if err != nil {
 		return ""

@@ -85,8 +85,9 @@ type Config struct {
 	// Identity names this server in the Lease; default hostname plus a
 	// random suffix.
 	Identity string
-	// LeaseDuration, RenewDeadline and RetryPeriod are client-go
-	// leaderelection's; defaults 15 s, 10 s and 2 s.
+	// LeaseDuration, RenewDeadline and RetryPeriod time the Lease
+	// election (client-go's algorithm, leader.go); defaults 15 s, 10 s
+	// and 2 s.
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// ResyncInterval is how often the registrar re-reads its entries from
 	// the datastore and re-renders every pod, writing only differences;

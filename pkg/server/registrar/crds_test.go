@@ -1,5 +1,5 @@
 package registrar_test
 
-// crdDir holds the CRDs the tests install: minimal schema-less ones until
-// deploy/k8s carries the generated CRDs with OpenAPI validation.
-const crdDir = "testdata/crds"
+// crdDir holds the CRDs the tests install: the generated ones in
+// deploy/k8s, with their OpenAPI validation, so the schema is tested too.
+const crdDir = "../../../deploy/k8s/crds"

@@ -18,6 +18,8 @@
 // nothing when nothing changed.
 //
 // With several servers on one database, a Kubernetes Lease elects the one
-// that reconciles (client-go's leaderelection); the others keep their
+// that reconciles (leader.go: client-go leaderelection's algorithm over
+// the registrar's REST client, without linking the clientset); the
+// others keep their
 // informers warm so a takeover starts at once.
 package registrar

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,10 +30,11 @@ const (
 
 // clients are the REST clients of the two API groups watched.
 type clients struct {
-	core      rest.Interface // /api/v1
-	discovery rest.Interface // /apis/discovery.k8s.io/v1
-	spire     rest.Interface // /apis/spire.spiffe.io/v1alpha1
-	http      *http.Client
+	core         rest.Interface // /api/v1
+	discovery    rest.Interface // /apis/discovery.k8s.io/v1
+	coordination rest.Interface // /apis/coordination.k8s.io/v1 (the Lease)
+	spire        rest.Interface // /apis/spire.spiffe.io/v1alpha1
+	http         *http.Client
 }
 
 // newClients builds typed REST clients over one scheme holding core/v1
@@ -40,7 +42,7 @@ type clients struct {
 // scheme registers every API group; see package kubeclient).
 func newClients(base *rest.Config) (*clients, error) {
 	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, discoveryv1.AddToScheme, v1alpha1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, discoveryv1.AddToScheme, coordinationv1.AddToScheme, v1alpha1.AddToScheme} {
 		if err := add(scheme); err != nil {
 			return nil, fmt.Errorf("registrar: build scheme: %w", err)
 		}
@@ -58,6 +60,7 @@ func newClients(base *rest.Config) (*clients, error) {
 	}{
 		{"/api", corev1.SchemeGroupVersion, &c.core},
 		{"/apis", discoveryv1.SchemeGroupVersion, &c.discovery},
+		{"/apis", coordinationv1.SchemeGroupVersion, &c.coordination},
 		{"/apis", v1alpha1.GroupVersion, &c.spire},
 	} {
 		cfg := rest.CopyConfig(base)
@@ -89,6 +92,21 @@ func (i *informers) all() []cache.SharedIndexInformer {
 	for _, in := range []cache.SharedIndexInformer{i.pods, i.namespaces, i.nodes, i.spiffeIDs, i.staticEntries, i.federations, i.endpointSlices} {
 		if in != nil {
 			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// named returns the informers that exist by resource name.
+func (i *informers) named() map[string]cache.SharedIndexInformer {
+	out := make(map[string]cache.SharedIndexInformer)
+	for name, in := range map[string]cache.SharedIndexInformer{
+		"pods": i.pods, "namespaces": i.namespaces, "nodes": i.nodes,
+		"clusterspiffeids": i.spiffeIDs, "clusterstaticentries": i.staticEntries,
+		"clusterfederatedtrustdomains": i.federations, "endpointslices": i.endpointSlices,
+	} {
+		if in != nil {
+			out[name] = in
 		}
 	}
 	return out

@@ -2,7 +2,6 @@ package registrar
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -35,9 +34,6 @@ type Registrar struct {
 
 	// current is the reconciling session while this server leads.
 	current atomic.Pointer[session]
-	// leadMu serialises sessions: client-go's elector does not wait for
-	// one leadership's callback to return before the next can start.
-	leadMu sync.Mutex
 }
 
 // compiledEntry caches one compiled ClusterSPIFFEID by UID and
@@ -102,29 +98,42 @@ func (r *Registrar) Run(ctx context.Context) error {
 		synced = append(synced, in.HasSynced)
 	}
 	r.log.Info("registrar waiting for the Kubernetes caches", "cluster", r.cfg.ClusterName)
-	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+	syncDone := make(chan struct{})
+	wg.Go(func() { r.warnUnsynced(ctx, syncDone) })
+	ok := cache.WaitForCacheSync(ctx.Done(), synced...)
+	close(syncDone)
+	if !ok {
 		return nil
 	}
 	r.log.Info("registrar caches synced; campaigning for the lease",
 		"lease", r.cfg.LeaseNamespace+"/"+r.cfg.LeaseName, "identity", r.cfg.Identity)
-	err := r.campaign(ctx)
-	// Wait for a session still finishing its last write.
-	r.leadMu.Lock()
-	r.leadMu.Unlock() //nolint:staticcheck // an empty critical section waits for the holder
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-		return nil
+	return r.campaign(ctx)
+}
+
+// unsyncedWarning is how long the caches may take to fill before the
+// registrar names the watches still waiting.
+const unsyncedWarning = 30 * time.Second
+
+// warnUnsynced logs the watches that have not filled after
+// unsyncedWarning: usually a CRD not installed or a permission missing.
+func (r *Registrar) warnUnsynced(ctx context.Context, done <-chan struct{}) {
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+		return
+	case <-time.After(unsyncedWarning):
 	}
-	return err
+	for name, in := range r.inf.named() {
+		if !in.HasSynced() {
+			r.log.Warn("registrar: watch not synced yet; is the resource's CRD installed and may the server list and watch it?", "resource", name)
+		}
+	}
 }
 
 // lead runs one reconciling session until ctx ends (leadership lost or
 // shutdown).
 func (r *Registrar) lead(ctx context.Context) {
-	r.leadMu.Lock()
-	defer r.leadMu.Unlock()
-	if ctx.Err() != nil {
-		return
-	}
 	s := newSession(r)
 	r.current.Store(s)
 	defer r.current.Store(nil)

@@ -38,6 +38,8 @@ func TestRegistrar(t *testing.T) {
 		{"Federation", testFederation},
 		{"TwoServersOneLease", testTwoServers},
 		{"AutoPopulateDNSNames", testAutoPopulateDNSNames},
+		{"ResyncRepairsWithoutRewriting", testResync},
+		{"TakeoverAfterExpiry", testTakeoverAfterExpiry},
 		// Last: it restarts the apiserver.
 		{"APIServerRestartedMidReconcile", testAPIServerRestart},
 	} {
