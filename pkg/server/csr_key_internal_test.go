@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -117,9 +118,18 @@ func checkAgreesWithX509(t *testing.T, der []byte) {
 	switch {
 	case (err == nil) != (wantErr == nil):
 		t.Fatalf("csrKey error %v, parseCSR error %v", err, wantErr)
-	case err != nil && err.Error() != wantErr.Error():
+	case err != nil && errorKind(err) != errorKind(wantErr):
+		// encoding/asn1's messages may print pointers: compare the
+		// field and the kind of failure.
 		t.Fatalf("csrKey error %q, want parseCSR's %q", err, wantErr)
 	case err == nil && !csr.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(pub):
 		t.Fatal("csrKey returned a different key than crypto/x509")
 	}
+}
+
+// errorKind is an error message up to its second colon ("csr: malformed
+// CSR").
+func errorKind(err error) string {
+	parts := strings.SplitN(err.Error(), ":", 3)
+	return strings.Join(parts[:min(2, len(parts))], ":")
 }
