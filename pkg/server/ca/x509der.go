@@ -98,7 +98,7 @@ func (s *derSigner) sign(tmpl *x509.Certificate, pub any) ([]byte, error) {
 		return nil, fmt.Errorf("marshal public key: %w", err)
 	}
 	subject := tmpl.RawSubject
-	if subject == nil {
+	if len(subject) == 0 { // as crypto/x509's subjectBytes
 		if subject, err = asn1.Marshal(tmpl.Subject.ToRDNSequence()); err != nil {
 			return nil, fmt.Errorf("marshal subject: %w", err)
 		}
