@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/svidkit/svidkit/internal/pgtest"
+	"github.com/svidkit/svidkit/internal/prereq"
 )
 
 // postgresBinDir finds PostgreSQL's server binaries (pgtest.BinDir).
@@ -21,10 +22,7 @@ func postgresBinDir(t *testing.T) string {
 	t.Helper()
 	dir, err := pgtest.BinDir()
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err.Error())
+		prereq.Missing(t, "%v", err)
 	}
 	return dir
 }

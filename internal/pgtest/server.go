@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/svidkit/svidkit/internal/prereq"
 )
 
 // Superuser is the database role tests connect as (trust authentication
@@ -45,7 +47,7 @@ type Server struct {
 // tests anyway (NewDatabase skips them) unless CI is set, where it fails.
 func (s *Server) Main(m *testing.M) int {
 	if err := s.start(); err != nil {
-		if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") == "" {
+		if errors.Is(err, ErrNotInstalled) && !prereq.CI() {
 			s.skip = err
 			return m.Run()
 		}

@@ -15,22 +15,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/svidkit/svidkit/internal/prereq"
 	"github.com/svidkit/svidkit/pkg/csi"
 	"github.com/svidkit/svidkit/pkg/csi/bindmount"
 	"github.com/svidkit/svidkit/pkg/csid"
 )
-
-// needRoot skips a test that mounts when not root, except under CI, which
-// runs as root and must run it.
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("bind mounts need root, and CI runs as root")
-		}
-		t.Skip("bind mounts need root")
-	}
-}
 
 // dial returns a Node client of the driver at sock, connected (waiting
 // for the socket up to a deadline).
@@ -76,7 +65,7 @@ func mounts(t *testing.T, target string) int {
 // read-only mount; unpublish removes it and the target; unpublishing the
 // vanished target again succeeds.
 func TestPublishUnpublish(t *testing.T) {
-	needRoot(t)
+	prereq.Root(t, "bind mounts")
 	base := t.TempDir()
 	socketDir := filepath.Join(base, "agent-sockets")
 	target := filepath.Join(base, "pod", "mount")

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/svidkit/svidkit/internal/prereq"
 	"github.com/svidkit/svidkit/pkg/helper"
 	"github.com/svidkit/svidkit/pkg/helper/helperconfig"
 )
@@ -25,9 +26,7 @@ import (
 // root and CI is unset, and fails under CI.
 func mountFullTmpfs(t *testing.T, dir string) string {
 	t.Helper()
-	if os.Geteuid() != 0 && os.Getenv("CI") == "" {
-		t.Skip("mounting a tmpfs needs root (CI runs as root and never skips)")
-	}
+	prereq.Root(t, "mounts a tmpfs")
 	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=64k,mode=0755"); err != nil {
 		t.Fatalf("mount tmpfs on %s: %v", dir, err)
 	}
