@@ -3,7 +3,6 @@ package csid_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/svidkit/svidkit/internal/freeport"
 	"github.com/svidkit/svidkit/internal/prereq"
 	"github.com/svidkit/svidkit/pkg/csi"
 	"github.com/svidkit/svidkit/pkg/csi/bindmount"
@@ -115,7 +115,7 @@ func TestReadyFollowsSocketDir(t *testing.T) {
 	base := t.TempDir()
 	socketDir := filepath.Join(base, "agent-sockets")
 	sock := filepath.Join(base, "plugin", "csi.sock")
-	addr := freePort(t)
+	addr := freeport.Addr(t)
 	start(t, csid.Config{Driver: csi.Config{NodeID: "n", WorkloadAPISocketDir: socketDir}, CSISocketPath: sock, HealthAddress: addr})
 	dial(t, sock)
 	switch fi, err := os.Stat(sock); {
@@ -133,16 +133,6 @@ func TestReadyFollowsSocketDir(t *testing.T) {
 	if code := getStatus(t, "http://"+addr+"/ready"); code != http.StatusOK {
 		t.Errorf("/ready with the socket directory = %d, want 200", code)
 	}
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // getStatus returns the status code of GET url, retrying until the

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/svidkit/svidkit/internal/freeport"
 	"github.com/svidkit/svidkit/internal/prereq"
 	"github.com/svidkit/svidkit/pkg/helper"
 	"github.com/svidkit/svidkit/pkg/helper/helperconfig"
@@ -68,7 +69,7 @@ func TestDaemonRetriesFailedWrite(t *testing.T) {
 	api.SetX509SVIDs(svid(t, ca, "/app", ""))
 	api.Start(t)
 	cfg := x509Config(t, sock)
-	port := freePort(t)
+	port := freeport.ForTest(t)
 	cfg.Health = helperconfig.Health{ListenerEnabled: true, BindPort: port, LivenessPath: "/live", ReadinessPath: "/ready"}
 	junk := mountFullTmpfs(t, cfg.CertDir)
 	h, _ := start(t, cfg, helper.Options{RepairInterval: time.Hour})
