@@ -50,7 +50,7 @@ func New(cfg Config) (*Server, error) {
 	auth := &agentAuthorizer{store: cfg.Store, td: cfg.TrustDomain, clock: cfg.Clock}
 	attestors := make(map[string]nodeattest.Attestor)
 	if !cfg.DisableJoinToken {
-		attestors[joinTokenType] = &joinTokenAttestor{td: cfg.TrustDomain, store: cfg.Store, clock: cfg.Clock}
+		attestors[joinTokenType] = &joinTokenAttestor{td: cfg.TrustDomain}
 	}
 	for _, a := range cfg.NodeAttestors {
 		attestors[a.Type()] = a
