@@ -25,6 +25,8 @@ type Server struct {
 	deps *deps
 	svid *serverSVID
 	auth *agentAuthorizer
+	// rpcStatus settles every RPC's final status.
+	rpcStatus rpcStatus
 
 	listening chan struct{}
 	ready     atomic.Bool
@@ -66,6 +68,7 @@ func New(cfg Config) (*Server, error) {
 		deps:      d,
 		svid:      &serverSVID{id: serverID, authority: cfg.Authority, clock: cfg.Clock, log: cfg.Log},
 		auth:      auth,
+		rpcStatus: rpcStatus{log: cfg.Log},
 		listening: make(chan struct{}),
 	}, nil
 }
