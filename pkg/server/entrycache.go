@@ -38,6 +38,11 @@ type entryCache struct {
 	snap      *entrySnapshot
 	checkedAt time.Time
 	dirty     bool
+	// announced is set by recheck: the store announced a change, so the
+	// next snapshot reads the changes at once rather than first asking
+	// whether the revision moved, one database round trip less between
+	// another server's write and the held syncs it wakes.
+	announced bool
 }
 
 func newEntryCache(store datastore.Store) *entryCache {
@@ -58,6 +63,7 @@ func (c *entryCache) invalidate() {
 func (c *entryCache) recheck() {
 	c.mu.Lock()
 	c.checkedAt = time.Time{}
+	c.announced = true
 	c.mu.Unlock()
 }
 
@@ -74,24 +80,30 @@ func (c *entryCache) snapshot(ctx context.Context) (*entrySnapshot, error) {
 	if !c.dirty && c.snap != nil && now.Sub(c.checkedAt) < revisionCheckInterval {
 		return c.snap, nil
 	}
-	rev, err := c.store.EntriesRevision(ctx)
-	if err != nil {
-		return stale(c.snap, &c.checkedAt, now, fmt.Errorf("read entries revision: %w", err))
+	var rev int64
+	if !c.announced || c.snap == nil {
+		var err error
+		if rev, err = c.store.EntriesRevision(ctx); err != nil {
+			return stale(c.snap, &c.checkedAt, now, fmt.Errorf("read entries revision: %w", err))
+		}
+		if c.snap != nil && !c.dirty && rev == c.snap.revision {
+			c.checkedAt = now
+			return c.snap, nil
+		}
 	}
-	if c.snap != nil && !c.dirty && rev == c.snap.revision {
-		c.checkedAt = now
-		return c.snap, nil
-	}
+	// With a snapshot, load reads the changes since its revision, which
+	// carry the current revision: rev is only needed without one.
 	next, err := c.load(ctx, rev)
 	if err != nil {
 		return stale(c.snap, &c.checkedAt, now, err)
 	}
 	// A dirty cache was already announced by invalidate; a clean one that
 	// finds a new revision saw another process's write.
-	announce := c.snap != nil && !c.dirty
+	announce := c.snap != nil && !c.dirty && next != c.snap
 	c.snap = next
 	c.checkedAt = now
 	c.dirty = false
+	c.announced = false
 	if announce {
 		c.changed.notify()
 	}

@@ -41,13 +41,18 @@ type derSigner struct {
 	issuer   []byte
 }
 
-// OIDs of the ECDSA signature algorithms (RFC 5758) and of the subject
-// alternative name extension.
+// OIDs of the ECDSA signature algorithms (RFC 5758), of the subject
+// alternative name extension, and of ECDSA keys and their curves
+// (RFC 5480).
 var (
 	oidECDSAWithSHA256 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
 	oidECDSAWithSHA384 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}
 	oidECDSAWithSHA512 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}
 	oidSubjectAltName  = asn1.ObjectIdentifier{2, 5, 29, 17}
+	oidPublicKeyECDSA  = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
+	oidNamedCurveP256  = asn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7}
+	oidNamedCurveP384  = asn1.ObjectIdentifier{1, 3, 132, 0, 34}
+	oidNamedCurveP521  = asn1.ObjectIdentifier{1, 3, 132, 0, 35}
 )
 
 // newDERSigner returns the DER signer of a, or nil when a's key is not a
@@ -84,12 +89,16 @@ var emptySubject = []byte{0x30, 0}
 // x509Signer.template sets: serial, validity, raw subject, URIs and DNS
 // names, and the CA's fixed extensions as ExtraExtensions.
 func (s *derSigner) sign(tmpl *x509.Certificate, pub any) ([]byte, error) {
-	spki, err := x509.MarshalPKIXPublicKey(pub)
+	// crypto/x509 refuses negative serials (RFC 5280, 4.1.2.2).
+	if tmpl.SerialNumber == nil || tmpl.SerialNumber.Sign() < 0 {
+		return nil, fmt.Errorf("serial number must be positive, got %v", tmpl.SerialNumber)
+	}
+	spki, err := marshalSPKI(pub)
 	if err != nil {
 		return nil, fmt.Errorf("marshal public key: %w", err)
 	}
 	subject := tmpl.RawSubject
-	if subject == nil {
+	if len(subject) == 0 { // as crypto/x509's subjectBytes
 		if subject, err = asn1.Marshal(tmpl.Subject.ToRDNSequence()); err != nil {
 			return nil, fmt.Errorf("marshal subject: %w", err)
 		}
@@ -138,6 +147,41 @@ func (s *derSigner) sign(tmpl *x509.Certificate, pub any) ([]byte, error) {
 		b.AddASN1BitString(sig)
 	})
 	return cert.Bytes()
+}
+
+// marshalSPKI returns the SubjectPublicKeyInfo of pub as
+// x509.MarshalPKIXPublicKey encodes it. ECDSA keys on the named curves,
+// which agents use, are encoded here without encoding/asn1's reflection;
+// every other key goes through crypto/x509.
+func marshalSPKI(pub any) ([]byte, error) {
+	k, ok := pub.(*ecdsa.PublicKey)
+	if !ok {
+		return x509.MarshalPKIXPublicKey(pub)
+	}
+	var curve asn1.ObjectIdentifier
+	switch k.Curve {
+	case elliptic.P256():
+		curve = oidNamedCurveP256
+	case elliptic.P384():
+		curve = oidNamedCurveP384
+	case elliptic.P521():
+		curve = oidNamedCurveP521
+	default:
+		return x509.MarshalPKIXPublicKey(pub)
+	}
+	point, err := k.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1ObjectIdentifier(oidPublicKeyECDSA)
+			b.AddASN1ObjectIdentifier(curve)
+		})
+		b.AddASN1BitString(point)
+	})
+	return b.Bytes()
 }
 
 // marshalSAN encodes the subject alternative names of tmpl as crypto/x509

@@ -52,10 +52,16 @@ func newX509Signer(a *X509Authority, subject pkix.Name) (*x509Signer, error) {
 	}
 	// Let crypto/x509 encode the fixed extensions once, in a throw-away
 	// SVID-shaped certificate signed by this CA, and reuse its encoding.
+	// crypto/x509 adds the authority key ID only when the subject differs
+	// from the issuer's, and an SVID with DNS names (a CN) always differs:
+	// give the prototype a CN so that every SVID carries the authority key
+	// ID (RFC 5280, 4.2.1.1), whichever subjects are configured.
+	protoSubject := subject
+	protoSubject.CommonName = "svidkit X509-SVID prototype"
 	now := time.Now()
 	proto := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
-		RawSubject:            raw,
+		Subject:               protoSubject,
 		NotBefore:             now,
 		NotAfter:              now.Add(time.Minute),
 		BasicConstraintsValid: true,

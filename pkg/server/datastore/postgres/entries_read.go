@@ -63,6 +63,16 @@ func (s *Store) CountEntries(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// entryColumns are the entries columns scanEntry reads, in its order.
+const entryColumns = `id, spiffe_id, parent_id, x509_svid_ttl, jwt_svid_ttl, hint,
+	admin, downstream, expires_at, revision_number, created_at, owner`
+
+// scanEntry scans a row of entryColumns, then extra, into e.
+func scanEntry(r pgx.Rows, e *datastore.Entry, extra ...any) error {
+	return r.Scan(append([]any{&e.ID, &e.SPIFFEID, &e.ParentID, &e.X509SVIDTTL, &e.JWTSVIDTTL, &e.Hint,
+		&e.Admin, &e.Downstream, &e.ExpiresAt, &e.RevisionNumber, &e.CreatedAt, &e.Owner}, extra...)...)
+}
+
 // loadEntries returns the entries satisfying the SQL condition where
 // (empty for all), ordered by ID, with their selectors, DNS names and
 // federated trust domains, read in three more queries whatever the number
@@ -72,8 +82,7 @@ func loadEntries(ctx context.Context, q querier, where string, args []any) ([]*d
 	if where != "" {
 		cond = " WHERE " + where
 	}
-	rs, err := q.Query(ctx, `SELECT id, spiffe_id, parent_id, x509_svid_ttl, jwt_svid_ttl, hint,
-		admin, downstream, expires_at, revision_number, created_at, owner FROM entries`+cond+` ORDER BY id`, args...)
+	rs, err := q.Query(ctx, `SELECT `+entryColumns+` FROM entries`+cond+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query entries: %w", err)
 	}
@@ -81,8 +90,7 @@ func loadEntries(ctx context.Context, q querier, where string, args []any) ([]*d
 	byID := make(map[string]*datastore.Entry)
 	err = eachRow(rs, func(r pgx.Rows) error {
 		e := new(datastore.Entry)
-		if err := r.Scan(&e.ID, &e.SPIFFEID, &e.ParentID, &e.X509SVIDTTL, &e.JWTSVIDTTL, &e.Hint,
-			&e.Admin, &e.Downstream, &e.ExpiresAt, &e.RevisionNumber, &e.CreatedAt, &e.Owner); err != nil {
+		if err := scanEntry(r, e); err != nil {
 			return err
 		}
 		es = append(es, e)

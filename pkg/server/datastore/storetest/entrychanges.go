@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/svidkit/svidkit/pkg/selector"
 	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
 
@@ -148,12 +149,23 @@ func testEntryChangesFailedWrite(t *testing.T, s datastore.Store) {
 }
 
 // testGetEntries: the entries asked for, by ID order, absent ones and
-// repeats skipped.
+// repeats skipped, each with its selectors, DNS names (in their order)
+// and federated trust domains.
 func testGetEntries(t *testing.T, s datastore.Store) {
 	ctx := t.Context()
+	for _, td := range []string{"b.example", "a.example"} {
+		must(t, "SetBundle", s.SetBundle(ctx, &datastore.Bundle{TrustDomain: td, Data: []byte(td)}))
+	}
 	want := map[string]*datastore.Entry{}
-	for _, id := range []string{"c", "a", "b"} {
-		e, err := s.CreateEntry(ctx, changeEntry(id))
+	for i, id := range []string{"c", "a", "b"} {
+		e := changeEntry(id)
+		if i > 0 {
+			e.FederatesWith = []string{"b.example", "a.example"}[:i]
+			e.DNSNames = []string{"z.example", "a.example", "m.example"}[:i+1]
+			e.Selectors = selector.NewSet(selector.Selector{Type: "unix", Value: "uid:2"}, selector.Selector{Type: "k8s", Value: "ns:x"},
+				selector.Selector{Type: "unix", Value: "gid:" + id})
+		}
+		e, err := s.CreateEntry(ctx, e)
 		must(t, "CreateEntry "+id, err)
 		want[id] = e
 	}
