@@ -58,7 +58,7 @@ func (s *svidService) newX509SVID(ctx context.Context, set *authorizedSet, p *sv
 	if !ok {
 		return fail(codes.PermissionDenied, "entry_id: entry %q does not exist or is not authorized for the caller", p.EntryId)
 	}
-	pub, err := csrKey("csr", p.Csr)
+	csr, err := parseCSR("csr", p.Csr)
 	if err != nil {
 		return fail(codes.InvalidArgument, "%v", err)
 	}
@@ -66,7 +66,7 @@ func (s *svidService) newX509SVID(ctx context.Context, set *authorizedSet, p *sv
 	if err != nil {
 		return fail(codes.Internal, "entry %q has an invalid SPIFFE ID: %v", ce.entry.ID, err)
 	}
-	svid, err := s.signX509Raw(ctx, "x509", id, pub, ttlSeconds(ce.entry.X509SVIDTTL, s.cfg.DefaultX509SVIDTTL), ce.entry.DNSNames)
+	svid, err := s.signX509Raw(ctx, "x509", id, csr.PublicKey, ttlSeconds(ce.entry.X509SVIDTTL, s.cfg.DefaultX509SVIDTTL), ce.entry.DNSNames)
 	if err != nil {
 		return fail(codes.Internal, "%v", err)
 	}
