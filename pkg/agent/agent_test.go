@@ -23,7 +23,10 @@ import (
 	"github.com/svidkit/svidkit/pkg/selector"
 )
 
-const waitTimeout = 5 * time.Second
+// waitTimeout bounds every wait for an event (an SVID minted, an update
+// delivered): not a speed, so it is generous for a loaded CI machine
+// running the race detector.
+const waitTimeout = 30 * time.Second
 
 // harness is one agent under test.
 type harness struct {
