@@ -33,7 +33,10 @@ func (s *Store) CreateAgent(ctx context.Context, a *datastore.Agent) (*datastore
 		case tag.RowsAffected() == 0:
 			return fmt.Errorf("agent %q: %w", out.SPIFFEID, datastore.ErrAlreadyExists)
 		}
-		return insertAgentSelectors(ctx, tx, out)
+		if err := insertAgentSelectors(ctx, tx, out); err != nil {
+			return err
+		}
+		return s.bumpAgentsRevision(ctx, tx, out.SPIFFEID)
 	})
 	if err != nil {
 		return nil, pgError("postgres: create agent: %w", err)
@@ -96,7 +99,10 @@ func (s *Store) updateAgent(ctx context.Context, a *datastore.Agent, unlessBanne
 		if _, err := tx.Exec(ctx, `DELETE FROM agent_selectors WHERE agent_id = $1`, out.SPIFFEID); err != nil {
 			return fmt.Errorf("delete selectors of agent %q: %w", out.SPIFFEID, err)
 		}
-		return insertAgentSelectors(ctx, tx, out)
+		if err := insertAgentSelectors(ctx, tx, out); err != nil {
+			return err
+		}
+		return s.bumpAgentsRevision(ctx, tx, out.SPIFFEID)
 	})
 	if err != nil {
 		return nil, err
@@ -130,10 +136,10 @@ func (s *Store) GetAgent(ctx context.Context, spiffeID string) (*datastore.Agent
 
 // getAgentSQL reads one agent and its selectors in a single statement:
 // one round trip and, as any single statement, one snapshot, with no
-// transaction around it. Every agent API call and every end of a held sync
-// reads the caller's agent, so on a busy database the three round trips a
-// read transaction adds (BEGIN, a second query, COMMIT) showed in the
-// cross-server propagation tail.
+// transaction around it. Servers read an agent when it first calls and
+// after another server changed it; on a busy database the three round
+// trips a read transaction adds (BEGIN, a second query, COMMIT) showed in
+// the cross-server propagation tail when every agent call read it.
 const getAgentSQL = `SELECT a.spiffe_id, a.attestation_type, a.serial_number, a.new_serial_number,
 	a.expires_at_ns, a.banned, a.can_reattest, a.created_at_ns, a.updated_at_ns,
 	COALESCE(array_agg(s.type ORDER BY s.type, s.value) FILTER (WHERE s.agent_id IS NOT NULL), '{}'),
@@ -153,12 +159,18 @@ func (s *Store) ListAgents(ctx context.Context) ([]*datastore.Agent, error) {
 
 // DeleteAgent removes the agent; its selectors go by cascade.
 func (s *Store) DeleteAgent(ctx context.Context, spiffeID string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM agents WHERE spiffe_id = $1`, spiffeID)
-	switch {
-	case err != nil:
+	err := s.writeTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM agents WHERE spiffe_id = $1`, spiffeID)
+		switch {
+		case err != nil:
+			return err
+		case tag.RowsAffected() == 0:
+			return datastore.ErrNotFound
+		}
+		return s.bumpAgentsRevision(ctx, tx, spiffeID)
+	})
+	if err != nil {
 		return pgError("postgres: delete agent %q: %w", spiffeID, err)
-	case tag.RowsAffected() == 0:
-		return pgError("postgres: delete agent %q: %w", spiffeID, datastore.ErrNotFound)
 	}
 	return nil
 }

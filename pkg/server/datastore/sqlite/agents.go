@@ -34,7 +34,10 @@ func (s *Store) CreateAgent(ctx context.Context, a *datastore.Agent) (*datastore
 			boolInt(out.Banned), boolInt(out.CanReattest), toNanos(out.CreatedAt), toNanos(out.UpdatedAt)); err != nil {
 			return fmt.Errorf("insert agent %q: %w", out.SPIFFEID, err)
 		}
-		return insertAgentSelectors(ctx, tx, out)
+		if err := insertAgentSelectors(ctx, tx, out); err != nil {
+			return err
+		}
+		return s.bumpAgentsRevision(ctx, tx, out.SPIFFEID)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: create agent: %w", err)
@@ -93,7 +96,10 @@ func (s *Store) updateAgent(ctx context.Context, a *datastore.Agent, unlessBanne
 		if _, err := tx.ExecContext(ctx, `DELETE FROM agent_selectors WHERE agent_id = ?`, out.SPIFFEID); err != nil {
 			return fmt.Errorf("delete selectors of agent %q: %w", out.SPIFFEID, err)
 		}
-		return insertAgentSelectors(ctx, tx, out)
+		if err := insertAgentSelectors(ctx, tx, out); err != nil {
+			return err
+		}
+		return s.bumpAgentsRevision(ctx, tx, out.SPIFFEID)
 	})
 	if err != nil {
 		return nil, err
@@ -137,7 +143,7 @@ func (s *Store) DeleteAgent(ctx context.Context, spiffeID string) error {
 		} else if n == 0 {
 			return datastore.ErrNotFound
 		}
-		return nil
+		return s.bumpAgentsRevision(ctx, tx, spiffeID)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: delete agent %q: %w", spiffeID, err)

@@ -22,6 +22,7 @@ var concurrencyTests = []sharedTest{
 	{"JoinTokenConsumedOnce", testConcurrentJoinToken},
 	{"EntryCreatesBumpRevision", testConcurrentEntryRevision},
 	{"EntryChangesFollowed", testConcurrentEntryChanges},
+	{"AgentChangesFollowed", testConcurrentAgentChanges},
 }
 
 // sharedTest is a case run on two handles of one database.
