@@ -104,11 +104,12 @@ func (c *agentCache) lookup(ctx context.Context, id string) (*datastore.Agent, e
 		return nil, err
 	}
 	c.mu.Lock()
-	r, epoch, known := c.records[id], c.epoch, c.known
-	c.mu.Unlock()
-	if r != nil && r.fresh {
+	if r := c.records[id]; r != nil && r.fresh {
+		defer c.mu.Unlock()
 		return copyAgent(r.agent), nil
 	}
+	epoch, known := c.epoch, c.known
+	c.mu.Unlock()
 	agent, err := c.store.GetAgent(ctx, id)
 	c.mu.Lock()
 	defer c.mu.Unlock()
