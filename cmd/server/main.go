@@ -39,6 +39,7 @@ func run(ctx context.Context, cfg *config.Server) error {
 		return err
 	}
 	defer stopProfile()
+	serverd.RouteKlog(log) // once per process: klog is global
 	return serverd.Run(ctx, cfg, serverd.Options{Log: log})
 }
 

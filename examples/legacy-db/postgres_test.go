@@ -3,7 +3,6 @@ package legacydb_test
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svidkit/svidkit/internal/freeport"
 	"github.com/svidkit/svidkit/internal/pgtest"
+	"github.com/svidkit/svidkit/internal/prereq"
 )
 
 // postgresBinDir finds PostgreSQL's server binaries (pgtest.BinDir).
@@ -21,10 +22,7 @@ func postgresBinDir(t *testing.T) string {
 	t.Helper()
 	dir, err := pgtest.BinDir()
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err.Error())
+		prereq.Missing(t, "%v", err)
 	}
 	return dir
 }
@@ -53,7 +51,7 @@ func newCluster(t *testing.T, bin string, u osUser, dir, certDir string) *cluste
 		user:    u,
 		data:    filepath.Join(dir, "pgdata"),
 		sockDir: mkdirAs(t, u, filepath.Join(dir, "run")),
-		port:    freePort(t),
+		port:    freeport.ForTest(t),
 		log:     newLineLog(t, "postgres"),
 	}
 	c.run(t, "initdb", "-D", c.data, "-U", u.Name, "--auth-local=peer", "--auth-host=reject", "-E", "UTF8", "--locale=C", "--no-sync")
@@ -142,15 +140,4 @@ func (c *cluster) postmasterPID(t *testing.T) int {
 		t.Fatalf("postmaster.pid: %v", err)
 	}
 	return pid
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

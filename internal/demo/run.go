@@ -6,13 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/svidkit/svidkit/internal/freeport"
 	"github.com/svidkit/svidkit/pkg/taskrun"
 )
 
@@ -150,22 +150,12 @@ func (d *demo) prepare() error {
 	d.agentSocket = filepath.Join(dir, "agent.sock")
 	d.sdsSocket = filepath.Join(dir, "sds.sock")
 	d.tlsSocket = filepath.Join(dir, "tls.sock")
-	if d.port, err = freePort(); err != nil {
+	if d.port, err = freeport.Port(); err != nil {
 		return err
 	}
 	td := "spiffe://" + TrustDomain
 	d.nodeID, d.workloadID, d.helperID, d.envoyID = td+"/node", td+"/workload", td+"/app", td+"/envoy"
 	return nil
-}
-
-// freePort returns a loopback TCP port nothing listens on right now.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("demo: pick a port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // start starts a child and records it for stopAll.

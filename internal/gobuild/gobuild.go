@@ -9,20 +9,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/svidkit/svidkit/internal/prereq"
 )
 
 // Go returns the path of the go tool. Without it the test is skipped, or
 // fails under CI (CI=true), where every test must run.
 func Go(tb testing.TB) string {
 	tb.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatal("builds binaries and needs the go toolchain in PATH: ", err)
-		}
-		tb.Skip("builds binaries and needs the go toolchain in PATH: ", err)
-	}
-	return goTool
+	return prereq.Tool(tb, "go", "builds binaries and needs the go toolchain in PATH")
 }
 
 // ModuleRoot returns the directory of the module's go.mod.

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/svidkit/svidkit/internal/prereq"
 )
 
 // childEnv makes the test binary act as a legacy application: it prints
@@ -180,14 +182,7 @@ var helperWanted, helperBuilt bool
 func buildHelper(t testing.TB) string {
 	t.Helper()
 	helperWanted = true
-	if _, err := exec.LookPath("go"); err != nil {
-		// CI must run these tests: a missing toolchain there is a
-		// broken CI machine, not a reason to pass.
-		if os.Getenv("CI") != "" {
-			t.Fatalf("needs the go toolchain to build cmd/helper (CI is set): %v", err)
-		}
-		t.Skip("needs the go toolchain to build cmd/helper: ", err)
-	}
+	prereq.Tool(t, "go", "needs the go toolchain to build cmd/helper")
 	bin, err := helperBinary()
 	if err != nil {
 		t.Fatal(err)

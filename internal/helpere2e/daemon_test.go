@@ -117,6 +117,11 @@ func mustPair(t testing.TB, dir string) *x509.Certificate {
 	return cert
 }
 
+// childWait bounds the wait for a line of the helper's child (a re-run of
+// this test binary): an event, not a speed; a loaded CI machine can take
+// seconds to start a process.
+const childWait = time.Minute
+
 func TestDaemonAgainstAgent(t *testing.T) {
 	e := startServer(t)
 	ag := e.StartAgent(t, "a", e.JoinToken(t, testenv.NodePath))
@@ -134,7 +139,7 @@ func TestDaemonAgainstAgent(t *testing.T) {
 	if !first.Notified {
 		t.Fatalf("first write did not notify the reloader: %+v", first)
 	}
-	childOut.waitLine(t, "ready", 10*time.Second)
+	childOut.waitLine(t, "ready", childWait)
 	mustPair(t, cfg.CertDir)
 
 	t.Run("rotation writes consistent sets and signals the child after each", func(t *testing.T) {
@@ -164,7 +169,7 @@ func TestDaemonAgainstAgent(t *testing.T) {
 			if !ev.Notified {
 				t.Fatalf("rotated write did not notify: %+v", ev)
 			}
-			childOut.waitLine(t, "hup", 5*time.Second)
+			childOut.waitLine(t, "hup", childWait)
 			mustPair(t, cfg.CertDir)
 		}
 		close(stop)
@@ -175,13 +180,13 @@ func TestDaemonAgainstAgent(t *testing.T) {
 
 	t.Run("late pid file and restarted application are signalled", func(t *testing.T) {
 		app, out := startApp(t, pidFile)
-		out.waitLine(t, "ready", 5*time.Second)
-		out.waitLine(t, "hup", 5*time.Second) // the pid file appeared after the first write
+		out.waitLine(t, "ready", childWait)
+		out.waitLine(t, "hup", childWait) // the pid file appeared after the first write
 		_ = app.Process.Signal(syscall.SIGTERM)
 		_ = app.Wait()
 		_, out2 := startApp(t, pidFile) // restarted at a new pid
-		out2.waitLine(t, "ready", 5*time.Second)
-		out2.waitLine(t, "hup", 5*time.Second)
+		out2.waitLine(t, "ready", childWait)
+		out2.waitLine(t, "hup", childWait)
 	})
 
 	t.Run("agent restart: files kept, helper reconnects", func(t *testing.T) {

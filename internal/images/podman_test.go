@@ -2,27 +2,13 @@ package images_test
 
 import (
 	"encoding/json"
-	"os"
 	"os/exec"
 	"runtime"
 	"testing"
 
 	"github.com/svidkit/svidkit/internal/images"
+	"github.com/svidkit/svidkit/internal/prereq"
 )
-
-// requireTool returns the path of a Debian-packaged container tool, skipping
-// the test without it, except under CI, where .ci/run installs it.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not found under CI (.ci/run installs it): %v", name, err)
-		}
-		t.Skipf("%s not found (apt-get install podman skopeo)", name)
-	}
-	return p
-}
 
 // TestPodmanLoad loads each host-architecture docker tarball with the real
 // `podman load` (Debian's podman, vfs storage in a temp directory, no
@@ -31,7 +17,7 @@ func requireTool(t *testing.T, name string) string {
 // the sandboxes this runs in refuse the OCI runtime's setrlimit calls;
 // TestTarballs runs each binary taken out of its image instead.
 func TestPodmanLoad(t *testing.T) {
-	podman := requireTool(t, "podman")
+	podman := prereq.Tool(t, "podman", "apt-get install podman")
 	dir := t.TempDir()
 	base := []string{"--root", dir + "/root", "--runroot", dir + "/run", "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none"}
 	host := images.Platform{OS: runtime.GOOS, Arch: runtime.GOARCH}
@@ -81,7 +67,7 @@ func TestPodmanLoad(t *testing.T) {
 // containers/image library that podman and CRI-O use) for every platform
 // of its multi-arch index.
 func TestSkopeoInspectLayout(t *testing.T) {
-	skopeo := requireTool(t, "skopeo")
+	skopeo := prereq.Tool(t, "skopeo", "apt-get install skopeo")
 	for _, b := range built.Images {
 		for _, p := range built.Platforms {
 			t.Run(b.Name+"/"+p.String(), func(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/svidkit/svidkit/internal/prereq"
 )
 
 // DirEnv names the environment variable holding the directory with the
@@ -30,7 +32,7 @@ func binaries(t testing.TB) (apiserver, etcd string) {
 	if err == nil {
 		return apiserver, etcd
 	}
-	if os.Getenv("CI") == "true" || os.Getenv(DirEnv) != "" {
+	if prereq.CI() || os.Getenv(DirEnv) != "" {
 		t.Fatalf("kubeenv: %v; %s", err, buildHint)
 	}
 	t.Skipf("kubeenv: %v; %s", err, buildHint)

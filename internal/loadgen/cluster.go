@@ -15,6 +15,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/svidkit/svidkit/internal/freeport"
 	"github.com/svidkit/svidkit/internal/testenv"
 	"github.com/svidkit/svidkit/pkg/config"
 )
@@ -80,11 +81,11 @@ func startServer(ctx context.Context, cfg ClusterConfig, i int) (Target, *server
 	if err != nil {
 		return Target{}, nil, fmt.Errorf("loadgen: %s: %w", name, err)
 	}
-	port, err := freePort()
+	port, err := freeport.Port()
 	if err != nil {
 		return Target{}, nil, fmt.Errorf("loadgen: %s: %w", name, err)
 	}
-	healthPort, err := freePort()
+	healthPort, err := freeport.Port()
 	if err != nil {
 		return Target{}, nil, fmt.Errorf("loadgen: %s: %w", name, err)
 	}
@@ -186,14 +187,4 @@ func (c *Cluster) Stop() error {
 		_ = os.RemoveAll(filepath.Dir(t.AdminSocket))
 	}
 	return errors.Join(errs...)
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -2,8 +2,9 @@ package pgtest
 
 import (
 	"errors"
-	"os"
 	"testing"
+
+	"github.com/svidkit/svidkit/internal/prereq"
 )
 
 // Start runs a PostgreSQL cluster of t's own, stopped and removed when t
@@ -14,8 +15,8 @@ func Start(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{}
 	if err := s.start(); err != nil {
-		if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") == "" {
-			t.Skip(err.Error())
+		if errors.Is(err, ErrNotInstalled) {
+			prereq.Missing(t, "%v", err)
 		}
 		t.Fatalf("pgtest: %v", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/svidkit/svidkit/internal/freeport"
+	"github.com/svidkit/svidkit/internal/prereq"
 )
 
 // Superuser is the database role tests connect as (trust authentication
@@ -45,7 +47,7 @@ type Server struct {
 // tests anyway (NewDatabase skips them) unless CI is set, where it fails.
 func (s *Server) Main(m *testing.M) int {
 	if err := s.start(); err != nil {
-		if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") == "" {
+		if errors.Is(err, ErrNotInstalled) && !prereq.CI() {
 			s.skip = err
 			return m.Run()
 		}
@@ -171,7 +173,7 @@ func (s *Server) initdb() error {
 		"-E", "UTF8", "--locale=C", "--no-sync"); err != nil {
 		return err
 	}
-	port, err := freePort()
+	port, err := freeport.Port()
 	if err != nil {
 		return err
 	}
@@ -260,14 +262,4 @@ func (s *Server) newDatabase(t testing.TB) string {
 		}
 	})
 	return name
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

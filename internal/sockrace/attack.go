@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/svidkit/svidkit/internal/prereq"
 )
 
 // Starts is how many times Attack starts the listener under attack. Before
@@ -43,7 +45,7 @@ type Target struct {
 //
 // In both, the victim's mode (0600) must never change.
 func Attack(t *testing.T, tgt Target) {
-	RequireRoot(t)
+	prereq.Root(t, "acts as a second uid")
 	if tgt.Watch == nil {
 		tgt.Watch = func(path string) []string { return []string{path} }
 	}

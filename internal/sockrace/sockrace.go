@@ -10,9 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"testing"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,17 +41,4 @@ func Swap(ctx context.Context, target string, paths ...string) (int, error) {
 			swaps++
 		}
 	}
-}
-
-// RequireRoot skips the test when not run as root, unless CI is set: CI
-// runs as root, so there a missing privilege is a failure, not a skip.
-func RequireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("needs root (CI is set)")
-	}
-	t.Skip("needs root to act as a second uid")
 }

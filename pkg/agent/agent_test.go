@@ -389,6 +389,17 @@ func TestStartupFailures(t *testing.T) {
 		cfg.JoinToken = "unknown"
 		runErr(t, cfg, "join token does not exist")
 	})
+	t.Run("used join token", func(t *testing.T) {
+		first := realConfig(t, srv, clk, t.TempDir())
+		h := start(t, clk, first)
+		h.waitAttested()
+		cfg := realConfig(t, srv, clk, t.TempDir())
+		cfg.JoinToken = first.JoinToken
+		err := runErr(t, cfg, "already been used")
+		if !contains(err, "join token refused") || !contains(err, "token generate") {
+			t.Fatalf("Run = %v, want it to say the join token was refused and how to get a new one", err)
+		}
+	})
 	t.Run("no trust bundle", func(t *testing.T) {
 		cfg := realConfig(t, srv, clk, t.TempDir())
 		cfg.TrustBundle = nil

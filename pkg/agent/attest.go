@@ -173,7 +173,7 @@ func (a *Agent) attest(ctx context.Context) error {
 	}
 	resp, err := stream.Recv()
 	if err != nil {
-		return fmt.Errorf("attest: %w", err)
+		return fmt.Errorf("attest: %w", joinTokenRefused(data.GetType(), err))
 	}
 	_ = stream.CloseSend()
 	result := resp.GetResult()
@@ -198,6 +198,20 @@ func (a *Agent) attest(ctx context.Context) error {
 	a.log.Info("node attested", "attestor", data.GetType(), "spiffe_id", uriString(chain[0]),
 		"expires_at", chain[0].NotAfter, "reattestable", a.reattestable)
 	return nil
+}
+
+// joinTokenRefused explains a join token the server refused
+// (InvalidArgument: unknown, already used or expired): no retry can help,
+// the operator must create a new token. Other errors, timeouts among
+// them, are returned as they are: the server spends a token only with an
+// answer the agent is still waiting for, so a timed-out attempt is
+// retried with the same token.
+func joinTokenRefused(attestorType string, err error) error {
+	if attestorType != joinTokenAttestor || status.Code(err) != codes.InvalidArgument {
+		return err
+	}
+	return fmt.Errorf("join token refused by the server (each token attests one agent, once, before it expires); "+
+		"create a new one with `svidkit-server token generate` and start the agent with it: %w", err)
 }
 
 // fetchBootstrapBundle gets the server's bundle over an unverified

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,25 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svidkit/svidkit/internal/freeport"
 	"github.com/svidkit/svidkit/pkg/agentd"
 	"github.com/svidkit/svidkit/pkg/config"
 )
 
 const waitTimeout = 10 * time.Second
-
-// freePort returns a TCP port on 127.0.0.1 that nothing listens on.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return port
-}
 
 // psatAgentConfig returns a k8s_psat agent configuration for a server at
 // serverPort, with the health listener on healthPort, parsed by the
@@ -84,7 +70,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 func TestRunK8sPSATMissingToken(t *testing.T) {
 	tokenPath := filepath.Join(t.TempDir(), "missing-token")
-	cfg := psatAgentConfig(t, tokenPath, freePort(t), freePort(t))
+	cfg := psatAgentConfig(t, tokenPath, freeport.ForTest(t), freeport.ForTest(t))
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	err := agentd.Run(ctx, cfg, agentd.Options{Log: testLogger(t)})
@@ -101,8 +87,8 @@ func TestHealthWhileFirstAttestation(t *testing.T) {
 	if err := os.WriteFile(tokenPath, []byte("header.payload.signature\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	healthPort := freePort(t)
-	cfg := psatAgentConfig(t, tokenPath, freePort(t), healthPort)
+	healthPort := freeport.ForTest(t)
+	cfg := psatAgentConfig(t, tokenPath, freeport.ForTest(t), healthPort)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- agentd.Run(ctx, cfg, agentd.Options{Log: testLogger(t)}) }()

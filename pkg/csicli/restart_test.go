@@ -17,6 +17,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/svidkit/svidkit/internal/gobuild"
+	"github.com/svidkit/svidkit/internal/prereq"
 	"github.com/svidkit/svidkit/pkg/csi"
 	"github.com/svidkit/svidkit/pkg/csi/bindmount"
 )
@@ -25,19 +27,7 @@ import (
 // the test's temporary directory.
 func buildCSI(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("go"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("needs the go toolchain to build cmd/csi (CI is set): %v", err)
-		}
-		t.Skip("needs the go toolchain to build cmd/csi: ", err)
-	}
-	bin := filepath.Join(t.TempDir(), "svidkit-csi")
-	cmd := exec.Command("go", "build", "-trimpath", "-tags", "grpcnotrace", "-ldflags", "-s -w", "-o", bin, "github.com/svidkit/svidkit/cmd/csi")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/csi: %v\n%s", err, out)
-	}
-	return bin
+	return filepath.Join(gobuild.Binaries(t, "csi"), "svidkit-csi")
 }
 
 // syncBuffer collects a child's output for failure messages.
@@ -111,12 +101,7 @@ func (p *driverProcess) stop(t *testing.T) {
 // restarted driver, which keeps no state, publishes it again without
 // stacking a mount and unpublishes it.
 func TestRestartKeepsMounts(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("bind mounts need root, and CI runs as root")
-		}
-		t.Skip("bind mounts need root")
-	}
+	prereq.Root(t, "bind mounts")
 	bin := buildCSI(t)
 	base := t.TempDir()
 	socketDir := filepath.Join(base, "agent-sockets")

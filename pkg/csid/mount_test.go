@@ -3,7 +3,6 @@ package csid_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,22 +14,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/svidkit/svidkit/internal/freeport"
+	"github.com/svidkit/svidkit/internal/prereq"
 	"github.com/svidkit/svidkit/pkg/csi"
 	"github.com/svidkit/svidkit/pkg/csi/bindmount"
 	"github.com/svidkit/svidkit/pkg/csid"
 )
-
-// needRoot skips a test that mounts when not root, except under CI, which
-// runs as root and must run it.
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("bind mounts need root, and CI runs as root")
-		}
-		t.Skip("bind mounts need root")
-	}
-}
 
 // dial returns a Node client of the driver at sock, connected (waiting
 // for the socket up to a deadline).
@@ -76,7 +65,7 @@ func mounts(t *testing.T, target string) int {
 // read-only mount; unpublish removes it and the target; unpublishing the
 // vanished target again succeeds.
 func TestPublishUnpublish(t *testing.T) {
-	needRoot(t)
+	prereq.Root(t, "bind mounts")
 	base := t.TempDir()
 	socketDir := filepath.Join(base, "agent-sockets")
 	target := filepath.Join(base, "pod", "mount")
@@ -126,7 +115,7 @@ func TestReadyFollowsSocketDir(t *testing.T) {
 	base := t.TempDir()
 	socketDir := filepath.Join(base, "agent-sockets")
 	sock := filepath.Join(base, "plugin", "csi.sock")
-	addr := freePort(t)
+	addr := freeport.Addr(t)
 	start(t, csid.Config{Driver: csi.Config{NodeID: "n", WorkloadAPISocketDir: socketDir}, CSISocketPath: sock, HealthAddress: addr})
 	dial(t, sock)
 	switch fi, err := os.Stat(sock); {
@@ -144,16 +133,6 @@ func TestReadyFollowsSocketDir(t *testing.T) {
 	if code := getStatus(t, "http://"+addr+"/ready"); code != http.StatusOK {
 		t.Errorf("/ready with the socket directory = %d, want 200", code)
 	}
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // getStatus returns the status code of GET url, retrying until the

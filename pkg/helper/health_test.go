@@ -4,26 +4,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/svidkit/svidkit/internal/freeport"
 	"github.com/svidkit/svidkit/pkg/helper"
 	"github.com/svidkit/svidkit/pkg/helper/helperconfig"
 )
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // get returns the status code and body of url, retrying while the listener
 // is not up yet.
@@ -51,7 +41,7 @@ func TestHealthProbes(t *testing.T) {
 	api.Start(t)
 	cfg := x509Config(t, sock)
 	cfg.JWTSVIDs = []helperconfig.JWTSVID{{Audience: "db", FileName: "db.jwt"}}
-	port := freePort(t)
+	port := freeport.ForTest(t)
 	cfg.Health = helperconfig.Health{ListenerEnabled: true, BindPort: port, LivenessPath: "/live", ReadinessPath: "/ready"}
 	h, _ := start(t, cfg, helper.Options{})
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
@@ -119,7 +109,7 @@ func TestMetricsBindAddress(t *testing.T) {
 	api.SetX509SVIDs(svid(t, ca, "/app", ""))
 	api.Start(t)
 	cfg := x509Config(t, sock)
-	cfg.MetricsBindAddress = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg.MetricsBindAddress = fmt.Sprintf("127.0.0.1:%d", freeport.ForTest(t))
 	h, _ := start(t, cfg, helper.Options{})
 	waitEvent(t, h, 5*time.Second, "the first write", isWrite)
 	code, raw := get(t, "http://"+cfg.MetricsBindAddress+"/metrics")

@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/svidkit/svidkit/internal/freeport"
+	"github.com/svidkit/svidkit/internal/prereq"
 	"github.com/svidkit/svidkit/pkg/helper"
 	"github.com/svidkit/svidkit/pkg/helper/helperconfig"
 )
@@ -25,9 +27,7 @@ import (
 // root and CI is unset, and fails under CI.
 func mountFullTmpfs(t *testing.T, dir string) string {
 	t.Helper()
-	if os.Geteuid() != 0 && os.Getenv("CI") == "" {
-		t.Skip("mounting a tmpfs needs root (CI runs as root and never skips)")
-	}
+	prereq.Root(t, "mounts a tmpfs")
 	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=64k,mode=0755"); err != nil {
 		t.Fatalf("mount tmpfs on %s: %v", dir, err)
 	}
@@ -69,7 +69,7 @@ func TestDaemonRetriesFailedWrite(t *testing.T) {
 	api.SetX509SVIDs(svid(t, ca, "/app", ""))
 	api.Start(t)
 	cfg := x509Config(t, sock)
-	port := freePort(t)
+	port := freeport.ForTest(t)
 	cfg.Health = helperconfig.Health{ListenerEnabled: true, BindPort: port, LivenessPath: "/live", ReadinessPath: "/ready"}
 	junk := mountFullTmpfs(t, cfg.CertDir)
 	h, _ := start(t, cfg, helper.Options{RepairInterval: time.Hour})

@@ -8,21 +8,12 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/svidkit/svidkit/internal/prereq"
 	"github.com/svidkit/svidkit/pkg/procid"
 )
 
-// needRoot skips t when it cannot start processes as another uid or in
-// another pid namespace, except in CI, which runs as root and must not
-// skip.
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Getuid() != 0 && os.Getenv("CI") == "" {
-		t.Skip("needs root")
-	}
-}
-
 func TestReaders(t *testing.T) {
-	needRoot(t)
+	prereq.Root(t, "starts processes as another uid or in another pid namespace")
 	selfNS, err := procid.SelfPIDNamespace("/proc")
 	if err != nil {
 		t.Fatal(err)

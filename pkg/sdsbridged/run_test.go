@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -114,14 +113,4 @@ func fetchDefault(t *testing.T, target string, out fmt.Stringer) *discoveryv3.Di
 		}
 		time.Sleep(20 * time.Millisecond) // poll: FetchSecrets cannot wait
 	}
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/svidkit/svidkit/internal/fakeworkloadapi"
+	"github.com/svidkit/svidkit/internal/freeport"
 	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/pkg/sdsbridged"
 )
@@ -20,7 +21,7 @@ func TestInsecureTCPAllowed(t *testing.T) {
 	ca := testca.NewForTest(t, "cli.test")
 	api := fakeworkloadapi.Start(t, fakeworkloadapi.SocketPath(t, "api.sock"))
 	api.SetX509SVIDs(fakeworkloadapi.X509SVID(t, ca, "/envoy", ""))
-	addr := freePort(t)
+	addr := freeport.Addr(t)
 	cfg := loadConfig(t, t.TempDir(), fmt.Sprintf("agent_address = %q\nlisten_address = %q\nallow_insecure_tcp = true\n", api.Socket(), addr))
 
 	out := start(t, cfg)

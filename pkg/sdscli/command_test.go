@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/svidkit/svidkit/internal/fakeworkloadapi"
+	"github.com/svidkit/svidkit/internal/freeport"
 	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/pkg/cliargs"
 	"github.com/svidkit/svidkit/pkg/sdscli"
@@ -115,7 +116,7 @@ func TestRunWithEnvAndConfigFile(t *testing.T) {
 	api.SetX509SVIDs(fakeworkloadapi.X509SVID(t, ca, "/envoy", ""))
 	dir := filepath.Dir(fakeworkloadapi.SocketPath(t, "x"))
 	sdsSock := filepath.Join(dir, "sds.sock")
-	healthAddr := freePort(t)
+	healthAddr := freeport.Addr(t)
 	conf := filepath.Join(dir, "sds.conf")
 	host, port, _ := net.SplitHostPort(healthAddr)
 	writeFile(t, conf, fmt.Sprintf(`
@@ -188,16 +189,6 @@ func TestVersion(t *testing.T) {
 			}
 		})
 	}
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func writeFile(t *testing.T, path, data string) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/svidkit/svidkit/internal/fakeworkloadapi"
+	"github.com/svidkit/svidkit/internal/freeport"
 	"github.com/svidkit/svidkit/internal/testca"
 	"github.com/svidkit/svidkit/pkg/cliargs"
 	"github.com/svidkit/svidkit/pkg/sdscli"
@@ -68,7 +69,7 @@ func TestInsecureTCPAllowed(t *testing.T) {
 	ca := testca.NewForTest(t, "cli.test")
 	api := fakeworkloadapi.Start(t, fakeworkloadapi.SocketPath(t, "api.sock"))
 	api.SetX509SVIDs(fakeworkloadapi.X509SVID(t, ca, "/envoy", ""))
-	addr := freePort(t)
+	addr := freeport.Addr(t)
 
 	out := start(t, nil, "run", "-agent-address", api.Socket(), "-listen", addr, "-allow-insecure-tcp")
 	fetchDefault(t, addr, out)

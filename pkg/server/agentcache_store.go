@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
@@ -29,6 +30,11 @@ func (s *agentWriteStore) UpdateAgent(ctx context.Context, a *datastore.Agent) (
 func (s *agentWriteStore) ReattestAgent(ctx context.Context, a *datastore.Agent) (*datastore.Agent, error) {
 	defer s.agents.forget(a.SPIFFEID)
 	return s.Store.ReattestAgent(ctx, a)
+}
+
+func (s *agentWriteStore) AttestAgent(ctx context.Context, a *datastore.Agent, joinToken string, now time.Time) (*datastore.Agent, error) {
+	defer s.agents.forget(a.SPIFFEID)
+	return s.Store.AttestAgent(ctx, a, joinToken, now)
 }
 
 func (s *agentWriteStore) DeleteAgent(ctx context.Context, spiffeID string) error {

@@ -19,11 +19,15 @@ import (
 )
 
 // AttestAgent admits an agent whose attestation data the attestor of its
-// type accepts, and signs its agent SVID. The order matters: the CSR is
-// checked first, then the data (side-effect free), then the agent must not
-// be banned, and only then is the attestation committed (a join token
-// spent), signed and stored. An agent that exists already is
-// re-attesting: its serial and selectors are replaced.
+// type accepts, and signs its agent SVID. The order matters: every check
+// and the slow work come first — the CSR, the attestation data (side-effect
+// free), the ban, the signing — and only then is the attestation
+// committed: the agent record written and its join token spent, in one
+// transaction that is rolled back when the agent has stopped waiting (its
+// attempt timed out under load, its connection broke). An agent whose
+// attempt failed therefore retries with the same, still unspent, token.
+// An agent that exists already is re-attesting: its serial and selectors
+// are replaced.
 func (s *agentService) AttestAgent(stream agentv1.Agent_AttestAgentServer) error {
 	ctx := stream.Context()
 	req, err := recvFirst(stream, s.cfg.AttestationFirstMessageTimeout)
@@ -37,6 +41,11 @@ func (s *agentService) AttestAgent(stream agentv1.Agent_AttestAgentServer) error
 		return err
 	}
 	defer release()
+	// An agent that gave up while its call waited for its turn gets no
+	// work done for it.
+	if err := ctx.Err(); err != nil {
+		return status.FromContextError(err).Err()
+	}
 	params := req.GetParams()
 	if params == nil {
 		return status.Error(codes.InvalidArgument, "params: missing attestation parameters")
@@ -75,11 +84,6 @@ func (s *agentService) AttestAgent(stream agentv1.Agent_AttestAgentServer) error
 	case err != nil:
 		return internalStatus("look up agent: %w", err)
 	}
-	if res.Commit != nil {
-		if err := res.Commit(ctx); err != nil {
-			return s.attestFailed(data.Type, err)
-		}
-	}
 
 	chain, err := s.signX509(ctx, "agent", agentID, csr.PublicKey, s.cfg.AgentTTL, nil)
 	if err != nil {
@@ -96,7 +100,7 @@ func (s *agentService) AttestAgent(stream agentv1.Agent_AttestAgentServer) error
 		ExpiresAt:       chain[0].NotAfter,
 		CanReattest:     res.CanReattest,
 	}
-	if err := s.storeAttested(stream, agent, existing != nil); err != nil {
+	if err := s.commitAttestation(ctx, agent, res.JoinToken); err != nil {
 		return err
 	}
 	if existing != nil {
@@ -138,32 +142,31 @@ func recvFirst(stream agentv1.Agent_AttestAgentServer, timeout time.Duration) (*
 	}
 }
 
-// storeAttested records an attested agent, creating or replacing it. Two
-// attestations of a new agent can race (an agent restarted mid-attempt);
-// the later one replaces the earlier.
-func (s *agentService) storeAttested(stream agentv1.Agent_AttestAgentServer, agent *datastore.Agent, exists bool) error {
-	ctx := stream.Context()
-	var err error
-	if !exists {
-		_, err = s.cfg.Store.CreateAgent(ctx, agent)
+// commitAttestation stores the attested agent, creating or replacing it,
+// and spends joinToken (when not empty) in the same transaction, which
+// the store commits only while ctx is live. A ban that landed while the
+// attestation was verified and signed stands.
+func (s *agentService) commitAttestation(ctx context.Context, agent *datastore.Agent, joinToken string) error {
+	_, err := s.cfg.Store.AttestAgent(ctx, agent, joinToken, s.cfg.Clock.Now())
+	if err == nil {
+		return nil
 	}
-	if exists || errors.Is(err, datastore.ErrAlreadyExists) {
-		// ReattestAgent checks the ban in the write's own transaction: a
-		// ban that landed while the attestation was verified and signed
-		// stands.
-		_, err = s.cfg.Store.ReattestAgent(ctx, agent)
-		switch {
-		case errors.Is(err, datastore.ErrBanned):
-			return permissionDenied(types.PermissionDeniedDetails_AGENT_BANNED, "failed to attest: agent %q is banned", agent.SPIFFEID)
-		case errors.Is(err, datastore.ErrNotFound):
-			// Deleted meanwhile: attest it anew.
-			_, err = s.cfg.Store.CreateAgent(ctx, agent)
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		// Rolled back (or never begun): the agent gave up, and retries
+		// with its token intact.
+		s.cfg.Log.Warn("attestation abandoned by the agent before it was stored; nothing spent",
+			"agent_id", agent.SPIFFEID, "attestor", agent.AttestationType, "error", err)
+		return status.FromContextError(ctxErr).Err()
+	}
+	if errors.Is(err, datastore.ErrBanned) {
+		return permissionDenied(types.PermissionDeniedDetails_AGENT_BANNED, "failed to attest: agent %q is banned", agent.SPIFFEID)
+	}
+	if joinToken != "" {
+		if refusal := joinTokenRefusal(err); refusal != nil {
+			return s.attestFailed(agent.AttestationType, refusal)
 		}
 	}
-	if err != nil {
-		return internalStatus("store agent %q: %w", agent.SPIFFEID, err)
-	}
-	return nil
+	return internalStatus("store agent %q: %w", agent.SPIFFEID, err)
 }
 
 // attestFailed converts an attestor's error to a status: refusals caused

@@ -59,8 +59,8 @@ func (s *Server) newTCPServer() *grpc.Server {
 		// per 5 minutes and close their connections.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second}),
 		grpc.KeepaliveParams(connectionAge()),
-		grpc.ChainUnaryInterceptor(s.deps.metrics.unary, s.auth.unaryTCP),
-		grpc.ChainStreamInterceptor(s.deps.metrics.stream, s.auth.streamTCP),
+		grpc.ChainUnaryInterceptor(s.deps.metrics.unary, s.rpcStatus.unary, s.auth.unaryTCP),
+		grpc.ChainStreamInterceptor(s.deps.metrics.stream, s.rpcStatus.stream, s.auth.streamTCP),
 	)
 	s.registerServices(g)
 	return g
@@ -71,8 +71,8 @@ func (s *Server) newTCPServer() *grpc.Server {
 func (s *Server) newAdminServer() (*grpc.Server, *health.Server) {
 	g := grpc.NewServer(
 		grpc.NumStreamWorkers(streamWorkers()),
-		grpc.ChainUnaryInterceptor(s.deps.metrics.unary, unaryLocal),
-		grpc.ChainStreamInterceptor(s.deps.metrics.stream, streamLocal),
+		grpc.ChainUnaryInterceptor(s.deps.metrics.unary, s.rpcStatus.unary, unaryLocal),
+		grpc.ChainStreamInterceptor(s.deps.metrics.stream, s.rpcStatus.stream, streamLocal),
 	)
 	s.registerServices(g)
 	h := health.NewServer()

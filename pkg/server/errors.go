@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -34,6 +35,10 @@ func storeCode(err error) codes.Code {
 		return codes.FailedPrecondition
 	case errors.Is(err, datastore.ErrUnavailable):
 		return codes.Unavailable
+	case errors.Is(err, context.Canceled):
+		return codes.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return codes.DeadlineExceeded
 	}
 	return codes.Internal
 }
@@ -41,11 +46,16 @@ func storeCode(err error) codes.Code {
 // internalStatus is a status with code Internal for a failure the caller
 // cannot fix, made Unavailable when it wraps datastore.ErrUnavailable: the
 // database cannot be reached for now, and clients (agents, the admin CLI,
-// controllers) retry Unavailable while they report Internal as a bug.
+// controllers) retry Unavailable while they report Internal as a bug. A
+// failure that is a context's end keeps its code (Canceled,
+// DeadlineExceeded): the caller went away, nothing failed. (Store errors
+// that do not wrap the context, such as SQLite's "interrupted", are
+// settled by rpcStatus.)
 func internalStatus(format string, args ...any) error {
 	err := fmt.Errorf(format, args...)
-	if errors.Is(err, datastore.ErrUnavailable) {
-		return status.Error(codes.Unavailable, err.Error())
+	switch code := storeCode(err); code {
+	case codes.Unavailable, codes.Canceled, codes.DeadlineExceeded:
+		return status.Error(code, err.Error())
 	}
 	return status.Error(codes.Internal, err.Error())
 }

@@ -210,6 +210,12 @@ func (e *env) attestWith(token string, data *types.AttestationData, csr []byte, 
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	return e.attestCtx(ctx, data, csr, key)
+}
+
+// attestCtx runs one attestation within ctx, as an agent's attempt.
+func (e *env) attestCtx(ctx context.Context, data *types.AttestationData, csr []byte, key crypto.Signer) (*x509svid.SVID, error) {
+	e.t.Helper()
 	stream, err := agentv1.NewAgentClient(e.tcpConn(nil)).AttestAgent(ctx)
 	if err != nil {
 		return nil, err

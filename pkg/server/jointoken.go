@@ -3,8 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
-	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
@@ -15,19 +13,14 @@ import (
 // joinTokenType is the built-in node attestor, always enabled.
 const joinTokenType = "join_token"
 
-// joinTokenStore is what join-token attestation needs from the store.
-type joinTokenStore interface {
-	ConsumeJoinToken(ctx context.Context, token string, now time.Time) (*datastore.JoinToken, error)
-}
-
 // joinTokenAttestor admits an agent presenting a single-use join token
 // created with CreateJoinToken. The token names the agent
-// (spiffe://td/spire/agent/join_token/<token>); it is spent in Commit, so
-// a banned agent or a bad CSR does not use it up.
+// (spiffe://td/spire/agent/join_token/<token>); AttestAgent spends it in
+// the transaction that stores the agent, after the CSR, ban and signing,
+// so a banned agent, a bad CSR, a failure or an agent that gave up
+// waiting does not use it up.
 type joinTokenAttestor struct {
-	td    spiffeid.TrustDomain
-	store joinTokenStore
-	clock Clock
+	td spiffeid.TrustDomain
 }
 
 func (a *joinTokenAttestor) Type() string { return joinTokenType }
@@ -38,19 +31,20 @@ func (a *joinTokenAttestor) Attest(_ context.Context, payload []byte) (nodeattes
 	if err != nil {
 		return nodeattest.Result{}, nodeattest.Invalid("params.data.payload: join token cannot form an agent ID: %v", err)
 	}
-	return nodeattest.Result{
-		AgentID: id,
-		Commit: func(ctx context.Context) error {
-			_, err := a.store.ConsumeJoinToken(ctx, token, a.clock.Now())
-			switch {
-			case errors.Is(err, datastore.ErrNotFound):
-				return nodeattest.Invalid("join token does not exist or has already been used")
-			case errors.Is(err, datastore.ErrExpired):
-				return nodeattest.Invalid("join token expired")
-			case err != nil:
-				return fmt.Errorf("consume join token: %w", err)
-			}
-			return nil
-		},
-	}, nil
+	return nodeattest.Result{AgentID: id, JoinToken: token}, nil
+}
+
+// joinTokenRefusal turns the store's answer about a join token it could
+// not spend into the attestation refusal the agent sees, or returns nil
+// when err is not about the token. The messages name the token problem
+// (never the token: it is a secret), so that an operator knows a new one
+// is needed.
+func joinTokenRefusal(err error) error {
+	switch {
+	case errors.Is(err, datastore.ErrNotFound):
+		return nodeattest.Invalid("join token does not exist or has already been used")
+	case errors.Is(err, datastore.ErrExpired):
+		return nodeattest.Invalid("join token expired")
+	}
+	return nil
 }

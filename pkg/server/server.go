@@ -26,6 +26,8 @@ type Server struct {
 	deps *deps
 	svid *serverSVID
 	auth *agentAuthorizer
+	// rpcStatus settles every RPC's final status.
+	rpcStatus rpcStatus
 
 	listening chan struct{}
 	ready     atomic.Bool
@@ -56,7 +58,7 @@ func New(cfg Config) (*Server, error) {
 	auth := &agentAuthorizer{agents: agents, store: cfg.Store, td: cfg.TrustDomain, clock: cfg.Clock}
 	attestors := make(map[string]nodeattest.Attestor)
 	if !cfg.DisableJoinToken {
-		attestors[joinTokenType] = &joinTokenAttestor{td: cfg.TrustDomain, store: cfg.Store, clock: cfg.Clock}
+		attestors[joinTokenType] = &joinTokenAttestor{td: cfg.TrustDomain}
 	}
 	for _, a := range cfg.NodeAttestors {
 		attestors[a.Type()] = a
@@ -71,6 +73,7 @@ func New(cfg Config) (*Server, error) {
 		deps:      d,
 		svid:      &serverSVID{id: serverID, authority: cfg.Authority, clock: cfg.Clock, log: cfg.Log},
 		auth:      auth,
+		rpcStatus: rpcStatus{log: cfg.Log},
 		listening: make(chan struct{}),
 	}, nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/federation"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/svidkit/svidkit/internal/freeport"
 	"github.com/svidkit/svidkit/pkg/config"
 	"github.com/svidkit/svidkit/pkg/server"
 	"github.com/svidkit/svidkit/pkg/server/datastore"
@@ -72,7 +72,7 @@ func newFedServer(t *testing.T, td string, federatesWith string) *fedServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(sockDir) })
-	s := &fedServer{td: spiffeid.RequireTrustDomainFromString(td), port: freePort(t),
+	s := &fedServer{td: spiffeid.RequireTrustDomainFromString(td), port: freeport.ForTest(t),
 		dbPath: filepath.Join(dir, "datastore.sqlite3"), confPath: filepath.Join(dir, "server.conf")}
 	conf := fmt.Sprintf(federationConf, filepath.Join(sockDir, "api.sock"), td, dir, s.port, federatesWith, s.dbPath)
 	if err := os.WriteFile(s.confPath, []byte(conf), 0o600); err != nil {
@@ -111,16 +111,6 @@ func (s *fedServer) run(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("server not listening")
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // openStore opens a server's database beside the server (Shared: without

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/svidkit/svidkit/internal/prereq"
 	"github.com/svidkit/svidkit/internal/sockrace"
 	"github.com/svidkit/svidkit/pkg/unixsock"
 )
@@ -34,7 +35,7 @@ func mkdir(t *testing.T, dir string, mode os.FileMode, uid int) {
 // only root or the daemon can change (a kubelet hostPath, root 0755; /tmp,
 // sticky) are accepted. SharedDir relaxes the socket's own directory only.
 func TestListenDirChecks(t *testing.T) {
-	sockrace.RequireRoot(t)
+	prereq.Root(t, "acts as a second uid")
 	const other = sockrace.Nobody // the other uid, 65534
 	tests := []struct {
 		name string

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/svidkit/svidkit/internal/prereq"
 	unixatt "github.com/svidkit/svidkit/pkg/agent/workloadattest/unix"
 	"github.com/svidkit/svidkit/pkg/selector"
 )
@@ -242,7 +243,7 @@ const pidnsEnv = "WORKLOADAPI_TEST_IN_PIDNS"
 // pid onto the dead one with ns_last_pid.
 func TestPeerWhosePIDIsReusedIsRefused(t *testing.T) {
 	if os.Getenv(pidnsEnv) == "" {
-		requireRoot(t)
+		prereq.Root(t, "acts as another uid")
 		cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
 		cmd.Env = append(os.Environ(), pidnsEnv+"=1")
 		cmd.SysProcAttr = &syscall.SysProcAttr{
@@ -313,17 +314,4 @@ func reusePID(t *testing.T, pid int, cred *syscall.Credential) *exec.Cmd {
 	}
 	t.Fatalf("pid %d was not reused in %d attempts", pid, attempts)
 	return nil
-}
-
-// requireRoot skips a test that needs root, unless it runs in CI, which
-// runs as root: there the test must not be skipped silently.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("needs root (uid %d); CI must run tests as root", os.Geteuid())
-	}
-	t.Skip("needs root")
 }

@@ -9,20 +9,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/svidkit/svidkit/internal/prereq"
 	"github.com/svidkit/svidkit/pkg/csi/bindmount"
 )
-
-// needRoot skips a test that mounts when not root, except under CI, which
-// runs as root and must run it.
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("bind mounts need root, and CI runs as root")
-		}
-		t.Skip("bind mounts need root")
-	}
-}
 
 // dirs returns a source directory and a target path (not created) in a
 // fresh temporary directory, and unmounts whatever is left on the target
@@ -73,7 +62,7 @@ func ensure(t *testing.T, source, target string) bindmount.Result {
 // restart re-publishes every volume) leaves one mount, where
 // spiffe-csi-driver stacked one more each time.
 func TestEnsureTwiceOneMount(t *testing.T) {
-	needRoot(t)
+	prereq.Root(t, "bind mounts")
 	source, target := dirs(t)
 	if res := ensure(t, source, target); !res.Mounted || res.Removed != 0 {
 		t.Errorf("first Ensure = %+v, want a new mount and none removed", res)
@@ -91,7 +80,7 @@ func TestEnsureTwiceOneMount(t *testing.T) {
 // TestEnsureRepairs: what an older driver or a lost agent directory left
 // on the target is replaced by the one read-only bind of the source.
 func TestEnsureRepairs(t *testing.T) {
-	needRoot(t)
+	prereq.Root(t, "bind mounts")
 	tests := []struct {
 		name  string
 		setup func(t *testing.T, source, target string)
@@ -150,7 +139,7 @@ func mustMount(t *testing.T, source, target string, flags uintptr) {
 // TestMountIsReadOnly: the pod sees the agent's socket directory and can
 // dial the socket in it, but cannot write through the mount.
 func TestMountIsReadOnly(t *testing.T) {
-	needRoot(t)
+	prereq.Root(t, "bind mounts")
 	source, target := dirs(t)
 	ensure(t, source, target)
 	assertReadOnlyView(t, source, target)
@@ -182,7 +171,7 @@ func assertReadOnlyView(t *testing.T, source, target string) {
 // succeeds when the target is not mounted or already gone (spiffe-csi-driver
 // failed those, so pods could not terminate after a node reboot).
 func TestRemove(t *testing.T) {
-	needRoot(t)
+	prereq.Root(t, "bind mounts")
 	tests := []struct {
 		name  string
 		setup func(t *testing.T, source, target string)

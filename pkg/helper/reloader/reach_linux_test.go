@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svidkit/svidkit/internal/prereq"
 	"github.com/svidkit/svidkit/pkg/helper/reloader"
 )
 
@@ -60,7 +61,7 @@ func waitDecision(t *testing.T, logs *output) string {
 // process. The targets are started by the test, not by the Reloader, and
 // have SIGHUP blocked, so a signal sent to them stays visible as pending.
 func TestPIDFileNamingUnreachableProcessIsRefused(t *testing.T) {
-	needRoot(t)
+	prereq.Root(t, "runs a process as another uid")
 	tests := []struct {
 		name       string
 		targetUID  int         // the process named by the pid file
@@ -119,7 +120,7 @@ func TestPIDFileNamingUnreachableProcessIsRefused(t *testing.T) {
 // file happens to be visible) is not signalled; with PIDFileAnyProcess it
 // is.
 func TestPIDFileProcessInAnotherPIDNamespaceIsRefused(t *testing.T) {
-	needRoot(t) // CLONE_NEWPID
+	prereq.Root(t, "runs a process as another uid") // CLONE_NEWPID
 	tests := []struct {
 		name       string
 		anyProcess bool
@@ -151,7 +152,7 @@ func TestPIDFileProcessInAnotherPIDNamespaceIsRefused(t *testing.T) {
 // TestPIDFileRefusalIsLoggedOnce: a refused pid file is reported once at
 // warning level, not on every Notify; a changed file is reported again.
 func TestPIDFileRefusalIsLoggedOnce(t *testing.T) {
-	needRoot(t)
+	prereq.Root(t, "runs a process as another uid")
 	pidFile := filepath.Join(t.TempDir(), "app.pid")
 	tg := startTarget(t, nobody)
 	cfg, logs := pidConfig(pidFile)
@@ -207,7 +208,7 @@ func TestPIDFileRefusesInitAndItself(t *testing.T) {
 // file, as daemons that drop privileges do. It is cmd's descendant, so it
 // is signalled although it does not run as the pid file's owner.
 func TestPIDFileDescendantOfCmdIsSignalled(t *testing.T) {
-	needRoot(t)
+	prereq.Root(t, "runs a process as another uid")
 	pidFile := filepath.Join(t.TempDir(), "app.pid")
 	log, logs := logger()
 	// The shell waits until the launcher runs sleep (SIGHUP blocked) before

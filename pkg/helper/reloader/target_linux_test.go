@@ -57,15 +57,6 @@ type target struct {
 	waited chan struct{}
 }
 
-// needRoot skips t when it cannot switch uids, except in CI, which runs as
-// root and must not skip.
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Getuid() != 0 && os.Getenv("CI") == "" {
-		t.Skip("needs root to run a process as another uid")
-	}
-}
-
 // startTarget starts a target running as uid (0: as the test) and returns
 // once it runs sleep.
 func startTarget(t *testing.T, uid int) *target {

@@ -178,6 +178,16 @@ type Store interface {
 	// not banned: ErrBanned if it is (nothing is written, so a ban that
 	// raced a re-attestation stands), ErrNotFound if absent.
 	ReattestAgent(ctx context.Context, a *Agent) (*Agent, error)
+	// AttestAgent records an attested agent in one transaction, with
+	// everything attestation must change: when joinToken is not empty it
+	// spends that token (ErrNotFound when it does not exist or was used,
+	// ErrExpired when it expired before now), then creates the agent or,
+	// when one with a.SPIFFEID exists, replaces it unless it is banned
+	// (ErrBanned). Nothing is written on any error, and the transaction
+	// is rolled back instead of committed when ctx is done by then: a
+	// server never spends a join token for a caller that is no longer
+	// waiting for the answer, so the caller can retry with it.
+	AttestAgent(ctx context.Context, a *Agent, joinToken string, now time.Time) (*Agent, error)
 	// GetAgent returns one agent; ErrNotFound if absent.
 	GetAgent(ctx context.Context, spiffeID string) (*Agent, error)
 	// ListAgents returns every agent ordered by SPIFFE ID.

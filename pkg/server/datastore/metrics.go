@@ -115,6 +115,11 @@ func (c *counted) ReattestAgent(ctx context.Context, a *Agent) (*Agent, error) {
 	return c.s.ReattestAgent(ctx, a)
 }
 
+func (c *counted) AttestAgent(ctx context.Context, a *Agent, joinToken string, now time.Time) (*Agent, error) {
+	c.inc("AttestAgent")
+	return c.s.AttestAgent(ctx, a, joinToken, now)
+}
+
 func (c *counted) GetAgent(ctx context.Context, spiffeID string) (*Agent, error) {
 	c.inc("GetAgent")
 	return c.s.GetAgent(ctx, spiffeID)

@@ -21,10 +21,10 @@ type Attestor interface {
 	// Type is the AttestationData type it serves, e.g. "k8s_psat".
 	Type() string
 	// Attest verifies payload and says who the agent is. It changes no
-	// state the server owns: anything that must happen only for an
-	// admitted agent (spending a join token) goes in Result.Commit, which
-	// the server calls after it has checked that the agent is not banned.
-	// Failures caused by the payload are *Error values.
+	// state the server owns: a join token to spend goes in
+	// Result.JoinToken, which the server spends only for an admitted
+	// agent, with the agent's record. Failures caused by the payload are
+	// *Error values.
 	Attest(ctx context.Context, payload []byte) (Result, error)
 }
 
@@ -38,9 +38,13 @@ type Result struct {
 	// CanReattest says the agent proves itself again with fresh data
 	// instead of renewing its SVID (SPIRE's semantics for k8s_psat).
 	CanReattest bool
-	// Commit, when non-nil, is called once the server has decided to
-	// admit AgentID and before it signs; an error refuses the agent.
-	Commit func(ctx context.Context) error
+	// JoinToken, when not empty, is a single-use join token the
+	// attestation spends. The server spends it last, after every check
+	// and the signing, in the transaction that stores the agent
+	// (datastore.Store.AttestAgent), and only while the agent still waits
+	// for the answer: a token is never used up by an attestation that
+	// failed or that the agent gave up on.
+	JoinToken string
 }
 
 // Kind says why an attestation was refused.

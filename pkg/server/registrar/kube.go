@@ -57,16 +57,25 @@ func newClients(base *rest.Config) (*clients, error) {
 		apiPath string
 		gv      schema.GroupVersion
 		out     *rest.Interface
+		// protobuf: the pods and EndpointSlices are listed and watched
+		// in protobuf, which client-go decodes several times faster
+		// and with less garbage than JSON (the pod list dominates a
+		// start at 30,000 pods); custom resources have JSON only.
+		protobuf bool
 	}{
-		{"/api", corev1.SchemeGroupVersion, &c.core},
-		{"/apis", discoveryv1.SchemeGroupVersion, &c.discovery},
-		{"/apis", coordinationv1.SchemeGroupVersion, &c.coordination},
-		{"/apis", v1alpha1.GroupVersion, &c.spire},
+		{"/api", corev1.SchemeGroupVersion, &c.core, true},
+		{"/apis", discoveryv1.SchemeGroupVersion, &c.discovery, true},
+		{"/apis", coordinationv1.SchemeGroupVersion, &c.coordination, false},
+		{"/apis", v1alpha1.GroupVersion, &c.spire, false},
 	} {
 		cfg := rest.CopyConfig(base)
 		cfg.APIPath = g.apiPath
 		cfg.GroupVersion = &g.gv
 		cfg.NegotiatedSerializer = codecs
+		if g.protobuf {
+			cfg.ContentType = runtime.ContentTypeProtobuf
+			cfg.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
+		}
 		rc, err := rest.RESTClientForConfigAndClient(cfg, httpClient)
 		if err != nil {
 			return nil, fmt.Errorf("registrar: %s client: %w", g.gv, err)

@@ -115,8 +115,12 @@ func (s *session) desiredPod(uid string) (want []render.Candidate, outcomes map[
 // place when their content differs, new keys are created (before the
 // old ones are deleted, so a workload is never left without an entry),
 // and the rest deleted. It returns the entries now stored, how many were
-// created, the candidates that could not be written, and the first error
-// other than a refused entry.
+// created, the candidates that could not be written, and the write
+// errors. Every failed write is an error, so the key is retried with
+// backoff: a transient one (datastore.ErrUnavailable) heals by itself,
+// and a refused entry (a foreign entry with the same identity, a
+// federated trust domain without a bundle) can be accepted later without
+// any Kubernetes event, once that entry is deleted or the bundle fetched.
 func (s *session) apply(ctx context.Context, have []*datastore.Entry, want []render.Candidate, owner string) (now []*datastore.Entry, created int, failed []render.Candidate, err error) {
 	byKey := make(map[string]*datastore.Entry, len(have))
 	for _, e := range have {
@@ -150,12 +154,7 @@ func (s *session) apply(ctx context.Context, have []*datastore.Entry, want []ren
 			s.countWrite("create", err)
 			if err != nil {
 				failed = append(failed, c)
-				if !refused(err) {
-					errs = append(errs, fmt.Errorf("create entry for %s: %w", c.Source.Name, err))
-				} else {
-					s.r.log.Warn("registrar: entry refused by the datastore", "resource", c.Source.Kind+"/"+c.Source.Name,
-						"spiffe_id", c.Entry.SPIFFEID, "error", err)
-				}
+				errs = append(errs, fmt.Errorf("create entry %s for %s %s: %w", c.Entry.SPIFFEID, c.Source.Kind, c.Source.Name, err))
 				continue
 			}
 			created++
@@ -174,13 +173,6 @@ func (s *session) apply(ctx context.Context, have []*datastore.Entry, want []ren
 		}
 	}
 	return now, created, failed, errors.Join(errs...)
-}
-
-// refused reports a write the datastore will refuse again until the input
-// changes (retrying would not help): a foreign entry with the same
-// identity, a federated trust domain without a bundle, an invalid entry.
-func refused(err error) bool {
-	return errors.Is(err, datastore.ErrAlreadyExists) || errors.Is(err, datastore.ErrNoFederatedBundle)
 }
 
 // countWrite counts one entry write and keeps entries_owned current.

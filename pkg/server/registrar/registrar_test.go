@@ -40,6 +40,8 @@ func TestRegistrar(t *testing.T) {
 		{"AutoPopulateDNSNames", testAutoPopulateDNSNames},
 		{"ResyncRepairsWithoutRewriting", testResync},
 		{"TakeoverAfterExpiry", testTakeoverAfterExpiry},
+		{"StoreUnavailableRetried", testStoreUnavailableRetried},
+		{"RefusedEntryRetried", testRefusedEntryRetried},
 		// Last: it restarts the apiserver.
 		{"APIServerRestartedMidReconcile", testAPIServerRestart},
 	} {

@@ -3,6 +3,7 @@ package registrar
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,19 @@ type key struct {
 	name string
 }
 
+// A key whose reconciliation failed is retried after retryBase, doubling
+// per failure up to retryMax, so an entry appears at most retryMax after
+// the datastore heals or stops refusing it. Unlike client-go's default
+// controller rate limiter there is no overall token bucket (10 retries/s,
+// which would space 30,000 pods failing in a PostgreSQL restart over 50
+// minutes) and the cap is not 1,000 s (the ~15-minute registration
+// delays of spire-controller-manager's users): the writes go to the
+// server's own datastore, and a failing write is cheap.
+const (
+	retryBase = 50 * time.Millisecond
+	retryMax  = 30 * time.Second
+)
+
 // session is one leadership: the queue and the registrar's view of its
 // own entries. It ends when leadership does.
 type session struct {
@@ -60,7 +74,7 @@ func newSession(r *Registrar) *session {
 	return &session{
 		r: r,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[key](),
+			workqueue.NewTypedItemExponentialFailureRateLimiter[key](retryBase, retryMax),
 			workqueue.TypedRateLimitingQueueConfig[key]{Name: "registrar"}),
 		stats:  newStats(),
 		warned: make(map[string]int64),
@@ -201,7 +215,16 @@ func (s *session) next(ctx context.Context) bool {
 	}
 	s.r.metrics.reconcile.WithLabelValues(k.kind.String()).Observe(time.Since(start).Seconds())
 	if err != nil && ctx.Err() == nil {
-		s.r.log.Warn("registrar reconcile failed; retrying", "kind", k.kind.String(), "key", k.name, "error", err)
+		// A key's first failure is a warning; its retries, every
+		// retryMax at most while the cause lasts, log at debug level
+		// (the entry failure counts in the resource's status and
+		// svidkit_registrar_entry_writes_total).
+		level := slog.LevelWarn
+		if s.queue.NumRequeues(k) > 0 {
+			level = slog.LevelDebug
+		}
+		s.r.log.Log(ctx, level, "registrar reconcile failed; retrying", "kind", k.kind.String(), "key", k.name,
+			"retry", s.queue.NumRequeues(k)+1, "error", err)
 		s.queue.AddRateLimited(k)
 		return true
 	}

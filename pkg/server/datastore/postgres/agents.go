@@ -21,27 +21,32 @@ func (s *Store) CreateAgent(ctx context.Context, a *datastore.Agent) (*datastore
 	out := normalizeAgent(a)
 	out.CreatedAt = fromNanos(time.Now().UnixNano())
 	out.UpdatedAt = out.CreatedAt
-	err := s.writeTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO agents (spiffe_id, attestation_type, serial_number,
-			new_serial_number, expires_at_ns, banned, can_reattest, created_at_ns, updated_at_ns)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (spiffe_id) DO NOTHING`,
-			out.SPIFFEID, out.AttestationType, out.SerialNumber, out.NewSerialNumber, toNanos(out.ExpiresAt),
-			out.Banned, out.CanReattest, toNanos(out.CreatedAt), toNanos(out.UpdatedAt))
-		switch {
-		case err != nil:
-			return fmt.Errorf("insert agent %q: %w", out.SPIFFEID, err)
-		case tag.RowsAffected() == 0:
-			return fmt.Errorf("agent %q: %w", out.SPIFFEID, datastore.ErrAlreadyExists)
-		}
-		if err := insertAgentSelectors(ctx, tx, out); err != nil {
+	if err := s.writeTx(ctx, func(tx pgx.Tx) error {
+		if err := insertAgent(ctx, tx, out); err != nil {
 			return err
 		}
 		return s.bumpAgentsRevision(ctx, tx, out.SPIFFEID)
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, pgError("postgres: create agent: %w", err)
 	}
 	return out, nil
+}
+
+// insertAgent inserts out, with its selectors, in tx; ErrAlreadyExists
+// when its ID is taken (by a committed or a racing transaction).
+func insertAgent(ctx context.Context, tx pgx.Tx, out *datastore.Agent) error {
+	tag, err := tx.Exec(ctx, `INSERT INTO agents (spiffe_id, attestation_type, serial_number,
+		new_serial_number, expires_at_ns, banned, can_reattest, created_at_ns, updated_at_ns)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (spiffe_id) DO NOTHING`,
+		out.SPIFFEID, out.AttestationType, out.SerialNumber, out.NewSerialNumber, toNanos(out.ExpiresAt),
+		out.Banned, out.CanReattest, toNanos(out.CreatedAt), toNanos(out.UpdatedAt))
+	switch {
+	case err != nil:
+		return fmt.Errorf("insert agent %q: %w", out.SPIFFEID, err)
+	case tag.RowsAffected() == 0:
+		return fmt.Errorf("agent %q: %w", out.SPIFFEID, datastore.ErrAlreadyExists)
+	}
+	return insertAgentSelectors(ctx, tx, out)
 }
 
 // UpdateAgent replaces the stored agent's fields, keeping CreatedAt and
@@ -76,38 +81,45 @@ func (s *Store) updateAgent(ctx context.Context, a *datastore.Agent, unlessBanne
 	}
 	out := normalizeAgent(a)
 	out.UpdatedAt = fromNanos(time.Now().UnixNano())
-	err := s.writeTx(ctx, func(tx pgx.Tx) error {
-		var created int64
-		var banned bool
-		err := tx.QueryRow(ctx, `SELECT created_at_ns, banned FROM agents WHERE spiffe_id = $1 FOR UPDATE`, out.SPIFFEID).Scan(&created, &banned)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("agent %q: %w", out.SPIFFEID, datastore.ErrNotFound)
-		case err != nil:
-			return fmt.Errorf("look up agent %q: %w", out.SPIFFEID, err)
-		case unlessBanned && banned:
-			return fmt.Errorf("agent %q: %w", out.SPIFFEID, datastore.ErrBanned)
-		}
-		out.CreatedAt = fromNanos(created)
-		if _, err := tx.Exec(ctx, `UPDATE agents SET attestation_type = $1, serial_number = $2,
-			new_serial_number = $3, expires_at_ns = $4, banned = $5, can_reattest = $6, updated_at_ns = $7
-			WHERE spiffe_id = $8`,
-			out.AttestationType, out.SerialNumber, out.NewSerialNumber, toNanos(out.ExpiresAt),
-			out.Banned, out.CanReattest, toNanos(out.UpdatedAt), out.SPIFFEID); err != nil {
-			return fmt.Errorf("update agent %q: %w", out.SPIFFEID, err)
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM agent_selectors WHERE agent_id = $1`, out.SPIFFEID); err != nil {
-			return fmt.Errorf("delete selectors of agent %q: %w", out.SPIFFEID, err)
-		}
-		if err := insertAgentSelectors(ctx, tx, out); err != nil {
+	if err := s.writeTx(ctx, func(tx pgx.Tx) error {
+		if err := replaceAgent(ctx, tx, out, unlessBanned); err != nil {
 			return err
 		}
 		return s.bumpAgentsRevision(ctx, tx, out.SPIFFEID)
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// replaceAgent replaces the stored fields and selectors of the agent
+// out.SPIFFEID in tx under its row lock, setting out.CreatedAt to the
+// stored one; ErrNotFound when absent. With unlessBanned it first checks,
+// under that lock, that the agent is not banned (ErrBanned).
+func replaceAgent(ctx context.Context, tx pgx.Tx, out *datastore.Agent, unlessBanned bool) error {
+	var created int64
+	var banned bool
+	err := tx.QueryRow(ctx, `SELECT created_at_ns, banned FROM agents WHERE spiffe_id = $1 FOR UPDATE`, out.SPIFFEID).Scan(&created, &banned)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("agent %q: %w", out.SPIFFEID, datastore.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("look up agent %q: %w", out.SPIFFEID, err)
+	case unlessBanned && banned:
+		return fmt.Errorf("agent %q: %w", out.SPIFFEID, datastore.ErrBanned)
+	}
+	out.CreatedAt = fromNanos(created)
+	if _, err := tx.Exec(ctx, `UPDATE agents SET attestation_type = $1, serial_number = $2,
+		new_serial_number = $3, expires_at_ns = $4, banned = $5, can_reattest = $6, updated_at_ns = $7
+		WHERE spiffe_id = $8`,
+		out.AttestationType, out.SerialNumber, out.NewSerialNumber, toNanos(out.ExpiresAt),
+		out.Banned, out.CanReattest, toNanos(out.UpdatedAt), out.SPIFFEID); err != nil {
+		return fmt.Errorf("update agent %q: %w", out.SPIFFEID, err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM agent_selectors WHERE agent_id = $1`, out.SPIFFEID); err != nil {
+		return fmt.Errorf("delete selectors of agent %q: %w", out.SPIFFEID, err)
+	}
+	return insertAgentSelectors(ctx, tx, out)
 }
 
 // GetAgent returns the agent with the given SPIFFE ID.

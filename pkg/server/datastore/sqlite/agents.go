@@ -19,30 +19,35 @@ func (s *Store) CreateAgent(ctx context.Context, a *datastore.Agent) (*datastore
 	out := normalizeAgent(a)
 	out.CreatedAt = fromNanos(time.Now().UnixNano())
 	out.UpdatedAt = out.CreatedAt
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		var one int
-		switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM agents WHERE spiffe_id = ?`, out.SPIFFEID).Scan(&one); {
-		case err == nil:
-			return fmt.Errorf("agent %q: %w", out.SPIFFEID, datastore.ErrAlreadyExists)
-		case !errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("look up agent %q: %w", out.SPIFFEID, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO agents (spiffe_id, attestation_type, serial_number,
-			new_serial_number, expires_at_ns, banned, can_reattest, created_at_ns, updated_at_ns)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			out.SPIFFEID, out.AttestationType, out.SerialNumber, out.NewSerialNumber, toNanos(out.ExpiresAt),
-			boolInt(out.Banned), boolInt(out.CanReattest), toNanos(out.CreatedAt), toNanos(out.UpdatedAt)); err != nil {
-			return fmt.Errorf("insert agent %q: %w", out.SPIFFEID, err)
-		}
-		if err := insertAgentSelectors(ctx, tx, out); err != nil {
+	if err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := insertAgent(ctx, tx, out); err != nil {
 			return err
 		}
 		return s.bumpAgentsRevision(ctx, tx, out.SPIFFEID)
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, fmt.Errorf("sqlite: create agent: %w", err)
 	}
 	return out, nil
+}
+
+// insertAgent inserts out, with its selectors, in tx; ErrAlreadyExists
+// when its ID is taken.
+func insertAgent(ctx context.Context, tx *sql.Tx, out *datastore.Agent) error {
+	var one int
+	switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM agents WHERE spiffe_id = ?`, out.SPIFFEID).Scan(&one); {
+	case err == nil:
+		return fmt.Errorf("agent %q: %w", out.SPIFFEID, datastore.ErrAlreadyExists)
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("look up agent %q: %w", out.SPIFFEID, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO agents (spiffe_id, attestation_type, serial_number,
+		new_serial_number, expires_at_ns, banned, can_reattest, created_at_ns, updated_at_ns)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		out.SPIFFEID, out.AttestationType, out.SerialNumber, out.NewSerialNumber, toNanos(out.ExpiresAt),
+		boolInt(out.Banned), boolInt(out.CanReattest), toNanos(out.CreatedAt), toNanos(out.UpdatedAt)); err != nil {
+		return fmt.Errorf("insert agent %q: %w", out.SPIFFEID, err)
+	}
+	return insertAgentSelectors(ctx, tx, out)
 }
 
 // UpdateAgent replaces the stored agent's fields, keeping CreatedAt and
@@ -74,37 +79,44 @@ func (s *Store) updateAgent(ctx context.Context, a *datastore.Agent, unlessBanne
 	}
 	out := normalizeAgent(a)
 	out.UpdatedAt = fromNanos(time.Now().UnixNano())
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		var created, banned int64
-		err := tx.QueryRowContext(ctx, `SELECT created_at_ns, banned FROM agents WHERE spiffe_id = ?`, out.SPIFFEID).Scan(&created, &banned)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("agent %q: %w", out.SPIFFEID, datastore.ErrNotFound)
-		case err != nil:
-			return fmt.Errorf("look up agent %q: %w", out.SPIFFEID, err)
-		case unlessBanned && banned != 0:
-			return fmt.Errorf("agent %q: %w", out.SPIFFEID, datastore.ErrBanned)
-		}
-		out.CreatedAt = fromNanos(created)
-		if _, err := tx.ExecContext(ctx, `UPDATE agents SET attestation_type = ?, serial_number = ?,
-			new_serial_number = ?, expires_at_ns = ?, banned = ?, can_reattest = ?, updated_at_ns = ?
-			WHERE spiffe_id = ?`,
-			out.AttestationType, out.SerialNumber, out.NewSerialNumber, toNanos(out.ExpiresAt),
-			boolInt(out.Banned), boolInt(out.CanReattest), toNanos(out.UpdatedAt), out.SPIFFEID); err != nil {
-			return fmt.Errorf("update agent %q: %w", out.SPIFFEID, err)
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM agent_selectors WHERE agent_id = ?`, out.SPIFFEID); err != nil {
-			return fmt.Errorf("delete selectors of agent %q: %w", out.SPIFFEID, err)
-		}
-		if err := insertAgentSelectors(ctx, tx, out); err != nil {
+	if err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := replaceAgent(ctx, tx, out, unlessBanned); err != nil {
 			return err
 		}
 		return s.bumpAgentsRevision(ctx, tx, out.SPIFFEID)
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// replaceAgent replaces the stored fields and selectors of the agent
+// out.SPIFFEID in tx, setting out.CreatedAt to the stored one;
+// ErrNotFound when absent. With unlessBanned it first checks, in tx, that
+// the stored agent is not banned (ErrBanned).
+func replaceAgent(ctx context.Context, tx *sql.Tx, out *datastore.Agent, unlessBanned bool) error {
+	var created, banned int64
+	err := tx.QueryRowContext(ctx, `SELECT created_at_ns, banned FROM agents WHERE spiffe_id = ?`, out.SPIFFEID).Scan(&created, &banned)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("agent %q: %w", out.SPIFFEID, datastore.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("look up agent %q: %w", out.SPIFFEID, err)
+	case unlessBanned && banned != 0:
+		return fmt.Errorf("agent %q: %w", out.SPIFFEID, datastore.ErrBanned)
+	}
+	out.CreatedAt = fromNanos(created)
+	if _, err := tx.ExecContext(ctx, `UPDATE agents SET attestation_type = ?, serial_number = ?,
+		new_serial_number = ?, expires_at_ns = ?, banned = ?, can_reattest = ?, updated_at_ns = ?
+		WHERE spiffe_id = ?`,
+		out.AttestationType, out.SerialNumber, out.NewSerialNumber, toNanos(out.ExpiresAt),
+		boolInt(out.Banned), boolInt(out.CanReattest), toNanos(out.UpdatedAt), out.SPIFFEID); err != nil {
+		return fmt.Errorf("update agent %q: %w", out.SPIFFEID, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM agent_selectors WHERE agent_id = ?`, out.SPIFFEID); err != nil {
+		return fmt.Errorf("delete selectors of agent %q: %w", out.SPIFFEID, err)
+	}
+	return insertAgentSelectors(ctx, tx, out)
 }
 
 // GetAgent returns the agent with the given SPIFFE ID.

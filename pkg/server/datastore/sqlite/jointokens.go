@@ -41,37 +41,44 @@ func (s *Store) CreateJoinToken(ctx context.Context, t *datastore.JoinToken) err
 // transaction, so concurrent callers see it exactly once. An expired token
 // is deleted too, and reported as ErrExpired.
 func (s *Store) ConsumeJoinToken(ctx context.Context, token string, now time.Time) (*datastore.JoinToken, error) {
-	var expires int64
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT expires_at_ns FROM join_tokens WHERE token = ?`, token).Scan(&expires)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return datastore.ErrNotFound
-		case err != nil:
-			return fmt.Errorf("look up: %w", err)
-		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM join_tokens WHERE token = ?`, token)
-		if err != nil {
-			return fmt.Errorf("delete: %w", err)
-		}
-		// Another process may share the file; only the deleting
-		// transaction owns the token.
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("delete: %w", err)
-		} else if n != 1 {
-			return datastore.ErrNotFound
-		}
-		return nil
+	var expires time.Time
+	err := s.writeTx(ctx, func(tx *sql.Tx) (err error) {
+		expires, err = deleteJoinToken(ctx, tx, token)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: consume join token: %w", err)
 	}
-	t := &datastore.JoinToken{Token: token, ExpiresAt: fromNanos(expires)}
+	t := &datastore.JoinToken{Token: token, ExpiresAt: expires}
 	if t.ExpiresAt.Before(now) {
 		return nil, fmt.Errorf("sqlite: consume join token: expired at %s: %w",
 			t.ExpiresAt.Format(time.RFC3339), datastore.ErrExpired)
 	}
 	return t, nil
+}
+
+// deleteJoinToken deletes the token in tx and returns its expiry;
+// ErrNotFound when it does not exist. Another process may share the file:
+// only the deleting transaction owns the token.
+func deleteJoinToken(ctx context.Context, tx *sql.Tx, token string) (time.Time, error) {
+	var expires int64
+	err := tx.QueryRowContext(ctx, `SELECT expires_at_ns FROM join_tokens WHERE token = ?`, token).Scan(&expires)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return time.Time{}, datastore.ErrNotFound
+	case err != nil:
+		return time.Time{}, fmt.Errorf("look up join token: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM join_tokens WHERE token = ?`, token)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("delete join token: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return time.Time{}, fmt.Errorf("delete join token: %w", err)
+	} else if n != 1 {
+		return time.Time{}, datastore.ErrNotFound
+	}
+	return fromNanos(expires), nil
 }
 
 // PruneJoinTokens deletes tokens that expired before the given time.

@@ -51,12 +51,13 @@ func wantAgentChanges(t *testing.T, s datastore.Store, what string, since int64,
 	}
 }
 
-// testAgentChangesRecorded: every kind of agent write (attestation,
-// update as a ban or a renewal, re-attestation, deletion) is in the
+// testAgentChangesRecorded: every kind of agent write (creation, update
+// as a ban or a renewal, re-attestation, deletion, AttestAgent of a new
+// or an existing agent) is in the
 // change log at a revision after the one before the write, alone.
 func testAgentChangesRecorded(t *testing.T, s datastore.Store) {
 	ctx := t.Context()
-	for _, n := range []string{"u", "r", "d"} {
+	for _, n := range []string{"u", "r", "d", "ar"} {
 		_, err := s.CreateAgent(ctx, changeAgent(n))
 		must(t, "CreateAgent "+n, err)
 	}
@@ -79,6 +80,13 @@ func testAgentChangesRecorded(t *testing.T, s datastore.Store) {
 			return err
 		}, "r"},
 		{"delete", func() error { return s.DeleteAgent(ctx, changeAgent("d").SPIFFEID) }, "d"},
+		{"attest new", func() error { _, err := s.AttestAgent(ctx, changeAgent("an"), "", time.Now()); return err }, "an"},
+		{"attest existing", func() error {
+			a := changeAgent("ar")
+			a.SerialNumber = "3"
+			_, err := s.AttestAgent(ctx, a, "", time.Now())
+			return err
+		}, "ar"},
 	}
 	for _, tc := range cases {
 		rev := agentRevision(t, s)
@@ -148,6 +156,10 @@ func testAgentChangesFailedWrite(t *testing.T, s datastore.Store) {
 	wantErr(t, "UpdateAgent absent", err, datastore.ErrNotFound)
 	_, err = s.ReattestAgent(ctx, changeAgent("banned"))
 	wantErr(t, "ReattestAgent banned", err, datastore.ErrBanned)
+	_, err = s.AttestAgent(ctx, changeAgent("banned"), "", time.Now())
+	wantErr(t, "AttestAgent banned", err, datastore.ErrBanned)
+	_, err = s.AttestAgent(ctx, changeAgent("new"), "no-such-token", time.Now())
+	wantErr(t, "AttestAgent with an unknown join token", err, datastore.ErrNotFound)
 	wantErr(t, "DeleteAgent absent", s.DeleteAgent(ctx, changeAgent("absent").SPIFFEID), datastore.ErrNotFound)
 	wantAgentChanges(t, s, "after refused writes", rev)
 }

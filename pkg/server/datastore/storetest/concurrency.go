@@ -20,6 +20,7 @@ var concurrencyTests = []sharedTest{
 	{"BanRacesReattest", testConcurrentBanReattest},
 	{"UniqueCreates", testConcurrentUniqueCreates},
 	{"JoinTokenConsumedOnce", testConcurrentJoinToken},
+	{"JoinTokenAttestsOnce", testConcurrentAttestJoinToken},
 	{"EntryCreatesBumpRevision", testConcurrentEntryRevision},
 	{"EntryChangesFollowed", testConcurrentEntryChanges},
 	{"AgentChangesFollowed", testConcurrentAgentChanges},

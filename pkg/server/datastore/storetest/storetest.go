@@ -26,7 +26,8 @@
 //   - racing writers, through one store or two on one database
 //     (RunShared), keep every invariant: UpdateBundle loses no append, a
 //     ban racing a re-attestation stands, one of racing creates wins, a
-//     join token is consumed once, every entry write bumps the revision;
+//     join token is consumed once (AttestAgent included: one racing
+//     attestation admits the agent), every entry write bumps the revision;
 //   - every entry write, the entry changes of DeleteBundle included,
 //     names the entries it changed in the change log (EntryChangesSince)
 //     at the revision it bumped, in the same transaction; the log keeps
@@ -62,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) datastore.Store) {
 		{"ListEntries", filterTests},
 		{"Agents", agentTests},
 		{"AgentChanges", agentChangeTests},
+		{"AttestAgent", attestTests},
 		{"JoinTokens", joinTokenTests},
 		{"Bundles", bundleTests},
 		{"FederationRelationships", federationTests},

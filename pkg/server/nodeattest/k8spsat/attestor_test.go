@@ -96,8 +96,8 @@ func TestAttestAccepted(t *testing.T) {
 	if !res.CanReattest {
 		t.Error("CanReattest = false, want true")
 	}
-	if res.Commit != nil {
-		t.Error("k8s_psat has nothing to commit")
+	if res.JoinToken != "" {
+		t.Error("k8s_psat spends no join token")
 	}
 	want := []string{
 		"k8s_psat:agent_node_ip:10.0.0.11",
