@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
@@ -49,39 +48,16 @@ var tcpPolicies = map[string]policy{
 	"/spire.api.server.bundle.v1.Bundle/GetFederatedBundle": policyAgent,
 }
 
-// agentAuthorizer authenticates TCP callers per request against the store,
-// so that a banned or deleted agent is refused at once.
+// agentAuthorizer authenticates TCP callers per request against the
+// agents' records, so that a banned or deleted agent is refused at once.
+// The records come from the agent cache, which reads an agent from the
+// store only on its first call and after it changed.
 type agentAuthorizer struct {
+	agents *agentCache
+	// store is the server's store, whose agent writes update the cache.
 	store datastore.Store
 	td    spiffeid.TrustDomain
 	clock Clock
-	// lastRead holds each agent's record as last read from the store
-	// (agent SPIFFE ID -> *datastore.Agent), so that agents keep syncing
-	// and minting while the database is unreachable (see lookupAgent).
-	// It holds one record per attested agent that called this server.
-	lastRead sync.Map
-}
-
-// lookupAgent reads the agent's record from the store. While the store
-// cannot reach its database it answers with the record last read, when
-// there is one: bans, evictions and renewals are writes, which fail while
-// the database is down, so the last record read is still the truth as far
-// as any server can tell, and the agent keeps being served from memory.
-func (a *agentAuthorizer) lookupAgent(ctx context.Context, id string) (*datastore.Agent, error) {
-	agent, err := a.store.GetAgent(ctx, id)
-	switch {
-	case err == nil:
-		a.lastRead.Store(id, agent)
-		return agent, nil
-	case errors.Is(err, datastore.ErrNotFound):
-		a.lastRead.Delete(id)
-	case errors.Is(err, datastore.ErrUnavailable):
-		if last, ok := a.lastRead.Load(id); ok {
-			copied := *last.(*datastore.Agent)
-			return &copied, nil
-		}
-	}
-	return nil, err
 }
 
 // authorize returns the caller of a TCP request to method, or a gRPC
@@ -116,23 +92,21 @@ func (a *agentAuthorizer) authorize(ctx context.Context, method string) (*caller
 
 // activeAgent checks that id is an attested, unbanned agent presenting its
 // current (or newly renewed) SVID, promoting a renewed serial on first use.
+// A serial the agent's record does not know is looked up in the store once
+// more before it is refused: the agent may have re-attested or renewed
+// through another server a moment ago, before this one heard of it.
 func (a *agentAuthorizer) activeAgent(ctx context.Context, id spiffeid.ID, cert *x509.Certificate) (*datastore.Agent, error) {
 	if !id.MemberOf(a.td) || !strings.HasPrefix(id.Path(), "/spire/agent/") {
 		return nil, permissionDenied(types.PermissionDeniedDetails_AGENT_NOT_ATTESTED, "caller %q is not an agent", id)
 	}
-	agent, err := a.lookupAgent(ctx, id.String())
-	switch {
-	case errors.Is(err, datastore.ErrNotFound):
-		return nil, permissionDenied(types.PermissionDeniedDetails_AGENT_NOT_ATTESTED, "agent %q is not attested", id)
-	case err != nil:
-		return nil, internalStatus("look up agent %q: %w", id, err)
-	case agent.Banned:
-		return nil, permissionDenied(types.PermissionDeniedDetails_AGENT_BANNED, "agent %q is banned", id)
-	}
-	if !a.clock.Now().Before(cert.NotAfter) {
-		return nil, permissionDenied(types.PermissionDeniedDetails_AGENT_EXPIRED, "agent %q SVID has expired", id)
-	}
 	serial := cert.SerialNumber.String()
+	agent, err := a.standing(id, cert)(a.agents.lookup(ctx, id.String()))
+	if err == nil && serial != agent.SerialNumber && serial != agent.NewSerialNumber {
+		agent, err = a.standing(id, cert)(a.agents.reread(ctx, id.String()))
+	}
+	if err != nil {
+		return nil, err
+	}
 	switch serial {
 	case agent.SerialNumber:
 		return agent, nil
@@ -144,10 +118,27 @@ func (a *agentAuthorizer) activeAgent(ctx context.Context, id spiffeid.ID, cert 
 		if err != nil {
 			return nil, internalStatus("activate renewed SVID of agent %q: %w", id, err)
 		}
-		a.lastRead.Store(id.String(), updated)
 		return updated, nil
 	}
 	return nil, permissionDenied(types.PermissionDeniedDetails_AGENT_NOT_ACTIVE, "agent %q presented an inactive SVID (serial %s)", id, serial)
+}
+
+// standing returns a function that checks a looked-up agent record: the
+// agent must exist, not be banned, and present an unexpired SVID.
+func (a *agentAuthorizer) standing(id spiffeid.ID, cert *x509.Certificate) func(*datastore.Agent, error) (*datastore.Agent, error) {
+	return func(agent *datastore.Agent, err error) (*datastore.Agent, error) {
+		switch {
+		case errors.Is(err, datastore.ErrNotFound):
+			return nil, permissionDenied(types.PermissionDeniedDetails_AGENT_NOT_ATTESTED, "agent %q is not attested", id)
+		case err != nil:
+			return nil, internalStatus("look up agent %q: %w", id, err)
+		case agent.Banned:
+			return nil, permissionDenied(types.PermissionDeniedDetails_AGENT_BANNED, "agent %q is banned", id)
+		case !a.clock.Now().Before(cert.NotAfter):
+			return nil, permissionDenied(types.PermissionDeniedDetails_AGENT_EXPIRED, "agent %q SVID has expired", id)
+		}
+		return agent, nil
+	}
 }
 
 // permissionDenied builds a PermissionDenied status carrying SPIRE's

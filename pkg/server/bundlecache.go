@@ -31,14 +31,24 @@ type bundleCache struct {
 	// changed is notified when a snapshot differs from the one before.
 	changed broadcast
 
-	mu        sync.Mutex
-	snap      *bundleSnapshot
-	checkedAt time.Time
-	dirty     bool
+	// maxAge is how long a snapshot is trusted without reading the
+	// store's revision (see storeCheckInterval).
+	maxAge time.Duration
+	// ownAnnounced says the authority announces its bundle changes
+	// (bundleSubscriber); otherwise snapshot compares its bundle every
+	// revisionCheckInterval, in memory, whatever maxAge says.
+	ownAnnounced bool
+
+	mu           sync.Mutex
+	snap         *bundleSnapshot
+	checkedAt    time.Time
+	ownCheckedAt time.Time
+	dirty        bool
 }
 
 func newBundleCache(store datastore.Store, authority Authority) *bundleCache {
-	return &bundleCache{store: store, authority: authority, dirty: true}
+	_, announced := authority.(bundleSubscriber)
+	return &bundleCache{store: store, authority: authority, dirty: true, maxAge: revisionCheckInterval, ownAnnounced: announced}
 }
 
 // bundleSnapshot is an immutable view of the bundles' digests.
@@ -59,7 +69,7 @@ func (c *bundleCache) invalidate() {
 }
 
 // recheck makes the next snapshot call read the store's revision even
-// within revisionCheckInterval; the store's change notifications call it.
+// within maxAge; the store's change notifications call it.
 func (c *bundleCache) recheck() {
 	c.mu.Lock()
 	c.checkedAt = time.Time{}
@@ -70,14 +80,17 @@ func (c *bundleCache) recheck() {
 // before reading a snapshot, so that no change is missed in between.
 func (c *bundleCache) changes() <-chan struct{} { return c.changed.wait() }
 
-// snapshot returns a snapshot no older than revisionCheckInterval, and
+// snapshot returns a snapshot no older than maxAge, and
 // announces a change it finds.
 func (c *bundleCache) snapshot(ctx context.Context) (*bundleSnapshot, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now() // real time: this throttles database access
-	if !c.dirty && c.snap != nil && now.Sub(c.checkedAt) < revisionCheckInterval {
-		return c.snap, nil
+	if !c.dirty && c.snap != nil && now.Sub(c.checkedAt) < c.maxAge {
+		if c.ownAnnounced || now.Sub(c.ownCheckedAt) < revisionCheckInterval {
+			return c.snap, nil
+		}
+		return c.checkOwn(now)
 	}
 	rev, err := c.store.BundlesRevision(ctx)
 	if err != nil {
@@ -103,9 +116,25 @@ func (c *bundleCache) snapshot(ctx context.Context) (*bundleSnapshot, error) {
 	}
 	announce := c.snap != nil && next != c.snap && !next.sameAs(c.snap)
 	c.snap = next
-	c.checkedAt = now
+	c.checkedAt, c.ownCheckedAt = now, now
 	c.dirty = false
 	if announce {
+		c.changed.notify()
+	}
+	return c.snap, nil
+}
+
+// checkOwn compares the authority's bundle, which is in memory, with the
+// snapshot's, for an authority that does not announce its changes, and
+// announces a change. The caller holds c.mu and a snapshot.
+func (c *bundleCache) checkOwn(now time.Time) (*bundleSnapshot, error) {
+	own, err := bundleDigest(c.authority.Bundle())
+	if err != nil {
+		return nil, err
+	}
+	c.ownCheckedAt = now
+	if own != c.snap.own {
+		c.snap = &bundleSnapshot{revision: c.snap.revision, own: own, stored: c.snap.stored}
 		c.changed.notify()
 	}
 	return c.snap, nil

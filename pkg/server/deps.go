@@ -10,6 +10,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/svidkit/svidkit/pkg/server/ca"
+	"github.com/svidkit/svidkit/pkg/server/datastore"
 	"github.com/svidkit/svidkit/pkg/server/nodeattest"
 )
 
@@ -23,9 +24,12 @@ type deps struct {
 	serverID spiffeid.ID
 	// auth re-checks agents whose sync was held.
 	auth *agentAuthorizer
-	// agentsChanged is notified when an agent is banned or deleted, so
-	// that its held syncs end at once.
+	// agentsChanged is notified when an agent is banned, deleted or
+	// re-attested, through this server or (found by the agent cache)
+	// another, so that its held syncs re-check it at once.
 	agentsChanged broadcast
+	// notifier is the store's change announcer; nil when it has none.
+	notifier datastore.ChangeNotifier
 	// attestors serve AttestAgent, by attestation data type.
 	attestors map[string]nodeattest.Attestor
 	// attestLimit limits AttestAgent per client IP; nil when disabled.

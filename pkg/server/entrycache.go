@@ -13,11 +13,13 @@ import (
 	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
 
-// revisionCheckInterval bounds how often the cache asks the store whether
-// entries changed. Writes through this server are seen at once; writes by
-// another server process sharing the store are seen within this interval
-// by a polling agent's next call; held syncs learn of them from
-// deps.watchStore, at once on a store that announces changes.
+// revisionCheckInterval bounds how often the caches ask a store that does
+// not announce its writes whether entries, bundles or agents changed.
+// Writes through this server are seen at once; writes by another server
+// process sharing the store are seen within this interval by a polling
+// agent's next call; held syncs learn of them from deps.watchStore. On a
+// store that announces its writes the caches wait for the announcement
+// instead, and re-check every notifiedCheckInterval (storeCheckInterval).
 const revisionCheckInterval = 50 * time.Millisecond
 
 // entryCache keeps an in-memory snapshot of every registration entry,
@@ -34,6 +36,10 @@ type entryCache struct {
 	// for them.
 	waiters atomic.Int64
 
+	// maxAge is how long a snapshot is trusted without reading the
+	// store's revision (see storeCheckInterval).
+	maxAge time.Duration
+
 	mu        sync.Mutex
 	snap      *entrySnapshot
 	checkedAt time.Time
@@ -46,7 +52,7 @@ type entryCache struct {
 }
 
 func newEntryCache(store datastore.Store) *entryCache {
-	return &entryCache{store: store, dirty: true}
+	return &entryCache{store: store, dirty: true, maxAge: revisionCheckInterval}
 }
 
 // invalidate forces the next snapshot call to consult the store; local
@@ -59,7 +65,7 @@ func (c *entryCache) invalidate() {
 }
 
 // recheck makes the next snapshot call read the store's revision even
-// within revisionCheckInterval; the store's change notifications call it.
+// within maxAge; the store's change notifications call it.
 func (c *entryCache) recheck() {
 	c.mu.Lock()
 	c.checkedAt = time.Time{}
@@ -71,13 +77,13 @@ func (c *entryCache) recheck() {
 // it before reading a snapshot, so that no change is missed in between.
 func (c *entryCache) changes() <-chan struct{} { return c.changed.wait() }
 
-// snapshot returns a snapshot no older than revisionCheckInterval.
+// snapshot returns a snapshot no older than maxAge.
 // Snapshots are immutable and safe to share.
 func (c *entryCache) snapshot(ctx context.Context) (*entrySnapshot, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now() // real time: this throttles database access
-	if !c.dirty && c.snap != nil && now.Sub(c.checkedAt) < revisionCheckInterval {
+	if !c.dirty && c.snap != nil && now.Sub(c.checkedAt) < c.maxAge {
 		return c.snap, nil
 	}
 	var rev int64

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/svidkit/svidkit/pkg/server/datastore"
 	"github.com/svidkit/svidkit/pkg/server/nodeattest"
 	"github.com/svidkit/svidkit/pkg/taskrun"
 )
@@ -49,7 +50,12 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: build server ID: %w", err)
 	}
-	auth := &agentAuthorizer{store: cfg.Store, td: cfg.TrustDomain, clock: cfg.Clock}
+	d := &deps{metrics: m, serverID: serverID, stopping: make(chan struct{})}
+	d.notifier, _ = cfg.Store.(datastore.ChangeNotifier)
+	checkEvery := storeCheckInterval(d.notifier)
+	agents := newAgentCache(cfg.Store, checkEvery, &d.agentsChanged)
+	cfg.Store = &agentWriteStore{Store: cfg.Store, agents: agents}
+	auth := &agentAuthorizer{agents: agents, store: cfg.Store, td: cfg.TrustDomain, clock: cfg.Clock}
 	attestors := make(map[string]nodeattest.Attestor)
 	if !cfg.DisableJoinToken {
 		attestors[joinTokenType] = &joinTokenAttestor{td: cfg.TrustDomain}
@@ -57,10 +63,9 @@ func New(cfg Config) (*Server, error) {
 	for _, a := range cfg.NodeAttestors {
 		attestors[a.Type()] = a
 	}
-	d := &deps{
-		cfg: cfg, cache: newEntryCache(cfg.Store), bundles: newBundleCache(cfg.Store, cfg.Authority), metrics: m, serverID: serverID,
-		auth: auth, attestors: attestors, stopping: make(chan struct{}),
-	}
+	d.cfg, d.auth, d.attestors = cfg, auth, attestors
+	d.cache, d.bundles = newEntryCache(cfg.Store), newBundleCache(cfg.Store, cfg.Authority)
+	d.cache.maxAge, d.bundles.maxAge = checkEvery, checkEvery
 	if !cfg.DisableAttestationRateLimit {
 		d.attestLimit = newIPLimiter(attestPerIP, attestPerIP)
 	}

@@ -7,10 +7,24 @@ import (
 	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
 
-// notifiedCheckInterval is how often watchStore re-reads the revisions on
-// a store that announces its changes (datastore.ChangeNotifier): only a
-// safety net for a notification lost with the store's connection.
+// notifiedCheckInterval is how long the caches trust what they hold
+// without reading the store's revisions, on a store that announces its
+// changes (datastore.ChangeNotifier), and how often watchStore re-reads
+// them for held syncs: a safety net for an announcement lost with
+// PostgreSQL's listening connection, and the time within which a write
+// through an SQLite handle of another process (Shared: tests and tools
+// beside the server) is seen. Idle, a server then reads three revisions a
+// second, whatever the number of agents.
 const notifiedCheckInterval = time.Second
+
+// storeCheckInterval is the caches' maxAge for a store with the given
+// announcer (nil: none).
+func storeCheckInterval(n datastore.ChangeNotifier) time.Duration {
+	if n == nil {
+		return revisionCheckInterval
+	}
+	return notifiedCheckInterval
+}
 
 // bundleSubscriber is implemented by authorities that announce changes of
 // their bundle, such as *ca.Manager; with one, a rotation reaches held
@@ -56,13 +70,13 @@ func (f *bundleFollow) check(ctx context.Context, d *deps) {
 
 // watchStore ends the held syncs that writes concern, writes by anyone:
 // this server process or another one sharing the store. On a store that
-// announces changes (PostgreSQL's LISTEN/NOTIFY) it re-reads the entries
-// and bundles revisions on each announcement, and every
-// notifiedCheckInterval as a safety net; on any other store every
-// revisionCheckInterval while syncs are held. The authority's bundle
-// announcements count too. On an announcing store (several servers), a
-// change of the stored bundle also makes the authority take it up
-// (bundleFollow). It returns nil when ctx is done.
+// announces changes (PostgreSQL's LISTEN/NOTIFY, SQLite's own writes) it
+// re-reads the entries, bundles and agents revisions on each
+// announcement, and every notifiedCheckInterval as a safety net; on any
+// other store every revisionCheckInterval while syncs are held. The
+// authority's bundle announcements count too. On an announcing store
+// (several servers), a change of the stored bundle also makes the
+// authority take it up (bundleFollow). It returns nil when ctx is done.
 func (d *deps) watchStore(ctx context.Context) error {
 	var authorityChanged, storeChanged <-chan struct{}
 	if s, ok := d.cfg.Authority.(bundleSubscriber); ok {
@@ -70,14 +84,19 @@ func (d *deps) watchStore(ctx context.Context) error {
 		defer cancel()
 		authorityChanged = ch
 	}
-	interval := revisionCheckInterval
-	if n, ok := d.cfg.Store.(datastore.ChangeNotifier); ok {
-		ch, cancel := n.SubscribeChanges()
+	if d.notifier != nil {
+		ch, cancel := d.notifier.SubscribeChanges()
 		defer cancel()
 		storeChanged = ch
-		interval = notifiedCheckInterval
 	}
 	var follow bundleFollow
+	// An authority that does not announce its bundle is compared every
+	// revisionCheckInterval, in memory: the store's revisions are read
+	// only when the caches' maxAge passed.
+	interval := storeCheckInterval(d.notifier)
+	if authorityChanged == nil {
+		interval = revisionCheckInterval
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -89,12 +108,12 @@ func (d *deps) watchStore(ctx context.Context) error {
 		case <-storeChanged:
 			d.cache.recheck()
 			d.bundles.recheck()
+			d.auth.agents.recheck()
 			// Wake the held syncs before following the stored bundle:
 			// that check is one more database round trip, and on a busy
 			// database each one showed in the propagation tail.
 			if d.cache.waiters.Load() > 0 {
-				_, _ = d.cache.snapshot(ctx)
-				_, _ = d.bundles.snapshot(ctx)
+				d.recheckHeld(ctx)
 			}
 			follow.check(ctx, d)
 			continue
@@ -103,8 +122,14 @@ func (d *deps) watchStore(ctx context.Context) error {
 				continue
 			}
 		}
-		// Errors surface to the held calls themselves when they reload.
-		_, _ = d.cache.snapshot(ctx)
-		_, _ = d.bundles.snapshot(ctx)
+		d.recheckHeld(ctx)
 	}
+}
+
+// recheckHeld reads what held syncs wait on, so that a change ends them.
+// Errors surface to the held calls themselves when they reload.
+func (d *deps) recheckHeld(ctx context.Context) {
+	_, _ = d.cache.snapshot(ctx)
+	_, _ = d.bundles.snapshot(ctx)
+	_ = d.auth.agents.check(ctx)
 }

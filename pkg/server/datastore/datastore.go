@@ -194,6 +194,17 @@ type Store interface {
 	ListAgents(ctx context.Context) ([]*Agent, error)
 	// DeleteAgent removes an agent; ErrNotFound if absent.
 	DeleteAgent(ctx context.Context, spiffeID string) error
+	// AgentChangesSince returns the SPIFFE IDs of the agents created,
+	// updated or deleted after agents revision since, up to the current
+	// revision, by this or another server process sharing the database:
+	// every agent write advances the revision and logs the agent in the
+	// same transaction. Servers keep agent records in memory and re-read
+	// only the agents it names. The log keeps the most recent revisions
+	// (as the entry change log, see DefaultEntryChangesKept); when it no
+	// longer reaches back to since, since is negative or ahead of the
+	// store, Complete is false and the caller must consider every agent
+	// changed.
+	AgentChangesSince(ctx context.Context, since int64) (AgentChanges, error)
 
 	// CreateJoinToken stores a token; ErrAlreadyExists if it is taken.
 	CreateJoinToken(ctx context.Context, t *JoinToken) error
@@ -259,12 +270,16 @@ type Store interface {
 	Close() error
 }
 
-// ChangeNotifier is implemented by stores that announce entry and bundle
-// writes as they commit, including writes by other processes sharing the
-// database, so that a server wakes its held syncs at once instead of at its
-// next revision check. An announcement says only that EntriesRevision or
-// BundlesRevision may have changed; a store may announce spuriously (after
-// reconnecting, say) and never loses the last announcement of a burst.
+// ChangeNotifier is implemented by stores that announce entry, bundle and
+// agent writes as they commit, so that a server wakes its held syncs and
+// drops its in-memory agent records at once instead of at its next
+// revision check, and can make that check rare. PostgreSQL announces the
+// writes of every process sharing the database; SQLite, which one server
+// process holds alone, those made through the Store itself (a Shared
+// handle's writes are seen at the next check). An announcement says only
+// that EntriesRevision, BundlesRevision or the agents revision may have
+// changed; a store may announce spuriously (after reconnecting, say) and
+// never loses the last announcement of a burst.
 type ChangeNotifier interface {
 	// SubscribeChanges returns a channel of size one that receives after
 	// each committed write (bursts collapse), and a function that ends the

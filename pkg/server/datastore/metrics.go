@@ -90,6 +90,11 @@ func (c *counted) CountEntries(ctx context.Context) (int, error) {
 	return c.s.CountEntries(ctx)
 }
 
+func (c *counted) AgentChangesSince(ctx context.Context, since int64) (AgentChanges, error) {
+	c.inc("AgentChangesSince")
+	return c.s.AgentChangesSince(ctx, since)
+}
+
 func (c *counted) EntriesRevision(ctx context.Context) (int64, error) {
 	c.inc("EntriesRevision")
 	return c.s.EntriesRevision(ctx)

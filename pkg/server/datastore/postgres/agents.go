@@ -21,7 +21,12 @@ func (s *Store) CreateAgent(ctx context.Context, a *datastore.Agent) (*datastore
 	out := normalizeAgent(a)
 	out.CreatedAt = fromNanos(time.Now().UnixNano())
 	out.UpdatedAt = out.CreatedAt
-	if err := s.writeTx(ctx, func(tx pgx.Tx) error { return insertAgent(ctx, tx, out) }); err != nil {
+	if err := s.writeTx(ctx, func(tx pgx.Tx) error {
+		if err := insertAgent(ctx, tx, out); err != nil {
+			return err
+		}
+		return s.bumpAgentsRevision(ctx, tx, out.SPIFFEID)
+	}); err != nil {
 		return nil, pgError("postgres: create agent: %w", err)
 	}
 	return out, nil
@@ -76,7 +81,12 @@ func (s *Store) updateAgent(ctx context.Context, a *datastore.Agent, unlessBanne
 	}
 	out := normalizeAgent(a)
 	out.UpdatedAt = fromNanos(time.Now().UnixNano())
-	if err := s.writeTx(ctx, func(tx pgx.Tx) error { return replaceAgent(ctx, tx, out, unlessBanned) }); err != nil {
+	if err := s.writeTx(ctx, func(tx pgx.Tx) error {
+		if err := replaceAgent(ctx, tx, out, unlessBanned); err != nil {
+			return err
+		}
+		return s.bumpAgentsRevision(ctx, tx, out.SPIFFEID)
+	}); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -138,10 +148,10 @@ func (s *Store) GetAgent(ctx context.Context, spiffeID string) (*datastore.Agent
 
 // getAgentSQL reads one agent and its selectors in a single statement:
 // one round trip and, as any single statement, one snapshot, with no
-// transaction around it. Every agent API call and every end of a held sync
-// reads the caller's agent, so on a busy database the three round trips a
-// read transaction adds (BEGIN, a second query, COMMIT) showed in the
-// cross-server propagation tail.
+// transaction around it. Servers read an agent when it first calls and
+// after another server changed it; on a busy database the three round
+// trips a read transaction adds (BEGIN, a second query, COMMIT) showed in
+// the cross-server propagation tail when every agent call read it.
 const getAgentSQL = `SELECT a.spiffe_id, a.attestation_type, a.serial_number, a.new_serial_number,
 	a.expires_at_ns, a.banned, a.can_reattest, a.created_at_ns, a.updated_at_ns,
 	COALESCE(array_agg(s.type ORDER BY s.type, s.value) FILTER (WHERE s.agent_id IS NOT NULL), '{}'),
@@ -161,12 +171,18 @@ func (s *Store) ListAgents(ctx context.Context) ([]*datastore.Agent, error) {
 
 // DeleteAgent removes the agent; its selectors go by cascade.
 func (s *Store) DeleteAgent(ctx context.Context, spiffeID string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM agents WHERE spiffe_id = $1`, spiffeID)
-	switch {
-	case err != nil:
+	err := s.writeTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM agents WHERE spiffe_id = $1`, spiffeID)
+		switch {
+		case err != nil:
+			return err
+		case tag.RowsAffected() == 0:
+			return datastore.ErrNotFound
+		}
+		return s.bumpAgentsRevision(ctx, tx, spiffeID)
+	})
+	if err != nil {
 		return pgError("postgres: delete agent %q: %w", spiffeID, err)
-	case tag.RowsAffected() == 0:
-		return pgError("postgres: delete agent %q: %w", spiffeID, datastore.ErrNotFound)
 	}
 	return nil
 }

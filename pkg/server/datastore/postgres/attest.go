@@ -31,6 +31,9 @@ func (s *Store) AttestAgent(ctx context.Context, a *datastore.Agent, joinToken s
 		if err := upsertAttested(ctx, tx, out); err != nil {
 			return err
 		}
+		if err := s.bumpAgentsRevision(ctx, tx, out.SPIFFEID); err != nil {
+			return err
+		}
 		// The caller gave up while the write waited or ran: roll back,
 		// so that its join token stays usable for its retry.
 		if err := ctx.Err(); err != nil {

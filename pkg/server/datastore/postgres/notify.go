@@ -13,8 +13,8 @@ import (
 	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
 
-// changesChannel is the PostgreSQL notification channel that every entry
-// and bundle write notifies in its transaction (see revision.go), so that
+// changesChannel is the PostgreSQL notification channel that every entry,
+// bundle and agent write notifies in its transaction (see revision.go), so that
 // PostgreSQL delivers the notification only if the write commits.
 const changesChannel = "svidkit_changes"
 
@@ -26,7 +26,7 @@ const (
 
 var _ datastore.ChangeNotifier = (*Store)(nil)
 
-// SubscribeChanges announces every committed entry or bundle write, by
+// SubscribeChanges announces every committed entry, bundle or agent write, by
 // this process or any other on the same database, through PostgreSQL
 // LISTEN/NOTIFY. The first subscription starts the listener on a dedicated
 // connection outside the pool; it reconnects with backoff when PostgreSQL
@@ -41,22 +41,22 @@ type listener struct {
 	connConfig *pgx.ConnConfig
 	log        *slog.Logger
 
+	subs datastore.Announcer
+
 	mu     sync.Mutex
-	subs   map[chan struct{}]struct{}
 	stop   context.CancelFunc // nil until the first subscription
 	done   chan struct{}
 	closed bool
 }
 
 func newListener(cc *pgx.ConnConfig, log *slog.Logger) *listener {
-	return &listener{connConfig: cc, log: log, subs: make(map[chan struct{}]struct{})}
+	return &listener{connConfig: cc, log: log}
 }
 
 func (l *listener) subscribe() (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
+	ch, cancel := l.subs.Subscribe()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.subs[ch] = struct{}{}
 	if l.stop == nil && !l.closed {
 		ctx, cancel := context.WithCancel(context.Background())
 		l.stop, l.done = cancel, make(chan struct{})
@@ -65,14 +65,7 @@ func (l *listener) subscribe() (<-chan struct{}, func()) {
 			l.run(ctx)
 		}(l.done)
 	}
-	var once sync.Once
-	return ch, func() {
-		once.Do(func() {
-			l.mu.Lock()
-			delete(l.subs, ch)
-			l.mu.Unlock()
-		})
-	}
+	return ch, cancel
 }
 
 // close stops the listener and waits for it. Calling it again is harmless.
@@ -88,16 +81,7 @@ func (l *listener) close() {
 }
 
 // notify wakes every subscriber without blocking.
-func (l *listener) notify() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for ch := range l.subs {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-}
+func (l *listener) notify() { l.subs.Announce() }
 
 // run listens until ctx is done, reconnecting after each failure.
 func (l *listener) run(ctx context.Context) {

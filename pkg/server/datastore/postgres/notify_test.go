@@ -18,7 +18,7 @@ const announceTimeout = 10 * time.Second
 
 // TestSubscribeChangesAcrossStores: a write committed through one store (one
 // server's pool) is announced to a subscriber of another store on the same
-// database, for entries and for bundles.
+// database, for entries, bundles and agents.
 func TestSubscribeChangesAcrossStores(t *testing.T) {
 	t.Parallel()
 	cs := pg.NewDatabase(t)
@@ -40,6 +40,17 @@ func TestSubscribeChangesAcrossStores(t *testing.T) {
 		{"set bundle", func(n int) error {
 			return writer.SetBundle(t.Context(), &datastore.Bundle{TrustDomain: fmt.Sprintf("td%d.test", n), Data: []byte(`{"keys":[]}`)})
 		}},
+		{"create agent", func(int) error {
+			_, err := writer.CreateAgent(t.Context(), testAgent())
+			return err
+		}},
+		{"ban agent", func(int) error {
+			a := testAgent()
+			a.Banned = true
+			_, err := writer.UpdateAgent(t.Context(), a)
+			return err
+		}},
+		{"delete agent", func(int) error { return writer.DeleteAgent(t.Context(), testAgent().SPIFFEID) }},
 	}
 	for i, w := range writes {
 		t.Run(w.name, func(t *testing.T) {
@@ -91,6 +102,10 @@ func testEntry(n int) *datastore.Entry {
 		ParentID:  "spiffe://example.org/agent",
 		Selectors: selector.Set{{Type: "unix", Value: "uid:1"}},
 	}
+}
+
+func testAgent() *datastore.Agent {
+	return &datastore.Agent{SPIFFEID: "spiffe://example.org/spire/agent/x/1", AttestationType: "x", SerialNumber: "1", ExpiresAt: time.Now().Add(time.Hour)}
 }
 
 func waitAnnounced(t *testing.T, changes <-chan struct{}, what string) {

@@ -36,7 +36,8 @@ type Config struct {
 	// Log receives migration and connection messages; nil discards them.
 	Log *slog.Logger
 	// EntryChangesKept is how many of the latest entries revisions the
-	// entry change log keeps (see Store.EntryChangesSince); 0 means
+	// entry change log keeps (see Store.EntryChangesSince), and of agents
+	// revisions the agent change log (Store.AgentChangesSince); 0 means
 	// datastore.DefaultEntryChangesKept.
 	EntryChangesKept int64
 }
@@ -45,7 +46,8 @@ type Config struct {
 type Store struct {
 	pool    *pgxpool.Pool
 	changes *listener
-	// changesKept is how many revisions the entry change log keeps.
+	// changesKept is how many revisions the entry and agent change logs
+	// keep.
 	changesKept int64
 }
 

@@ -56,6 +56,13 @@ func TestStoreEntryChangesPruning(t *testing.T) {
 	})
 }
 
+func TestStoreAgentChangesPruning(t *testing.T) {
+	t.Parallel()
+	storetest.RunAgentChangesPruning(t, func(t *testing.T, kept int64) datastore.Store {
+		return openConfig(t, postgres.Config{ConnString: pg.NewDatabase(t), EntryChangesKept: kept})
+	})
+}
+
 // TestWithMetricsKeepsNotifier: the counting wrapper of a PostgreSQL store
 // still announces changes, so that servers keep waking held syncs at once.
 func TestWithMetricsKeepsNotifier(t *testing.T) {

@@ -19,7 +19,12 @@ func (s *Store) CreateAgent(ctx context.Context, a *datastore.Agent) (*datastore
 	out := normalizeAgent(a)
 	out.CreatedAt = fromNanos(time.Now().UnixNano())
 	out.UpdatedAt = out.CreatedAt
-	if err := s.writeTx(ctx, func(tx *sql.Tx) error { return insertAgent(ctx, tx, out) }); err != nil {
+	if err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := insertAgent(ctx, tx, out); err != nil {
+			return err
+		}
+		return s.bumpAgentsRevision(ctx, tx, out.SPIFFEID)
+	}); err != nil {
 		return nil, fmt.Errorf("sqlite: create agent: %w", err)
 	}
 	return out, nil
@@ -74,7 +79,12 @@ func (s *Store) updateAgent(ctx context.Context, a *datastore.Agent, unlessBanne
 	}
 	out := normalizeAgent(a)
 	out.UpdatedAt = fromNanos(time.Now().UnixNano())
-	if err := s.writeTx(ctx, func(tx *sql.Tx) error { return replaceAgent(ctx, tx, out, unlessBanned) }); err != nil {
+	if err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := replaceAgent(ctx, tx, out, unlessBanned); err != nil {
+			return err
+		}
+		return s.bumpAgentsRevision(ctx, tx, out.SPIFFEID)
+	}); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -145,7 +155,7 @@ func (s *Store) DeleteAgent(ctx context.Context, spiffeID string) error {
 		} else if n == 0 {
 			return datastore.ErrNotFound
 		}
-		return nil
+		return s.bumpAgentsRevision(ctx, tx, spiffeID)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: delete agent %q: %w", spiffeID, err)

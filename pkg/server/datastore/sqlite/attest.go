@@ -30,6 +30,9 @@ func (s *Store) AttestAgent(ctx context.Context, a *datastore.Agent, joinToken s
 			out.CreatedAt = out.UpdatedAt
 			err = insertAgent(ctx, tx, out)
 		}
+		if err == nil {
+			err = s.bumpAgentsRevision(ctx, tx, out.SPIFFEID)
+		}
 		if err != nil {
 			return err
 		}

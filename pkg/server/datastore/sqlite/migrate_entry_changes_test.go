@@ -32,6 +32,8 @@ func TestMigrationEntryChangesFloor(t *testing.T) {
 	}
 	db := rawDB(t, path)
 	for _, q := range []string{
+		`DROP TABLE agent_changes`, // 0006
+		`DROP TABLE agents_revision`,
 		`DROP INDEX entries_owner`, // 0005
 		`ALTER TABLE entries DROP COLUMN owner`,
 		`DROP TABLE entry_changes`, // 0004

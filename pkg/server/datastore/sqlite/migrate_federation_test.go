@@ -32,6 +32,8 @@ func TestMigrationFederatesWithNames(t *testing.T) {
 		`ALTER TABLE entries_revision DROP COLUMN changes_floor`,
 		`DROP INDEX entries_owner`, // 0005
 		`ALTER TABLE entries DROP COLUMN owner`,
+		`DROP TABLE agent_changes`, // 0006
+		`DROP TABLE agents_revision`,
 		`DELETE FROM schema_migrations WHERE version >= 2`,
 		`INSERT INTO entries (id, spiffe_id, parent_id, selectors_hash, created_at) VALUES ('e1', 'spiffe://td/a', 'spiffe://td/p', 'h1', 1)`,
 		`INSERT INTO entries (id, spiffe_id, parent_id, selectors_hash, created_at) VALUES ('e2', 'spiffe://td/b', 'spiffe://td/p', 'h2', 1)`,

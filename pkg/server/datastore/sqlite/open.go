@@ -23,11 +23,25 @@ type Store struct {
 	// lock is the held lock file (nil for a Shared store): one server
 	// process per database.
 	lock *os.File
-	// changesKept is how many revisions the entry change log keeps.
+	// changesKept is how many revisions the entry and agent change logs
+	// keep.
 	changesKept int64
+	// changes announces the writes made through this store.
+	changes datastore.Announcer
 }
 
-var _ datastore.Store = (*Store)(nil)
+var (
+	_ datastore.Store          = (*Store)(nil)
+	_ datastore.ChangeNotifier = (*Store)(nil)
+)
+
+// SubscribeChanges announces every committed entry, bundle or agent write
+// made through this Store. The server holds its database alone (see
+// lockDatabase), so these are all the writes but a Shared handle's, which
+// the server finds at its next revision check.
+func (s *Store) SubscribeChanges() (<-chan struct{}, func()) {
+	return s.changes.Subscribe()
+}
 
 // Open opens (creating if needed) the database named by connectionString —
 // a file path or a "file:" URI, as in SPIRE's connection_string — and
@@ -52,7 +66,8 @@ type Config struct {
 	// tools that stand in for another writer. A server never sets it.
 	Shared bool
 	// EntryChangesKept is how many of the latest entries revisions the
-	// entry change log keeps (see Store.EntryChangesSince); 0 means
+	// entry change log keeps (see Store.EntryChangesSince), and of agents
+	// revisions the agent change log (Store.AgentChangesSince); 0 means
 	// datastore.DefaultEntryChangesKept.
 	EntryChangesKept int64
 }

@@ -32,9 +32,16 @@ func inTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*sql.Tx)
 	return nil
 }
 
-// writeTx runs fn in an IMMEDIATE transaction on the single write connection.
+// writeTx runs fn in an IMMEDIATE transaction on the single write
+// connection and, once it committed, announces the write to the store's
+// subscribers (SubscribeChanges). Every entry, bundle and agent write
+// passes through it.
 func (s *Store) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	return inTx(ctx, s.write, nil, fn)
+	if err := inTx(ctx, s.write, nil, fn); err != nil {
+		return err
+	}
+	s.changes.Announce()
+	return nil
 }
 
 // readTx runs fn in a read-only snapshot transaction on the read pool. The

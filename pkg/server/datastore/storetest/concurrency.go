@@ -23,6 +23,7 @@ var concurrencyTests = []sharedTest{
 	{"JoinTokenAttestsOnce", testConcurrentAttestJoinToken},
 	{"EntryCreatesBumpRevision", testConcurrentEntryRevision},
 	{"EntryChangesFollowed", testConcurrentEntryChanges},
+	{"AgentChangesFollowed", testConcurrentAgentChanges},
 }
 
 // sharedTest is a case run on two handles of one database.

@@ -31,7 +31,12 @@
 //   - every entry write, the entry changes of DeleteBundle included,
 //     names the entries it changed in the change log (EntryChangesSince)
 //     at the revision it bumped, in the same transaction; the log keeps
-//     the latest revisions (RunEntryChangesPruning).
+//     the latest revisions (RunEntryChangesPruning);
+//   - every agent write names the agent in the agent change log
+//     (AgentChangesSince) at the agents revision it bumped, in the same
+//     transaction, refused writes nothing; a negative revision asks for
+//     the current revision alone; the log keeps the latest revisions
+//     (RunAgentChangesPruning).
 package storetest
 
 import (
@@ -57,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) datastore.Store) {
 		{"EntryChanges", entryChangeTests},
 		{"ListEntries", filterTests},
 		{"Agents", agentTests},
+		{"AgentChanges", agentChangeTests},
 		{"AttestAgent", attestTests},
 		{"JoinTokens", joinTokenTests},
 		{"Bundles", bundleTests},
