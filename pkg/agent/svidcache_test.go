@@ -27,7 +27,10 @@ func TestX509SVIDCacheMaxSize(t *testing.T) {
 		ttl     = 10 * time.Minute
 	)
 	clk := newClock()
-	srv := testenv.StartServer(t, testenv.Options{Clock: clk})
+	// Every SVID gets ttl, that of any other entry the agent sees (13
+	// in all) too: with the default TTL, the cache could hold an SVID not
+	// yet at half life when the test moves the clock by ttl/2.
+	srv := testenv.StartServer(t, testenv.Options{Clock: clk, SVIDTTL: ttl})
 	td := srv.Layout.TrustDomain.Name()
 	var pbs []*types.Entry
 	for i := range entries {
