@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -11,35 +10,11 @@ import (
 	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
 
-// bumpAgentsRevision advances the agents change counter in the caller's
-// transaction, logs the agent at the new revision, prunes the log to the
-// latest s.changesKept revisions and notifies changesChannel (delivered
-// on commit only), so the counter, the log and the agent write commit
-// together; every agent write passes through it, last, in one round trip.
-// Revisions commit in order for the reason bumpEntriesRevision gives: the
-// UPDATE holds the agents_revision row lock until the transaction ends.
-// Agent writers lock the agent's row first and the revision row last, so
-// they never deadlock on the two.
+// bumpAgentsRevision logs the agent changed by the caller's transaction
+// (agentChangeLog.bump); every agent write passes through it, last, after
+// locking the agent's row.
 func (s *Store) bumpAgentsRevision(ctx context.Context, tx pgx.Tx, id string) error {
-	var b pgx.Batch
-	b.Queue(`UPDATE agents_revision
-		SET revision = revision + 1, changes_floor = GREATEST(changes_floor, revision + 1 - $1)
-		WHERE id = 1`, s.changesKept)
-	b.Queue(`INSERT INTO agent_changes (revision, agent_id)
-		SELECT revision, $1 FROM agents_revision WHERE id = 1`, id)
-	b.Queue(`DELETE FROM agent_changes WHERE revision <= (SELECT changes_floor FROM agents_revision WHERE id = 1)`)
-	b.Queue(`NOTIFY ` + changesChannel)
-	res := tx.SendBatch(ctx, &b)
-	var err error
-	for range b.Len() {
-		if _, err = res.Exec(); err != nil {
-			break
-		}
-	}
-	if err = errors.Join(err, res.Close()); err != nil {
-		return fmt.Errorf("bump agents revision: %w", err)
-	}
-	return nil
+	return agentChangeLog.bump(ctx, tx, s.changesKept, id)
 }
 
 // AgentChangesSince returns the agents changed after revision since. The

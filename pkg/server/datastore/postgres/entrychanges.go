@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -12,41 +11,11 @@ import (
 	"github.com/svidkit/svidkit/pkg/server/datastore"
 )
 
-// bumpEntriesRevision advances the entries change counter in the caller's
-// transaction, records the entries ids it changed in the change log at the
-// new revision, prunes the log to the latest s.changesKept revisions and
-// notifies changesChannel (PostgreSQL delivers the notification to every
-// listening server only on commit), so the counter, the log and the entry
-// change commit together. It is the single place every entry write passes
-// through; the four statements go in one round trip.
-//
-// Revisions commit in order, which EntryChangesSince relies on: the UPDATE
-// takes the entries_revision row lock, held until the transaction ends, so
-// a concurrent writer's UPDATE waits for the commit and (READ COMMITTED)
-// then increments the committed value. PostgreSQL marks a transaction
-// committed before it releases its locks, so any snapshot that sees
-// revision R sees every revision below R and its change-log rows too.
+// bumpEntriesRevision logs the entries ids changed by the caller's
+// transaction (entryChangeLog.bump); it is the single place every entry
+// write passes through.
 func (s *Store) bumpEntriesRevision(ctx context.Context, tx pgx.Tx, ids ...string) error {
-	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
-	var b pgx.Batch
-	b.Queue(`UPDATE entries_revision
-		SET revision = revision + 1, changes_floor = GREATEST(changes_floor, revision + 1 - $1)
-		WHERE id = 1`, s.changesKept)
-	b.Queue(`INSERT INTO entry_changes (revision, entry_id)
-		SELECT r.revision, u.id FROM entries_revision r, unnest($1::text[]) AS u (id) WHERE r.id = 1`, ids)
-	b.Queue(`DELETE FROM entry_changes WHERE revision <= (SELECT changes_floor FROM entries_revision WHERE id = 1)`)
-	b.Queue(`NOTIFY ` + changesChannel)
-	res := tx.SendBatch(ctx, &b)
-	var err error
-	for range b.Len() {
-		if _, err = res.Exec(); err != nil {
-			break
-		}
-	}
-	if err = errors.Join(err, res.Close()); err != nil {
-		return fmt.Errorf("bump entries revision: %w", err)
-	}
-	return nil
+	return entryChangeLog.bump(ctx, tx, s.changesKept, ids...)
 }
 
 // EntryChangesSince returns the entries changed after revision since, read

@@ -1,0 +1,64 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// changeLog is one kind of row (entries, agents) whose writes bump a
+// revision counter and are logged by ID at the new revision, so that
+// servers read what changed since the revision they hold (entrychanges.go,
+// agentchanges.go). The log keeps the latest changesKept revisions. The
+// names are constants of this package, never input.
+//
+// Revisions commit in order, which the readers rely on: bump's UPDATE
+// takes the revision row's lock, held until the transaction ends, so a
+// concurrent writer's UPDATE waits for the commit and (READ COMMITTED)
+// then increments the committed value. PostgreSQL marks a transaction
+// committed before it releases its locks, so any snapshot that sees
+// revision R sees every revision below R and its log rows too. Writers
+// lock the changed rows first and the revision row last, so they never
+// deadlock on the two.
+type changeLog struct {
+	kind     string // "entries", "agents": for errors
+	revTable string // one row, id 1: revision, changes_floor
+	logTable string // (revision, idColumn)
+	idColumn string
+}
+
+var (
+	entryChangeLog = changeLog{kind: "entries", revTable: "entries_revision", logTable: "entry_changes", idColumn: "entry_id"}
+	agentChangeLog = changeLog{kind: "agents", revTable: "agents_revision", logTable: "agent_changes", idColumn: "agent_id"}
+)
+
+// bump advances the revision in the caller's transaction, logs ids at the
+// new revision, prunes the log to the latest kept revisions and notifies
+// changesChannel (PostgreSQL delivers it to every listening server only on
+// commit), so the counter, the log and the write commit together; the four
+// statements go in one round trip.
+func (l changeLog) bump(ctx context.Context, tx pgx.Tx, kept int64, ids ...string) error {
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	var b pgx.Batch
+	b.Queue(`UPDATE `+l.revTable+`
+		SET revision = revision + 1, changes_floor = GREATEST(changes_floor, revision + 1 - $1)
+		WHERE id = 1`, kept)
+	b.Queue(`INSERT INTO `+l.logTable+` (revision, `+l.idColumn+`)
+		SELECT r.revision, u.id FROM `+l.revTable+` r, unnest($1::text[]) AS u (id) WHERE r.id = 1`, ids)
+	b.Queue(`DELETE FROM ` + l.logTable + ` WHERE revision <= (SELECT changes_floor FROM ` + l.revTable + ` WHERE id = 1)`)
+	b.Queue(`NOTIFY ` + changesChannel)
+	res := tx.SendBatch(ctx, &b)
+	var err error
+	for range b.Len() {
+		if _, err = res.Exec(); err != nil {
+			break
+		}
+	}
+	if err = errors.Join(err, res.Close()); err != nil {
+		return fmt.Errorf("bump %s revision: %w", l.kind, err)
+	}
+	return nil
+}
