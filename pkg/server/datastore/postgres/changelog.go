@@ -11,9 +11,10 @@ import (
 
 // changeLog is one kind of row (entries, agents) whose writes bump a
 // revision counter and are logged by ID at the new revision, so that
-// servers read what changed since the revision they hold (since; read by
-// entrychanges.go and agentchanges.go). The log keeps the latest changesKept revisions. The
-// names are constants of this package, never input.
+// servers read what changed since the revision they hold (since, for
+// entrychanges.go and agentchanges.go alike). The log keeps the latest
+// changesKept revisions. The names are constants of this package, never
+// input.
 //
 // Revisions commit in order, which the readers rely on: bump's UPDATE
 // takes the revision row's lock, held until the transaction ends, so a
