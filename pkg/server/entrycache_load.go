@@ -14,24 +14,21 @@ const fullLoadMinChanges = 1000
 
 // load returns the snapshot of the store's entries at revision rev or
 // later, for c.mu's holder. With a previous snapshot it reads only the
-// entries changed since (the store's change log) and builds on it; every
-// entry is read when there is none, when the log no longer reaches back
-// to it, or when most entries changed.
+// entries changed since (the store's change log, with the changed entries
+// in the same call) and builds on it; every entry is read when there is
+// none, when the log no longer reaches back to it, or when most entries
+// changed.
 func (c *entryCache) load(ctx context.Context, rev int64) (*entrySnapshot, error) {
 	if prev := c.snap; prev != nil {
-		ch, err := c.store.EntryChangesSince(ctx, prev.revision)
+		ch, err := c.store.EntryChangesSince(ctx, prev.revision, max(fullLoadMinChanges, prev.byID.len()/2))
 		if err != nil {
 			return nil, fmt.Errorf("read entry changes: %w", err)
 		}
 		if ch.Complete && ch.Revision == prev.revision {
 			return prev, nil // invalidated by a write that failed
 		}
-		if ch.Complete && (len(ch.IDs) <= fullLoadMinChanges || len(ch.IDs) <= prev.byID.len()/2) {
-			changed, err := c.store.GetEntries(ctx, ch.IDs)
-			if err != nil {
-				return nil, fmt.Errorf("read changed entries: %w", err)
-			}
-			return prev.withChanges(ch.Revision, ch.IDs, changed), nil
+		if ch.EntriesRead {
+			return prev.withChanges(ch.Revision, ch.IDs, ch.Entries), nil
 		}
 		rev = ch.Revision
 	}

@@ -160,14 +160,15 @@ type Store interface {
 	EntriesRevision(ctx context.Context) (int64, error)
 	// EntryChangesSince returns the IDs of the entries created, updated or
 	// deleted after revision since, up to the current revision, from the
-	// store's change log. The log keeps the most recent revisions only
-	// (see DefaultEntryChangesKept); when it no longer reaches back to
-	// since, or since is ahead of the store, Complete is false and the
+	// store's change log, and, when they are complete and at most
+	// maxEntries, the stored entries among them (EntriesRead), all read in
+	// one snapshot and, on PostgreSQL, one round trip: a server applies a
+	// write made through another to its entry cache with this one call.
+	// The log keeps the most recent revisions only (see
+	// DefaultEntryChangesKept); when it no longer reaches back to since, or
+	// since is negative or ahead of the store, Complete is false and the
 	// caller must read every entry instead.
-	EntryChangesSince(ctx context.Context, since int64) (EntryChanges, error)
-	// GetEntries returns the entries with the given IDs, ordered by ID;
-	// IDs without an entry are skipped.
-	GetEntries(ctx context.Context, ids []string) ([]*Entry, error)
+	EntryChangesSince(ctx context.Context, since int64, maxEntries int) (EntryChanges, error)
 
 	// CreateAgent stores a new agent; ErrAlreadyExists if the ID is taken.
 	CreateAgent(ctx context.Context, a *Agent) (*Agent, error)

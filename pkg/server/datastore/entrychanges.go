@@ -15,11 +15,18 @@ type EntryChanges struct {
 	Revision int64
 	// IDs are the entries changed after the revision asked for, up to
 	// Revision, each once, sorted. A deleted entry's ID is among them; it
-	// is absent from GetEntries.
+	// is absent from Entries.
 	IDs []string
 	// Complete reports that IDs are every change: false when the log was
 	// pruned past the revision asked for, does not reach back to it (a
-	// database written before the log existed), or the revision is ahead
-	// of the store.
+	// database written before the log existed), or the revision is
+	// negative or ahead of the store.
 	Complete bool
+	// EntriesRead reports that Entries holds the changed entries: the
+	// changes are complete and name no more entries than the caller's
+	// maxEntries.
+	EntriesRead bool
+	// Entries are, when EntriesRead, the stored entries among IDs at
+	// Revision (read in the same snapshot as IDs), ordered by ID.
+	Entries []*Entry
 }

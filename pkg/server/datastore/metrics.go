@@ -75,14 +75,9 @@ func (c *counted) ListEntries(ctx context.Context, f EntryFilter) ([]*Entry, err
 	return c.s.ListEntries(ctx, f)
 }
 
-func (c *counted) EntryChangesSince(ctx context.Context, since int64) (EntryChanges, error) {
+func (c *counted) EntryChangesSince(ctx context.Context, since int64, maxEntries int) (EntryChanges, error) {
 	c.inc("EntryChangesSince")
-	return c.s.EntryChangesSince(ctx, since)
-}
-
-func (c *counted) GetEntries(ctx context.Context, ids []string) ([]*Entry, error) {
-	c.inc("GetEntries")
-	return c.s.GetEntries(ctx, ids)
+	return c.s.EntryChangesSince(ctx, since, maxEntries)
 }
 
 func (c *counted) CountEntries(ctx context.Context) (int, error) {

@@ -11,9 +11,10 @@ import (
 
 // changeLog is one kind of row (entries, agents) whose writes bump a
 // revision counter and are logged by ID at the new revision, so that
-// servers read what changed since the revision they hold (entrychanges.go,
-// agentchanges.go). The log keeps the latest changesKept revisions. The
-// names are constants of this package, never input.
+// servers read what changed since the revision they hold (since, for
+// entrychanges.go and agentchanges.go alike). The log keeps the latest
+// changesKept revisions. The names are constants of this package, never
+// input.
 //
 // Revisions commit in order, which the readers rely on: bump's UPDATE
 // takes the revision row's lock, held until the transaction ends, so a
@@ -61,4 +62,63 @@ func (l changeLog) bump(ctx context.Context, tx pgx.Tx, kept int64, ids ...strin
 		return fmt.Errorf("bump %s revision: %w", l.kind, err)
 	}
 	return nil
+}
+
+// changes is what a change log holds after a revision: the current
+// revision and the IDs logged after the one asked for, each once, sorted;
+// complete is false when the log does not reach back to that revision or
+// it is ahead of the current one.
+type changes struct {
+	revision int64
+	ids      []string
+	complete bool
+}
+
+// sinceSQL reads the revision and the IDs logged after revision $1 in one
+// statement, hence one snapshot: one row per logged change, or one row
+// with a NULL ID when none or when the log no longer reaches back to $1.
+func (l changeLog) sinceSQL() string {
+	return `SELECT r.revision, r.changes_floor, c.` + l.idColumn + `
+		FROM ` + l.revTable + ` r
+		LEFT JOIN ` + l.logTable + ` c ON c.revision > $1 AND c.revision <= r.revision AND $1 >= r.changes_floor
+		WHERE r.id = 1`
+}
+
+// since reads the changes after revision since in one statement, with q
+// the pool (its own snapshot) or a transaction.
+func (l changeLog) since(ctx context.Context, q querier, since int64) (changes, error) {
+	rs, err := q.Query(ctx, l.sinceSQL(), since)
+	if err != nil {
+		return changes{}, fmt.Errorf("read %s changes: %w", l.kind, err)
+	}
+	return l.scanSince(rs, since)
+}
+
+// scanSince collects the rows of sinceSQL run with since, closing rs.
+func (l changeLog) scanSince(rs pgx.Rows, since int64) (changes, error) {
+	var out changes
+	var floor int64
+	var id *string
+	err := eachRow(rs, func(r pgx.Rows) error {
+		if err := r.Scan(&out.revision, &floor, &id); err != nil {
+			return err
+		}
+		if id != nil {
+			out.ids = append(out.ids, *id)
+		}
+		return nil
+	})
+	if err != nil {
+		return changes{}, fmt.Errorf("read %s changes: %w", l.kind, err)
+	}
+	if since < floor || since > out.revision {
+		return changes{revision: out.revision}, nil
+	}
+	out.complete = true
+	// Sorted here, not in SQL, so the order does not depend on the
+	// database's collation; a record changed at several revisions is
+	// listed once.
+	slices.Sort(out.ids)
+	out.ids = slices.Compact(out.ids)
+	return out, nil
 }

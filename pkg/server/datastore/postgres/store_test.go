@@ -49,16 +49,9 @@ func TestStoreShared(t *testing.T) {
 	})
 }
 
-func TestStoreEntryChangesPruning(t *testing.T) {
+func TestStoreChangesPruning(t *testing.T) {
 	t.Parallel()
-	storetest.RunEntryChangesPruning(t, func(t *testing.T, kept int64) datastore.Store {
-		return openConfig(t, postgres.Config{ConnString: pg.NewDatabase(t), EntryChangesKept: kept})
-	})
-}
-
-func TestStoreAgentChangesPruning(t *testing.T) {
-	t.Parallel()
-	storetest.RunAgentChangesPruning(t, func(t *testing.T, kept int64) datastore.Store {
+	storetest.RunChangesPruning(t, func(t *testing.T, kept int64) datastore.Store {
 		return openConfig(t, postgres.Config{ConnString: pg.NewDatabase(t), EntryChangesKept: kept})
 	})
 }

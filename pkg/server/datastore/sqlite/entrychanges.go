@@ -16,14 +16,20 @@ func (s *Store) bumpEntriesRevision(ctx context.Context, tx *sql.Tx, ids ...stri
 	return entryChangeLog.bump(ctx, tx, s.changesKept, ids...)
 }
 
-// EntryChangesSince returns the entries changed after revision since, read
-// from the change log in one snapshot with the revision.
-func (s *Store) EntryChangesSince(ctx context.Context, since int64) (datastore.EntryChanges, error) {
+// EntryChangesSince returns the entries changed after revision since and,
+// when they are at most maxEntries, the changed entries, read from the
+// change log and the entries in one read transaction, hence one snapshot.
+func (s *Store) EntryChangesSince(ctx context.Context, since int64, maxEntries int) (datastore.EntryChanges, error) {
 	var out datastore.EntryChanges
 	err := s.readTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		out = datastore.EntryChanges{}
 		out.Revision, out.IDs, out.Complete, err = entryChangeLog.since(ctx, tx, since)
+		if err != nil || !out.Complete || len(out.IDs) > maxEntries {
+			return err
+		}
+		out.EntriesRead = true
+		out.Entries, err = entriesByID(ctx, tx, out.IDs)
 		return err
 	})
 	if err != nil {
@@ -32,28 +38,21 @@ func (s *Store) EntryChangesSince(ctx context.Context, since int64) (datastore.E
 	return out, nil
 }
 
-// GetEntries returns the entries with the given IDs, ordered by ID, read
-// in one snapshot by batches of childBatch IDs.
-func (s *Store) GetEntries(ctx context.Context, ids []string) ([]*datastore.Entry, error) {
-	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+// entriesByID returns the entries with the given sorted, distinct IDs,
+// ordered by ID, read in tx by batches of childBatch IDs; IDs without an
+// entry are skipped.
+func entriesByID(ctx context.Context, tx *sql.Tx, ids []string) ([]*datastore.Entry, error) {
 	var out []*datastore.Entry
-	err := s.readTx(ctx, func(tx *sql.Tx) error {
-		out = out[:0]
-		for chunk := range slices.Chunk(ids, childBatch) {
-			args := make([]any, len(chunk))
-			for i, id := range chunk {
-				args[i] = id
-			}
-			es, err := loadEntries(ctx, tx, "id IN ("+placeholders(len(args))+")", args)
-			if err != nil {
-				return err
-			}
-			out = append(out, es...)
+	for chunk := range slices.Chunk(ids, childBatch) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: get %d entries: %w", len(ids), err)
+		es, err := loadEntries(ctx, tx, "id IN ("+placeholders(len(args))+")", args)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, es...)
 	}
 	return out, nil
 }

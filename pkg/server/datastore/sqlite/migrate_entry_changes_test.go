@@ -52,13 +52,13 @@ func TestMigrationEntryChangesFloor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ch, err := s.EntryChangesSince(ctx, rev-1); err != nil || ch.Complete {
+	if ch, err := s.EntryChangesSince(ctx, rev-1, 0); err != nil || ch.Complete {
 		t.Errorf("EntryChangesSince(%d) over writes from before the log = %+v, %v; want incomplete", rev-1, ch, err)
 	}
 	if _, err := s.CreateEntry(ctx, &datastore.Entry{ID: "c", SPIFFEID: "spiffe://td/c", ParentID: "spiffe://td/p"}); err != nil {
 		t.Fatalf("CreateEntry: %v", err)
 	}
-	if ch, err := s.EntryChangesSince(ctx, rev); err != nil || !ch.Complete || !slices.Equal(ch.IDs, []string{"c"}) {
+	if ch, err := s.EntryChangesSince(ctx, rev, 0); err != nil || !ch.Complete || !slices.Equal(ch.IDs, []string{"c"}) {
 		t.Errorf("EntryChangesSince(%d) after the migration = %+v, %v; want complete with [c]", rev, ch, err)
 	}
 }

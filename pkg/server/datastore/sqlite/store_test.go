@@ -55,23 +55,9 @@ func TestStoreShared(t *testing.T) {
 	})
 }
 
-func TestStoreEntryChangesPruning(t *testing.T) {
+func TestStoreChangesPruning(t *testing.T) {
 	t.Parallel()
-	storetest.RunEntryChangesPruning(t, func(t *testing.T, kept int64) datastore.Store {
-		s, err := sqlite.OpenConfig(t.Context(), sqlite.Config{
-			ConnString: filepath.Join(t.TempDir(), "datastore.sqlite3"), EntryChangesKept: kept,
-		})
-		if err != nil {
-			t.Fatalf("OpenConfig: %v", err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	})
-}
-
-func TestStoreAgentChangesPruning(t *testing.T) {
-	t.Parallel()
-	storetest.RunAgentChangesPruning(t, func(t *testing.T, kept int64) datastore.Store {
+	storetest.RunChangesPruning(t, func(t *testing.T, kept int64) datastore.Store {
 		s, err := sqlite.OpenConfig(t.Context(), sqlite.Config{
 			ConnString: filepath.Join(t.TempDir(), "datastore.sqlite3"), EntryChangesKept: kept,
 		})

@@ -14,7 +14,9 @@ import (
 // every implementation so that their figures compare: creating an entry
 // (serially and from several goroutines), listing one agent's entries
 // (100 of 1,000, as the server computes an agent's authorized set) and
-// consuming a join token. open returns a new, empty store.
+// consuming a join token, and reading one changed entry among 1,000 with
+// the change log (EntryChangesSince, as a server reloads its entry cache
+// after another server's write). open returns a new, empty store.
 func Benchmark(b *testing.B, open func(b *testing.B) datastore.Store) {
 	b.Run("CreateEntry", func(b *testing.B) {
 		s := open(b)
@@ -51,6 +53,29 @@ func Benchmark(b *testing.B, open func(b *testing.B) datastore.Store) {
 			es, err := s.ListEntries(b.Context(), f)
 			if err != nil || len(es) != 100 {
 				b.Fatalf("ListEntries = %d entries, %v; want 100", len(es), err)
+			}
+		}
+	})
+	b.Run("EntryChangesSince", func(b *testing.B) {
+		s := open(b)
+		var e *datastore.Entry
+		for i := range 1000 {
+			var err error
+			if e, err = s.CreateEntry(b.Context(), benchEntry(i, 10)); err != nil {
+				b.Fatalf("CreateEntry: %v", err)
+			}
+		}
+		if _, err := s.UpdateEntry(b.Context(), e); err != nil {
+			b.Fatalf("UpdateEntry: %v", err)
+		}
+		rev, err := s.EntriesRevision(b.Context())
+		if err != nil {
+			b.Fatalf("EntriesRevision: %v", err)
+		}
+		for b.Loop() {
+			ch, err := s.EntryChangesSince(b.Context(), rev-1, 1000)
+			if err != nil || !ch.EntriesRead || len(ch.Entries) != 1 {
+				b.Fatalf("EntryChangesSince = %+v, %v; want one entry read", ch, err)
 			}
 		}
 	})

@@ -22,8 +22,8 @@ var concurrencyTests = []sharedTest{
 	{"JoinTokenConsumedOnce", testConcurrentJoinToken},
 	{"JoinTokenAttestsOnce", testConcurrentAttestJoinToken},
 	{"EntryCreatesBumpRevision", testConcurrentEntryRevision},
-	{"EntryChangesFollowed", testConcurrentEntryChanges},
-	{"AgentChangesFollowed", testConcurrentAgentChanges},
+	{"EntryChangesFollowed", func(t *testing.T, a, b datastore.Store) { testConcurrentChanges(t, a, b, entryLog) }},
+	{"AgentChangesFollowed", func(t *testing.T, a, b datastore.Store) { testConcurrentChanges(t, a, b, agentLog) }},
 }
 
 // sharedTest is a case run on two handles of one database.

@@ -30,13 +30,13 @@
 //     attestation admits the agent), every entry write bumps the revision;
 //   - every entry write, the entry changes of DeleteBundle included,
 //     names the entries it changed in the change log (EntryChangesSince)
-//     at the revision it bumped, in the same transaction; the log keeps
-//     the latest revisions (RunEntryChangesPruning);
-//   - every agent write names the agent in the agent change log
-//     (AgentChangesSince) at the agents revision it bumped, in the same
-//     transaction, refused writes nothing; a negative revision asks for
-//     the current revision alone; the log keeps the latest revisions
-//     (RunAgentChangesPruning).
+//     at the revision it bumped, in the same transaction, and every agent
+//     write the agent in the agent change log (AgentChangesSince); refused
+//     writes name nothing; a negative revision asks for the current
+//     revision alone; each log keeps the latest revisions
+//     (RunChangesPruning); the two logs pass the same cases (changes.go);
+//   - EntryChangesSince reads the changed entries with the changes, in
+//     the same snapshot, when they are complete and at most maxEntries.
 package storetest
 
 import (
