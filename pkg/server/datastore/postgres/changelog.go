@@ -49,7 +49,16 @@ func (l changeLog) bump(ctx context.Context, tx pgx.Tx, kept int64, ids ...strin
 		WHERE id = 1`, kept)
 	b.Queue(`INSERT INTO `+l.logTable+` (revision, `+l.idColumn+`)
 		SELECT r.revision, u.id FROM `+l.revTable+` r, unnest($1::text[]) AS u (id) WHERE r.id = 1`, ids)
-	b.Queue(`DELETE FROM ` + l.logTable + ` WHERE revision <= (SELECT changes_floor FROM ` + l.revTable + ` WHERE id = 1)`)
+	// The prune names its range from both ends, the log's lowest revision
+	// included: the planner cannot know the floor (a subquery's value)
+	// and, for a one-sided "revision <= floor", assumes a third of the log
+	// matches and chose a sequential scan of the whole log (100,000 rows
+	// by default) on every write, though nothing or one revision's rows
+	// fall below the floor. For a two-sided range it assumes a small
+	// share and walks the primary key from the lowest revision.
+	b.Queue(`DELETE FROM ` + l.logTable + `
+		WHERE revision >= (SELECT min(revision) FROM ` + l.logTable + `)
+		AND revision <= (SELECT changes_floor FROM ` + l.revTable + ` WHERE id = 1)`)
 	b.Queue(`NOTIFY ` + changesChannel)
 	res := tx.SendBatch(ctx, &b)
 	var err error
