@@ -52,15 +52,19 @@ func TestWriteReadsFewRows(t *testing.T) {
 		`ALTER TABLE agent_changes SET (autovacuum_enabled = off)`,
 		`INSERT INTO entries (id, spiffe_id, parent_id, selectors_hash, created_at)
 			SELECT 'e' || g, 'spiffe://td/w/' || g, 'spiffe://td/agent/' || (g % 2000), md5(g::text), 0
-			FROM generate_series(1, 20000) g`,
-		`INSERT INTO entry_selectors (entry_id, type, value) SELECT 'e' || g, 'unix', 'uid:' || g FROM generate_series(1, 20000) g`,
-		`INSERT INTO entry_changes (revision, entry_id) SELECT g, 'e' || g FROM generate_series(1, 20000) g`,
-		`UPDATE entries_revision SET revision = 20000`,
-		`INSERT INTO agents (spiffe_id, created_at_ns, updated_at_ns) SELECT 'spiffe://td/agent/' || g, 1, 1 FROM generate_series(1, 20000) g`,
-		`INSERT INTO agent_changes (revision, agent_id) SELECT g, 'spiffe://td/agent/' || g FROM generate_series(1, 20000) g`,
-		`UPDATE agents_revision SET revision = 20000`,
+			FROM generate_series(1, $1) g`,
+		`INSERT INTO entry_selectors (entry_id, type, value) SELECT 'e' || g, 'unix', 'uid:' || g FROM generate_series(1, $1) g`,
+		`INSERT INTO entry_changes (revision, entry_id) SELECT g, 'e' || g FROM generate_series(1, $1) g`,
+		`UPDATE entries_revision SET revision = $1`,
+		`INSERT INTO agents (spiffe_id, created_at_ns, updated_at_ns) SELECT 'spiffe://td/agent/' || g, 1, 1 FROM generate_series(1, $1) g`,
+		`INSERT INTO agent_changes (revision, agent_id) SELECT g, 'spiffe://td/agent/' || g FROM generate_series(1, $1) g`,
+		`UPDATE agents_revision SET revision = $1`,
 	} {
-		if _, err := conn.Exec(ctx, q); err != nil {
+		var args []any
+		if strings.Contains(q, "$1") {
+			args = []any{n}
+		}
+		if _, err := conn.Exec(ctx, q, args...); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
