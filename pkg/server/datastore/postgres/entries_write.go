@@ -110,28 +110,24 @@ func (s *Store) UpdateEntry(ctx context.Context, e *datastore.Entry) (*datastore
 // as it was.
 func (s *Store) DeleteEntry(ctx context.Context, id string) (*datastore.Entry, error) {
 	var out *datastore.Entry
-	err := s.writeTx(ctx, func(tx pgx.Tx) error {
-		es, err := loadEntries(ctx, tx, "id = $1", []any{id})
-		if err != nil {
-			return err
-		}
-		if len(es) == 0 {
-			return fmt.Errorf("entry %q: %w", id, datastore.ErrNotFound)
-		}
-		out = es[0]
-		tag, err := tx.Exec(ctx, `DELETE FROM entries WHERE id = $1`, id)
-		if err != nil {
-			return fmt.Errorf("delete entry %q: %w", id, err)
-		}
-		if tag.RowsAffected() == 0 {
-			// A concurrent delete won between the read and the delete.
-			return fmt.Errorf("entry %q: %w", id, datastore.ErrNotFound)
-		}
-		return s.bumpEntriesRevision(ctx, tx, id)
+	// Two round trips (pipelinedWriteTx): the entry read and locked, then
+	// deleted; then the change-log bump and COMMIT.
+	err := s.pipelinedWriteTx(ctx, func(b *pgx.Batch) {
+		out = nil
+		queueReadEntryForUpdate(b, id, &out)
+		b.Queue(`DELETE FROM entries WHERE id = $1`, id).Exec(func(tag pgconn.CommandTag) error {
+			if out == nil || tag.RowsAffected() == 0 {
+				return fmt.Errorf("entry %q: %w", id, datastore.ErrNotFound)
+			}
+			return nil
+		})
+	}, func(b *pgx.Batch) {
+		entryChangeLog.queueBump(b, s.changesKept, id)
 	})
 	if err != nil {
 		return nil, pgError("postgres: delete entry: %w", err)
 	}
+	finishEntry(out)
 	return out, nil
 }
 
