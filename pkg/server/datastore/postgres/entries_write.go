@@ -67,39 +67,35 @@ func (s *Store) UpdateEntry(ctx context.Context, e *datastore.Entry) (*datastore
 		return nil, pgError("postgres: update entry: %w", err)
 	}
 	out := normalizeEntry(e)
-	err := s.writeTx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT revision_number, created_at, owner FROM entries WHERE id = $1 FOR UPDATE`, out.ID).
-			Scan(&out.RevisionNumber, &out.CreatedAt, &out.Owner)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("entry %q: %w", out.ID, datastore.ErrNotFound)
-		case err != nil:
-			return fmt.Errorf("look up entry %q: %w", out.ID, err)
-		}
-		out.RevisionNumber++
-		// The checks, the row and its children in one round trip.
-		var b pgx.Batch
-		queueCheckUnique(&b, out)
-		queueLockFederatedBundles(&b, out.FederatesWith)
+	// Two round trips (pipelinedWriteTx): the check, the row (locked by
+	// its UPDATE before the federated bundles, as before) and its
+	// children rewritten; then the change-log bump and COMMIT.
+	err := s.pipelinedWriteTx(ctx, func(b *pgx.Batch) {
+		queueCheckUnique(b, out)
 		b.Queue(`UPDATE entries SET spiffe_id = $1, parent_id = $2, selectors_hash = $3,
 			x509_svid_ttl = $4, jwt_svid_ttl = $5, hint = $6, admin = $7, downstream = $8, expires_at = $9,
-			revision_number = $10 WHERE id = $11`,
+			revision_number = revision_number + 1 WHERE id = $10
+			RETURNING revision_number, created_at, owner`,
 			out.SPIFFEID, out.ParentID, out.Selectors.Digest(),
 			out.X509SVIDTTL, out.JWTSVIDTTL, out.Hint, out.Admin, out.Downstream,
-			out.ExpiresAt, out.RevisionNumber, out.ID)
+			out.ExpiresAt, out.ID).QueryRow(func(r pgx.Row) error {
+			err := r.Scan(&out.RevisionNumber, &out.CreatedAt, &out.Owner)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("entry %q: %w", out.ID, datastore.ErrNotFound)
+			}
+			return err
+		})
+		queueLockFederatedBundles(b, out.FederatesWith)
 		for _, table := range []string{"entry_selectors", "entry_dns_names", "entry_federates_with"} {
 			b.Queue(`DELETE FROM `+table+` WHERE entry_id = $1`, out.ID)
 		}
-		queueEntryChildren(&b, out)
-		err = tx.SendBatch(ctx, &b).Close()
-		switch {
-		case isUniqueViolation(err):
-			return fmt.Errorf("entry with the same spiffe_id, parent_id and selectors: %w", datastore.ErrAlreadyExists)
-		case err != nil:
-			return fmt.Errorf("update entry %q: %w", out.ID, err)
-		}
-		return s.bumpEntriesRevision(ctx, tx, out.ID)
+		queueEntryChildren(b, out)
+	}, func(b *pgx.Batch) {
+		entryChangeLog.queueBump(b, s.changesKept, out.ID)
 	})
+	if isUniqueViolation(err) {
+		err = fmt.Errorf("entry with the same spiffe_id, parent_id and selectors: %w", datastore.ErrAlreadyExists)
+	}
 	if err != nil {
 		return nil, pgError("postgres: update entry: %w", err)
 	}
