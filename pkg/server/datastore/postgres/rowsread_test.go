@@ -26,12 +26,24 @@ import (
 //
 // The tables have no planner statistics (autovacuum off, never analyzed),
 // as the scan happened with or without them, and a statement's plan must
-// not depend on them. Rows read are pg_stat_user_tables' seq_tup_read
+// not depend on them; the stores plan with and without generic plans
+// (plan_cache_mode). Rows read are pg_stat_user_tables' seq_tup_read
 // plus pg_stat_user_indexes' idx_tup_read, the user tables' share of
 // pg_stat_database.tup_returned. A backend publishes its counters when
 // its session ends, so the measured stores are closed before the read.
 func TestWriteReadsFewRows(t *testing.T) {
 	t.Parallel()
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			testWriteReadsFewRows(t, mode)
+		})
+	}
+}
+
+// testWriteReadsFewRows is TestWriteReadsFewRows with PostgreSQL's
+// plan_cache_mode set to planMode in the measured stores' sessions.
+func testWriteReadsFewRows(t *testing.T, planMode string) {
 	const (
 		n = 20_000
 		// maxRows bounds the rows the whole sequence below may read: each
@@ -74,8 +86,12 @@ func TestWriteReadsFewRows(t *testing.T) {
 	}
 	before := waitTableStats(t, cs, map[string]int64{"entries": n, "entry_changes": n, "agents": n, "agent_changes": n}, nil)
 
-	w := openConfig(t, postgres.Config{ConnString: cs})
-	r := openConfig(t, postgres.Config{ConnString: cs})
+	// Servers run their statements prepared (pgx's statement cache), and
+	// PostgreSQL plans a prepared statement once for every parameter
+	// value (a generic plan) after its fifth run; force that from the
+	// first, as well as custom plans.
+	w := openConfig(t, postgres.Config{ConnString: cs + " options='-c plan_cache_mode=" + planMode + "'"})
+	r := openConfig(t, postgres.Config{ConnString: cs + " options='-c plan_cache_mode=" + planMode + "'"})
 	e, err := w.CreateEntry(ctx, &datastore.Entry{SPIFFEID: "spiffe://td/probe", ParentID: "spiffe://td/agent/1",
 		Selectors: selector.NewSet(selector.Selector{Type: "unix", Value: "uid:probe"})})
 	if err != nil {
