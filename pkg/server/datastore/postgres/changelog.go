@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -40,28 +39,37 @@ var (
 // new revision, prunes the log to the latest kept revisions and notifies
 // changesChannel (PostgreSQL delivers it to every listening server only on
 // commit), so the counter, the log and the write commit together; the four
-// statements go in one round trip.
+// statements (queueBump) go in one round trip.
 func (l changeLog) bump(ctx context.Context, tx pgx.Tx, kept int64, ids ...string) error {
-	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	var b pgx.Batch
+	l.queueBump(&b, kept, ids...)
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return fmt.Errorf("bump %s revision: %w", l.kind, err)
+	}
+	return nil
+}
+
+// queueBump queues bump's statements on b, for a transaction sent as
+// batches (Store.pipelinedWriteTx); they must be the transaction's last
+// but its COMMIT.
+func (l changeLog) queueBump(b *pgx.Batch, kept int64, ids ...string) {
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	b.Queue(`UPDATE `+l.revTable+`
 		SET revision = revision + 1, changes_floor = GREATEST(changes_floor, revision + 1 - $1)
 		WHERE id = 1`, kept)
 	b.Queue(`INSERT INTO `+l.logTable+` (revision, `+l.idColumn+`)
 		SELECT r.revision, u.id FROM `+l.revTable+` r, unnest($1::text[]) AS u (id) WHERE r.id = 1`, ids)
-	b.Queue(`DELETE FROM ` + l.logTable + ` WHERE revision <= (SELECT changes_floor FROM ` + l.revTable + ` WHERE id = 1)`)
+	// The prune names its range from both ends, the log's lowest revision
+	// included: the planner cannot know the floor (a subquery's value)
+	// and, for a one-sided "revision <= floor", assumes a third of the log
+	// matches and chose a sequential scan of the whole log (100,000 rows
+	// by default) on every write, though nothing or one revision's rows
+	// fall below the floor. For a two-sided range it assumes a small
+	// share and walks the primary key from the lowest revision.
+	b.Queue(`DELETE FROM ` + l.logTable + `
+		WHERE revision >= (SELECT min(revision) FROM ` + l.logTable + `)
+		AND revision <= (SELECT changes_floor FROM ` + l.revTable + ` WHERE id = 1)`)
 	b.Queue(`NOTIFY ` + changesChannel)
-	res := tx.SendBatch(ctx, &b)
-	var err error
-	for range b.Len() {
-		if _, err = res.Exec(); err != nil {
-			break
-		}
-	}
-	if err = errors.Join(err, res.Close()); err != nil {
-		return fmt.Errorf("bump %s revision: %w", l.kind, err)
-	}
-	return nil
 }
 
 // changes is what a change log holds after a revision: the current

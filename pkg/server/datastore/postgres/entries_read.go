@@ -113,41 +113,105 @@ func loadEntries(ctx context.Context, q querier, where string, args []any) ([]*d
 		return nil, err
 	}
 	for _, e := range es {
-		// Sorting here, not in SQL, keeps the order independent of the
-		// database's collation.
-		e.Selectors = selector.NewSet(e.Selectors...)
-		slices.Sort(e.FederatesWith)
+		finishEntry(e)
 	}
 	return es, nil
+}
+
+// entryChildQuery is the read of one of an entry's child tables.
+type entryChildQuery struct {
+	// what names the rows, for errors.
+	what string
+	// sql selects entry_id first; a WHERE over entry_id and then order
+	// are appended.
+	sql, order string
+	// add scans a row into its entry in byID.
+	add func(r pgx.Rows, byID map[string]*datastore.Entry) error
+}
+
+// entryChildQueries read the selectors, DNS names (in order) and
+// federated trust domains.
+var entryChildQueries = []entryChildQuery{
+	{what: "selectors", sql: `SELECT entry_id, type, value FROM entry_selectors`, add: func(r pgx.Rows, byID map[string]*datastore.Entry) error {
+		var id, typ, value string
+		if err := r.Scan(&id, &typ, &value); err != nil {
+			return err
+		}
+		if e := byID[id]; e != nil {
+			e.Selectors = append(e.Selectors, selector.Selector{Type: typ, Value: value})
+		}
+		return nil
+	}},
+	{what: "dns names", sql: `SELECT entry_id, name FROM entry_dns_names`, order: ` ORDER BY entry_id, position`, add: func(r pgx.Rows, byID map[string]*datastore.Entry) error {
+		var id, name string
+		if err := r.Scan(&id, &name); err != nil {
+			return err
+		}
+		if e := byID[id]; e != nil {
+			e.DNSNames = append(e.DNSNames, name)
+		}
+		return nil
+	}},
+	{what: "federates_with", sql: `SELECT entry_id, trust_domain FROM entry_federates_with`, add: func(r pgx.Rows, byID map[string]*datastore.Entry) error {
+		var id, td string
+		if err := r.Scan(&id, &td); err != nil {
+			return err
+		}
+		if e := byID[id]; e != nil {
+			e.FederatesWith = append(e.FederatesWith, td)
+		}
+		return nil
+	}},
 }
 
 // loadEntryChildren reads the selectors, DNS names and federated trust
 // domains selected by cond (a WHERE clause over entry_id, or empty) into
 // the entries of byID.
 func loadEntryChildren(ctx context.Context, q querier, cond string, args []any, byID map[string]*datastore.Entry) error {
-	var id, a, b string
-	if err := loadChildren(ctx, q, `SELECT entry_id, type, value FROM entry_selectors`+cond, args, []any{&id, &a, &b}, func() {
-		if e := byID[id]; e != nil {
-			e.Selectors = append(e.Selectors, selector.Selector{Type: a, Value: b})
+	for _, c := range entryChildQueries {
+		rs, err := q.Query(ctx, c.sql+cond+c.order, args...)
+		if err == nil {
+			err = eachRow(rs, func(r pgx.Rows) error { return c.add(r, byID) })
 		}
-	}); err != nil {
-		return fmt.Errorf("read entry selectors: %w", err)
-	}
-	if err := loadChildren(ctx, q, `SELECT entry_id, name FROM entry_dns_names`+cond+` ORDER BY entry_id, position`, args, []any{&id, &a}, func() {
-		if e := byID[id]; e != nil {
-			e.DNSNames = append(e.DNSNames, a)
+		if err != nil {
+			return fmt.Errorf("read entry %s: %w", c.what, err)
 		}
-	}); err != nil {
-		return fmt.Errorf("read entry dns names: %w", err)
-	}
-	if err := loadChildren(ctx, q, `SELECT entry_id, trust_domain FROM entry_federates_with`+cond, args, []any{&id, &a}, func() {
-		if e := byID[id]; e != nil {
-			e.FederatesWith = append(e.FederatesWith, a)
-		}
-	}); err != nil {
-		return fmt.Errorf("read entry federates_with: %w", err)
 	}
 	return nil
+}
+
+// queueReadEntryForUpdate queues, for a transaction sent as batches, the
+// read of the entry id, locked FOR UPDATE, and of its child rows: the
+// callbacks set *out to it, or leave *out nil when there is none. The
+// caller passes it to finishEntry once the batch has been read.
+func queueReadEntryForUpdate(b *pgx.Batch, id string, out **datastore.Entry) {
+	byID := make(map[string]*datastore.Entry, 1)
+	b.Queue(`SELECT `+entryColumns+` FROM entries WHERE id = $1 FOR UPDATE`, id).Query(func(rs pgx.Rows) error {
+		return wrapErr("read entry", eachRow(rs, func(r pgx.Rows) error {
+			e := new(datastore.Entry)
+			if err := scanEntry(r, e); err != nil {
+				return err
+			}
+			byID[e.ID], *out = e, e
+			return nil
+		}))
+	})
+	for _, c := range entryChildQueries {
+		b.Queue(c.sql+` WHERE entry_id = $1`+c.order, id).Query(func(rs pgx.Rows) error {
+			if err := eachRow(rs, func(r pgx.Rows) error { return c.add(r, byID) }); err != nil {
+				return fmt.Errorf("read entry %s: %w", c.what, err)
+			}
+			return nil
+		})
+	}
+}
+
+// finishEntry puts an entry read with its child rows in stored form.
+// Sorting here, not in SQL, keeps the order independent of the database's
+// collation.
+func finishEntry(e *datastore.Entry) {
+	e.Selectors = selector.NewSet(e.Selectors...)
+	slices.Sort(e.FederatesWith)
 }
 
 // loadChildren runs a child-table query, scanning each row into dest and

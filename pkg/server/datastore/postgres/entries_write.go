@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/svidkit/svidkit/pkg/selector"
 	"github.com/svidkit/svidkit/pkg/server/datastore"
@@ -28,32 +29,31 @@ func (s *Store) CreateEntry(ctx context.Context, e *datastore.Entry) (*datastore
 	}
 	out.CreatedAt = time.Now().Unix()
 	out.RevisionNumber = 0
-	err := s.writeTx(ctx, func(tx pgx.Tx) error {
-		if err := checkUnique(ctx, tx, out); err != nil {
-			return err
-		}
-		if err := lockFederatedBundles(ctx, tx, out.FederatesWith); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `INSERT INTO entries (id, spiffe_id, parent_id, selectors_hash,
+	// Two round trips (pipelinedWriteTx): the checks, the row and its
+	// children; then the change-log bump and COMMIT.
+	err := s.pipelinedWriteTx(ctx, func(b *pgx.Batch) {
+		queueCheckUnique(b, out)
+		queueLockFederatedBundles(b, out.FederatesWith)
+		b.Queue(`INSERT INTO entries (id, spiffe_id, parent_id, selectors_hash,
 			x509_svid_ttl, jwt_svid_ttl, hint, admin, downstream, expires_at, revision_number, created_at, owner)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING`,
 			out.ID, out.SPIFFEID, out.ParentID, out.Selectors.Digest(),
 			out.X509SVIDTTL, out.JWTSVIDTTL, out.Hint, out.Admin, out.Downstream,
-			out.ExpiresAt, out.RevisionNumber, out.CreatedAt, out.Owner)
-		switch {
-		case isUniqueViolation(err):
-			return fmt.Errorf("entry with the same spiffe_id, parent_id and selectors: %w", datastore.ErrAlreadyExists)
-		case err != nil:
-			return fmt.Errorf("insert entry %q: %w", out.ID, err)
-		case tag.RowsAffected() == 0:
-			return fmt.Errorf("entry %q: %w", out.ID, datastore.ErrAlreadyExists)
-		}
-		if err := writeEntryChildren(ctx, tx, out); err != nil {
-			return err
-		}
-		return s.bumpEntriesRevision(ctx, tx, out.ID)
+			out.ExpiresAt, out.RevisionNumber, out.CreatedAt, out.Owner).Exec(func(tag pgconn.CommandTag) error {
+			if tag.RowsAffected() == 0 {
+				return fmt.Errorf("entry %q: %w", out.ID, datastore.ErrAlreadyExists)
+			}
+			return nil
+		})
+		queueEntryChildren(b, out)
+	}, func(b *pgx.Batch) {
+		entryChangeLog.queueBump(b, s.changesKept, out.ID)
 	})
+	if isUniqueViolation(err) {
+		// A racing create of the same SPIFFE ID, parent ID and selectors
+		// committed between the check and the insert.
+		err = fmt.Errorf("entry with the same spiffe_id, parent_id and selectors: %w", datastore.ErrAlreadyExists)
+	}
 	if err != nil {
 		return nil, pgError("postgres: create entry: %w", err)
 	}
@@ -67,42 +67,35 @@ func (s *Store) UpdateEntry(ctx context.Context, e *datastore.Entry) (*datastore
 		return nil, pgError("postgres: update entry: %w", err)
 	}
 	out := normalizeEntry(e)
-	err := s.writeTx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT revision_number, created_at, owner FROM entries WHERE id = $1 FOR UPDATE`, out.ID).
-			Scan(&out.RevisionNumber, &out.CreatedAt, &out.Owner)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("entry %q: %w", out.ID, datastore.ErrNotFound)
-		case err != nil:
-			return fmt.Errorf("look up entry %q: %w", out.ID, err)
-		}
-		out.RevisionNumber++
-		if err := checkUnique(ctx, tx, out); err != nil {
-			return err
-		}
-		if err := lockFederatedBundles(ctx, tx, out.FederatesWith); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE entries SET spiffe_id = $1, parent_id = $2, selectors_hash = $3,
+	// Two round trips (pipelinedWriteTx): the check, the row (locked by
+	// its UPDATE before the federated bundles, as before) and its
+	// children rewritten; then the change-log bump and COMMIT.
+	err := s.pipelinedWriteTx(ctx, func(b *pgx.Batch) {
+		queueCheckUnique(b, out)
+		b.Queue(`UPDATE entries SET spiffe_id = $1, parent_id = $2, selectors_hash = $3,
 			x509_svid_ttl = $4, jwt_svid_ttl = $5, hint = $6, admin = $7, downstream = $8, expires_at = $9,
-			revision_number = $10 WHERE id = $11`,
+			revision_number = revision_number + 1 WHERE id = $10
+			RETURNING revision_number, created_at, owner`,
 			out.SPIFFEID, out.ParentID, out.Selectors.Digest(),
 			out.X509SVIDTTL, out.JWTSVIDTTL, out.Hint, out.Admin, out.Downstream,
-			out.ExpiresAt, out.RevisionNumber, out.ID)
-		switch {
-		case isUniqueViolation(err):
-			return fmt.Errorf("entry with the same spiffe_id, parent_id and selectors: %w", datastore.ErrAlreadyExists)
-		case err != nil:
-			return fmt.Errorf("update entry %q: %w", out.ID, err)
-		}
-		if err := deleteEntryChildren(ctx, tx, out.ID); err != nil {
+			out.ExpiresAt, out.ID).QueryRow(func(r pgx.Row) error {
+			err := r.Scan(&out.RevisionNumber, &out.CreatedAt, &out.Owner)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("entry %q: %w", out.ID, datastore.ErrNotFound)
+			}
 			return err
+		})
+		queueLockFederatedBundles(b, out.FederatesWith)
+		for _, table := range []string{"entry_selectors", "entry_dns_names", "entry_federates_with"} {
+			b.Queue(`DELETE FROM `+table+` WHERE entry_id = $1`, out.ID)
 		}
-		if err := writeEntryChildren(ctx, tx, out); err != nil {
-			return err
-		}
-		return s.bumpEntriesRevision(ctx, tx, out.ID)
+		queueEntryChildren(b, out)
+	}, func(b *pgx.Batch) {
+		entryChangeLog.queueBump(b, s.changesKept, out.ID)
 	})
+	if isUniqueViolation(err) {
+		err = fmt.Errorf("entry with the same spiffe_id, parent_id and selectors: %w", datastore.ErrAlreadyExists)
+	}
 	if err != nil {
 		return nil, pgError("postgres: update entry: %w", err)
 	}
@@ -113,28 +106,24 @@ func (s *Store) UpdateEntry(ctx context.Context, e *datastore.Entry) (*datastore
 // as it was.
 func (s *Store) DeleteEntry(ctx context.Context, id string) (*datastore.Entry, error) {
 	var out *datastore.Entry
-	err := s.writeTx(ctx, func(tx pgx.Tx) error {
-		es, err := loadEntries(ctx, tx, "id = $1", []any{id})
-		if err != nil {
-			return err
-		}
-		if len(es) == 0 {
-			return fmt.Errorf("entry %q: %w", id, datastore.ErrNotFound)
-		}
-		out = es[0]
-		tag, err := tx.Exec(ctx, `DELETE FROM entries WHERE id = $1`, id)
-		if err != nil {
-			return fmt.Errorf("delete entry %q: %w", id, err)
-		}
-		if tag.RowsAffected() == 0 {
-			// A concurrent delete won between the read and the delete.
-			return fmt.Errorf("entry %q: %w", id, datastore.ErrNotFound)
-		}
-		return s.bumpEntriesRevision(ctx, tx, id)
+	// Two round trips (pipelinedWriteTx): the entry read and locked, then
+	// deleted; then the change-log bump and COMMIT.
+	err := s.pipelinedWriteTx(ctx, func(b *pgx.Batch) {
+		out = nil
+		queueReadEntryForUpdate(b, id, &out)
+		b.Queue(`DELETE FROM entries WHERE id = $1`, id).Exec(func(tag pgconn.CommandTag) error {
+			if out == nil || tag.RowsAffected() == 0 {
+				return fmt.Errorf("entry %q: %w", id, datastore.ErrNotFound)
+			}
+			return nil
+		})
+	}, func(b *pgx.Batch) {
+		entryChangeLog.queueBump(b, s.changesKept, id)
 	})
 	if err != nil {
 		return nil, pgError("postgres: delete entry: %w", err)
 	}
+	finishEntry(out)
 	return out, nil
 }
 
@@ -149,91 +138,75 @@ func normalizeEntry(e *datastore.Entry) *datastore.Entry {
 	return &out
 }
 
-// checkUnique fails with ErrAlreadyExists when another committed entry has
-// e's ID (on create) or e's SPIFFE ID, parent ID and selector set. A
-// racing transaction can still commit the same first: the unique indexes
-// catch that and the caller maps the violation.
-func checkUnique(ctx context.Context, tx pgx.Tx, e *datastore.Entry) error {
-	var other string
-	err := tx.QueryRow(ctx, `SELECT id FROM entries
+// queueCheckUnique queues the check that no other committed entry has
+// e's SPIFFE ID, parent ID and selector set: its callback fails with
+// ErrAlreadyExists naming that entry. A racing transaction can still
+// commit the same first: the unique indexes catch that and the caller
+// maps the violation.
+func queueCheckUnique(b *pgx.Batch, e *datastore.Entry) {
+	b.Queue(`SELECT id FROM entries
 		WHERE spiffe_id = $1 AND parent_id = $2 AND selectors_hash = $3 AND id <> $4`,
-		e.SPIFFEID, e.ParentID, e.Selectors.Digest(), e.ID).Scan(&other)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return nil
-	case err != nil:
-		return fmt.Errorf("check entry uniqueness: %w", err)
-	}
-	return fmt.Errorf("entry %q has the same spiffe_id, parent_id and selectors: %w", other, datastore.ErrAlreadyExists)
+		e.SPIFFEID, e.ParentID, e.Selectors.Digest(), e.ID).QueryRow(func(r pgx.Row) error {
+		var other string
+		err := r.Scan(&other)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return nil
+		case err != nil:
+			return fmt.Errorf("check entry uniqueness: %w", err)
+		}
+		return fmt.Errorf("entry %q has the same spiffe_id, parent_id and selectors: %w", other, datastore.ErrAlreadyExists)
+	})
 }
 
-// lockFederatedBundles fails with ErrNoFederatedBundle, naming the first
-// missing trust domain, unless every trust domain in tds (sorted) has a
-// stored bundle, and holds those bundles' rows FOR SHARE until commit: a
+// queueLockFederatedBundles queues, when tds (sorted) is not empty, the
+// lock of those trust domains' bundle rows FOR SHARE until commit (a
 // concurrent DeleteBundle waits, then sees this entry and applies its
-// mode to it.
-func lockFederatedBundles(ctx context.Context, tx pgx.Tx, tds []string) error {
+// mode to it); its callback fails with ErrNoFederatedBundle naming the
+// first trust domain without a stored bundle.
+func queueLockFederatedBundles(b *pgx.Batch, tds []string) {
 	if len(tds) == 0 {
-		return nil
+		return
 	}
-	rs, err := tx.Query(ctx, `SELECT trust_domain FROM bundles WHERE trust_domain = ANY($1) ORDER BY trust_domain FOR SHARE`, tds)
-	if err != nil {
-		return fmt.Errorf("look up federated bundles: %w", err)
-	}
-	have := make(map[string]bool, len(tds))
-	var td string
-	if err := eachRow(rs, func(r pgx.Rows) error {
-		if err := r.Scan(&td); err != nil {
-			return err
-		}
-		have[td] = true
-		return nil
-	}); err != nil {
-		return fmt.Errorf("look up federated bundles: %w", err)
-	}
-	for _, td := range tds {
-		if !have[td] {
-			return fmt.Errorf("federates_with %q: %w", td, datastore.ErrNoFederatedBundle)
-		}
-	}
-	return nil
+	b.Queue(`SELECT trust_domain FROM bundles WHERE trust_domain = ANY($1) ORDER BY trust_domain FOR SHARE`, tds).
+		Query(func(rs pgx.Rows) error {
+			have := make(map[string]bool, len(tds))
+			var td string
+			if err := eachRow(rs, func(r pgx.Rows) error {
+				if err := r.Scan(&td); err != nil {
+					return err
+				}
+				have[td] = true
+				return nil
+			}); err != nil {
+				return fmt.Errorf("look up federated bundles: %w", err)
+			}
+			for _, td := range tds {
+				if !have[td] {
+					return fmt.Errorf("federates_with %q: %w", td, datastore.ErrNoFederatedBundle)
+				}
+			}
+			return nil
+		})
 }
 
-// writeEntryChildren inserts e's selectors, DNS names and federated trust
-// domains (one statement each, the values as arrays).
-func writeEntryChildren(ctx context.Context, tx pgx.Tx, e *datastore.Entry) error {
+// queueEntryChildren queues the inserts of e's selectors, DNS names and
+// federated trust domains (one statement each, the values as arrays).
+func queueEntryChildren(b *pgx.Batch, e *datastore.Entry) {
 	if len(e.Selectors) > 0 {
 		types, values := make([]string, len(e.Selectors)), make([]string, len(e.Selectors))
 		for i, s := range e.Selectors {
 			types[i], values[i] = s.Type, s.Value
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO entry_selectors (entry_id, type, value)
-			SELECT $1, t, v FROM unnest($2::text[], $3::text[]) AS u (t, v)`, e.ID, types, values); err != nil {
-			return fmt.Errorf("insert selectors of entry %q: %w", e.ID, err)
-		}
+		b.Queue(`INSERT INTO entry_selectors (entry_id, type, value)
+			SELECT $1, t, v FROM unnest($2::text[], $3::text[]) AS u (t, v)`, e.ID, types, values)
 	}
 	if len(e.DNSNames) > 0 {
-		if _, err := tx.Exec(ctx, `INSERT INTO entry_dns_names (entry_id, position, name)
-			SELECT $1, u.ord - 1, u.name FROM unnest($2::text[]) WITH ORDINALITY AS u (name, ord)`, e.ID, e.DNSNames); err != nil {
-			return fmt.Errorf("insert dns names of entry %q: %w", e.ID, err)
-		}
+		b.Queue(`INSERT INTO entry_dns_names (entry_id, position, name)
+			SELECT $1, u.ord - 1, u.name FROM unnest($2::text[]) WITH ORDINALITY AS u (name, ord)`, e.ID, e.DNSNames)
 	}
 	if len(e.FederatesWith) > 0 {
-		if _, err := tx.Exec(ctx, `INSERT INTO entry_federates_with (entry_id, trust_domain)
-			SELECT $1, td FROM unnest($2::text[]) AS u (td)`, e.ID, e.FederatesWith); err != nil {
-			return fmt.Errorf("insert federates_with of entry %q: %w", e.ID, err)
-		}
+		b.Queue(`INSERT INTO entry_federates_with (entry_id, trust_domain)
+			SELECT $1, td FROM unnest($2::text[]) AS u (td)`, e.ID, e.FederatesWith)
 	}
-	return nil
-}
-
-// deleteEntryChildren removes an entry's child rows, so an update can
-// rewrite them.
-func deleteEntryChildren(ctx context.Context, tx pgx.Tx, id string) error {
-	for _, table := range []string{"entry_selectors", "entry_dns_names", "entry_federates_with"} {
-		if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE entry_id = $1`, id); err != nil {
-			return fmt.Errorf("delete %s of entry %q: %w", table, id, err)
-		}
-	}
-	return nil
 }

@@ -21,9 +21,18 @@ const deadlockAttempts = 3
 // such transactions as a deadlock; that one runs again. fn must therefore
 // set every result it returns on each run.
 func (s *Store) writeTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return retryDeadlock(func() error {
+		return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, fn)
+	})
+}
+
+// retryDeadlock runs a write transaction, once more when PostgreSQL
+// aborted it to break a deadlock (up to deadlockAttempts runs), and marks
+// a lost database Unavailable.
+func retryDeadlock(run func() error) error {
 	var err error
 	for range deadlockAttempts {
-		err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, fn)
+		err = run()
 		var pe *pgconn.PgError
 		if !errors.As(err, &pe) || pe.Code != "40P01" {
 			break
