@@ -13,8 +13,9 @@ import (
 )
 
 // bumpEntriesRevision logs the entries ids changed by the caller's
-// transaction (entryChangeLog.bump); it is the single place every entry
-// write passes through.
+// transaction (entryChangeLog.bump). CreateEntry, UpdateEntry and
+// DeleteEntry queue the same statements in their pipelined commit
+// (entryChangeLog.queueBump) instead.
 func (s *Store) bumpEntriesRevision(ctx context.Context, tx pgx.Tx, ids ...string) error {
 	return entryChangeLog.bump(ctx, tx, s.changesKept, ids...)
 }
@@ -23,7 +24,10 @@ func (s *Store) bumpEntriesRevision(ctx context.Context, tx pgx.Tx, ids ...strin
 // form entriesWithChildren scans, when the log reaches back to $1 and
 // names at most $2 of them. It reads the log itself rather than taking
 // the IDs from the client, so that it can be sent with sinceSQL in one
-// round trip.
+// round trip. The IDs go to the entries as an array (= ANY): with
+// "IN (SELECT …)" the planner may, under a generic plan, estimate the log
+// to name many rows and scan the whole entries table
+// (TestWriteReadsFewRows).
 const changedEntriesSQL = `WITH changed AS (
 		SELECT DISTINCT c.entry_id AS id FROM entries_revision r
 		JOIN entry_changes c ON c.revision > $1 AND c.revision <= r.revision
@@ -34,7 +38,7 @@ const changedEntriesSQL = `WITH changed AS (
 		ARRAY(SELECT name FROM entry_dns_names d WHERE d.entry_id = e.id ORDER BY position),
 		ARRAY(SELECT trust_domain FROM entry_federates_with f WHERE f.entry_id = e.id)
 	FROM entries e
-	WHERE e.id IN (SELECT id FROM changed) AND (SELECT count(*) FROM changed) <= $2
+	WHERE e.id = ANY (ARRAY(SELECT id FROM changed)) AND (SELECT count(*) FROM changed) <= $2
 	ORDER BY e.id`
 
 // EntryChangesSince returns the entries changed after revision since and,

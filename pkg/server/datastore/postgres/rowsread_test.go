@@ -97,12 +97,11 @@ func testWriteReadsFewRows(t *testing.T, planMode string) {
 	if err != nil {
 		t.Fatalf("CreateEntry: %v", err)
 	}
-	changes, err := r.EntryChangesSince(ctx, n, 0)
-	if err != nil || !changes.Complete || len(changes.IDs) != 1 {
-		t.Fatalf("EntryChangesSince(%d) = %+v, %v; want the created entry", n, changes, err)
-	}
-	if got, err := r.GetEntry(ctx, e.ID); err != nil || got.ID != e.ID {
-		t.Fatalf("GetEntry = %v, %v; want the created entry", got, err)
+	// As another server's entry cache reads it: the log and the changed
+	// entries in one call.
+	changes, err := r.EntryChangesSince(ctx, n, 1000)
+	if err != nil || !changes.Complete || len(changes.IDs) != 1 || len(changes.Entries) != 1 || changes.Entries[0].ID != e.ID {
+		t.Fatalf("EntryChangesSince(%d) = %+v, %v; want the created entry with its change", n, changes, err)
 	}
 	if _, err := w.DeleteEntry(ctx, e.ID); err != nil {
 		t.Fatalf("DeleteEntry: %v", err)
