@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"hash"
 	"math/big"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -57,6 +58,12 @@ type derSigner struct {
 	// spki holds, per named curve, everything of an ECDSA
 	// SubjectPublicKeyInfo that precedes the point.
 	spki []spkiPrefix
+	// sigCapacity is room for the certificate's framing around the
+	// TBSCertificate and the largest signature of the CA key.
+	sigCapacity int
+	// tbsBuffers holds buffers (*[]byte) for TBSCertificates, which are
+	// garbage as soon as they are hashed and copied into the certificate.
+	tbsBuffers sync.Pool
 }
 
 // spkiPrefix is the fixed part of an ECDSA SubjectPublicKeyInfo on curve:
@@ -89,7 +96,10 @@ func newDERSigner(a *X509Authority, exts []pkix.Extension) (*derSigner, error) {
 	if !ok {
 		return nil, nil
 	}
-	s := &derSigner{key: key, issuer: a.Cert.RawSubject}
+	// An ECDSA-Sig-Value is a SEQUENCE of two INTEGERs of at most the
+	// curve's byte size plus a sign byte.
+	size := (key.Curve.Params().BitSize + 7) / 8
+	s := &derSigner{key: key, issuer: a.Cert.RawSubject, sigCapacity: 16 + 2*(size+3)}
 	var oid asn1.ObjectIdentifier
 	switch key.Curve {
 	case elliptic.P256():
@@ -184,15 +194,13 @@ type derSVID struct {
 // 4.2.1.6).
 var emptySubject = []byte{0x30, 0}
 
-// Capacity estimates for the builders of one SVID, so that a typical SVID
-// is encoded without growing a buffer: the TBSCertificate's framing,
-// version, serial and validity, an SPKI up to P-521's, and the signature
-// value with its framing (a P-521 ECDSA signature is at most 139 bytes).
-const (
-	tbsOverhead  = 128
-	spkiCapacity = 160
-	sigCapacity  = 160
-)
+// tbsOverhead is room for a TBSCertificate's framing, serial and
+// validity, beyond the parts whose lengths sign adds up itself.
+const tbsOverhead = 128
+
+// maxTBSBuffer is the largest TBSCertificate buffer kept for reuse; one
+// grown by an unusually large certificate is left to the GC.
+const maxTBSBuffer = 4 << 10
 
 // sign returns the DER certificate of c for the subject key pub.
 func (s *derSigner) sign(c derSVID, pub any) ([]byte, error) {
@@ -218,8 +226,20 @@ func (s *derSigner) sign(c derSVID, pub any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("marshal public key: %w", err)
 	}
-	tbs := cryptobyte.NewBuilder(make([]byte, 0, tbsOverhead+len(s.sigAlgID)+len(s.issuer)+len(c.subject)+
-		len(spki)+len(point)+len(sanHead)+sanLen+len(s.fixedExts)))
+	size := tbsOverhead + len(s.sigAlgID) + len(s.issuer) + len(c.subject) + len(spki) + len(point) + len(sanHead) + sanLen + len(s.fixedExts)
+	buf, _ := s.tbsBuffers.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	if cap(*buf) < size {
+		*buf = make([]byte, 0, size)
+	}
+	defer func() {
+		if cap(*buf) <= maxTBSBuffer {
+			s.tbsBuffers.Put(buf)
+		}
+	}()
+	tbs := cryptobyte.NewBuilder((*buf)[:0])
 	tbs.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddBytes(s.version)
 		b.AddASN1BigInt(c.serial)
@@ -254,13 +274,14 @@ func (s *derSigner) sign(c derSVID, pub any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode certificate: %w", err)
 	}
+	*buf = tbsDER[:0]
 	h := s.newHash()
 	h.Write(tbsDER)
 	sig, err := ecdsa.SignASN1(rand.Reader, s.key, h.Sum(nil))
 	if err != nil {
 		return nil, fmt.Errorf("sign certificate: %w", err)
 	}
-	cert := cryptobyte.NewBuilder(make([]byte, 0, len(tbsDER)+len(s.sigAlgID)+sigCapacity))
+	cert := cryptobyte.NewBuilder(make([]byte, 0, len(tbsDER)+len(s.sigAlgID)+s.sigCapacity))
 	cert.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddBytes(tbsDER)
 		b.AddBytes(s.sigAlgID)
