@@ -347,3 +347,55 @@ func mustParse(t testing.TB, der []byte) *x509.Certificate {
 	}
 	return c
 }
+
+// TestDERSignerDeterministicSignature: the DER signer's signature is the
+// RFC 6979 signature of the TBSCertificate under the digest crypto/x509
+// picks for the CA's curve, so the same SVID signed twice is the same
+// certificate (SVIDs differ by their random serials).
+func TestDERSignerDeterministicSignature(t *testing.T) {
+	tests := []struct {
+		curve elliptic.Curve
+		hash  crypto.Hash
+	}{
+		{elliptic.P256(), crypto.SHA256},
+		{elliptic.P384(), crypto.SHA384},
+		{elliptic.P521(), crypto.SHA512},
+	}
+	id := spiffeid.RequireFromString("spiffe://example.org/workload/a")
+	for _, tt := range tests {
+		t.Run(tt.curve.Params().Name, func(t *testing.T) {
+			key := mustECKey(t, tt.curve)
+			s, err := newX509Signer(testAuthority(t, key), pkix.Name{Organization: []string{"SPIRE"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			serial, err := newSerial()
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now()
+			p := X509SVIDParams{SPIFFEID: id, PublicKey: mustECKey(t, elliptic.P256()).Public()}
+			first, err := s.sign(p, serial, now, now.Add(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			second, err := s.sign(p, serial, now, now.Add(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(first, second) {
+				t.Fatal("the same SVID signed twice gave two certificates")
+			}
+			cert := mustParse(t, first)
+			h := tt.hash.New()
+			h.Write(cert.RawTBSCertificate)
+			want, err := key.Sign(nil, h.Sum(nil), tt.hash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(cert.Signature, want) {
+				t.Fatalf("signature %x, want the RFC 6979 signature %x", cert.Signature, want)
+			}
+		})
+	}
+}
