@@ -61,8 +61,7 @@ func (m *Manager) SignX509SVIDRaw(_ context.Context, p X509SVIDParams) (RawX509S
 	if notAfter.After(authority.Cert.NotAfter) {
 		notAfter = authority.Cert.NotAfter
 	}
-	tmpl := signer.template(p, serial, now.Add(-svidBackdate(ttl)), notAfter)
-	der, err := signer.create(tmpl, p.PublicKey)
+	der, err := signer.sign(p, serial, now.Add(-svidBackdate(ttl)), notAfter)
 	if err != nil {
 		return RawX509SVID{}, fmt.Errorf("ca: sign X509-SVID for %q: %w", p.SPIFFEID, err)
 	}

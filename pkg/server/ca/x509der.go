@@ -2,15 +2,18 @@ package ca
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/sha512"
+	_ "crypto/sha256" // crypto.SHA256
+	_ "crypto/sha512" // crypto.SHA384, crypto.SHA512
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
 	"fmt"
-	"hash"
+	"math/big"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -19,8 +22,8 @@ import (
 
 // derSigner signs X.509-SVIDs for a CA whose key is Go's own
 // *ecdsa.PrivateKey by encoding the certificate here, byte for byte as
-// crypto/x509 encodes the same template (x509der_test.go compares them),
-// and signing it with one ECDSA signature.
+// crypto/x509 encodes the same template (x509der_internal_test.go
+// compares them), and signing it with one ECDSA signature.
 //
 // x509.CreateCertificate verifies every signature it makes "to ensure the
 // crypto.Signer behaved correctly": one ECDSA verification, about twice
@@ -29,16 +32,45 @@ import (
 // outside Go (HSMs, KMS plugins) and at RSA, where a faulty signature can
 // reveal the key; a Go ECDSA key in this process has neither risk. CAs
 // with any other key keep using x509.CreateCertificate.
+//
+// Everything that is the same in every SVID of the CA is encoded once,
+// here, so that an SVID costs a few cryptobyte elements: every element
+// cryptobyte builds is a heap allocation, and at thousands of SVIDs per
+// second the allocations, not the encoding, were the cost.
 type derSigner struct {
 	key *ecdsa.PrivateKey
-	// newHash and sigAlg are the digest and the signature algorithm
-	// crypto/x509 picks for the CA key's curve.
-	newHash func() hash.Hash
-	sigAlg  x509.SignatureAlgorithm
-	// sigAlgID is the DER AlgorithmIdentifier of sigAlg; issuer is the
-	// CA's raw subject.
+	// hash is the digest crypto/x509 picks for the CA key's curve.
+	hash crypto.Hash
+	// sigAlgID is the DER AlgorithmIdentifier of the signature algorithm;
+	// issuer is the CA's raw subject.
 	sigAlgID []byte
 	issuer   []byte
+	// version is the DER of the TBSCertificate's [0] EXPLICIT version
+	// (v3).
+	version []byte
+	// sanHead is the DER of the subject alternative name extension's
+	// extnID, and with the critical flag set in sanHeadCritical.
+	sanHead, sanHeadCritical []byte
+	// fixedExts is the DER of the extensions every SVID of the CA carries
+	// after its SAN, one Extension after another.
+	fixedExts []byte
+	// spki holds, per named curve, everything of an ECDSA
+	// SubjectPublicKeyInfo that precedes the point.
+	spki []spkiPrefix
+	// sigCapacity is room for the certificate's framing around the
+	// TBSCertificate and the largest signature of the CA key.
+	sigCapacity int
+	// tbsBuffers holds buffers (*[]byte) for TBSCertificates, which are
+	// garbage as soon as they are hashed and copied into the certificate.
+	tbsBuffers sync.Pool
+}
+
+// spkiPrefix is the fixed part of an ECDSA SubjectPublicKeyInfo on curve:
+// an SPKI is prefix followed by the uncompressed point of pointLen bytes.
+type spkiPrefix struct {
+	curve    elliptic.Curve
+	prefix   []byte
+	pointLen int
 }
 
 // OIDs of the ECDSA signature algorithms (RFC 5758), of the subject
@@ -55,29 +87,105 @@ var (
 	oidNamedCurveP521  = asn1.ObjectIdentifier{1, 3, 132, 0, 35}
 )
 
-// newDERSigner returns the DER signer of a, or nil when a's key is not a
-// Go ECDSA key on a curve crypto/x509 signs with.
-func newDERSigner(a *X509Authority) *derSigner {
+// newDERSigner returns the DER signer of a for SVIDs carrying the fixed
+// extensions exts after their SAN, or nil when a's key is not a Go ECDSA
+// key on a curve crypto/x509 signs with.
+func newDERSigner(a *X509Authority, exts []pkix.Extension) (*derSigner, error) {
 	key, ok := a.Signer.(*ecdsa.PrivateKey)
 	if !ok {
-		return nil
+		return nil, nil
 	}
-	s := &derSigner{key: key, issuer: a.Cert.RawSubject}
+	// An ECDSA-Sig-Value is a SEQUENCE of two INTEGERs of at most the
+	// curve's byte size plus a sign byte.
+	size := (key.Curve.Params().BitSize + 7) / 8
+	s := &derSigner{key: key, issuer: a.Cert.RawSubject, sigCapacity: 16 + 2*(size+3)}
 	var oid asn1.ObjectIdentifier
 	switch key.Curve {
 	case elliptic.P256():
-		s.newHash, s.sigAlg, oid = sha256.New, x509.ECDSAWithSHA256, oidECDSAWithSHA256
+		s.hash, oid = crypto.SHA256, oidECDSAWithSHA256
 	case elliptic.P384():
-		s.newHash, s.sigAlg, oid = sha512.New384, x509.ECDSAWithSHA384, oidECDSAWithSHA384
+		s.hash, oid = crypto.SHA384, oidECDSAWithSHA384
 	case elliptic.P521():
-		s.newHash, s.sigAlg, oid = sha512.New, x509.ECDSAWithSHA512, oidECDSAWithSHA512
+		s.hash, oid = crypto.SHA512, oidECDSAWithSHA512
 	default:
-		return nil
+		return nil, nil
 	}
+	var err error
+	if s.sigAlgID, err = encode(func(b *cryptobyte.Builder) {
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(oid) })
+	}); err != nil {
+		return nil, fmt.Errorf("encode signature algorithm: %w", err)
+	}
+	if s.version, err = encode(func(b *cryptobyte.Builder) {
+		b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) { b.AddASN1Int64(2) })
+	}); err != nil {
+		return nil, fmt.Errorf("encode version: %w", err)
+	}
+	if s.sanHead, err = encode(func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(oidSubjectAltName) }); err != nil {
+		return nil, fmt.Errorf("encode SAN extension ID: %w", err)
+	}
+	if s.sanHeadCritical, err = encode(func(b *cryptobyte.Builder) {
+		b.AddASN1ObjectIdentifier(oidSubjectAltName)
+		b.AddASN1Boolean(true)
+	}); err != nil {
+		return nil, fmt.Errorf("encode SAN extension ID: %w", err)
+	}
+	if s.fixedExts, err = encode(func(b *cryptobyte.Builder) {
+		for _, e := range exts {
+			addExtension(b, e.Id, e.Critical, e.Value)
+		}
+	}); err != nil {
+		return nil, fmt.Errorf("encode fixed extensions: %w", err)
+	}
+	for _, c := range []struct {
+		curve elliptic.Curve
+		oid   asn1.ObjectIdentifier
+	}{{elliptic.P256(), oidNamedCurveP256}, {elliptic.P384(), oidNamedCurveP384}, {elliptic.P521(), oidNamedCurveP521}} {
+		p, err := newSPKIPrefix(c.curve, c.oid)
+		if err != nil {
+			return nil, err
+		}
+		s.spki = append(s.spki, p)
+	}
+	return s, nil
+}
+
+// newSPKIPrefix encodes the SubjectPublicKeyInfo of an ECDSA key on curve
+// (named by oid) with a zero point, and keeps what precedes the point. The
+// point is the last thing an SPKI holds and its length is fixed per
+// curve, so every key on curve encodes as that prefix and its point.
+func newSPKIPrefix(curve elliptic.Curve, oid asn1.ObjectIdentifier) (spkiPrefix, error) {
+	pointLen := 1 + 2*((curve.Params().BitSize+7)/8)
+	der, err := encode(func(b *cryptobyte.Builder) {
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				b.AddASN1ObjectIdentifier(oidPublicKeyECDSA)
+				b.AddASN1ObjectIdentifier(oid)
+			})
+			b.AddASN1BitString(make([]byte, pointLen))
+		})
+	})
+	if err != nil {
+		return spkiPrefix{}, fmt.Errorf("encode %s public key prefix: %w", curve.Params().Name, err)
+	}
+	return spkiPrefix{curve: curve, prefix: der[:len(der)-pointLen], pointLen: pointLen}, nil
+}
+
+// encode returns what f adds to an empty builder.
+func encode(f cryptobyte.BuilderContinuation) ([]byte, error) {
 	var b cryptobyte.Builder
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(oid) })
-	s.sigAlgID = b.BytesOrPanic()
-	return s
+	f(&b)
+	return b.Bytes()
+}
+
+// derSVID holds what differs between the SVIDs of one CA.
+type derSVID struct {
+	serial              *big.Int
+	notBefore, notAfter time.Time
+	// subject is the DER Name; uri is the SPIFFE ID, the only URI SAN.
+	subject  []byte
+	uri      string
+	dnsNames []string
 }
 
 // emptySubject is the DER encoding of an empty Name. crypto/x509 marks the
@@ -85,48 +193,79 @@ func newDERSigner(a *X509Authority) *derSigner {
 // 4.2.1.6).
 var emptySubject = []byte{0x30, 0}
 
-// sign returns the DER certificate of tmpl, whose fields are those
-// x509Signer.template sets: serial, validity, raw subject, URIs and DNS
-// names, and the CA's fixed extensions as ExtraExtensions.
-func (s *derSigner) sign(tmpl *x509.Certificate, pub any) ([]byte, error) {
+// tbsOverhead is room for a TBSCertificate's framing, serial and
+// validity, beyond the parts whose lengths sign adds up itself.
+const tbsOverhead = 128
+
+// maxTBSBuffer is the largest TBSCertificate buffer kept for reuse; one
+// grown by an unusually large certificate is left to the GC.
+const maxTBSBuffer = 4 << 10
+
+// sign returns the DER certificate of c for the subject key pub.
+func (s *derSigner) sign(c derSVID, pub any) ([]byte, error) {
 	// crypto/x509 refuses negative serials (RFC 5280, 4.1.2.2).
-	if tmpl.SerialNumber == nil || tmpl.SerialNumber.Sign() < 0 {
-		return nil, fmt.Errorf("serial number must be positive, got %v", tmpl.SerialNumber)
+	if c.serial == nil || c.serial.Sign() < 0 {
+		return nil, fmt.Errorf("serial number must be positive, got %v", c.serial)
 	}
-	spki, err := marshalSPKI(pub)
+	sanLen := len(c.uri) + 4
+	for _, name := range c.dnsNames {
+		if !isIA5(name) {
+			return nil, fmt.Errorf("SAN %q is not an IA5String", name)
+		}
+		sanLen += len(name) + 4
+	}
+	if !isIA5(c.uri) {
+		return nil, fmt.Errorf("SAN %q is not an IA5String", c.uri)
+	}
+	sanHead := s.sanHead
+	if bytes.Equal(c.subject, emptySubject) {
+		sanHead = s.sanHeadCritical
+	}
+	spki, point, err := s.subjectPublicKey(pub)
 	if err != nil {
 		return nil, fmt.Errorf("marshal public key: %w", err)
 	}
-	subject := tmpl.RawSubject
-	if len(subject) == 0 { // as crypto/x509's subjectBytes
-		if subject, err = asn1.Marshal(tmpl.Subject.ToRDNSequence()); err != nil {
-			return nil, fmt.Errorf("marshal subject: %w", err)
+	size := tbsOverhead + len(s.sigAlgID) + len(s.issuer) + len(c.subject) + len(spki) + len(point) + len(sanHead) + sanLen + len(s.fixedExts)
+	buf, _ := s.tbsBuffers.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	if cap(*buf) < size {
+		*buf = make([]byte, 0, size)
+	}
+	defer func() {
+		if cap(*buf) <= maxTBSBuffer {
+			s.tbsBuffers.Put(buf)
 		}
-	}
-	san, err := marshalSAN(tmpl)
-	if err != nil {
-		return nil, err
-	}
-	var tbs cryptobyte.Builder
+	}()
+	tbs := cryptobyte.NewBuilder((*buf)[:0])
 	tbs.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) { b.AddASN1Int64(2) })
-		b.AddASN1BigInt(tmpl.SerialNumber)
+		b.AddBytes(s.version)
+		b.AddASN1BigInt(c.serial)
 		b.AddBytes(s.sigAlgID)
 		b.AddBytes(s.issuer)
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			addTime(b, tmpl.NotBefore)
-			addTime(b, tmpl.NotAfter)
+			addTime(b, c.notBefore)
+			addTime(b, c.notAfter)
 		})
-		b.AddBytes(subject)
+		b.AddBytes(c.subject)
 		b.AddBytes(spki)
+		b.AddBytes(point)
 		b.AddASN1(cbasn1.Tag(3).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
 			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				if san != nil {
-					addExtension(b, oidSubjectAltName, bytes.Equal(subject, emptySubject), san)
-				}
-				for _, e := range tmpl.ExtraExtensions {
-					addExtension(b, e.Id, e.Critical, e.Value)
-				}
+				// The SAN as crypto/x509 encodes it: DNS names, then the URI.
+				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+					b.AddBytes(sanHead)
+					b.AddASN1(cbasn1.OCTET_STRING, func(b *cryptobyte.Builder) {
+						b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+							for _, name := range c.dnsNames {
+								addString(b, cbasn1.Tag(2).ContextSpecific(), name)
+							}
+							addString(b, cbasn1.Tag(6).ContextSpecific(), c.uri)
+						})
+					})
+				})
+				b.AddBytes(s.fixedExts)
 			})
 		})
 	})
@@ -134,13 +273,22 @@ func (s *derSigner) sign(tmpl *x509.Certificate, pub any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode certificate: %w", err)
 	}
-	h := s.newHash()
+	*buf = tbsDER[:0]
+	h := s.hash.New()
 	h.Write(tbsDER)
-	sig, err := ecdsa.SignASN1(rand.Reader, s.key, h.Sum(nil))
+	// A deterministic (RFC 6979) signature: its nonce is derived from the
+	// key and the digest by an HMAC-DRBG over the CA's own hash, where
+	// crypto/ecdsa's randomized signature mixes fresh entropy into an
+	// HMAC-DRBG over SHA-512, about 6 µs more and 2 KiB more garbage per
+	// signature. Both are secure without a working random source; the
+	// hedged form also resists faults induced while signing the same
+	// message twice, and no two SVIDs are the same message: each carries
+	// a fresh 128-bit random serial.
+	sig, err := s.key.Sign(nil, h.Sum(nil), s.hash)
 	if err != nil {
 		return nil, fmt.Errorf("sign certificate: %w", err)
 	}
-	var cert cryptobyte.Builder
+	cert := cryptobyte.NewBuilder(make([]byte, 0, len(tbsDER)+len(s.sigAlgID)+s.sigCapacity))
 	cert.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddBytes(tbsDER)
 		b.AddBytes(s.sigAlgID)
@@ -149,67 +297,34 @@ func (s *derSigner) sign(tmpl *x509.Certificate, pub any) ([]byte, error) {
 	return cert.Bytes()
 }
 
-// marshalSPKI returns the SubjectPublicKeyInfo of pub as
-// x509.MarshalPKIXPublicKey encodes it. ECDSA keys on the named curves,
-// which agents use, are encoded here without encoding/asn1's reflection;
-// every other key goes through crypto/x509.
-func marshalSPKI(pub any) ([]byte, error) {
-	k, ok := pub.(*ecdsa.PublicKey)
-	if !ok {
-		return x509.MarshalPKIXPublicKey(pub)
+// subjectPublicKey returns the SubjectPublicKeyInfo of pub as
+// x509.MarshalPKIXPublicKey encodes it, in two parts to be written one
+// after the other. ECDSA keys on the named curves, which agents and
+// workloads use, are the CA's precomputed prefix and the key's point;
+// every other key is encoded by crypto/x509 (point is then nil).
+func (s *derSigner) subjectPublicKey(pub any) (spki, point []byte, err error) {
+	if k, ok := pub.(*ecdsa.PublicKey); ok {
+		for _, p := range s.spki {
+			if p.curve != k.Curve {
+				continue
+			}
+			point, err := k.Bytes()
+			if err != nil {
+				return nil, nil, err
+			}
+			if len(point) != p.pointLen {
+				return nil, nil, errors.New("unexpected length of an uncompressed point")
+			}
+			return p.prefix, point, nil
+		}
 	}
-	var curve asn1.ObjectIdentifier
-	switch k.Curve {
-	case elliptic.P256():
-		curve = oidNamedCurveP256
-	case elliptic.P384():
-		curve = oidNamedCurveP384
-	case elliptic.P521():
-		curve = oidNamedCurveP521
-	default:
-		return x509.MarshalPKIXPublicKey(pub)
-	}
-	point, err := k.Bytes()
-	if err != nil {
-		return nil, err
-	}
-	var b cryptobyte.Builder
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			b.AddASN1ObjectIdentifier(oidPublicKeyECDSA)
-			b.AddASN1ObjectIdentifier(curve)
-		})
-		b.AddASN1BitString(point)
-	})
-	return b.Bytes()
+	spki, err = x509.MarshalPKIXPublicKey(pub)
+	return spki, nil, err
 }
 
-// marshalSAN encodes the subject alternative names of tmpl as crypto/x509
-// does (DNS names, then URIs), or returns nil when it has none.
-func marshalSAN(tmpl *x509.Certificate) ([]byte, error) {
-	if len(tmpl.DNSNames) == 0 && len(tmpl.URIs) == 0 {
-		return nil, nil
-	}
-	var b cryptobyte.Builder
-	var bad error
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		add := func(tag cbasn1.Tag, name string) {
-			if !isIA5(name) {
-				bad = fmt.Errorf("SAN %q is not an IA5String", name)
-			}
-			b.AddASN1(tag, func(b *cryptobyte.Builder) { b.AddBytes([]byte(name)) })
-		}
-		for _, name := range tmpl.DNSNames {
-			add(cbasn1.Tag(2).ContextSpecific(), name)
-		}
-		for _, u := range tmpl.URIs {
-			add(cbasn1.Tag(6).ContextSpecific(), u.String())
-		}
-	})
-	if bad != nil {
-		return nil, bad
-	}
-	return b.Bytes()
+// addString appends the ASN.1 element tag with the bytes of s.
+func addString(b *cryptobyte.Builder, tag cbasn1.Tag, s string) {
+	b.AddASN1(tag, func(b *cryptobyte.Builder) { b.AddBytes([]byte(s)) })
 }
 
 // isIA5 reports whether s is ASCII, as an IA5String must be.

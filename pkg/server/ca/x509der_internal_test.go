@@ -142,6 +142,14 @@ func TestDERSignerRandomized(t *testing.T) {
 		}
 		return string(b)
 	}
+	const idAlphabet = alphabet + "ABCDEFGHIJKLMNOPQRSTUVWXYZ._"
+	idLabel := func() string {
+		b := make([]byte, 1+rnd.IntN(20))
+		for i := range b {
+			b[i] = idAlphabet[rnd.IntN(len(idAlphabet))]
+		}
+		return "w" + string(b)
+	}
 	base := time.Date(1940, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 60 {
 		c := derCase{
@@ -160,7 +168,9 @@ func TestDERSignerRandomized(t *testing.T) {
 		c.from = base.Add(time.Duration(rnd.Int64N(int64(160 * 365 * 24 * time.Hour))))
 		c.to = c.from.Add(time.Duration(rnd.Int64N(int64(20 * 365 * 24 * time.Hour))))
 		c.name = fmt.Sprintf("case %d", i)
-		id := spiffeid.RequireFromPath(spiffeid.RequireTrustDomainFromString("example.org"), "/"+label()+"/"+label())
+		// The DER signer writes the ID's string where crypto/x509 writes
+		// its URL's: IDs use every character a SPIFFE ID may hold.
+		id := spiffeid.RequireFromPath(spiffeid.RequireTrustDomainFromString("td_"+label()+".example"), "/"+idLabel()+"/"+idLabel())
 		t.Run(c.name, func(t *testing.T) { checkDERCase(t, c, id) })
 	}
 }
@@ -190,9 +200,9 @@ func checkDERCase(t *testing.T, c derCase, id spiffeid.ID) {
 			t.Fatal(err)
 		}
 	}
-	tmpl := s.template(X509SVIDParams{SPIFFEID: id, DNSNames: c.dnsNames}, serial, c.from, c.to)
-	want, wantErr := x509.CreateCertificate(rand.Reader, tmpl, a.Cert, c.leaf, a.Signer)
-	got, err := s.create(tmpl, c.leaf)
+	p := X509SVIDParams{SPIFFEID: id, PublicKey: c.leaf, DNSNames: c.dnsNames}
+	want, wantErr := x509.CreateCertificate(rand.Reader, s.template(p, serial, c.from, c.to), a.Cert, c.leaf, a.Signer)
+	got, err := s.sign(p, serial, c.from, c.to)
 	if c.wantErr {
 		if wantErr == nil || err == nil {
 			t.Fatalf("want both to refuse: crypto/x509 error %v, DER signer error %v", wantErr, err)
@@ -315,7 +325,11 @@ func TestNoDERSignerForOtherKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if newDERSigner(testAuthority(t, tt.key)) != nil {
+			s, err := newX509Signer(testAuthority(t, tt.key), pkix.Name{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.der != nil {
 				t.Fatal("DER signer for a key that is not a Go *ecdsa.PrivateKey")
 			}
 		})
@@ -332,4 +346,56 @@ func mustParse(t testing.TB, der []byte) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestDERSignerDeterministicSignature: the DER signer's signature is the
+// RFC 6979 signature of the TBSCertificate under the digest crypto/x509
+// picks for the CA's curve, so the same SVID signed twice is the same
+// certificate (SVIDs differ by their random serials).
+func TestDERSignerDeterministicSignature(t *testing.T) {
+	tests := []struct {
+		curve elliptic.Curve
+		hash  crypto.Hash
+	}{
+		{elliptic.P256(), crypto.SHA256},
+		{elliptic.P384(), crypto.SHA384},
+		{elliptic.P521(), crypto.SHA512},
+	}
+	id := spiffeid.RequireFromString("spiffe://example.org/workload/a")
+	for _, tt := range tests {
+		t.Run(tt.curve.Params().Name, func(t *testing.T) {
+			key := mustECKey(t, tt.curve)
+			s, err := newX509Signer(testAuthority(t, key), pkix.Name{Organization: []string{"SPIRE"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			serial, err := newSerial()
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now()
+			p := X509SVIDParams{SPIFFEID: id, PublicKey: mustECKey(t, elliptic.P256()).Public()}
+			first, err := s.sign(p, serial, now, now.Add(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			second, err := s.sign(p, serial, now, now.Add(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(first, second) {
+				t.Fatal("the same SVID signed twice gave two certificates")
+			}
+			cert := mustParse(t, first)
+			h := tt.hash.New()
+			h.Write(cert.RawTBSCertificate)
+			want, err := key.Sign(nil, h.Sum(nil), tt.hash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(cert.Signature, want) {
+				t.Fatalf("signature %x, want the RFC 6979 signature %x", cert.Signature, want)
+			}
+		})
+	}
 }

@@ -83,12 +83,38 @@ func newX509Signer(a *X509Authority, subject pkix.Name) (*x509Signer, error) {
 			exts = append(exts, e)
 		}
 	}
-	return &x509Signer{authority: a, subject: subject, rawSubject: raw, fixedExts: exts, der: newDERSigner(a)}, nil
+	ds, err := newDERSigner(a, exts)
+	if err != nil {
+		return nil, fmt.Errorf("prepare X509-SVID encoding: %w", err)
+	}
+	return &x509Signer{authority: a, subject: subject, rawSubject: raw, fixedExts: exts, der: ds}, nil
 }
 
-// template returns the certificate template of an SVID: the per-SVID
-// values plus the CA's fixed ones. crypto/x509 still does all encoding
-// and signing.
+// sign returns the DER certificate of the SVID p with serial and
+// validity, for the subject key p.PublicKey, signed by the CA.
+func (s *x509Signer) sign(p X509SVIDParams, serial *big.Int, notBefore, notAfter time.Time) ([]byte, error) {
+	if s.der == nil {
+		return x509.CreateCertificate(rand.Reader, s.template(p, serial, notBefore, notAfter), s.authority.Cert, p.PublicKey, s.authority.Signer)
+	}
+	subject := s.rawSubject
+	if len(p.DNSNames) > 0 {
+		// The subject template gives crypto/x509, marshalled as it
+		// marshals it.
+		name := s.subject
+		name.CommonName = p.DNSNames[0]
+		var err error
+		if subject, err = asn1.Marshal(name.ToRDNSequence()); err != nil {
+			return nil, fmt.Errorf("marshal subject: %w", err)
+		}
+	}
+	return s.der.sign(derSVID{
+		serial: serial, notBefore: notBefore, notAfter: notAfter,
+		subject: subject, uri: p.SPIFFEID.String(), dnsNames: p.DNSNames,
+	}, p.PublicKey)
+}
+
+// template returns the certificate template of an SVID for
+// x509.CreateCertificate: the per-SVID values plus the CA's fixed ones.
 func (s *x509Signer) template(p X509SVIDParams, serial *big.Int, notBefore, notAfter time.Time) *x509.Certificate {
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
@@ -109,15 +135,6 @@ func (s *x509Signer) template(p X509SVIDParams, serial *big.Int, notBefore, notA
 		tmpl.RawSubject = s.rawSubject
 	}
 	return tmpl
-}
-
-// create returns the DER certificate of tmpl for the subject key pub,
-// signed by the CA.
-func (s *x509Signer) create(tmpl *x509.Certificate, pub any) ([]byte, error) {
-	if s.der != nil {
-		return s.der.sign(tmpl, pub)
-	}
-	return x509.CreateCertificate(rand.Reader, tmpl, s.authority.Cert, pub, s.authority.Signer)
 }
 
 // serialBytes is the length of random serial numbers: 128 bits.
