@@ -142,8 +142,8 @@ func TestHeldSyncWakesOnlyChangedAgent(t *testing.T) {
 // past the test's deadline. Run with -race.
 func TestHeldSyncsUnderConcurrentWrites(t *testing.T) {
 	const (
-		agents  = 16
-		each    = 5 // entries written per agent
+		agents  = 32
+		each    = 2 // entries written per agent
 		writers = 4
 	)
 	e := newEnv(t)
