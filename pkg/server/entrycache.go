@@ -34,7 +34,7 @@ type entryCache struct {
 	// held are the held syncs, registered under the parent IDs their
 	// authorized sets were computed from (authorizedSet.parents).
 	held waiters
-	// reload is signalled by local writes (invalidate): deps.watchStore
+	// reload is signalled by local writes (invalidate): reloadWrites
 	// then loads the new snapshot at once, which wakes the held syncs the
 	// write concerns.
 	reload chan struct{}
@@ -62,7 +62,7 @@ func newEntryCache(store datastore.Store) *entryCache {
 }
 
 // invalidate forces the next snapshot call to consult the store, and asks
-// deps.watchStore to make it now; local writes call it so their effect is
+// reloadWrites to make it now; local writes call it so their effect is
 // visible at once, to held syncs too.
 func (c *entryCache) invalidate() {
 	c.mu.Lock()
@@ -74,8 +74,24 @@ func (c *entryCache) invalidate() {
 	}
 }
 
-// reloads returns the channel invalidate signals.
-func (c *entryCache) reloads() <-chan struct{} { return c.reload }
+// reloadWrites loads the snapshot after local writes (invalidate) while
+// syncs are held, so that the held syncs a write concerns wake at once.
+// It is its own loop rather than a case of deps.watchStore, whose rounds
+// read several revisions one after the other. It returns nil when ctx is
+// done.
+func (c *entryCache) reloadWrites(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.reload:
+			if c.waiters.Load() > 0 {
+				// Errors surface to the held syncs when they reload.
+				_, _ = c.snapshot(ctx)
+			}
+		}
+	}
+}
 
 // recheck makes the next snapshot call read the store's revision even
 // within maxAge; the store's change notifications call it.

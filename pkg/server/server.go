@@ -126,6 +126,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}},
 		taskrun.Task{Name: "server SVID rotation", Run: s.svid.Run},
 		taskrun.Task{Name: "store watch", Run: s.deps.watchStore},
+		taskrun.Task{Name: "entry reload", Run: s.deps.cache.reloadWrites},
 	)
 	cfg.Log.Info("server stopped")
 	if err != nil {

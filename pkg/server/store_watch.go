@@ -105,13 +105,6 @@ func (d *deps) watchStore(ctx context.Context) error {
 			return nil
 		case <-authorityChanged:
 			d.bundles.invalidate()
-		case <-d.cache.reloads():
-			// A local entry write: load it now, so that the held syncs it
-			// concerns are woken without waiting for a tick.
-			if d.cache.waiters.Load() > 0 {
-				_, _ = d.cache.snapshot(ctx)
-			}
-			continue
 		case <-storeChanged:
 			d.cache.recheck()
 			d.bundles.recheck()

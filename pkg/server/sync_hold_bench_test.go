@@ -52,6 +52,7 @@ func BenchmarkHeldSyncWake(b *testing.B) {
 	}
 	d := srv.deps
 	go func() { _ = d.watchStore(ctx) }()
+	go func() { _ = d.cache.reloadWrites(ctx) }()
 	s := &entryService{deps: d}
 
 	farFuture := time.Now().Add(24 * time.Hour)
