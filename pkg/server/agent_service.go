@@ -161,7 +161,7 @@ func (s *agentService) DeleteAgent(ctx context.Context, req *agentv1.DeleteAgent
 	if err := s.cfg.Store.DeleteAgent(ctx, id.String()); err != nil {
 		return nil, storeStatus(err, "delete agent %q", id)
 	}
-	s.agentsChanged.notify()
+	s.heldAgents.wake(slices.Values([]string{id.String()}))
 	s.cfg.Log.Info("agent deleted", "agent_id", id.String())
 	return &emptypb.Empty{}, nil
 }
@@ -178,7 +178,7 @@ func (s *agentService) BanAgent(ctx context.Context, req *agentv1.BanAgentReques
 	if _, err := s.cfg.Store.UpdateAgent(ctx, a); err != nil {
 		return nil, storeStatus(err, "ban agent %q", a.SPIFFEID)
 	}
-	s.agentsChanged.notify()
+	s.heldAgents.wake(slices.Values([]string{a.SPIFFEID}))
 	s.cfg.Log.Info("agent banned", "agent_id", a.SPIFFEID)
 	return &emptypb.Empty{}, nil
 }

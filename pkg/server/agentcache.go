@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,9 +33,9 @@ type agentCache struct {
 	// change log: revisionCheckInterval on a store that does not announce
 	// its writes, notifiedCheckInterval on one that does.
 	maxAge time.Duration
-	// changed is notified when a check finds that an agent held here was
-	// changed by another process, so that its held syncs re-check it.
-	changed *broadcast
+	// held are the held syncs by agent ID: a check wakes those of the
+	// agents the change log names, so that they re-check them.
+	held *waiters
 
 	// checking serialises the reads of the change log.
 	checking sync.Mutex
@@ -62,8 +63,8 @@ type agentRecord struct {
 	fresh bool
 }
 
-func newAgentCache(store datastore.Store, maxAge time.Duration, changed *broadcast) *agentCache {
-	return &agentCache{store: store, maxAge: maxAge, changed: changed, records: make(map[string]*agentRecord)}
+func newAgentCache(store datastore.Store, maxAge time.Duration, held *waiters) *agentCache {
+	return &agentCache{store: store, maxAge: maxAge, held: held, records: make(map[string]*agentRecord)}
 }
 
 // recheck makes the next lookup read the change log first; the store's
@@ -166,28 +167,34 @@ func (c *agentCache) check(ctx context.Context) error {
 		}
 		return fmt.Errorf("read agent changes: %w", err)
 	}
-	hit := false
 	switch {
 	case !changes.Complete:
 		// Every record may be stale: read before the revision was
 		// known, or the log no longer reaches back.
 		c.epoch++
+		hit := false
 		for _, r := range c.records {
 			hit = hit || r.fresh
 			r.fresh = false
 		}
+		if hit && c.held != nil {
+			c.held.wakeAll()
+		}
 	case len(changes.IDs) > 0:
 		c.epoch++
 		for _, id := range changes.IDs {
-			if r := c.records[id]; r != nil && r.fresh {
-				r.fresh, hit = false, true
+			if r := c.records[id]; r != nil {
+				r.fresh = false
 			}
+		}
+		// Whether or not their records were fresh: a record this
+		// server's own write already marked stale may have changed
+		// again since, through another server.
+		if c.held != nil {
+			c.held.wake(slices.Values(changes.IDs))
 		}
 	}
 	c.rev, c.known, c.checkedAt, c.retryAt = changes.Revision, true, now, time.Time{}
-	if hit && c.changed != nil {
-		c.changed.notify()
-	}
 	return nil
 }
 

@@ -106,7 +106,7 @@ func (s *agentService) AttestAgent(stream agentv1.Agent_AttestAgentServer) error
 	if existing != nil {
 		// Held syncs of the previous SVID re-check the agent now: its old
 		// serial is gone and its selectors may have changed.
-		s.agentsChanged.notify()
+		s.heldAgents.wake(slices.Values([]string{agentID.String()}))
 	}
 	s.cfg.Log.Info("agent attested", "agent_id", agentID.String(), "attestor", data.Type,
 		"serial", agent.SerialNumber, "reattested", existing != nil)

@@ -24,10 +24,11 @@ type deps struct {
 	serverID spiffeid.ID
 	// auth re-checks agents whose sync was held.
 	auth *agentAuthorizer
-	// agentsChanged is notified when an agent is banned, deleted or
-	// re-attested, through this server or (found by the agent cache)
-	// another, so that its held syncs re-check it at once.
-	agentsChanged broadcast
+	// heldAgents are the held syncs by agent ID, woken when their agent
+	// is banned, deleted, re-attested or otherwise changed, through this
+	// server or (found by the agent cache) another, so that they re-check
+	// it at once. Only the changed agent's syncs are woken.
+	heldAgents waiters
 	// notifier is the store's change announcer; nil when it has none.
 	notifier datastore.ChangeNotifier
 	// attestors serve AttestAgent, by attestation data type.

@@ -26,11 +26,18 @@ func (s *entryService) callerAuthorized(ctx context.Context) (*authorizedSet, er
 
 // authorizedFor returns the authorized entry set of agent.
 func (d *deps) authorizedFor(ctx context.Context, agent *datastore.Agent) (*authorizedSet, error) {
+	_, set, err := d.authorizedIn(ctx, agent)
+	return set, err
+}
+
+// authorizedIn returns the authorized entry set of agent and the snapshot
+// it was computed from.
+func (d *deps) authorizedIn(ctx context.Context, agent *datastore.Agent) (*entrySnapshot, *authorizedSet, error) {
 	snap, err := d.cache.snapshot(ctx)
 	if err != nil {
-		return nil, internalStatus("load entries: %w", err)
+		return nil, nil, internalStatus("load entries: %w", err)
 	}
-	return snap.authorizedFor(agent.SPIFFEID, d.serverID.String(), agent.Selectors, d.cfg.Clock.Now()), nil
+	return snap, snap.authorizedFor(agent.SPIFFEID, d.serverID.String(), agent.Selectors, d.cfg.Clock.Now()), nil
 }
 
 // GetAuthorizedEntries returns every entry the calling agent is authorized

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,13 +26,18 @@ const revisionCheckInterval = 50 * time.Millisecond
 // entryCache keeps an in-memory snapshot of every registration entry,
 // brought up to date when the store's entries revision changes by reading
 // only the entries changed since (see load), so that the hot agent RPCs
-// never scan the database. It broadcasts every change to the held
-// SyncAuthorizedEntries calls.
+// never scan the database. When a new snapshot replaces the current one
+// it wakes the held SyncAuthorizedEntries calls whose authorized sets the
+// change concerns, and only those (see watch).
 type entryCache struct {
 	store datastore.Store
-	// changed is notified by local writes (invalidate) and when a reload
-	// finds that another process changed the entries.
-	changed broadcast
+	// held are the held syncs, registered under the parent IDs their
+	// authorized sets were computed from (authorizedSet.parents).
+	held waiters
+	// reload is signalled by local writes (invalidate): reloadWrites
+	// then loads the new snapshot at once, which wakes the held syncs the
+	// write concerns.
+	reload chan struct{}
 	// waiters counts the held syncs; deps.watchStore polls the store only
 	// for them.
 	waiters atomic.Int64
@@ -52,16 +58,39 @@ type entryCache struct {
 }
 
 func newEntryCache(store datastore.Store) *entryCache {
-	return &entryCache{store: store, dirty: true, maxAge: revisionCheckInterval}
+	return &entryCache{store: store, dirty: true, maxAge: revisionCheckInterval, reload: make(chan struct{}, 1)}
 }
 
-// invalidate forces the next snapshot call to consult the store; local
-// writes call it so their effect is visible at once.
+// invalidate forces the next snapshot call to consult the store, and asks
+// reloadWrites to make it now; local writes call it so their effect is
+// visible at once, to held syncs too.
 func (c *entryCache) invalidate() {
 	c.mu.Lock()
 	c.dirty = true
 	c.mu.Unlock()
-	c.changed.notify()
+	select {
+	case c.reload <- struct{}{}:
+	default: // a reload is already pending; it reads this write too
+	}
+}
+
+// reloadWrites loads the snapshot after local writes (invalidate) while
+// syncs are held, so that the held syncs a write concerns wake at once.
+// It is its own loop rather than a case of deps.watchStore, whose rounds
+// read several revisions one after the other. It returns nil when ctx is
+// done.
+func (c *entryCache) reloadWrites(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.reload:
+			if c.waiters.Load() > 0 {
+				// Errors surface to the held syncs when they reload.
+				_, _ = c.snapshot(ctx)
+			}
+		}
+	}
 }
 
 // recheck makes the next snapshot call read the store's revision even
@@ -73,9 +102,21 @@ func (c *entryCache) recheck() {
 	c.mu.Unlock()
 }
 
-// changes returns a channel closed at the next change of the entries. Take
-// it before reading a snapshot, so that no change is missed in between.
-func (c *entryCache) changes() <-chan struct{} { return c.changed.wait() }
+// watch registers a held sync whose authorized set was computed from
+// snap's entry lists of parents: it is woken when a later snapshot
+// changes any of those lists, or replaces snap without knowing which
+// changed. A snapshot already replaced by the time it registers wakes it
+// at once, so no change slips between reading snap and registering: the
+// caller re-evaluates. The caller cancels the waiter (c.held.cancel) when
+// it stops waiting.
+func (c *entryCache) watch(snap *entrySnapshot, parents map[string]bool) *waiter {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.snap != snap {
+		return wokenWaiter()
+	}
+	return c.held.add(maps.Keys(parents))
+}
 
 // snapshot returns a snapshot no older than maxAge.
 // Snapshots are immutable and safe to share.
@@ -99,20 +140,23 @@ func (c *entryCache) snapshot(ctx context.Context) (*entrySnapshot, error) {
 	}
 	// With a snapshot, load reads the changes since its revision, which
 	// carry the current revision: rev is only needed without one.
-	next, err := c.load(ctx, rev)
+	next, touched, err := c.load(ctx, rev)
 	if err != nil {
 		return stale(c.snap, &c.checkedAt, now, err)
 	}
-	// A dirty cache was already announced by invalidate; a clean one that
-	// finds a new revision saw another process's write.
-	announce := c.snap != nil && !c.dirty && next != c.snap
+	// Under c.mu, as watch: a held sync registers with the snapshot it
+	// read or is woken by its replacement.
+	switch {
+	case next == c.snap:
+	case touched == nil:
+		c.held.wakeAll()
+	default:
+		c.held.wake(maps.Keys(touched))
+	}
 	c.snap = next
 	c.checkedAt = now
 	c.dirty = false
 	c.announced = false
-	if announce {
-		c.changed.notify()
-	}
 	return c.snap, nil
 }
 

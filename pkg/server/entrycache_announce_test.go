@@ -25,7 +25,7 @@ func (s *revisionCountingStore) EntriesRevision(ctx context.Context) (int64, err
 // a PostgreSQL NOTIFY makes watchStore call) the cache reads the changes
 // without first asking the store for its revision (one round trip less
 // on the propagation path), takes up another server's write and wakes
-// the held syncs; an announcement with no entry change (a bundle write)
+// the held syncs it concerns; an announcement with no entry change (a bundle write)
 // leaves the snapshot and the held syncs alone.
 func TestEntryCacheAnnouncedChange(t *testing.T) {
 	own, other := openCacheStores(t, sqlite.Config{})
@@ -37,7 +37,7 @@ func TestEntryCacheAnnouncedChange(t *testing.T) {
 	if _, err := other.CreateEntry(t.Context(), cacheEntry("new", "/new", testAgentA, "unix:uid:9")); err != nil {
 		t.Fatal(err)
 	}
-	woken := c.changes()
+	woken := c.watch(first, map[string]bool{testAgentA: true}).woken()
 	c.recheck()
 	before := store.revisions.Load()
 	snap := cacheSnapshot(t, c)
@@ -53,7 +53,7 @@ func TestEntryCacheAnnouncedChange(t *testing.T) {
 		t.Fatal("held syncs not woken by another server's write")
 	}
 
-	quiet := c.changes()
+	quiet := c.watch(snap, map[string]bool{testAgentA: true}).woken()
 	c.recheck()
 	if again := cacheSnapshot(t, c); again != snap {
 		t.Fatal("announcement without an entry change replaced the snapshot")

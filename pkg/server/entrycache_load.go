@@ -13,22 +13,24 @@ import (
 const fullLoadMinChanges = 1000
 
 // load returns the snapshot of the store's entries at revision rev or
-// later, for c.mu's holder. With a previous snapshot it reads only the
-// entries changed since (the store's change log, with the changed entries
-// in the same call) and builds on it; every entry is read when there is
-// none, when the log no longer reaches back to it, or when most entries
-// changed.
-func (c *entryCache) load(ctx context.Context, rev int64) (*entrySnapshot, error) {
+// later, for c.mu's holder, with the parent IDs whose entry lists differ
+// from c.snap's (nil when every list may differ). With a previous
+// snapshot it reads only the entries changed since (the store's change
+// log, with the changed entries in the same call) and builds on it; every
+// entry is read when there is none, when the log no longer reaches back to
+// it, or when most entries changed.
+func (c *entryCache) load(ctx context.Context, rev int64) (*entrySnapshot, map[string]bool, error) {
 	if prev := c.snap; prev != nil {
 		ch, err := c.store.EntryChangesSince(ctx, prev.revision, max(fullLoadMinChanges, prev.byID.len()/2))
 		if err != nil {
-			return nil, fmt.Errorf("read entry changes: %w", err)
+			return nil, nil, fmt.Errorf("read entry changes: %w", err)
 		}
 		if ch.Complete && ch.Revision == prev.revision {
-			return prev, nil // invalidated by a write that failed
+			return prev, nil, nil // invalidated by a write that failed
 		}
 		if ch.EntriesRead {
-			return prev.withChanges(ch.Revision, ch.IDs, ch.Entries), nil
+			next, touched := prev.withChanges(ch.Revision, ch.IDs, ch.Entries)
+			return next, touched, nil
 		}
 		rev = ch.Revision
 	}
@@ -36,9 +38,9 @@ func (c *entryCache) load(ctx context.Context, rev int64) (*entrySnapshot, error
 	// new: a write in between is read again at the next change.
 	entries, err := c.store.ListEntries(ctx, datastore.EntryFilter{})
 	if err != nil {
-		return nil, fmt.Errorf("list entries: %w", err)
+		return nil, nil, fmt.Errorf("list entries: %w", err)
 	}
-	return newEntrySnapshot(rev, entries), nil
+	return newEntrySnapshot(rev, entries), nil, nil
 }
 
 // withChanges returns the snapshot at revision rev that differs from s in
@@ -46,8 +48,10 @@ func (c *entryCache) load(ctx context.Context, rev int64) (*entrySnapshot, error
 // or add to s's, the others were deleted. It copies the shards of the two
 // maps that the changes touch and rebuilds the lists of the parents the
 // changes touch, sharing everything else with s. The authorized sets memoised on s
-// whose inputs the changes did not touch carry over.
-func (s *entrySnapshot) withChanges(rev int64, ids []string, changed []*datastore.Entry) *entrySnapshot {
+// whose inputs the changes did not touch carry over. It also returns the
+// touched parent IDs: the held syncs of the sets that do not carry over
+// are woken by them.
+func (s *entrySnapshot) withChanges(rev int64, ids []string, changed []*datastore.Entry) (*entrySnapshot, map[string]bool) {
 	byID, byParent := editShards(s.byID), editShards(s.byParent)
 	gone := make(map[string]bool, len(ids))
 	// touched are the parent IDs whose entry lists change: an entry's old
@@ -88,7 +92,7 @@ func (s *entrySnapshot) withChanges(rev int64, ids []string, changed []*datastor
 		byID:     byID.done(),
 		byParent: byParent.done(),
 		agents:   s.untouchedSets(touched),
-	}
+	}, touched
 }
 
 // untouchedSets returns the memoised authorized sets that do not depend on

@@ -20,6 +20,9 @@ type metrics struct {
 	holds *prometheus.CounterVec
 	// held is the number of SyncAuthorizedEntries calls held right now.
 	held prometheus.Gauge
+	// wakeups counts held syncs woken to re-read what they wait on, by
+	// cause: the work a change costs the server.
+	wakeups *prometheus.CounterVec
 
 	// rpcCounters caches the rpcs child of each (method, code), so the hot
 	// path skips hashing the label values on every RPC.
@@ -52,6 +55,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "svidkit", Subsystem: "server", Name: "entry_syncs_held",
 			Help: "SyncAuthorizedEntries calls currently held until the caller's entries change.",
 		}),
+		wakeups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "svidkit", Subsystem: "server", Name: "entry_sync_hold_wakeups_total",
+			Help: "Held SyncAuthorizedEntries calls woken to re-read the caller's entries and bundles, by cause " +
+				"(entries, bundles, agent, expiry); a wake-up that finds them unchanged holds the call again.",
+		}, []string{"cause"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -69,6 +77,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if m.held, err = metricreg.Register(reg, m.held); err != nil {
 		return nil, err
 	}
+	if m.wakeups, err = metricreg.Register(reg, m.wakeups); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -84,6 +95,11 @@ func (m *metrics) svidSigned(kind string) {
 // syncHeld counts one held sync that ended with result.
 func (m *metrics) syncHeld(result string) {
 	m.holds.WithLabelValues(result).Inc()
+}
+
+// holdWoken counts one wake-up of a held sync by cause.
+func (m *metrics) holdWoken(cause string) {
+	m.wakeups.WithLabelValues(cause).Inc()
 }
 
 // rpcDone counts one finished RPC.

@@ -53,7 +53,7 @@ func New(cfg Config) (*Server, error) {
 	d := &deps{metrics: m, serverID: serverID, stopping: make(chan struct{})}
 	d.notifier, _ = cfg.Store.(datastore.ChangeNotifier)
 	checkEvery := storeCheckInterval(d.notifier)
-	agents := newAgentCache(cfg.Store, checkEvery, &d.agentsChanged)
+	agents := newAgentCache(cfg.Store, checkEvery, &d.heldAgents)
 	cfg.Store = &agentWriteStore{Store: cfg.Store, agents: agents}
 	auth := &agentAuthorizer{agents: agents, store: cfg.Store, td: cfg.TrustDomain, clock: cfg.Clock}
 	attestors := make(map[string]nodeattest.Attestor)
@@ -126,6 +126,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}},
 		taskrun.Task{Name: "server SVID rotation", Run: s.svid.Run},
 		taskrun.Task{Name: "store watch", Run: s.deps.watchStore},
+		taskrun.Task{Name: "entry reload", Run: s.deps.cache.reloadWrites},
 	)
 	cfg.Log.Info("server stopped")
 	if err != nil {

@@ -100,24 +100,38 @@ func (s *entryService) bundlesDigest(ctx context.Context, set *authorizedSet) st
 	return snap.digestFor(set)
 }
 
+// Causes of a held sync's wake-up, the label of the wake-ups metric.
+const (
+	wokeEntries = "entries"
+	wokeBundles = "bundles"
+	wokeAgent   = "agent"
+	wokeExpiry  = "expiry"
+)
+
 // holdSync holds the sync of an agent that already has the authorized set
 // (and, when w.bundles is set, the bundles) with the digests in w, until
 // either changes, w.timeout passes, the agent is banned or deleted, the
 // caller goes away or the server stops. It returns the agent as re-checked
 // when the hold ends, so that a banned agent gets PermissionDenied rather
 // than its entries. A digest that is already stale returns at once.
+//
+// The hold is woken only by the changes that concern it: an entry change
+// of a parent ID its set was computed from (entryCache.watch), a change
+// of its agent (deps.heldAgents), any bundle change, the expiry of one of
+// its entries.
 func (s *entryService) holdSync(ctx context.Context, agent *datastore.Agent, w waitFor) (*datastore.Agent, error) {
 	s.cache.waiters.Add(1)
 	defer s.cache.waiters.Add(-1)
 	timer := time.NewTimer(w.timeout)
 	defer timer.Stop()
+	agentChanged := s.watchAgent(agent.SPIFFEID)
+	defer func() { s.heldAgents.cancel(agentChanged) }()
 	held := false
 	for {
-		// Take the change signals before reading the state they guard.
-		entriesChanged := s.cache.changes()
+		// Take the bundles signal before reading the bundles; the entries
+		// registration detects a snapshot replaced since it was read.
 		bundlesChanged := s.bundles.changes()
-		agentsChanged := s.agentsChanged.wait()
-		set, err := s.authorizedFor(ctx, agent)
+		snap, set, err := s.authorizedIn(ctx, agent)
 		if err != nil {
 			s.holdEnded(held, holdError)
 			return nil, err
@@ -133,7 +147,9 @@ func (s *entryService) holdSync(ctx context.Context, agent *datastore.Agent, w w
 			s.metrics.held.Inc()
 			defer s.metrics.held.Dec()
 		}
-		result, recheck := s.waitOnce(ctx, set.validUntil, timer.C, entriesChanged, bundlesChanged, agentsChanged)
+		entriesChanged := s.cache.watch(snap, set.parents)
+		result, woke := s.waitOnce(ctx, set.validUntil, timer.C, entriesChanged.woken(), bundlesChanged, agentChanged.woken())
+		s.cache.held.cancel(entriesChanged)
 		if result != "" {
 			if result == holdCanceled {
 				s.holdEnded(held, holdCanceled)
@@ -141,7 +157,11 @@ func (s *entryService) holdSync(ctx context.Context, agent *datastore.Agent, w w
 			}
 			return s.endHold(ctx, result)
 		}
-		if recheck {
+		s.metrics.holdWoken(woke)
+		if woke == wokeAgent {
+			// Registered again before the agent is read, so that a
+			// change in between wakes the next wait.
+			agentChanged = s.watchAgent(agent.SPIFFEID)
 			if agent, err = s.recheckAgent(ctx); err != nil {
 				s.holdEnded(held, holdDenied)
 				return nil, err
@@ -150,10 +170,15 @@ func (s *entryService) holdSync(ctx context.Context, agent *datastore.Agent, w w
 	}
 }
 
+// watchAgent registers a held sync of the agent with the given ID, to be
+// woken when the agent changes.
+func (s *entryService) watchAgent(id string) *waiter {
+	return s.heldAgents.add(func(yield func(string) bool) { yield(id) })
+}
+
 // waitOnce waits for one event of a held sync. It returns the hold's
-// result when the hold must end, else whether the agent must be checked
-// again before the digest is.
-func (s *entryService) waitOnce(ctx context.Context, validUntil time.Time, timeout <-chan time.Time, entries, bundles, agents <-chan struct{}) (result string, recheck bool) {
+// result when the hold must end, else what woke it.
+func (s *entryService) waitOnce(ctx context.Context, validUntil time.Time, timeout <-chan time.Time, entries, bundles, agent <-chan struct{}) (result, woke string) {
 	var expiry <-chan time.Time
 	if !validUntil.IsZero() {
 		// An entry of the set expires: the set changes without a write.
@@ -163,18 +188,20 @@ func (s *entryService) waitOnce(ctx context.Context, validUntil time.Time, timeo
 	}
 	select {
 	case <-entries:
+		return "", wokeEntries
 	case <-bundles:
+		return "", wokeBundles
 	case <-expiry:
-	case <-agents:
-		return "", true
+		return "", wokeExpiry
+	case <-agent:
+		return "", wokeAgent
 	case <-timeout:
-		return holdTimeout, false
+		return holdTimeout, ""
 	case <-s.stopping:
-		return holdStopped, false
+		return holdStopped, ""
 	case <-ctx.Done():
-		return holdCanceled, false
+		return holdCanceled, ""
 	}
-	return "", false
 }
 
 // endHold re-checks the agent after a hold and counts the hold.
