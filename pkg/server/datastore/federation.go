@@ -2,6 +2,7 @@ package datastore
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -69,4 +70,16 @@ type FederationRelationship struct {
 	// CreatedAt and UpdatedAt are set by the store.
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// CheckFederatedBundles returns ErrNoFederatedBundle, naming the first
+// trust domain of want that have lacks: the stores' check that an entry
+// federates only with trust domains whose bundle is stored.
+func CheckFederatedBundles(want []string, have map[string]bool) error {
+	for _, td := range want {
+		if !have[td] {
+			return fmt.Errorf("federates_with %q: %w", td, ErrNoFederatedBundle)
+		}
+	}
+	return nil
 }

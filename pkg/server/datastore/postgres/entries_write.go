@@ -181,12 +181,7 @@ func queueLockFederatedBundles(b *pgx.Batch, tds []string) {
 			}); err != nil {
 				return fmt.Errorf("look up federated bundles: %w", err)
 			}
-			for _, td := range tds {
-				if !have[td] {
-					return fmt.Errorf("federates_with %q: %w", td, datastore.ErrNoFederatedBundle)
-				}
-			}
-			return nil
+			return datastore.CheckFederatedBundles(tds, have)
 		})
 }
 

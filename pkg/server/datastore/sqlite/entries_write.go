@@ -185,12 +185,7 @@ func checkFederatedBundles(ctx context.Context, tx *sql.Tx, tds []string) error 
 	}); err != nil {
 		return fmt.Errorf("look up federated bundles: %w", err)
 	}
-	for _, td := range tds {
-		if !have[td] {
-			return fmt.Errorf("federates_with %q: %w", td, datastore.ErrNoFederatedBundle)
-		}
-	}
-	return nil
+	return datastore.CheckFederatedBundles(tds, have)
 }
 
 // writeEntryChildren inserts e's selectors, DNS names and federated trust
