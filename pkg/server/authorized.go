@@ -33,7 +33,9 @@ type authorizedSet struct {
 }
 
 // authorizedFor returns the entries the agent with the given ID and node
-// selectors is authorized for, memoised per snapshot.
+// selectors is authorized for, memoised per snapshot (a set memoised by a
+// snapshot this one was built from is taken over while still valid, see
+// inherited).
 //
 // An agent is authorized for entries parented to its own ID, for node
 // entries (parented to the server ID) whose selectors are a subset of its
@@ -43,7 +45,18 @@ func (s *entrySnapshot) authorizedFor(agentID, serverID string, sels selector.Se
 	s.mu.Lock()
 	cached := s.agents[agentID]
 	s.mu.Unlock()
+	adopt := false
+	if cached == nil {
+		cached, adopt = s.inherited(agentID), true
+	}
 	if cached != nil && slices.Equal(cached.selectors, sels) && (cached.validUntil.IsZero() || now.Before(cached.validUntil)) {
+		if adopt {
+			s.mu.Lock()
+			if s.agents[agentID] == nil {
+				s.agents[agentID] = cached
+			}
+			s.mu.Unlock()
+		}
 		return cached
 	}
 	set := s.computeAuthorized(agentID, serverID, sels, now)

@@ -172,6 +172,16 @@ type entrySnapshot struct {
 
 	mu     sync.Mutex
 	agents map[string]*authorizedSet
+
+	// parent is the snapshot this one was built from by withChanges,
+	// whose memoised sets (and its parents') this one inherits on first
+	// use unless they depend on the parent IDs in touched (the entry
+	// lists that differ between parent and this); depth counts the
+	// parents, bounded by maxInheritDepth. Nil for a snapshot that copied
+	// the sets instead, or was read in full.
+	parent  *entrySnapshot
+	touched map[string]bool
+	depth   int
 }
 
 // cachedEntry is a stored entry plus its API form and parsed SPIFFE ID,

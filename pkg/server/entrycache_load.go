@@ -87,29 +87,83 @@ func (s *entrySnapshot) withChanges(rev int64, ids []string, changed []*datastor
 			byParent.set(parent, list)
 		}
 	}
-	return &entrySnapshot{
+	next := &entrySnapshot{
 		revision: rev,
 		byID:     byID.done(),
 		byParent: byParent.done(),
-		agents:   s.untouchedSets(touched),
-	}, touched
+		agents:   make(map[string]*authorizedSet),
+	}
+	if s.depth+1 < maxInheritDepth {
+		// The sets of s and its ancestors are taken over on first use
+		// (inherited), not copied here: a copy costs one map entry per
+		// agent on every change.
+		next.parent, next.touched, next.depth = s, touched, s.depth+1
+	} else {
+		next.agents = s.untouchedSets(touched)
+	}
+	return next, touched
 }
 
-// untouchedSets returns the memoised authorized sets that do not depend on
-// the entries of any of the touched parent IDs. A set is computed from the
-// entry lists of its parents only (see authorizedSet.parents), so with
-// those lists unchanged it is the set the next snapshot would compute;
-// carrying it over also keeps its built responses.
+// maxInheritDepth bounds the chain of snapshots whose memoised sets a
+// snapshot inherits on first use (entrySnapshot.inherited): at the bound
+// the new snapshot copies the sets that carry over instead and starts a
+// new chain, so that old snapshots are released.
+const maxInheritDepth = 8
+
+// untouchedSets returns the memoised authorized sets of s and of the
+// snapshots it inherits from that do not depend on the entries of any of
+// the touched parent IDs, nor on those changed since they were memoised.
+// A set is computed from the entry lists of its parents only (see
+// authorizedSet.parents), so with those lists unchanged it is the set the
+// next snapshot would compute; carrying it over also keeps its built
+// responses.
 func (s *entrySnapshot) untouchedSets(touched map[string]bool) map[string]*authorizedSet {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]*authorizedSet, len(s.agents))
-	for agent, set := range s.agents {
-		if !dependsOnAny(set, touched) {
-			out[agent] = set
+	out := make(map[string]*authorizedSet)
+	changed := []map[string]bool{touched}
+	for cur := s; cur != nil; cur = cur.parent {
+		cur.mu.Lock()
+		for agent, set := range cur.agents {
+			if _, seen := out[agent]; !seen && !dependsOnAnyOf(set, changed) {
+				out[agent] = set
+			}
 		}
+		cur.mu.Unlock()
+		changed = append(changed, cur.touched)
 	}
 	return out
+}
+
+// inherited returns the set memoised for the agent by the nearest
+// snapshot s inherits from that holds one, when the entry lists it was
+// computed from did not change since; nil when none holds one or it is
+// out of date.
+func (s *entrySnapshot) inherited(agentID string) *authorizedSet {
+	var changed []map[string]bool
+	for cur := s; cur.parent != nil; cur = cur.parent {
+		changed = append(changed, cur.touched)
+		p := cur.parent
+		p.mu.Lock()
+		set := p.agents[agentID]
+		p.mu.Unlock()
+		if set != nil {
+			if dependsOnAnyOf(set, changed) {
+				return nil
+			}
+			return set
+		}
+	}
+	return nil
+}
+
+// dependsOnAnyOf reports whether set was computed from the entry list of
+// a parent in any of the sets.
+func dependsOnAnyOf(set *authorizedSet, sets []map[string]bool) bool {
+	for _, parents := range sets {
+		if dependsOnAny(set, parents) {
+			return true
+		}
+	}
+	return false
 }
 
 // dependsOnAny reports whether set was computed from the entry list of any
