@@ -85,8 +85,7 @@ func (r *waiters) wake(keys iter.Seq[string]) int {
 	n := 0
 	for k := range keys {
 		for w := range r.byKey[k] {
-			r.remove(w)
-			close(w.ch)
+			r.fire(w)
 			n++
 		}
 	}
@@ -100,11 +99,16 @@ func (r *waiters) wakeAll() int {
 	defer r.mu.Unlock()
 	n := 0
 	for w := range r.all {
-		r.remove(w)
-		close(w.ch)
+		r.fire(w)
 		n++
 	}
 	return n
+}
+
+// fire removes a registered waiter and wakes it; the caller holds r.mu.
+func (r *waiters) fire(w *waiter) {
+	r.remove(w)
+	close(w.ch)
 }
 
 // len returns the number of registered waiters.
