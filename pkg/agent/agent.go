@@ -149,6 +149,13 @@ type Agent struct {
 	// bundlesChanged (size one) wakes the main loop to fetch the bundles
 	// at once after the server announced that they changed.
 	bundlesChanged chan struct{}
+	// bundlesAnnounced is set while the server's entry syncs carry a
+	// bundles digest: it then announces every bundle change, and the
+	// bundle poll is only a safety net (bundlePollPeriods).
+	bundlesAnnounced atomic.Bool
+	// bundleFollowUntil (Unix nanoseconds) ends the short bundle poll that
+	// follows an announced change (bundlePoll.follow).
+	bundleFollowUntil atomic.Int64
 	// denied (size one) hands the main loop the error of an entry sync the
 	// server kept denying, for it to attest again.
 	denied chan error
@@ -167,7 +174,10 @@ type Agent struct {
 	// then re-attests at half life instead of calling RenewAgent.
 	reattestable    bool
 	lastBundleFetch time.Time
-	federated       map[spiffeid.TrustDomain]*spiffebundle.Bundle
+	// bundlePoll are the bundle poll periods (defaultBundlePoll; tests
+	// shorten them).
+	bundlePoll bundlePollPeriods
+	federated  map[spiffeid.TrustDomain]*spiffebundle.Bundle
 }
 
 // New validates cfg, fills defaults and prepares the data directory. It does
@@ -244,6 +254,7 @@ func New(cfg Config) (*Agent, error) {
 		entriesChanged: make(chan struct{}, 1),
 		bundlesChanged: make(chan struct{}, 1),
 		denied:         make(chan error, 1),
+		bundlePoll:     defaultBundlePoll,
 	}
 	a.cache = cache.New(cache.Config{Clock: cfg.Clock, Log: cfg.Log, JWTMinter: jwtMinter{a: a},
 		JWTSVIDCacheMaxSize: cfg.JWTSVIDCacheMaxSize, X509SVIDCacheMaxSize: cfg.X509SVIDCacheMaxSize})

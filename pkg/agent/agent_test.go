@@ -85,6 +85,12 @@ func start(t testing.TB, clk *testclock.Clock, cfg agent.Config) *harness {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	return startAgent(t, clk, a)
+}
+
+// startAgent runs a until the test ends.
+func startAgent(t testing.TB, clk *testclock.Clock, a *agent.Agent) *harness {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{t: t, clk: clk, agent: a, done: make(chan error, 1), stop: cancel}
 	go func() { h.done <- a.Run(ctx) }()

@@ -14,14 +14,55 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// bundleRefreshInterval is how often the bundles are fetched at most. CA
-// rotation publishes a next authority at half of the CA's lifetime, long
-// before it signs anything, so polling every 5 s (SPIRE's agent sync period)
-// is ample and keeps an idle agent's traffic to one small call per 5 s. An
-// svidkit server also announces every change of the agent's bundles on the
-// held entry sync, and the agent then fetches at once (a.bundlesChanged):
-// the poll is the safety net, and the only way against a SPIRE server.
-const bundleRefreshInterval = 5 * time.Second
+// bundlePollPeriods are how often the agent fetches its bundles.
+type bundlePollPeriods struct {
+	// poll is the period against a server that does not announce bundle
+	// changes (SPIRE).
+	poll time.Duration
+	// announced is the period while the server announces them.
+	announced time.Duration
+	// follow is how long after an announced change the agent still polls
+	// every poll period.
+	follow time.Duration
+}
+
+// defaultBundlePoll are the agent's bundle poll periods.
+//
+// Against a SPIRE server the agent polls every 5 s (SPIRE's agent sync
+// period): CA rotation publishes a next authority at half of the CA's
+// lifetime, long before it signs anything, so that is ample.
+//
+// An svidkit server announces bundle changes: every held entry sync
+// carries the digest of the agent's bundles and ends when they change, and
+// every answer (at the latest when the hold times out) is compared with
+// the last digest, so the agent fetches at once when they change. The poll
+// is then only a safety net, every 5 minutes; polling every 5 s made
+// 10,000 idle agents send a server 2,000 GetBundle calls per second for
+// nothing. For a minute after an announced change the agent still polls
+// every 5 s: with several servers its fetch may reach one that has not yet
+// loaded the change the announcing server saw, and the next announcement
+// carries the same digest.
+var defaultBundlePoll = bundlePollPeriods{
+	poll:      5 * time.Second,
+	announced: 5 * time.Minute,
+	follow:    time.Minute,
+}
+
+// bundleRefreshPeriod is the bundle poll period at now: short against a
+// server that does not announce bundle changes and for a while after an
+// announced change, long otherwise.
+func (a *Agent) bundleRefreshPeriod(now time.Time) time.Duration {
+	if a.bundlesAnnounced.Load() && now.UnixNano() > a.bundleFollowUntil.Load() {
+		return a.bundlePoll.announced
+	}
+	return a.bundlePoll.poll
+}
+
+// followBundleChange keeps the bundle poll short for bundlePoll.follow
+// after the server announced a bundle change at now.
+func (a *Agent) followBundleChange(now time.Time) {
+	a.bundleFollowUntil.Store(now.Add(a.bundlePoll.follow).UnixNano())
+}
 
 // bundleFromProto converts an API bundle; tainted authorities are kept, as
 // SVIDs they signed may still need verifying until they are removed.
@@ -69,10 +110,10 @@ func (a *Agent) applyBundle(b *spiffebundle.Bundle) error {
 }
 
 // refreshBundles fetches the own and federated bundles at most once per
-// bundleRefreshInterval and applies those that changed.
+// bundle poll period (bundleRefreshPeriod) and applies those that changed.
 func (a *Agent) refreshBundles(ctx context.Context) error {
 	now := time.Now()
-	if now.Sub(a.lastBundleFetch) < bundleRefreshInterval {
+	if now.Sub(a.lastBundleFetch) < a.bundleRefreshPeriod(now) {
 		return nil
 	}
 	conn, err := a.client()
@@ -80,6 +121,7 @@ func (a *Agent) refreshBundles(ctx context.Context) error {
 		return err
 	}
 	client := bundlev1.NewBundleClient(conn)
+	a.metrics.bundleFetches.Inc()
 	pb, err := client.GetBundle(ctx, &bundlev1.GetBundleRequest{})
 	if err != nil {
 		return fmt.Errorf("get bundle: %w", err)

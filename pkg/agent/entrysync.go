@@ -96,12 +96,14 @@ func (a *Agent) runEntrySync(ctx context.Context) {
 				// entries naming foreign trust domains.
 				if bundles != "" {
 					a.metrics.bundlePushes.Inc()
+					a.followBundleChange(time.Now())
 				}
 				signal(a.bundlesChanged)
 			}
 			if next.bundles != "" {
 				bundles = next.bundles
 			}
+			a.bundlesAnnounced.Store(next.bundles != "")
 			waitOn = next
 			if waitOn.entries == "" {
 				delay = a.cfg.SyncInterval // the server does not hold calls: poll

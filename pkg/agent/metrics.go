@@ -9,16 +9,17 @@ import (
 // metrics are the agent's Prometheus metrics. With a nil Registerer they
 // are still updated but never exported.
 type metrics struct {
-	syncDuration prometheus.Histogram
-	syncErrors   prometheus.Counter
-	entrySyncs   prometheus.Counter
-	entries      prometheus.Gauge
-	minted       prometheus.Counter
-	svids        prometheus.Gauge
-	evicted      prometheus.Counter
-	renewals     prometheus.Counter
-	attestations prometheus.Counter
-	bundlePushes prometheus.Counter
+	syncDuration  prometheus.Histogram
+	syncErrors    prometheus.Counter
+	entrySyncs    prometheus.Counter
+	entries       prometheus.Gauge
+	minted        prometheus.Counter
+	svids         prometheus.Gauge
+	evicted       prometheus.Counter
+	renewals      prometheus.Counter
+	attestations  prometheus.Counter
+	bundlePushes  prometheus.Counter
+	bundleFetches prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -64,11 +65,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "svidkit_agent_bundle_pushes_total",
 			Help: "Bundle changes the server announced on the entry sync, each fetched at once rather than at the next bundle poll.",
 		}),
+		bundleFetches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "svidkit_agent_bundle_fetches_total",
+			Help: "GetBundle calls made (polls and fetches after an announced change).",
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.syncDuration, m.syncErrors, m.entrySyncs, m.entries, m.minted, m.svids, m.evicted, m.renewals, m.attestations, m.bundlePushes} {
+	for _, c := range []prometheus.Collector{m.syncDuration, m.syncErrors, m.entrySyncs, m.entries, m.minted, m.svids, m.evicted, m.renewals, m.attestations, m.bundlePushes, m.bundleFetches} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
