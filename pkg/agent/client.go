@@ -105,7 +105,12 @@ func (a *Agent) dial(mtls, insecure bool) (*grpc.ClientConn, error) {
 		grpc.WithKeepaliveParams(keepaliveParams()),
 		grpc.WithDisableServiceConfig(),
 		grpc.WithDefaultServiceConfig(loadBalancing),
-		grpc.WithConnectParams(reconnectBackoff()))
+		grpc.WithConnectParams(reconnectBackoff()),
+		// TLS buffers a whole record below gRPC's framer, so its 32 KiB
+		// read buffer only copied; the write buffer is taken from a pool
+		// while writing (a node's connection is mostly idle).
+		grpc.WithReadBufferSize(0),
+		grpc.WithSharedWriteBuffer(true))
 	if err != nil {
 		return nil, fmt.Errorf("dial server %q: %w", a.cfg.ServerAddress, err)
 	}
