@@ -12,7 +12,9 @@ import (
 // svidkit_cpuprofile writes its CPU profile to, from start to exit. The
 // shipped binary is built without the tag and has no such switch; the
 // out-of-process benchmarks (internal/e2e) use it to profile the real
-// daemon under load.
+// daemon under load. A shipped server profiles through its configuration
+// instead (profiling_enabled and profiling_port: package profiling); a CPU
+// profile is one per process, so the two exclude each other.
 const cpuProfileEnv = "SVIDKIT_CPUPROFILE"
 
 // startCPUProfile starts profiling to $SVIDKIT_CPUPROFILE when it is set

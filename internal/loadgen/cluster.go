@@ -37,6 +37,9 @@ type ClusterConfig struct {
 	// Postgres is the connection string of the servers' shared database;
 	// empty runs one server on SQLite.
 	Postgres string
+	// ProfilingPort, when not 0, has server i serve Go's pprof endpoints
+	// on 127.0.0.1:ProfilingPort+i (profiling_enabled, profiling_port).
+	ProfilingPort int
 }
 
 // Cluster is running servers, the Targets of a load run.
@@ -105,6 +108,9 @@ func startServer(ctx context.Context, cfg ClusterConfig, i int) (Target, *server
 		sc.DataStore = config.DataStore{DatabaseType: config.DatabasePostgres, ConnectionString: cfg.Postgres}
 	}
 	sc.Health = config.Health{ListenerEnabled: true, BindAddress: "127.0.0.1", BindPort: healthPort, LivePath: "/live", ReadyPath: "/ready"}
+	if cfg.ProfilingPort != 0 {
+		sc.Profiling = config.Profiling{Enabled: true, Port: cfg.ProfilingPort + i}
+	}
 	hcl, err := testenv.ServerHCL(sc)
 	if err != nil {
 		return Target{}, nil, fmt.Errorf("loadgen: %s: %w", name, err)

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/svidkit/svidkit/pkg/config"
@@ -10,8 +11,8 @@ import (
 // ServerHCL renders cfg as a server configuration file, for tests that run
 // the svidkit-server binary with the settings an in-process server gets.
 // It renders what Layout.ServerConfig sets, the log level, the federation
-// block, a disabled attestation rate limit and the health listener, and
-// refuses other node attestors and notifiers rather than leave them out.
+// block, a disabled attestation rate limit, profiling and the health
+// listener, and refuses other node attestors and notifiers rather than leave them out.
 func ServerHCL(cfg *config.Server) (string, error) {
 	if cfg.K8sPSAT != nil || cfg.K8sBundle != nil {
 		return "", fmt.Errorf("testenv: server HCL: k8s_psat and k8sbundle are not rendered")
@@ -27,6 +28,7 @@ func ServerHCL(cfg *config.Server) (string, error) {
 	if err := writeFederation(&b, cfg.Federation); err != nil {
 		return "", err
 	}
+	writeProfiling(&b, cfg.Profiling)
 	fmt.Fprintf(&b, "}\n\n")
 	fmt.Fprintf(&b, "plugins {\n")
 	fmt.Fprintf(&b, "  DataStore \"sql\" {\n    plugin_data {\n      database_type = %q\n      connection_string = %q\n    }\n  }\n",
@@ -50,8 +52,8 @@ func ServerHCL(cfg *config.Server) (string, error) {
 
 // AgentHCL renders cfg as an agent configuration file, for tests that run
 // the svidkit-agent binary with the settings an in-process agent gets. It
-// renders what Layout.AgentConfig sets, the log level and the health
-// listener, and refuses the k8s attestors rather than leave them out.
+// renders what Layout.AgentConfig sets, the log level, profiling and the
+// health listener, and refuses the k8s attestors rather than leave them out.
 func AgentHCL(cfg *config.Agent) (string, error) {
 	if cfg.NodeAttestor != config.NodeAttestorJoinToken || cfg.K8s != nil {
 		return "", fmt.Errorf("testenv: agent HCL: only join_token and unix attestation are rendered")
@@ -71,6 +73,7 @@ func AgentHCL(cfg *config.Agent) (string, error) {
 	if cfg.X509SVIDCacheMaxSize != 0 {
 		fmt.Fprintf(&b, "  x509_svid_cache_max_size = %d\n", cfg.X509SVIDCacheMaxSize)
 	}
+	writeProfiling(&b, cfg.Profiling)
 	fmt.Fprintf(&b, "}\n\nplugins {\n  NodeAttestor %q {\n    plugin_data {}\n  }\n", cfg.NodeAttestor)
 	switch cfg.KeyManager.Name {
 	case "disk":
@@ -93,4 +96,25 @@ func writeHealth(b *strings.Builder, h config.Health) {
 	}
 	fmt.Fprintf(b, "\nhealth_checks {\n  listener_enabled = true\n  bind_address = %q\n  bind_port = %d\n  live_path = %q\n  ready_path = %q\n}\n",
 		h.BindAddress, h.BindPort, h.LivePath, h.ReadyPath)
+}
+
+// writeProfiling renders the profiling keys of a server or agent block
+// that are set.
+func writeProfiling(b *strings.Builder, p config.Profiling) {
+	if p.Enabled {
+		fmt.Fprintf(b, "  profiling_enabled = true\n")
+	}
+	if p.Port != 0 {
+		fmt.Fprintf(b, "  profiling_port = %d\n", p.Port)
+	}
+	if p.Freq != 0 {
+		fmt.Fprintf(b, "  profiling_freq = %d\n", p.Freq)
+	}
+	if len(p.Names) > 0 {
+		quoted := make([]string, len(p.Names))
+		for i, n := range p.Names {
+			quoted[i] = strconv.Quote(n)
+		}
+		fmt.Fprintf(b, "  profiling_names = [%s]\n", strings.Join(quoted, ", "))
+	}
 }

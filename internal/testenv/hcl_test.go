@@ -63,6 +63,16 @@ func TestHCLRoundTrip(t *testing.T) {
 				Profile: config.ProfileHTTPSWeb, ServingCertFile: &config.ServingCertFile{CertFilePath: "/c.pem", KeyFilePath: "/k.pem", FileSyncInterval: time.Hour}}}
 			roundTrip(t, cfg, testenv.ServerHCL, config.ParseServer)
 		}},
+		{"server with profiling", func(t *testing.T) {
+			cfg := server(false)
+			cfg.Profiling = config.Profiling{Enabled: true, Port: 6060, Freq: 10, Names: []string{"heap", "cpu"}}
+			roundTrip(t, cfg, testenv.ServerHCL, config.ParseServer)
+		}},
+		{"agent with profiling", func(t *testing.T) {
+			cfg := agent("")
+			cfg.Profiling = config.Profiling{Enabled: true, Port: 6061}
+			roundTrip(t, cfg, testenv.AgentHCL, config.ParseAgent)
+		}},
 		{"agent restarting", func(t *testing.T) { roundTrip(t, agent(""), testenv.AgentHCL, config.ParseAgent) }},
 		{"agent with join token", func(t *testing.T) { roundTrip(t, agent("tok"), testenv.AgentHCL, config.ParseAgent) }},
 		{"agent with a JWT-SVID cache size", func(t *testing.T) {

@@ -1,7 +1,7 @@
 // Package agentd assembles the svidkit agent daemon from its configuration:
 // the agent core (attestation, sync, minting), the Workload API on a Unix
-// socket with the configured workload attestors (unix, k8s), and the
-// health/metrics listener.
+// socket with the configured workload attestors (unix, k8s), the
+// health/metrics listener and profiling (package profiling).
 package agentd
 
 import (
@@ -17,6 +17,7 @@ import (
 	"github.com/svidkit/svidkit/pkg/agent/workloadapi"
 	"github.com/svidkit/svidkit/pkg/config"
 	"github.com/svidkit/svidkit/pkg/health"
+	"github.com/svidkit/svidkit/pkg/profiling"
 	"github.com/svidkit/svidkit/pkg/sds"
 	"github.com/svidkit/svidkit/pkg/taskrun"
 	"github.com/svidkit/svidkit/pkg/unixsock"
@@ -143,6 +144,7 @@ func Run(ctx context.Context, cfg *config.Agent, opts Options) error {
 		})
 		tasks = append(tasks, taskrun.Task{Name: "prometheus", Run: ms.Run})
 	}
+	tasks = append(tasks, profiling.Tasks(cfg.Profiling.Runtime(cfg.DataDir, "agent", log.With("subsystem", "profiling")))...)
 	log.Info("agent starting", "trust_domain", cfg.TrustDomain.Name(),
 		"server_address", cfg.ServerAddress, "server_port", cfg.ServerPort)
 	err = taskrun.Run(ctx, tasks...)

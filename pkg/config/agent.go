@@ -80,6 +80,8 @@ type Agent struct {
 	// first (SPIRE's x509_svid_cache_max_size, a soft limit); 0 means
 	// SPIRE's default, 1,000.
 	X509SVIDCacheMaxSize int
+	// Profiling is the profiling_* keys of the agent block (profiling.go).
+	Profiling Profiling
 }
 
 // SDS holds the SDS resource names and validator choice; empty names mean

@@ -9,8 +9,7 @@ import (
 var agentUnsupported = setOf("retry_bootstrap", "workload_x509_svid_key_type",
 	"authorized_delegates", "experimental", "allowed_foreign_jwt_claims",
 	"allow_unauthenticated_verifiers", "availability_target",
-	"log_file", "log_source_location", "profiling_enabled",
-	"profiling_port", "profiling_freq", "profiling_names", "rebootstrap_mode", "rebootstrap_delay",
+	"log_file", "log_source_location", "rebootstrap_mode", "rebootstrap_delay",
 	"require_pq_kem", "trust_bundle_unix_socket", "sync_interval", "use_sync_authorized_entries")
 
 // DecodeAgent decodes an agent configuration without the final Validate,
@@ -46,7 +45,7 @@ func DecodeAgent(name string, data []byte) (*Agent, []string, error) {
 }
 
 func (d *decoder) agentBlock(a *Agent, body *ast.ObjectList) {
-	d.Block(AgentBlock, body, map[string]hcldecode.Field{
+	d.Block(AgentBlock, body, d.withProfiling(&a.Profiling, map[string]hcldecode.Field{
 		"data_dir":            d.String(&a.DataDir),
 		"log_level":           d.String(&a.LogLevel),
 		"log_format":          d.String(&a.LogFormat),
@@ -79,7 +78,8 @@ func (d *decoder) agentBlock(a *Agent, body *ast.ObjectList) {
 				d.Errorf(it.Pos(), "x509_svid_cache_max_size: want a positive number, or 0 for the default, got %d", a.X509SVIDCacheMaxSize)
 			}
 		},
-	}, agentUnsupported)
+	}), agentUnsupported)
+	d.checkProfiling(AgentBlock, &a.Profiling)
 }
 
 // sdsBlock decodes SPIRE's agent { sds { ... } } block.

@@ -80,6 +80,9 @@ type Server struct {
 	Health Health
 	// Telemetry says where Prometheus metrics are served.
 	Telemetry Telemetry
+	// Profiling is the profiling_* keys of the server block
+	// (profiling.go).
+	Profiling Profiling
 }
 
 // Subject is the CA certificate subject (the ca_subject block).

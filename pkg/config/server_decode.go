@@ -12,7 +12,7 @@ import (
 // serverUnsupported lists server block keys SPIRE has that svidkit does not.
 var serverUnsupported = setOf("admin_ids", "audit_log_enabled", "cache_reload_interval",
 	"prune_events_older_than", "event_timeout", "experimental", "log_file",
-	"log_source_location", "profiling_enabled", "profiling_port", "profiling_freq", "profiling_names",
+	"log_source_location",
 	"use_legacy_downstream_x509_ca_ttl", "exclude_sn_from_ca_subject",
 	"omit_x509svid_uid", "allow_unsafe_ids", "ca_key_manager_key_type")
 
@@ -59,7 +59,7 @@ func (d *decoder) serverBlock(s *Server, body *ast.ObjectList) {
 		socketSet, legacyUDS bool
 		udsPath              string
 	)
-	d.Block(ServerBlock, body, map[string]hcldecode.Field{
+	d.Block(ServerBlock, body, d.withProfiling(&s.Profiling, map[string]hcldecode.Field{
 		"bind_address": d.String(&s.BindAddress),
 		"bind_port":    d.Int(&s.BindPort),
 		"socket_path": func(it *ast.ObjectItem) {
@@ -113,7 +113,8 @@ func (d *decoder) serverBlock(s *Server, body *ast.ObjectList) {
 		},
 		// OIDC discovery endpoint (server_oidc.go).
 		"oidc_discovery": d.oidcDiscovery(s),
-	}, serverUnsupported)
+	}), serverUnsupported)
+	d.checkProfiling(ServerBlock, &s.Profiling)
 	switch {
 	case x509Set:
 		s.DefaultX509SVIDTTL = x509TTL

@@ -2,8 +2,8 @@
 // datastore, CA, node attestors (join_token built in, k8s_psat), the
 // spire-api-sdk APIs, the k8sbundle notifier, the Kubernetes registrar,
 // federation (the bundle
-// endpoint and the foreign bundle manager), and the health/metrics
-// listener. It
+// endpoint and the foreign bundle manager), the health/metrics
+// listener and profiling (package profiling). It
 // owns their lifetimes: everything stops when the context ends (SIGTERM) or
 // when one part fails.
 package serverd
@@ -24,6 +24,7 @@ import (
 
 	"github.com/svidkit/svidkit/pkg/config"
 	"github.com/svidkit/svidkit/pkg/health"
+	"github.com/svidkit/svidkit/pkg/profiling"
 	"github.com/svidkit/svidkit/pkg/server"
 	"github.com/svidkit/svidkit/pkg/server/ca"
 	"github.com/svidkit/svidkit/pkg/server/datastore"
@@ -196,6 +197,7 @@ func Run(ctx context.Context, cfg *config.Server, opts Options) error {
 		})
 		tasks = append(tasks, taskrun.Task{Name: "prometheus", Run: ms.Run})
 	}
+	tasks = append(tasks, profiling.Tasks(cfg.Profiling.Runtime(cfg.DataDir, "server", log.With("subsystem", "profiling")))...)
 	log.Info("server starting", "trust_domain", cfg.TrustDomain.Name(),
 		"bind_address", cfg.BindAddress, "bind_port", cfg.BindPort, "socket_path", cfg.SocketPath)
 	err = taskrun.Run(ctx, tasks...)

@@ -40,6 +40,7 @@ func main() {
 	flag.BoolVar(&o.cfg.Rotation, "rotation", false, "wait for every agent to rotate every SVID once (up to -svid-ttl)")
 	flag.IntVar(&o.cfg.StartConcurrency, "start-concurrency", 64, "agents attesting at once")
 	flag.StringVar(&o.dir, "dir", "", "state directory (default: a new temporary one, removed at the end)")
+	flag.IntVar(&o.profilingPort, "profiling-port", 0, "serve server i's pprof endpoints on 127.0.0.1:<port+i> (0: none), for curl .../debug/pprof/heap under load")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -52,7 +53,9 @@ func main() {
 type options struct {
 	db, bin, dir string
 	servers      int
-	cfg          loadgen.Config
+	// profilingPort is ClusterConfig.ProfilingPort.
+	profilingPort int
+	cfg           loadgen.Config
 }
 
 func run(ctx context.Context, o options) (err error) {
@@ -72,7 +75,7 @@ func run(ctx context.Context, o options) (err error) {
 		}
 	}
 	td := spiffeid.RequireTrustDomainFromString("loadgen.test")
-	cc := loadgen.ClusterConfig{Binary: o.bin, Dir: o.dir, TrustDomain: td, Servers: o.servers}
+	cc := loadgen.ClusterConfig{Binary: o.bin, Dir: o.dir, TrustDomain: td, Servers: o.servers, ProfilingPort: o.profilingPort}
 	switch o.db {
 	case "sqlite":
 	case "postgres":

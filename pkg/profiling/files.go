@@ -1,0 +1,49 @@
+package profiling
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+)
+
+// makePrivateDir creates dir 0700, or makes an existing one 0700: profiles
+// show the daemon's memory, so only its user may read them.
+func makePrivateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create profile directory: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("restrict profile directory: %w", err)
+	}
+	return nil
+}
+
+// createPrivate creates path anew with mode 0600: a file left there before
+// is removed first, so that its mode does not carry over.
+func createPrivate(path string) (*os.File, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+}
+
+// writeFile writes a file with write into tmp and renames it to final.
+func writeFile(tmp, final string, write func(io.Writer) error) error {
+	f, err := createPrivate(tmp)
+	if err != nil {
+		return err
+	}
+	err = write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, final)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
