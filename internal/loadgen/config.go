@@ -61,6 +61,9 @@ type Config struct {
 	// RunID prefixes tokens and entry paths, so runs against one database
 	// do not collide. Default: the start time.
 	RunID string
+	// ProberCPUs, when set, pins the prober process (which times
+	// propagation away from the simulated agents) to these CPUs.
+	ProberCPUs []int
 	// Log receives progress messages; nil discards them.
 	Log *slog.Logger
 }

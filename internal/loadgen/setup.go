@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -20,6 +21,10 @@ const setupWorkers = 8
 
 // token returns agent i's join token.
 func (r *runner) token(i int) string { return r.cfg.RunID + "-" + strconv.Itoa(i) }
+
+// probeToken returns the join token of the probe agent attached to
+// server i; probe agents run in the prober process.
+func (r *runner) probeToken(i int) string { return r.cfg.RunID + "-probe-" + strconv.Itoa(i) }
 
 // trustBundle returns the union of the servers' X.509 authorities: with
 // several servers each publishes its own into the shared bundle.
@@ -39,8 +44,8 @@ func (r *runner) trustBundle(ctx context.Context) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
-// setup creates every agent's join token and its entries, spreading the
-// admin calls over the servers.
+// setup creates every agent's join token and its entries, and the probe
+// agents' tokens, spreading the admin calls over the servers.
 func (r *runner) setup(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(setupWorkers)
@@ -48,6 +53,9 @@ func (r *runner) setup(ctx context.Context) error {
 		g.Go(func() error {
 			return r.admins[i%len(r.admins)].createToken(gctx, r.token(i), tokenTTL)
 		})
+	}
+	for i, a := range r.admins {
+		g.Go(func() error { return a.createToken(gctx, r.probeToken(i), tokenTTL) })
 	}
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("setup: %w", err)
@@ -88,4 +96,22 @@ func (r *runner) setup(ctx context.Context) error {
 		return fmt.Errorf("setup: %w", err)
 	}
 	return nil
+}
+
+// proberSetup is what the prober process needs to run the probe agents.
+func (r *runner) proberSetup(bundle []*x509.Certificate) proberSetup {
+	s := proberSetup{
+		TrustDomain: r.cfg.TrustDomain.Name(),
+		DataDir:     filepath.Join(r.cfg.DataDir, "prober"),
+		RunID:       r.cfg.RunID,
+		X509SVIDTTL: r.cfg.X509SVIDTTL,
+	}
+	for _, c := range bundle {
+		s.Bundle = append(s.Bundle, c.Raw)
+	}
+	for i, t := range r.cfg.Servers {
+		s.Servers = append(s.Servers, proberServer{Name: t.Name, Address: t.Address, AdminSocket: t.AdminSocket})
+		s.Tokens = append(s.Tokens, r.probeToken(i))
+	}
+	return s
 }
