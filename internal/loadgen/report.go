@@ -93,7 +93,7 @@ func (r *Report) Write(w io.Writer) {
 			fmt.Fprintf(w, "server %s: RSS %.1f MiB (peak %.1f MiB)\n", s.Name, s.RSSMiB, s.PeakMiB)
 		}
 	}
-	fmt.Fprintf(w, "probes: timed in a separate process with %d probe agents of its own (1 per server, not counted above): RSS %.1f MiB (peak %.1f MiB)\n",
+	fmt.Fprintf(w, "probes: timed by a separate process with its own %d probe agent(s), 1 per server, not counted above: RSS %.1f MiB (peak %.1f MiB)\n",
 		r.ProbeAgents, r.Prober.RSSMiB, r.Prober.PeakMiB)
 	fmt.Fprintf(w, "loadgen: RSS %.1f MiB (peak %.1f MiB), %d goroutines\n", r.Self.RSSMiB, r.Self.PeakMiB, r.Goroutines)
 }
