@@ -40,42 +40,69 @@ type proberProc struct {
 	stderr  *tailWriter
 }
 
-// startProber starts the prober process, optionally pinned to cpus, sends
-// it setup and returns once its probe agents attested.
-func startProber(ctx context.Context, setup proberSetup, cpus []int) (*proberProc, error) {
+// proberCommand is this program re-executed as the prober.
+func proberCommand() (*exec.Cmd, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, fmt.Errorf("prober: own executable: %w", err)
+		return nil, fmt.Errorf("loadgen: prober: own executable: %w", err)
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), proberEnv+"=1")
-	// The kernel stops the prober if the load generator dies first; it
-	// also exits when its stdin ends.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	p := &proberProc{cmd: cmd, replies: make(chan proberReply, 4), done: make(chan struct{}), stderr: &tailWriter{max: stderrTail}}
-	cmd.Stderr = p.stderr
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		return nil, fmt.Errorf("prober: %w", err)
-	}
-	stdout, err := cmd.StdoutPipe()
+	return cmd, nil
+}
+
+// startProber starts the prober process, optionally pinned to cpus, sends
+// it setup and returns once its probe agents attested.
+func startProber(ctx context.Context, setup proberSetup, cpus []int) (*proberProc, error) {
+	cmd, err := proberCommand()
 	if err != nil {
-		return nil, fmt.Errorf("prober: %w", err)
+		return nil, err
 	}
-	if err := startPinned(cmd, cpus); err != nil {
-		return nil, fmt.Errorf("prober: start: %w", err)
+	return launchProber(ctx, cmd, setup, cpus)
+}
+
+// launchProber starts cmd as the prober, sends it setup and waits for
+// its ready reply; on any failure the process is killed.
+func launchProber(ctx context.Context, cmd *exec.Cmd, setup proberSetup, cpus []int) (*proberProc, error) {
+	p, err := spawnProber(cmd, cpus)
+	if err != nil {
+		return nil, err
 	}
-	p.enc = json.NewEncoder(p.stdin)
-	go p.read(stdout)
 	if err := p.send(proberRequest{Setup: &setup}); err != nil {
-		return nil, errors.Join(err, p.close())
+		p.kill()
+		return nil, err
 	}
 	r, err := p.await(ctx, proberReadyTimeout+10*time.Second, "ready")
 	if err == nil && !r.Ready {
 		err = p.protocolError("setup answered without ready")
 	}
 	if err != nil {
-		return nil, errors.Join(err, p.close())
+		p.kill()
+		return nil, err
 	}
+	return p, nil
+}
+
+// spawnProber starts cmd with pipes for requests and replies.
+func spawnProber(cmd *exec.Cmd, cpus []int) (*proberProc, error) {
+	// The kernel stops the prober if the load generator dies first; it
+	// also exits when its stdin ends.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	p := &proberProc{cmd: cmd, replies: make(chan proberReply, 4), done: make(chan struct{}), stderr: &tailWriter{max: stderrTail}}
+	cmd.Stderr = p.stderr
+	var err error
+	if p.stdin, err = cmd.StdinPipe(); err != nil {
+		return nil, fmt.Errorf("loadgen: prober: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: prober: %w", err)
+	}
+	if err := startPinned(cmd, cpus); err != nil {
+		return nil, fmt.Errorf("loadgen: prober: start: %w", err)
+	}
+	p.enc = json.NewEncoder(p.stdin)
+	go p.read(stdout)
 	return p, nil
 }
 
@@ -192,13 +219,18 @@ func (p *proberProc) close() error {
 	select {
 	case <-p.done:
 	case <-t.C:
-		_ = p.cmd.Process.Kill()
-		<-p.done
+		p.kill()
 	}
 	if err != nil {
 		return fmt.Errorf("loadgen: prober (pid %d): close stdin: %w", p.pid(), err)
 	}
 	return nil
+}
+
+// kill stops the prober at once and waits for its end.
+func (p *proberProc) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
 }
 
 // tailWriter keeps the last max bytes written to it.
