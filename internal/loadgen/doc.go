@@ -17,7 +17,7 @@
 // deleting entries at a set rate, and optionally one full SVID rotation.
 //
 // Propagation probes run in a prober process of their own (this program
-// re-executed, see MaybeRunProber) with one probe agent per server, so
+// re-executed, see MaybeRunProber) with probe agents of its own, so
 // that the fleet's heap, garbage collections and scheduler do not weigh
 // on their timings: in a deployment every agent has its own machine.
 package loadgen

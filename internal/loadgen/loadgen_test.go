@@ -15,7 +15,7 @@ import (
 // TestRunCountsAreTrue runs a small load (20 agents x 2 entries, probes,
 // churn and one rotation) against a real server and checks the report
 // against the server's own state: every agent (and the prober process's
-// one probe agent) attested once, every entry is still there and every
+// two probe agents) attested once, every entry is still there and every
 // probe entry gone, and the SVIDs the servers say they signed are the
 // SVIDs the simulated workloads and the prober's workloads received.
 func TestRunCountsAreTrue(t *testing.T) {
@@ -35,6 +35,8 @@ func TestRunCountsAreTrue(t *testing.T) {
 		ChurnRate:       20,
 		Rotation:        true,
 		DataDir:         t.TempDir(),
+		// Two probe agents, so that each probe picks one.
+		ProbeAgentsPerServer: 2,
 	})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -66,9 +68,9 @@ func TestRunCountsAreTrue(t *testing.T) {
 		got, want float64
 	}{
 		{"attestations reported", float64(rep.Attestations), agents},
-		{"probe agents reported (1 per server)", float64(rep.ProbeAgents), 1},
-		{"agents in the store (probe agent included)", float64(len(nodes)), agents + 1},
-		{"agent SVIDs signed (probe agent included)", agentSigned, agents + 1},
+		{"probe agents reported", float64(rep.ProbeAgents), 2},
+		{"agents in the store (probe agents included)", float64(len(nodes)), agents + 2},
+		{"agent SVIDs signed (probe agents included)", agentSigned, agents + 2},
 		{"entries in the store (probe entries deleted)", float64(stored), agents * entries},
 		{"agents rotated", float64(rep.Rotated), agents},
 		{"agents failed", float64(rep.FailedAgents), 0},

@@ -141,15 +141,15 @@ func recvErr(ch <-chan error) error {
 	}
 }
 
-// startProbeAgents dials the servers' admin sockets and runs one probe
-// agent per server until stop, returning once each attested.
+// startProbeAgents dials the servers' admin sockets and runs a probe
+// agent per token until stop, returning once each attested.
 func startProbeAgents(ctx context.Context, s proberSetup) (*prober, func(), error) {
 	td, err := spiffeid.TrustDomainFromString(s.TrustDomain)
 	if err != nil {
 		return nil, nil, fmt.Errorf("setup: trust domain: %w", err)
 	}
-	if len(s.Servers) == 0 || len(s.Tokens) != len(s.Servers) {
-		return nil, nil, fmt.Errorf("setup: %d servers and %d tokens: want one token per server, at least one", len(s.Servers), len(s.Tokens))
+	if len(s.Servers) == 0 || len(s.Tokens) < len(s.Servers) {
+		return nil, nil, fmt.Errorf("setup: %d servers and %d tokens: want at least one server and a token for each", len(s.Servers), len(s.Tokens))
 	}
 	var bundle []*x509.Certificate
 	for i, der := range s.Bundle {
@@ -159,7 +159,7 @@ func startProbeAgents(ctx context.Context, s proberSetup) (*prober, func(), erro
 		}
 		bundle = append(bundle, c)
 	}
-	cfg := Config{TrustDomain: td, Agents: len(s.Servers), X509SVIDTTL: s.X509SVIDTTL, DataDir: s.DataDir, RunID: s.RunID}
+	cfg := Config{TrustDomain: td, Agents: len(s.Tokens), X509SVIDTTL: s.X509SVIDTTL, DataDir: s.DataDir, RunID: s.RunID}
 	var admins []*admin
 	closeAdmins := func() {
 		for _, a := range admins {

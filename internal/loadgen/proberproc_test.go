@@ -28,7 +28,7 @@ func TestProberFailuresAreErrors(t *testing.T) {
 		cmd  func(*testing.T) *exec.Cmd
 		want []string
 	}{
-		{"setup refused", self, []string{"loadgen: prober (pid ", "one token per server"}},
+		{"setup refused", self, []string{"loadgen: prober (pid ", "a token for each"}},
 		{"unreadable reply", script(`read l; echo garbage; exec sleep 60`), []string{"loadgen: prober (pid ", "unreadable reply"}},
 		{"no ready", script(`read l; echo '{"result":{}}'; exec sleep 60`), []string{"loadgen: prober (pid ", "setup answered without ready"}},
 		{"exits", script(`read l; echo boom >&2; exit 3`), []string{"loadgen: prober (pid ", "exited: exit status 3", "stderr: boom"}},

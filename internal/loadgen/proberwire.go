@@ -25,13 +25,13 @@ type proberRequest struct {
 	Stop bool `json:"stop,omitempty"`
 }
 
-// proberSetup is what the prober needs to run its probe agents (one per
-// server, agent i attached to Servers[i]) and its admin clients.
+// proberSetup is what the prober needs to run its probe agents (agent i
+// attached to Servers[i%len(Servers)]) and its admin clients.
 type proberSetup struct {
 	TrustDomain string         `json:"trust_domain"`
 	Servers     []proberServer `json:"servers"`
 	Bundle      [][]byte       `json:"bundle"` // DER X.509 authorities
-	Tokens      []string       `json:"tokens"` // Tokens[i] attests agent i
+	Tokens      []string       `json:"tokens"` // Tokens[i] attests probe agent i
 	DataDir     string         `json:"data_dir"`
 	RunID       string         `json:"run_id"`
 	X509SVIDTTL time.Duration  `json:"x509_svid_ttl"`

@@ -44,7 +44,8 @@ type Report struct {
 	// workloads received (probes' included): the agents' side of
 	// X509Signed.
 	SVIDsReceived int64
-	// ProbeAgents are the prober process's agents, one per server: they
+	// ProbeAgents are the prober process's agents (ProbeAgentsPerServer per
+	// server): they
 	// attested and hold agent SVIDs, but are counted apart from the
 	// simulated agents (Attestations, FailedAgents, Rotated).
 	ProbeAgents int
@@ -93,8 +94,8 @@ func (r *Report) Write(w io.Writer) {
 			fmt.Fprintf(w, "server %s: RSS %.1f MiB (peak %.1f MiB)\n", s.Name, s.RSSMiB, s.PeakMiB)
 		}
 	}
-	fmt.Fprintf(w, "probes: timed by a separate process with its own %d probe agent(s), 1 per server, not counted above: RSS %.1f MiB (peak %.1f MiB)\n",
-		r.ProbeAgents, r.Prober.RSSMiB, r.Prober.PeakMiB)
+	fmt.Fprintf(w, "probes: timed by a separate process with its own %d probe agent(s), %d per server, not counted above: RSS %.1f MiB (peak %.1f MiB)\n",
+		r.ProbeAgents, c.ProbeAgentsPerServer, r.Prober.RSSMiB, r.Prober.PeakMiB)
 	fmt.Fprintf(w, "loadgen: RSS %.1f MiB (peak %.1f MiB), %d goroutines\n", r.Self.RSSMiB, r.Self.PeakMiB, r.Goroutines)
 }
 

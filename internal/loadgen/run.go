@@ -24,7 +24,7 @@ type runner struct {
 // ctx's error.
 //
 // Propagation is timed by a prober process of its own, with its own probe
-// agents (one per server), so that the simulated fleet's heap, garbage
+// agents (Config.ProbeAgentsPerServer per server), so that the simulated fleet's heap, garbage
 // collections and scheduler do not weigh on the figures: Run re-executes
 // this program, which must call MaybeRunProber first (see there).
 func Run(ctx context.Context, cfg Config) (*Report, error) {
@@ -65,7 +65,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	defer func() { _ = r.prober.close() }()
-	cfg.Log.Info("prober started", "pid", r.prober.pid(), "probe_agents", len(cfg.Servers))
+	cfg.Log.Info("prober started", "pid", r.prober.pid(), "probe_agents", r.probeAgents())
 	s1 := r.snap(ctx)
 	rep.Setup = phase("setup", s0, s1)
 
@@ -138,7 +138,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	for _, p := range rep.Phases {
 		rep.SVIDsReceived += p.Probes.Received
 	}
-	rep.ProbeAgents = len(cfg.Servers)
+	rep.ProbeAgents = r.probeAgents()
 	rep.Prober.Name = "prober"
 	rep.Prober.RSSMiB, rep.Prober.PeakMiB, _ = procMemory(r.prober.pid())
 	for _, t := range cfg.Servers {

@@ -22,8 +22,11 @@ const setupWorkers = 8
 // token returns agent i's join token.
 func (r *runner) token(i int) string { return r.cfg.RunID + "-" + strconv.Itoa(i) }
 
-// probeToken returns the join token of the probe agent attached to
-// server i; probe agents run in the prober process.
+// probeAgents is how many probe agents the prober process runs; probe
+// agent i is attached to server i%len(Servers), as fleet agents are.
+func (r *runner) probeAgents() int { return r.cfg.ProbeAgentsPerServer * len(r.cfg.Servers) }
+
+// probeToken returns probe agent i's join token.
 func (r *runner) probeToken(i int) string { return r.cfg.RunID + "-probe-" + strconv.Itoa(i) }
 
 // trustBundle returns the union of the servers' X.509 authorities: with
@@ -54,8 +57,10 @@ func (r *runner) setup(ctx context.Context) error {
 			return r.admins[i%len(r.admins)].createToken(gctx, r.token(i), tokenTTL)
 		})
 	}
-	for i, a := range r.admins {
-		g.Go(func() error { return a.createToken(gctx, r.probeToken(i), tokenTTL) })
+	for i := range r.probeAgents() {
+		g.Go(func() error {
+			return r.admins[i%len(r.admins)].createToken(gctx, r.probeToken(i), tokenTTL)
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("setup: %w", err)
@@ -109,8 +114,10 @@ func (r *runner) proberSetup(bundle []*x509.Certificate) proberSetup {
 	for _, c := range bundle {
 		s.Bundle = append(s.Bundle, c.Raw)
 	}
-	for i, t := range r.cfg.Servers {
+	for _, t := range r.cfg.Servers {
 		s.Servers = append(s.Servers, proberServer{Name: t.Name, Address: t.Address, AdminSocket: t.AdminSocket})
+	}
+	for i := range r.probeAgents() {
 		s.Tokens = append(s.Tokens, r.probeToken(i))
 	}
 	return s

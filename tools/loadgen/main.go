@@ -42,6 +42,7 @@ func main() {
 	flag.Float64Var(&o.cfg.ChurnRate, "churn", 50, "entries created and deleted per second in the churn phase (0: no churn phase)")
 	flag.BoolVar(&o.cfg.Rotation, "rotation", false, "wait for every agent to rotate every SVID once (up to -svid-ttl)")
 	flag.IntVar(&o.cfg.StartConcurrency, "start-concurrency", 64, "agents attesting at once")
+	flag.IntVar(&o.cfg.ProbeAgentsPerServer, "probe-agents", 1, "probe agents per server in the prober process (each probe picks one at random)")
 	flag.IntVar(&o.probeCPU, "probe-cpu", -1, "pin the prober process (which times propagation) to this CPU (-1: not pinned)")
 	flag.StringVar(&o.dir, "dir", "", "state directory (default: a new temporary one, removed at the end)")
 	flag.Parse()
