@@ -69,7 +69,7 @@ func (p *probes) add(d time.Duration, seen, cross bool, err error) {
 
 // prober creates, times and deletes probe entries for the agents of its
 // fleet: it runs in the prober process (proberchild.go), whose fleet is
-// one probe agent per server.
+// its probe agents.
 type prober struct {
 	cfg    Config
 	admins []*admin

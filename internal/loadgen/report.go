@@ -44,10 +44,10 @@ type Report struct {
 	// workloads received (probes' included): the agents' side of
 	// X509Signed.
 	SVIDsReceived int64
-	// ProbeAgents are the prober process's agents (ProbeAgentsPerServer per
-	// server): they
-	// attested and hold agent SVIDs, but are counted apart from the
-	// simulated agents (Attestations, FailedAgents, Rotated).
+	// ProbeAgents are the prober process's agents (ProbeAgentsPerServer
+	// per server): they attested and hold agent SVIDs, but are counted
+	// apart from the simulated agents (Attestations, FailedAgents,
+	// Rotated).
 	ProbeAgents int
 	// Prober is the prober process's memory at the end of the run.
 	Prober  ServerMemory

@@ -24,9 +24,10 @@ type runner struct {
 // ctx's error.
 //
 // Propagation is timed by a prober process of its own, with its own probe
-// agents (Config.ProbeAgentsPerServer per server), so that the simulated fleet's heap, garbage
-// collections and scheduler do not weigh on the figures: Run re-executes
-// this program, which must call MaybeRunProber first (see there).
+// agents (Config.ProbeAgentsPerServer per server), so that the simulated
+// fleet's heap, garbage collections and scheduler do not weigh on the
+// figures: Run re-executes this program, which must call MaybeRunProber
+// first (see there).
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
