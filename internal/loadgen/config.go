@@ -61,6 +61,14 @@ type Config struct {
 	// RunID prefixes tokens and entry paths, so runs against one database
 	// do not collide. Default: the start time.
 	RunID string
+	// ProbeAgentsPerServer is how many probe agents the prober process
+	// runs per server; each probe picks one at random. More than one keeps
+	// probes close together at a high rate from queueing behind each
+	// other's sync in one agent. Default 1.
+	ProbeAgentsPerServer int
+	// ProberCPUs, when set, pins the prober process (which times
+	// propagation away from the simulated agents) to these CPUs.
+	ProberCPUs []int
 	// Log receives progress messages; nil discards them.
 	Log *slog.Logger
 }
@@ -79,6 +87,11 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("loadgen: data directory is required")
 	case c.ChurnRate < 0 || c.ProbeRate < 0:
 		return c, errors.New("loadgen: probe and churn rates must not be negative")
+	case c.ProbeAgentsPerServer < 0:
+		return c, fmt.Errorf("loadgen: probe agents per server %d: must not be negative", c.ProbeAgentsPerServer)
+	}
+	if c.ProbeAgentsPerServer == 0 {
+		c.ProbeAgentsPerServer = 1
 	}
 	if c.X509SVIDTTL == 0 {
 		c.X509SVIDTTL = time.Hour

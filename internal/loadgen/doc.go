@@ -15,4 +15,9 @@
 // agents, then measures phases: the ramp until every agent holds all its
 // SVIDs, an idle phase with a light probe, a churn phase creating and
 // deleting entries at a set rate, and optionally one full SVID rotation.
+//
+// Propagation probes run in a prober process of their own (this program
+// re-executed, see MaybeRunProber) with probe agents of its own, so
+// that the fleet's heap, garbage collections and scheduler do not weigh
+// on their timings: in a deployment every agent has its own machine.
 package loadgen

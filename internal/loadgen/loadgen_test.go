@@ -14,9 +14,10 @@ import (
 
 // TestRunCountsAreTrue runs a small load (20 agents x 2 entries, probes,
 // churn and one rotation) against a real server and checks the report
-// against the server's own state: every agent attested once, every entry
-// is still there and every probe entry gone, and the SVIDs the servers
-// say they signed are the SVIDs the simulated workloads received.
+// against the server's own state: every agent (and the prober process's
+// two probe agents) attested once, every entry is still there and every
+// probe entry gone, and the SVIDs the servers say they signed are the
+// SVIDs the simulated workloads and the prober's workloads received.
 func TestRunCountsAreTrue(t *testing.T) {
 	const agents, entries = 20, 2
 	port := testenv.FreePort(t)
@@ -34,6 +35,8 @@ func TestRunCountsAreTrue(t *testing.T) {
 		ChurnRate:       20,
 		Rotation:        true,
 		DataDir:         t.TempDir(),
+		// Two probe agents, so that each probe picks one.
+		ProbeAgentsPerServer: 2,
 	})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -65,8 +68,9 @@ func TestRunCountsAreTrue(t *testing.T) {
 		got, want float64
 	}{
 		{"attestations reported", float64(rep.Attestations), agents},
-		{"agents in the store", float64(len(nodes)), agents},
-		{"agent SVIDs signed", agentSigned, agents},
+		{"probe agents reported", float64(rep.ProbeAgents), 2},
+		{"agents in the store (probe agents included)", float64(len(nodes)), agents + 2},
+		{"agent SVIDs signed (probe agents included)", agentSigned, agents + 2},
 		{"entries in the store (probe entries deleted)", float64(stored), agents * entries},
 		{"agents rotated", float64(rep.Rotated), agents},
 		{"agents failed", float64(rep.FailedAgents), 0},

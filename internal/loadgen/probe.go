@@ -31,7 +31,8 @@ const probeUIDBase = 1_000_000
 
 // probes are the propagation timings of one phase: from the start of the
 // admin API's BatchCreateEntry to the agent's workload seeing the new
-// entry's SVID (entry sync, minting and the cache's update included).
+// entry's SVID (entry sync, minting and the cache's update included). The
+// prober process sends them to the load generator as they are (JSON).
 type probes struct {
 	mu sync.Mutex
 	// Same are entries created through the agent's own server, Cross
@@ -41,11 +42,18 @@ type probes struct {
 	Skipped     int
 	// FirstError is the first failure's message, for the report.
 	FirstError string
+	// Received counts the probe SVIDs the probe agents' workloads saw.
+	Received int64
 }
 
-func (p *probes) add(d time.Duration, cross bool, err error) {
+// add records one probe: seen when its workload got the SVID, d the time
+// to it, err the probe's failure (a failed delete after the SVID too).
+func (p *probes) add(d time.Duration, seen, cross bool, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if seen {
+		p.Received++
+	}
 	switch {
 	case err != nil:
 		p.Errors++
@@ -59,7 +67,9 @@ func (p *probes) add(d time.Duration, cross bool, err error) {
 	}
 }
 
-// prober creates, times and deletes probe entries.
+// prober creates, times and deletes probe entries for the agents of its
+// fleet: it runs in the prober process (proberchild.go), whose fleet is
+// its probe agents.
 type prober struct {
 	cfg    Config
 	admins []*admin
@@ -107,23 +117,23 @@ func (p *prober) run(ctx context.Context, rate float64) *probes {
 			defer func() { <-sem }()
 			// A probe started before the phase's end finishes after it,
 			// so that its entry is deleted.
-			d, err := p.probe(context.WithoutCancel(ctx), a, via)
-			res.add(d, cross, err)
+			d, seen, err := p.probe(context.WithoutCancel(ctx), a, via)
+			res.add(d, seen, cross, err)
 		}()
 	}
 }
 
 // probe creates an entry for agent a through server via, waits until a's
 // workload for it sees its SVID, deletes it and returns the time from the
-// create call to the SVID.
-func (p *prober) probe(ctx context.Context, a *simAgent, via int) (time.Duration, error) {
+// create call to the SVID, and whether the SVID was seen.
+func (p *prober) probe(ctx context.Context, a *simAgent, via int) (time.Duration, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	k := p.seq.Add(1)
 	uid := "uid:" + strconv.FormatInt(probeUIDBase+k, 10)
 	sub, err := a.core.Manager().Subscribe(ctx, selector.NewSet(selector.Selector{Type: "unix", Value: uid}))
 	if err != nil {
-		return 0, fmt.Errorf("probe: subscribe: %w", err)
+		return 0, false, fmt.Errorf("probe: subscribe: %w", err)
 	}
 	defer sub.Finish()
 	td := p.cfg.TrustDomain.Name()
@@ -136,16 +146,13 @@ func (p *prober) probe(ctx context.Context, a *simAgent, via int) (time.Duration
 	start := time.Now()
 	ids, err := p.admins[via].createEntries(ctx, []*types.Entry{entry})
 	if err != nil {
-		return 0, fmt.Errorf("probe: %w", err)
+		return 0, false, fmt.Errorf("probe: %w", err)
 	}
 	d, werr := waitEntry(ctx, sub.Updates(), ids[0], start)
-	if werr == nil {
-		p.fleet.received.Add(1)
-	}
 	// Delete even after a timeout, so that the agent's set returns to
 	// its size; a failed delete is the probe's error when it had none.
 	derr := p.admins[via].deleteEntry(context.WithoutCancel(ctx), ids[0])
-	return d, errors.Join(werr, derr)
+	return d, werr == nil, errors.Join(werr, derr)
 }
 
 // waitEntry waits for an update holding an SVID of entry id and returns

@@ -44,7 +44,14 @@ type Report struct {
 	// workloads received (probes' included): the agents' side of
 	// X509Signed.
 	SVIDsReceived int64
-	Servers       []ServerMemory
+	// ProbeAgents are the prober process's agents (ProbeAgentsPerServer
+	// per server): they attested and hold agent SVIDs, but are counted
+	// apart from the simulated agents (Attestations, FailedAgents,
+	// Rotated).
+	ProbeAgents int
+	// Prober is the prober process's memory at the end of the run.
+	Prober  ServerMemory
+	Servers []ServerMemory
 	// Self is the load generator's own memory; Goroutines its goroutines
 	// at the end.
 	Self       ServerMemory
@@ -66,8 +73,8 @@ func (r *Report) Write(w io.Writer) {
 	c := r.Config
 	fmt.Fprintf(w, "loadgen: %d agents x %d entries on %d server(s), X.509-SVID TTL %s\n",
 		c.Agents, c.EntriesPerAgent, len(c.Servers), c.X509SVIDTTL)
-	fmt.Fprintf(w, "setup: %d tokens + %d entries in %s (%s datastore calls/s)\n",
-		c.Agents, c.Agents*c.EntriesPerAgent, r.Setup.Duration.Round(time.Millisecond), rate(r.Setup, r.Setup.DatastoreCalls))
+	fmt.Fprintf(w, "setup: %d tokens (+%d for probe agents) + %d entries, probe agents attested, in %s (%s datastore calls/s)\n",
+		c.Agents, r.ProbeAgents, c.Agents*c.EntriesPerAgent, r.Setup.Duration.Round(time.Millisecond), rate(r.Setup, r.Setup.DatastoreCalls))
 	fmt.Fprintf(w, "attestations: %d in %s = %.0f/s\n", r.Attestations, r.Attested.Round(time.Millisecond), perSec(float64(r.Attestations), r.Attested))
 	if r.FailedAgents > 0 {
 		fmt.Fprintf(w, "failed agents: %d, first: %s\n", r.FailedAgents, r.FirstFailure)
@@ -87,6 +94,8 @@ func (r *Report) Write(w io.Writer) {
 			fmt.Fprintf(w, "server %s: RSS %.1f MiB (peak %.1f MiB)\n", s.Name, s.RSSMiB, s.PeakMiB)
 		}
 	}
+	fmt.Fprintf(w, "probes: timed by a separate process with its own %d probe agent(s), %d per server, not counted above: RSS %.1f MiB (peak %.1f MiB)\n",
+		r.ProbeAgents, c.ProbeAgentsPerServer, r.Prober.RSSMiB, r.Prober.PeakMiB)
 	fmt.Fprintf(w, "loadgen: RSS %.1f MiB (peak %.1f MiB), %d goroutines\n", r.Self.RSSMiB, r.Self.PeakMiB, r.Goroutines)
 }
 

@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -13,6 +12,8 @@ import (
 type runner struct {
 	cfg    Config
 	admins []*admin
+	// prober is the process timing propagation; nil until started.
+	prober *proberProc
 }
 
 // Run performs one load run against cfg.Servers and reports what it
@@ -21,6 +22,12 @@ type runner struct {
 // connects from this host's address, which the limit allows one
 // attestation per second. Run returns when the last phase ends, or with
 // ctx's error.
+//
+// Propagation is timed by a prober process of its own, with its own probe
+// agents (Config.ProbeAgentsPerServer per server), so that the simulated
+// fleet's heap, garbage collections and scheduler do not weigh on the
+// figures: Run re-executes this program, which must call MaybeRunProber
+// first (see there).
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -54,6 +61,12 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	if err := r.setup(ctx); err != nil {
 		return nil, fmt.Errorf("loadgen: %w", err)
 	}
+	// The probe agents attest in the setup phase, before the fleet.
+	if r.prober, err = startProber(ctx, r.proberSetup(bundle), cfg.ProberCPUs); err != nil {
+		return nil, err
+	}
+	defer func() { _ = r.prober.close() }()
+	cfg.Log.Info("prober started", "pid", r.prober.pid(), "probe_agents", r.probeAgents())
 	s1 := r.snap(ctx)
 	rep.Setup = phase("setup", s0, s1)
 
@@ -79,24 +92,19 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	rep.Ramp = phase("ramp", s1, s2)
 	rep.Ramp.Duration = rep.Ready // from the first agent's start
 
-	p := &prober{cfg: cfg, admins: r.admins, fleet: f}
 	last := s2
 	measure := func(name string, rate float64, until <-chan struct{}, limit time.Duration) error {
 		cfg.Log.Info("phase", "name", name, "probe_rate", rate)
-		pctx, cancel := context.WithTimeout(ctx, limit)
-		var pr *probes
-		done := make(chan struct{})
-		go func() { defer close(done); pr = p.run(pctx, rate) }()
-		var err error
-		if until != nil {
-			err = r.await(pctx, f, until, name, limit)
-		} else {
-			<-pctx.Done()
+		if err := r.prober.startPhase(name, rate); err != nil {
+			return err
 		}
-		cancel()
-		<-done
+		err := r.await(ctx, f, until, name, limit)
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		pr, perr := r.prober.stopPhase(ctx, name)
+		if perr != nil {
+			return perr
 		}
 		next := r.snap(ctx)
 		ph := phase(name, last, next)
@@ -128,6 +136,12 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		rep.FirstFailure = (*e).Error()
 	}
 	rep.SVIDsReceived = f.received.Load()
+	for _, p := range rep.Phases {
+		rep.SVIDsReceived += p.Probes.Received
+	}
+	rep.ProbeAgents = r.probeAgents()
+	rep.Prober.Name = "prober"
+	rep.Prober.RSSMiB, rep.Prober.PeakMiB, _ = procMemory(r.prober.pid())
 	for _, t := range cfg.Servers {
 		m := ServerMemory{Name: t.Name}
 		if t.PID != 0 {
@@ -140,8 +154,8 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	return rep, nil
 }
 
-// await waits for ch to close, failing on an agent's failure, on ctx's
-// end, or after limit when not 0.
+// await waits for ch to close, failing on ctx's end, on the prober's
+// exit, or after limit when not 0; with ch nil it waits out limit.
 func (r *runner) await(ctx context.Context, f *fleet, ch <-chan struct{}, what string, limit time.Duration) error {
 	var timeout <-chan time.Time
 	if limit > 0 {
@@ -155,12 +169,14 @@ func (r *runner) await(ctx context.Context, f *fleet, ch <-chan struct{}, what s
 		select {
 		case <-ch:
 			return nil
+		case <-r.prober.done:
+			return r.prober.exitErr
 		case <-timeout:
+			if ch == nil {
+				return nil
+			}
 			return fmt.Errorf("loadgen: %s: not within %s", what, limit)
 		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) && limit > 0 {
-				return fmt.Errorf("loadgen: %s: not within %s", what, limit)
-			}
 			return fmt.Errorf("loadgen: waiting for %s: %w", what, ctx.Err())
 		case <-progress.C:
 			r.cfg.Log.Info("waiting", "for", what, "attested", f.attested.Load(), "ready", f.ready.Load(),

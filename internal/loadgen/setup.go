@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -20,6 +21,13 @@ const setupWorkers = 8
 
 // token returns agent i's join token.
 func (r *runner) token(i int) string { return r.cfg.RunID + "-" + strconv.Itoa(i) }
+
+// probeAgents is how many probe agents the prober process runs; probe
+// agent i is attached to server i%len(Servers), as fleet agents are.
+func (r *runner) probeAgents() int { return r.cfg.ProbeAgentsPerServer * len(r.cfg.Servers) }
+
+// probeToken returns probe agent i's join token.
+func (r *runner) probeToken(i int) string { return r.cfg.RunID + "-probe-" + strconv.Itoa(i) }
 
 // trustBundle returns the union of the servers' X.509 authorities: with
 // several servers each publishes its own into the shared bundle.
@@ -39,14 +47,19 @@ func (r *runner) trustBundle(ctx context.Context) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
-// setup creates every agent's join token and its entries, spreading the
-// admin calls over the servers.
+// setup creates every agent's join token and its entries, and the probe
+// agents' tokens, spreading the admin calls over the servers.
 func (r *runner) setup(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(setupWorkers)
 	for i := range r.cfg.Agents {
 		g.Go(func() error {
 			return r.admins[i%len(r.admins)].createToken(gctx, r.token(i), tokenTTL)
+		})
+	}
+	for i := range r.probeAgents() {
+		g.Go(func() error {
+			return r.admins[i%len(r.admins)].createToken(gctx, r.probeToken(i), tokenTTL)
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -88,4 +101,24 @@ func (r *runner) setup(ctx context.Context) error {
 		return fmt.Errorf("setup: %w", err)
 	}
 	return nil
+}
+
+// proberSetup is what the prober process needs to run the probe agents.
+func (r *runner) proberSetup(bundle []*x509.Certificate) proberSetup {
+	s := proberSetup{
+		TrustDomain: r.cfg.TrustDomain.Name(),
+		DataDir:     filepath.Join(r.cfg.DataDir, "prober"),
+		RunID:       r.cfg.RunID,
+		X509SVIDTTL: r.cfg.X509SVIDTTL,
+	}
+	for _, c := range bundle {
+		s.Bundle = append(s.Bundle, c.Raw)
+	}
+	for _, t := range r.cfg.Servers {
+		s.Servers = append(s.Servers, proberServer{Name: t.Name, Address: t.Address, AdminSocket: t.AdminSocket})
+	}
+	for i := range r.probeAgents() {
+		s.Tokens = append(s.Tokens, r.probeToken(i))
+	}
+	return s
 }

@@ -1,7 +1,8 @@
 // Command loadgen runs svidkit servers (one on SQLite, or several on one
 // PostgreSQL started from the system's packages) and drives them with
 // simulated agents (internal/loadgen), printing attestations and SVIDs
-// signed per second, entry propagation latencies with and without churn,
+// signed per second, entry propagation latencies with and without churn
+// (timed by a prober process of its own: this binary re-executed),
 // the servers' CPU and memory and the database calls per second.
 // `go tool task loadgen` runs a small load; docs/performance.md gives the
 // commands for the documented figures.
@@ -27,6 +28,8 @@ import (
 )
 
 func main() {
+	// Run re-executes this binary as its prober process.
+	loadgen.MaybeRunProber()
 	var o options
 	flag.StringVar(&o.db, "db", "sqlite", `datastore: "sqlite" (one server) or "postgres" (a PostgreSQL started here)`)
 	flag.IntVar(&o.servers, "servers", 1, "servers to run (more than one needs -db postgres)")
@@ -39,6 +42,8 @@ func main() {
 	flag.Float64Var(&o.cfg.ChurnRate, "churn", 50, "entries created and deleted per second in the churn phase (0: no churn phase)")
 	flag.BoolVar(&o.cfg.Rotation, "rotation", false, "wait for every agent to rotate every SVID once (up to -svid-ttl)")
 	flag.IntVar(&o.cfg.StartConcurrency, "start-concurrency", 64, "agents attesting at once")
+	flag.IntVar(&o.cfg.ProbeAgentsPerServer, "probe-agents", 1, "probe agents per server in the prober process (each probe picks one at random)")
+	flag.IntVar(&o.probeCPU, "probe-cpu", -1, "pin the prober process (which times propagation) to this CPU (-1: not pinned)")
 	flag.StringVar(&o.dir, "dir", "", "state directory (default: a new temporary one, removed at the end)")
 	flag.IntVar(&o.profilingPort, "profiling-port", 0, "serve server i's pprof endpoints on 127.0.0.1:<port+i> (0: none), for curl .../debug/pprof/heap under load")
 	flag.Parse()
@@ -55,6 +60,7 @@ type options struct {
 	servers      int
 	// profilingPort is ClusterConfig.ProfilingPort.
 	profilingPort int
+	probeCPU      int
 	cfg           loadgen.Config
 }
 
@@ -99,6 +105,9 @@ func run(ctx context.Context, o options) (err error) {
 	cfg.PostgresConnString = cc.Postgres
 	cfg.DataDir = filepath.Join(o.dir, "agents")
 	cfg.Log = log
+	if o.probeCPU >= 0 {
+		cfg.ProberCPUs = []int{o.probeCPU}
+	}
 	rep, err := loadgen.Run(ctx, cfg)
 	if err != nil {
 		return err
