@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/svidkit/svidkit/internal/testclock"
 	"github.com/svidkit/svidkit/internal/testenv"
 	"github.com/svidkit/svidkit/pkg/agent"
 )
@@ -27,19 +28,7 @@ func TestBundlePollStopsWhileAnnounced(t *testing.T) {
 	clk := newClock()
 	srv := testenv.StartServer(t, testenv.Options{})
 	web := createEntry(t, srv, "/web", "unix:uid:1000")
-	cfg := realConfig(t, srv, clk, t.TempDir())
-	reg := prometheus.NewRegistry()
-	cfg.Registerer = reg
-	a, err := agent.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	agent.SetBundlePoll(a, testPoll, time.Hour, testFollow)
-	h := startAgent(t, clk, a)
-	sub := h.subscribe("unix:uid:1000")
-	waitUpdate(t, sub, "web identity", hasIDs(web))
-
-	time.Sleep(2 * testFollow) // past any short polls, although the first digest announces no change
+	reg := startPollingAgent(t, clk, realConfig(t, srv, clk, t.TempDir()), web)
 	before := gathered(t, reg, "svidkit_agent_bundle_fetches_total")
 	if before == 0 {
 		t.Fatal("the agent never fetched its bundles")
@@ -58,19 +47,7 @@ func TestBundlePollWithoutAnnouncements(t *testing.T) {
 	srv := newFakeServer(t, clk, fakeServerConfig{})
 	srv.addToken("token", false)
 	srv.setEntry("web", "/web", "unix:uid:1000")
-	cfg := config(t, srv, clk, t.TempDir(), "token")
-	reg := prometheus.NewRegistry()
-	cfg.Registerer = reg
-	a, err := agent.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	agent.SetBundlePoll(a, testPoll, time.Hour, testFollow)
-	h := startAgent(t, clk, a)
-	sub := h.subscribe("unix:uid:1000")
-	waitUpdate(t, sub, "web identity", hasIDs("web"))
-
-	time.Sleep(2 * testFollow)
+	reg := startPollingAgent(t, clk, config(t, srv, clk, t.TempDir(), "token"), "web")
 	before := gathered(t, reg, "svidkit_agent_bundle_fetches_total")
 	deadline := time.Now().Add(waitTimeout)
 	for gathered(t, reg, "svidkit_agent_bundle_fetches_total") < before+3 {
@@ -80,4 +57,24 @@ func TestBundlePollWithoutAnnouncements(t *testing.T) {
 		}
 		time.Sleep(testPoll)
 	}
+}
+
+// startPollingAgent starts an agent from cfg with the shortened bundle poll
+// periods, waits until the workload of uid 1000 holds the SVID of entry
+// and then for twice testFollow (past any short polls that follow the
+// first digest), and returns the registry of the agent's metrics.
+func startPollingAgent(t *testing.T, clk *testclock.Clock, cfg agent.Config, entry string) *prometheus.Registry {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	cfg.Registerer = reg
+	a, err := agent.New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	agent.SetBundlePoll(a, testPoll, time.Hour, testFollow)
+	h := startAgent(t, clk, a)
+	sub := h.subscribe("unix:uid:1000")
+	waitUpdate(t, sub, "identity of entry "+entry, hasIDs(entry))
+	time.Sleep(2 * testFollow)
+	return reg
 }

@@ -39,14 +39,7 @@ func TestEndpoint(t *testing.T) {
 	profiletest.LoopbackOnly(t, port)
 
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run = %v after cancel, want nil", err)
-		}
-	case <-time.After(stopTimeout):
-		t.Fatal("Run did not return after cancel")
-	}
+	waitStopped(t, done)
 	if c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
 		c.Close()
 		t.Error("the endpoint still accepts connections after Run returned")
@@ -86,14 +79,7 @@ func TestWriterWritesEveryName(t *testing.T) {
 	profiletest.Files(t, dir, "test", names...)
 
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run = %v after cancel, want nil", err)
-		}
-	case <-time.After(stopTimeout):
-		t.Fatal("Run did not return after cancel")
-	}
+	waitStopped(t, done)
 	left, err := filepath.Glob(filepath.Join(dir, ".*"))
 	if err != nil || len(left) != 0 {
 		t.Errorf("files left under a temporary name after stop: %v (%v)", left, err)
@@ -133,5 +119,19 @@ func TestTasks(t *testing.T) {
 				t.Errorf("Tasks = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// waitStopped fails the test unless Run, cancelled, returns nil on done
+// within stopTimeout.
+func waitStopped(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v after cancel, want nil", err)
+		}
+	case <-time.After(stopTimeout):
+		t.Fatal("Run did not return after cancel")
 	}
 }
