@@ -107,10 +107,9 @@ func (a *Agent) dial(mtls, insecure bool) (*grpc.ClientConn, error) {
 		grpc.WithDefaultServiceConfig(loadBalancing),
 		grpc.WithConnectParams(reconnectBackoff()),
 		// TLS buffers a whole record below gRPC's framer, so its 32 KiB
-		// read buffer only copied; the write buffer is taken from a pool
-		// while writing (a node's connection is mostly idle).
-		grpc.WithReadBufferSize(0),
-		grpc.WithSharedWriteBuffer(true))
+		// read buffer only copied (a node's connection is mostly idle;
+		// gRPC pools the write buffer by default).
+		grpc.WithReadBufferSize(0))
 	if err != nil {
 		return nil, fmt.Errorf("dial server %q: %w", a.cfg.ServerAddress, err)
 	}
