@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
+
+	"github.com/svidkit/svidkit/pkg/atomicfile"
 )
 
 func newFetchX509Command() *cobra.Command {
@@ -107,7 +109,7 @@ func writeX509Context(w io.Writer, dir string, x *workloadapi.X509Context) error
 		}
 		for _, f := range files {
 			path := filepath.Join(dir, f.name)
-			if err := writeFile(path, f.data, f.mode); err != nil {
+			if err := atomicfile.WriteBytes(path, f.data, f.mode); err != nil {
 				return err
 			}
 			fmt.Fprintf(w, "Writing %s to file %s\n", f.what, path)
@@ -122,32 +124,4 @@ func encodeCerts(certs []*x509.Certificate) []byte {
 		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
 	}
 	return out
-}
-
-// writeFile replaces path with data at exactly mode: it writes a temporary
-// file (created 0600), fixes the mode, syncs and renames, so an existing
-// file with looser permissions never holds the new content.
-func writeFile(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(mode)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	return nil
 }

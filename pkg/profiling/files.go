@@ -3,7 +3,6 @@ package profiling
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 )
@@ -27,23 +26,4 @@ func createPrivate(path string) (*os.File, error) {
 		return nil, err
 	}
 	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-}
-
-// writeFile writes a file with write into tmp and renames it to final.
-func writeFile(tmp, final string, write func(io.Writer) error) error {
-	f, err := createPrivate(tmp)
-	if err != nil {
-		return err
-	}
-	err = write(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, final)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }

@@ -10,6 +10,8 @@ import (
 	"runtime/pprof"
 	"slices"
 	"time"
+
+	"github.com/svidkit/svidkit/pkg/atomicfile"
 )
 
 // stampLayout is the time in profile file names, SPIRE's.
@@ -108,10 +110,11 @@ func (w *Writer) snapshot(name, final string) error {
 	if name == Heap {
 		runtime.GC() // the heap profile is as of the last collection: make it now
 	}
-	return writeFile(w.tempPath(name), final, func(f io.Writer) error { return p.WriteTo(f, 0) })
+	return atomicfile.Write(final, 0o600, func(f io.Writer) error { return p.WriteTo(f, 0) })
 }
 
-// tempPath is the hidden file a profile is written to before its rename.
+// tempPath is the hidden file a cpu or trace recording is written to
+// before its rename.
 func (w *Writer) tempPath(name string) string {
 	return filepath.Join(w.Dir, "."+w.Tag+"_current_"+name)
 }

@@ -19,6 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/svidkit/svidkit/pkg/atomicfile"
 )
 
 // File names inside the data directory.
@@ -114,7 +116,7 @@ func (s *Store) StoreIdentity(id Identity) error {
 		return fmt.Errorf("svidstore: encode identity: %w", err)
 	}
 	path := filepath.Join(s.dir, IdentityFile)
-	if err := writeFileAtomic(path, data, 0o600); err != nil {
+	if err := atomicfile.WriteBytes(path, data, 0o600); err != nil {
 		return fmt.Errorf("svidstore: write identity: %w", err)
 	}
 	return nil
@@ -167,7 +169,7 @@ func (s *Store) StoreBundle(certs []*x509.Certificate) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := writeFileAtomic(filepath.Join(s.dir, BundleFile), buf.Bytes(), 0o644); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(s.dir, BundleFile), buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("svidstore: write bundle: %w", err)
 	}
 	return nil

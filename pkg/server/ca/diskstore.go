@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/svidkit/svidkit/pkg/atomicfile"
 )
 
 // DiskKeyStore keeps the key set in one JSON file (SPIRE's KeyManager "disk"
@@ -55,59 +57,11 @@ func (s *DiskKeyStore) Store(_ context.Context, ks *KeySet) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := writeFileAtomic(s.path, data); err != nil {
-		return fmt.Errorf("write keys file %q: %w", s.path, err)
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
+		return fmt.Errorf("create keys directory: %w", err)
+	}
+	if err := atomicfile.WriteBytes(s.path, data, 0o600); err != nil {
+		return fmt.Errorf("keys file: %w", err)
 	}
 	return nil
-}
-
-// writeFileAtomic writes data to path with mode 0600 via a synced temporary
-// file and a rename, then syncs the directory so the rename is durable.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create directory: %w", err)
-	}
-	// CreateTemp creates the file with mode 0600.
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("create temporary file: %w", err)
-	}
-	renamed := false
-	defer func() {
-		if !renamed {
-			// Best-effort cleanup: the file may already be closed, and the
-			// error that brought us here is the one worth returning.
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("chmod temporary file: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("write temporary file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("sync temporary file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close temporary file: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("rename temporary file: %w", err)
-	}
-	renamed = true
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open directory: %w", err)
-	}
-	if err := d.Sync(); err != nil {
-		return errors.Join(fmt.Errorf("sync directory: %w", err), d.Close())
-	}
-	return d.Close()
 }
